@@ -1,0 +1,71 @@
+/**
+ * The shape of `ratchet.json`, declared once: the validator walks it and the JSON schema the
+ * extension contributes is generated from it (test/unit/config checks the two stay in sync).
+ */
+export type FieldSpec =
+  | { type: 'string'; description: string; minLength?: number }
+  | { type: 'number'; description: string; min?: number; exclusiveMin?: boolean }
+  | { type: 'integer'; description: string; min?: number }
+  | { type: 'boolean'; description: string }
+  | { type: 'enum'; description: string; values: readonly string[] }
+  | { type: 'stringArray'; description: string; minItems?: number }
+  | { type: 'stringMap'; description: string }
+  | { type: 'object'; description: string; fields: Record<string, FieldSpec> };
+
+/** A field whose value may also be `null`. */
+export type NullableSpec = FieldSpec & { nullable?: boolean };
+
+export const configSpec: Record<string, NullableSpec> = {
+  $schema: { type: 'string', description: 'The JSON schema of this file.' },
+  command: { type: 'stringArray', minItems: 1, description: 'The training command as an argument array, run in the workspace. "python3" is resolved to an interpreter that can import torch.' },
+  evaluate: { type: 'stringArray', minItems: 1, nullable: true, description: 'Optional evaluator command, run after training in the same run folder; when set, the metric is read only from its output.' },
+  editable: { type: 'stringArray', minItems: 1, description: 'Workspace-relative files a proposal may edit.' },
+  protected: { type: 'stringArray', description: 'Workspace-relative files no proposal or run may change (the evaluator, the data preparation).' },
+  metric: {
+    type: 'object',
+    description: 'The objective metric, read from the final result.',
+    fields: {
+      name: { type: 'string', minLength: 1, description: 'Key of the metric in the final result, e.g. val_bpb.' },
+      goal: { type: 'enum', values: ['minimize', 'maximize'], description: 'Whether lower or higher is better.' },
+    },
+  },
+  budget: {
+    type: 'object',
+    description: 'How long one training run may take.',
+    fields: {
+      seconds: { type: 'number', min: 0, exclusiveMin: true, description: 'Wall-clock training budget (RATCHET_BUDGET_SECONDS).' },
+      steps: { type: 'integer', min: 1, description: 'Optional step budget (RATCHET_BUDGET_STEPS) for runs comparable across machines.' },
+      tokens: { type: 'integer', min: 1, description: 'Optional token budget (RATCHET_BUDGET_TOKENS).' },
+      graceSeconds: { type: 'number', min: 0, description: 'Seconds allowed past the budget (evaluation, shutdown) before the run is terminated.' },
+    },
+  },
+  output: { type: 'enum', values: ['ratchet', 'autoresearch'], description: 'How the trainer reports: ratchet JSON lines, or karpathy/autoresearch\'s text output.' },
+  keepRule: { type: 'enum', values: ['threshold', 'strict', 'noise'], description: 'How a result is judged: threshold (better than the best by minDelta), strict (any improvement), noise (beyond run-to-run noise).' },
+  minDelta: { type: 'number', min: 0, description: 'The least improvement over the best kept result that counts as better.' },
+  seed: { type: 'integer', min: 0, description: 'Seed passed as RATCHET_SEED.' },
+  proposer: { type: 'enum', values: ['auto', 'offline', 'claude'], description: 'Who proposes changes: Claude, the offline hyperparameter search, or auto (Claude when an API key is set).' },
+  claude: {
+    type: 'object',
+    description: 'Settings of the Claude proposer.',
+    fields: {
+      model: { type: 'string', minLength: 1, description: 'Model id.' },
+      maxTokens: { type: 'integer', min: 256, description: 'Maximum output tokens per answer.' },
+      thinkingBudget: { type: 'integer', min: 0, description: 'Extended thinking budget in tokens; 0 turns thinking off.' },
+      baseURL: { type: 'string', minLength: 1, description: 'API base URL (proxies, Anthropic-compatible servers). ANTHROPIC_BASE_URL also works.' },
+      stallSeconds: { type: 'number', min: 0, exclusiveMin: true, description: 'Abort and retry a stream silent for this long.' },
+      maxRetries: { type: 'integer', min: 0, description: 'Retries of a failed request before the loop pauses.' },
+      prices: {
+        type: 'object',
+        description: 'USD per million tokens, overriding the built-in price table.',
+        fields: {
+          input: { type: 'number', min: 0, description: 'Input tokens.' },
+          output: { type: 'number', min: 0, description: 'Output tokens.' },
+          cacheWrite: { type: 'number', min: 0, description: 'Cache writes.' },
+          cacheRead: { type: 'number', min: 0, description: 'Cache reads.' },
+        },
+      },
+    },
+  },
+  maxCost: { type: 'number', min: 0, exclusiveMin: true, nullable: true, description: 'Stop the loop cleanly once proposals cost this many US dollars.' },
+  env: { type: 'stringMap', description: 'Environment variables added to every run.' },
+};

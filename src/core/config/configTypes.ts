@@ -1,0 +1,50 @@
+/** The validated, defaults-filled form of `ratchet.json`. */
+export type MetricGoal = 'minimize' | 'maximize';
+export type OutputFormat = 'ratchet' | 'autoresearch';
+export type KeepRuleName = 'threshold' | 'strict' | 'noise';
+export type ProposerName = 'auto' | 'offline' | 'claude';
+
+export interface BudgetConfig {
+  /** Wall-clock training budget in seconds (always set: it is also the hard limit). */
+  seconds: number;
+  /** Optional step budget passed as RATCHET_BUDGET_STEPS. */
+  steps?: number;
+  /** Optional token budget passed as RATCHET_BUDGET_TOKENS. */
+  tokens?: number;
+  /** Seconds past `seconds` before the run is terminated (evaluation, shutdown). */
+  graceSeconds: number;
+}
+
+export interface ClaudeConfig {
+  model: string;
+  maxTokens: number;
+  /** 0 disables extended thinking. */
+  thinkingBudget: number;
+  baseURL?: string;
+  /** Seconds without a stream event before the request is aborted and retried. */
+  stallSeconds: number;
+  maxRetries: number;
+  /** USD per million tokens, overriding the built-in table for `model`. */
+  prices?: Partial<Record<'input' | 'output' | 'cacheWrite' | 'cacheRead', number>>;
+}
+
+export interface RatchetConfig {
+  command: string[];
+  evaluate: string[] | null;
+  editable: string[];
+  protected: string[];
+  metric: { name: string; goal: MetricGoal };
+  budget: BudgetConfig;
+  output: OutputFormat;
+  keepRule: KeepRuleName;
+  /** The least improvement over the best kept result that counts (threshold rule). */
+  minDelta: number;
+  /** Seed for the baseline and, unless a keep rule varies it, every run. */
+  seed: number;
+  proposer: ProposerName;
+  claude: ClaudeConfig;
+  /** Stop the loop once this many dollars were spent on proposals. */
+  maxCost: number | null;
+  /** Environment added to every run. */
+  env: Record<string, string>;
+}

@@ -1,0 +1,23 @@
+import type { RatchetConfig } from './configTypes';
+
+/** Sonnet: strong at code edits at a fifth of Opus's price, fast enough to write the next proposal while a run trains. */
+export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-4-6';
+
+export function defaultConfig(): RatchetConfig {
+  return {
+    command: ['python3', 'train.py'],
+    evaluate: null,
+    editable: ['train.py'],
+    protected: [],
+    metric: { name: 'val_bpb', goal: 'minimize' },
+    budget: { seconds: 300, graceSeconds: 30 },
+    output: 'ratchet',
+    keepRule: 'threshold',
+    minDelta: 0,
+    seed: 1337,
+    proposer: 'auto',
+    claude: { model: DEFAULT_CLAUDE_MODEL, maxTokens: 8192, thinkingBudget: 0, stallSeconds: 60, maxRetries: 6 },
+    maxCost: null,
+    env: {},
+  };
+}

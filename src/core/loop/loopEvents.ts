@@ -1,0 +1,39 @@
+import type { RatchetConfig } from '../config/configTypes';
+import type { FileEdit } from '../edits/editTypes';
+import type { ProposalStreamEvent } from '../proposers/proposer';
+import type { ExperimentRecord } from '../store/experimentRecord';
+import type { MetricPoint, RunResult } from '../trainer/runTypes';
+
+export type LoopPhase = 'idle' | 'baseline' | 'proposing' | 'reviewing' | 'training' | 'deciding' | 'paused' | 'stopping' | 'done';
+
+export interface SessionSummary {
+  session: string;
+  branch: string;
+  experiments: number;
+  kept: number;
+  baseline: number | null;
+  best: number | null;
+  bestId: string | null;
+  keptChain: ExperimentRecord[];
+  costUsd: number;
+  tokens: { input: number; output: number; cacheRead: number; cacheWrite: number };
+  stopReason: string;
+}
+
+/** Everything the loop tells its faces (CLI, extension, tests). */
+export type LoopEvent =
+  | { type: 'session-started'; session: string; branch: string; workspace: string; config: RatchetConfig; resumed: boolean }
+  | { type: 'phase'; phase: LoopPhase; id: string | null }
+  | { type: 'experiment-started'; id: string; parent: string | null; baseline: boolean }
+  | { type: 'proposal-event'; id: string; event: ProposalStreamEvent }
+  | { type: 'proposal-ready'; id: string; hypothesis: string; edits: FileEdit[]; diff: string; files: { path: string; before: string; after: string }[] }
+  | { type: 'review-waiting'; id: string; deadline: number | null }
+  | { type: 'run-started'; id: string; commit: string | null; budgetSeconds: number; startedAt: number }
+  | { type: 'run-point'; id: string; point: MetricPoint }
+  | { type: 'run-log'; id: string; line: string }
+  | { type: 'run-finished'; id: string; result: RunResult }
+  | { type: 'experiment-recorded'; record: ExperimentRecord; best: ExperimentRecord | null }
+  | { type: 'warning'; message: string }
+  | { type: 'session-ended'; summary: SessionSummary };
+
+export type LoopListener = (e: LoopEvent) => void;

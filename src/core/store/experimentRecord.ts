@@ -1,0 +1,52 @@
+/** One row of `.ratchet/experiments.jsonl`. */
+export type ExperimentStatus =
+  | 'baseline'
+  | 'kept'
+  | 'discarded'
+  | 'crashed'
+  | 'killed'
+  | 'vetoed'
+  | 'invalid'
+  | 'interrupted';
+
+export interface TokenUsage {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+}
+
+export interface ExperimentRecord {
+  id: string;
+  session: string;
+  parent: string | null;
+  status: ExperimentStatus;
+  metric: number | null;
+  /** Improvement over the best kept metric at decision time, positive is better. */
+  delta: number | null;
+  hypothesis: string;
+  /** The experiment's commit (kept ones are on the session branch, the rest under refs/ratchet/). */
+  commit: string | null;
+  /** The commit this experiment's edit was applied to. */
+  baseCommit: string | null;
+  startedAt: string;
+  endedAt: string;
+  /** Why the decision was made, or why the run ended. */
+  reason: string;
+  /** Every numeric key of the final result (the metric included). */
+  final?: Record<string, number> | null;
+  /** The trainer's own final result when an evaluator supplied the metric. */
+  trainerFinal?: Record<string, number> | null;
+  durationMs?: number;
+  steps?: number | null;
+  exitCode?: number | null;
+  proposer?: string;
+  usage?: TokenUsage;
+  costUsd?: number;
+  /** Free-form evidence of the keep rule (runs, mean, sd...). */
+  evidence?: Record<string, unknown>;
+  /** What the proposer attached to its proposal (the offline search keeps its state here). */
+  proposalMeta?: Record<string, unknown>;
+  /** Paths the edit touched. */
+  files?: string[];
+}

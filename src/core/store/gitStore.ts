@@ -1,0 +1,208 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { git, gitOk, GitError } from './git';
+import { ratchetPaths } from './ratchetPaths';
+
+export class WorkspaceError extends Error {
+  override name = 'WorkspaceError';
+}
+
+const IDENTITY = ['-c', 'user.name=Ratchet', '-c', 'user.email=ratchet@localhost'];
+const COMMIT_FLAGS = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null'];
+
+/**
+ * The loop's git side. All experiments happen in a worktree of the user's repository at
+ * `.ratchet/worktrees/<tag>`, detached at the best commit: the user's checkout, branch and
+ * uncommitted work are never touched. Kept experiments advance `ratchet/<tag>`; every
+ * experiment's commit is kept reachable at `refs/ratchet/<tag>/<id>`, so nothing is lost to gc.
+ */
+export class GitStore {
+  private constructor(
+    readonly workspace: string,
+    readonly toplevel: string,
+    /** The workspace's path relative to the repository root ('' when it is the root). */
+    readonly prefix: string,
+    private readonly hasIdentity: boolean,
+  ) {}
+
+  static async open(workspace: string): Promise<GitStore> {
+    const abs = await fs.realpath(workspace).catch(() => {
+      throw new WorkspaceError(`workspace ${workspace} does not exist`);
+    });
+    if (!(await gitOk(abs, ['rev-parse', '--is-inside-work-tree']))) {
+      throw new WorkspaceError(`${abs} is not inside a git repository: run \`git init && git add -A && git commit -m init\` first`);
+    }
+    const toplevel = await fs.realpath(await git(abs, ['rev-parse', '--show-toplevel']));
+    if (!(await gitOk(abs, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']))) {
+      throw new WorkspaceError(`the repository at ${toplevel} has no commits yet: commit your training code first`);
+    }
+    const hasIdentity = (await git(abs, ['config', 'user.email'], { allowFail: true })) !== '';
+    return new GitStore(abs, toplevel, path.relative(toplevel, abs).split(path.sep).join('/'), hasIdentity);
+  }
+
+  /** Repository-relative path of a workspace-relative one. */
+  repoPath(rel: string): string {
+    return this.prefix ? `${this.prefix}/${rel}` : rel;
+  }
+
+  async head(): Promise<string> {
+    return git(this.workspace, ['rev-parse', 'HEAD']);
+  }
+
+  /**
+   * Refuses to start when the loop could lose or misread the user's work: an operation in
+   * progress, or uncommitted changes in the files the loop reads and edits.
+   */
+  async preflight(files: string[]): Promise<void> {
+    const gitDir = await git(this.workspace, ['rev-parse', '--absolute-git-dir']);
+    for (const [marker, what] of [
+      ['MERGE_HEAD', 'a merge'],
+      ['rebase-merge', 'a rebase'],
+      ['rebase-apply', 'a rebase or am'],
+      ['CHERRY_PICK_HEAD', 'a cherry-pick'],
+      ['REVERT_HEAD', 'a revert'],
+      ['BISECT_LOG', 'a bisect'],
+    ] as const) {
+      if (await fs.stat(path.join(gitDir, marker)).then(() => true, () => false)) {
+        throw new WorkspaceError(`the repository is in the middle of ${what}: finish or abort it first`);
+      }
+    }
+    const status = await git(this.workspace, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    const dirty = status.split('\0').filter(Boolean).map((e) => e.slice(3));
+    if (dirty.length > 0) {
+      throw new WorkspaceError(`uncommitted changes in ${dirty.join(', ')}: commit or stash them first (the loop starts from HEAD and never touches your working tree)`);
+    }
+  }
+
+  private async excludeRatchetDir(): Promise<void> {
+    const common = path.resolve(this.workspace, await git(this.workspace, ['rev-parse', '--git-common-dir']));
+    const exclude = path.join(common, 'info', 'exclude');
+    await fs.mkdir(path.dirname(exclude), { recursive: true });
+    const text = await fs.readFile(exclude, 'utf8').catch(() => '');
+    const line = `/${this.repoPath('.ratchet')}/`;
+    if (!text.split('\n').includes(line)) await fs.appendFile(exclude, `${text && !text.endsWith('\n') ? '\n' : ''}# Ratchet's state\n${line}\n`);
+  }
+
+  worktreeRoot(tag: string): string {
+    return path.join(ratchetPaths(this.workspace).worktrees, tag);
+  }
+
+  /** The workspace folder inside the worktree: where runs happen and edits land. */
+  worktreeWorkspace(tag: string): string {
+    return this.prefix ? path.join(this.worktreeRoot(tag), this.prefix) : this.worktreeRoot(tag);
+  }
+
+  static branchName(tag: string): string {
+    return `ratchet/${tag}`;
+  }
+
+  static validTag(tag: string): boolean {
+    return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag) && !tag.includes('..') && !tag.endsWith('.lock');
+  }
+
+  async branchTip(tag: string): Promise<string | null> {
+    const out = await git(this.workspace, ['rev-parse', '--verify', '-q', `refs/heads/${GitStore.branchName(tag)}`], { allowFail: true });
+    return out || null;
+  }
+
+  /**
+   * Creates (or, when resuming, reuses) the branch and the worktree, detached at `at`
+   * (by default the branch's tip, or the user's HEAD for a new branch).
+   */
+  async openSession(tag: string, opts: { resume: boolean }): Promise<{ branch: string; worktree: string; cwd: string; start: string; resumed: boolean }> {
+    if (!GitStore.validTag(tag)) throw new WorkspaceError(`invalid tag "${tag}": use letters, digits, '.', '_' and '-'`);
+    await this.excludeRatchetDir();
+    const branch = GitStore.branchName(tag);
+    let tip = await this.branchTip(tag);
+    if (tip && !opts.resume) {
+      throw new WorkspaceError(`branch ${branch} already exists: resume it (ratchet run --tag ${tag} --resume) or choose another --tag`);
+    }
+    const resumed = tip !== null;
+    if (!tip) {
+      tip = await this.head();
+      await git(this.workspace, ['branch', '--no-track', branch, tip]);
+    }
+    const worktree = this.worktreeRoot(tag);
+    await this.removeWorktree(tag);
+    await git(this.workspace, ['worktree', 'add', '--detach', '--force', worktree, tip]);
+    await this.linkUntracked(tag);
+    return { branch, worktree, cwd: this.worktreeWorkspace(tag), start: tip, resumed };
+  }
+
+  /**
+   * Data folders, virtual environments and other untracked files of the workspace are not in
+   * the worktree: link them there so the trainer finds them where it expects them.
+   */
+  private async linkUntracked(tag: string): Promise<void> {
+    const entries = await fs.readdir(this.workspace);
+    const cwd = this.worktreeWorkspace(tag);
+    for (const name of entries) {
+      if (name === '.git' || name === '.ratchet') continue;
+      const tracked = await git(this.workspace, ['ls-files', '-z', '--', `:(literal)${name}`]);
+      const dest = path.join(cwd, name);
+      if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;
+      await fs.symlink(path.join(this.workspace, name), dest).catch(() => undefined);
+    }
+  }
+
+  async removeWorktree(tag: string): Promise<void> {
+    const worktree = this.worktreeRoot(tag);
+    await git(this.workspace, ['worktree', 'remove', '--force', worktree], { allowFail: true });
+    await fs.rm(worktree, { recursive: true, force: true });
+    await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
+  }
+
+  /** Commits the given workspace-relative files in the worktree (detached) and keeps the commit reachable. */
+  async commitExperiment(tag: string, id: string, message: string, files: string[]): Promise<string> {
+    const wt = this.worktreeRoot(tag);
+    await git(wt, ['add', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    const identity = this.hasIdentity ? [] : IDENTITY;
+    await git(wt, [...identity, ...COMMIT_FLAGS, 'commit', '--no-verify', '--allow-empty', '-q', '-F', '-'], { input: message });
+    const commit = await git(wt, ['rev-parse', 'HEAD']);
+    await this.setExperimentRef(tag, id, commit);
+    return commit;
+  }
+
+  async setExperimentRef(tag: string, id: string, commit: string): Promise<void> {
+    await git(this.workspace, ['update-ref', `refs/ratchet/${tag}/${id}`, commit]);
+  }
+
+  /** Advances the session branch to a kept commit (only from the expected old tip). */
+  async advanceBranch(tag: string, commit: string, expectedOld: string): Promise<void> {
+    await git(this.workspace, ['update-ref', '-m', `ratchet: keep ${commit.slice(0, 7)}`, `refs/heads/${GitStore.branchName(tag)}`, commit, expectedOld]);
+  }
+
+  /** Puts the worktree back at `commit`: tracked files restored, untracked run outputs left alone. */
+  async resetWorktree(tag: string, commit: string): Promise<void> {
+    const wt = this.worktreeRoot(tag);
+    await git(wt, ['reset', '-q', '--hard', commit]);
+  }
+
+  /** Restores workspace-relative files in the worktree from `commit`. */
+  async restoreFiles(tag: string, commit: string, files: string[]): Promise<void> {
+    if (files.length === 0) return;
+    await git(this.worktreeRoot(tag), ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+  }
+
+  async diff(from: string, to: string): Promise<string> {
+    return git(this.workspace, ['diff', '--no-color', '--no-ext-diff', from, to, '--', this.prefix ? `:(top)${this.prefix}` : '.']);
+  }
+
+  async showFile(commit: string, rel: string): Promise<string | null> {
+    const spec = `${commit}:${this.repoPath(rel)}`;
+    if (!(await gitOk(this.workspace, ['cat-file', '-e', spec]))) return null;
+    return git(this.workspace, ['cat-file', '-p', spec], { keepNewline: true });
+  }
+
+  async experimentRefs(tag: string): Promise<Map<string, string>> {
+    const out = await git(this.workspace, ['for-each-ref', '--format=%(refname) %(objectname)', `refs/ratchet/${tag}/`]);
+    const map = new Map<string, string>();
+    for (const line of out.split('\n').filter(Boolean)) {
+      const [ref, sha] = line.split(' ');
+      map.set(ref.slice(`refs/ratchet/${tag}/`.length), sha);
+    }
+    return map;
+  }
+}
+
+export { GitError };

@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import type { ExperimentRecord } from './experimentRecord';
+import { ratchetPaths } from './ratchetPaths';
+
+export interface LedgerRead {
+  records: ExperimentRecord[];
+  /** Lines that could not be parsed (a torn last line after a power loss), with their line numbers. */
+  skipped: number;
+  skippedLines: number[];
+}
+
+/** Parses ledger text; lines that are not whole JSON objects with an id and a status are skipped. */
+export function parseLedger(text: string): LedgerRead {
+  const records: ExperimentRecord[] = [];
+  const skippedLines: number[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      const row = JSON.parse(line) as ExperimentRecord;
+      if (row && typeof row === 'object' && typeof row.id === 'string' && typeof row.status === 'string') records.push(row);
+      else skippedLines.push(i + 1);
+    } catch {
+      skippedLines.push(i + 1);
+    }
+  });
+  return { records, skipped: skippedLines.length, skippedLines };
+}
+
+export async function readLedger(workspace: string): Promise<LedgerRead> {
+  let text: string;
+  try {
+    text = await fs.readFile(ratchetPaths(workspace).ledger, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], skipped: 0, skippedLines: [] };
+    throw err;
+  }
+  return parseLedger(text);
+}
+
+/**
+ * Appends one record as one line, in one write to a file opened for appending, flushed to disk.
+ * A torn earlier line (no trailing newline after a crash) is first terminated so the new row
+ * starts on a line of its own.
+ */
+export async function appendLedger(workspace: string, record: ExperimentRecord): Promise<void> {
+  const { dir, ledger } = ratchetPaths(workspace);
+  await fs.mkdir(dir, { recursive: true });
+  const fh = await fs.open(ledger, 'a+');
+  try {
+    const { size } = await fh.stat();
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await fh.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    await fh.write(prefix + JSON.stringify(record) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const TSV_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription\n';
+
+/** One row of autoresearch's `results.tsv` (its analysis notebook reads these columns). */
+export function resultsTsvRow(r: ExperimentRecord): string {
+  const status = r.status === 'kept' || r.status === 'baseline' ? 'keep' : r.status === 'crashed' || r.status === 'killed' ? 'crash' : 'discard';
+  const metric = r.metric === null || !Number.isFinite(r.metric) ? 0 : r.metric;
+  const vram = r.final?.peak_vram_mb;
+  const memGb = typeof vram === 'number' && Number.isFinite(vram) ? vram / 1024 : 0;
+  const description = (r.hypothesis || r.status).replace(/[\t\r\n]+/g, ' ');
+  return `${(r.commit ?? '').slice(0, 7)}\t${metric.toFixed(6)}\t${memGb.toFixed(1)}\t${status}\t${description}\n`;
+}
+
+export async function appendResultsTsv(workspace: string, record: ExperimentRecord): Promise<void> {
+  const { dir, resultsTsv } = ratchetPaths(workspace);
+  await fs.mkdir(dir, { recursive: true });
+  const exists = await fs.stat(resultsTsv).then(() => true, () => false);
+  await fs.appendFile(resultsTsv, (exists ? '' : TSV_HEADER) + resultsTsvRow(record));
+}
