@@ -32,7 +32,10 @@ export interface RunRequest {
   metricsPath: string;
   signal?: AbortSignal;
   onPoint?: (p: MetricPoint) => void;
-  onLog?: (line: string) => void;
+  /** Lines that are not protocol lines (stdout log and all of stderr), as they arrive. */
+  onLog?: (line: string, stream?: 'stdout' | 'stderr') => void;
+  /** Intermediate evaluations (`{"eval": {...}}` lines of the ratchet protocol). */
+  onEval?: (values: Record<string, number>, step?: number) => void;
   /** Set by a caller (e.g. early stop) to end the run: the reason is reported back. */
 }
 

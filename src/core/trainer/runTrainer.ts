@@ -1,0 +1,357 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { LineSplitter, type SplitLine } from './lineSplitter';
+import { createOutputParser } from './outputParser';
+import { groupAlive, signalGroup, trackGroup } from './processGroup';
+import type { MetricPoint, RunRequest, RunResult, RunStatus } from './runTypes';
+
+export { resolveCommand } from './pythonResolver';
+
+/** Time between SIGTERM and SIGKILL to the trainer's process group. */
+export const KILL_DELAY_MS = 3000;
+/** After the group is gone, how long output pipes may stay silent before they are closed. */
+const PIPE_IDLE_MS = 2000;
+/** …and the most time spent draining them at all (a process that left the group may hold them). */
+const PIPE_DRAIN_MAX_MS = 10_000;
+const TAIL_LINES = 40;
+const TAIL_BYTES = 4096;
+
+/**
+ * Runs one training command and reports how it ended.
+ *
+ * - `req.command` is spawned without a shell, in `req.cwd`, in its own process group, with
+ *   `process.env`, then `PYTHONUNBUFFERED=1`, `RATCHET_BUDGET_SECONDS=<budgetSeconds>` and
+ *   `RATCHET_RUN_DIR=<dirname(logPath)>`, then `req.env` (which wins).
+ * - stdout and stderr are written, as they arrive and interleaved, to `req.logPath` (its
+ *   directory is created). When the disk is slower than the trainer, reading pauses, so
+ *   memory stays bounded. stdout is parsed by `req.output`'s parser: points are appended to
+ *   `req.metricsPath` as JSON lines `{t, step, loss, progress, …}` (`t`: ms since start;
+ *   a non-finite value is written as `null`) and passed to `req.onPoint`; evals go to
+ *   `req.onEval`; other lines, and all of stderr, to `req.onLog`. Callback errors are ignored.
+ * - At `budgetSeconds + graceSeconds`, or when `req.signal` aborts, or at the first point with
+ *   a non-finite loss, the group gets SIGTERM, then SIGKILL after {@link KILL_DELAY_MS}. When
+ *   the trainer exits by itself, whatever it left running in its group is ended the same way.
+ *
+ * Never throws for a trainer's failure (missing executable, crash, full disk): the result's
+ * `status` and `reason` say what happened. Precedence: killed (budget, stop) or the
+ * non-finite-loss stop, then signal / exit code, then `no final line`, then a non-finite
+ * final value, else `ok`. A log write failure is appended to the reason.
+ */
+export async function runTrainer(req: RunRequest): Promise<RunResult> {
+  const t0 = performance.now();
+  const tail = new LogTail(TAIL_LINES, TAIL_BYTES);
+  const base = { final: null, exitCode: null, signal: null, lastStep: null, points: 0 };
+
+  if (req.signal?.aborted) {
+    return { ...base, status: 'killed', reason: `stopped: ${String(req.signal.reason)}`, durationMs: 0, logTail: '' };
+  }
+  const cmd = req.command[0];
+  if (!cmd) {
+    return { ...base, status: 'crashed', reason: 'cannot start: empty command', durationMs: 0, logTail: '' };
+  }
+  try {
+    if (!(await stat(req.cwd)).isDirectory()) throw new Error('not a directory');
+  } catch {
+    return { ...base, status: 'crashed', reason: `cannot start "${cmd}": working directory ${req.cwd} not found`, durationMs: 0, logTail: '' };
+  }
+
+  const log = new Sink(req.logPath);
+  const metrics = new Sink(req.metricsPath);
+  await Promise.all([log.open(), metrics.open()]);
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PYTHONUNBUFFERED: '1',
+    RATCHET_BUDGET_SECONDS: String(req.budgetSeconds),
+    RATCHET_RUN_DIR: dirname(req.logPath),
+    ...req.env,
+  };
+
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, req.command.slice(1), {
+      cwd: req.cwd,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    await Promise.all([log.close(), metrics.close()]);
+    return { ...base, status: 'crashed', reason: startFailure(cmd, e), durationMs: 0, logTail: '' };
+  }
+  const startError = await new Promise<unknown>((resolve) => {
+    child.once('spawn', () => resolve(null));
+    child.once('error', (e) => resolve(e));
+  });
+  child.on('error', () => {});
+  if (startError || child.pid === undefined) {
+    await Promise.all([log.close(), metrics.close()]);
+    return { ...base, status: 'crashed', reason: startFailure(cmd, startError), durationMs: Math.round(performance.now() - t0), logTail: '' };
+  }
+  const pgid = child.pid;
+  const untrack = trackGroup(pgid);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+  // --- stopping -------------------------------------------------------------------------
+  let stop: { status: RunStatus; reason: string } | null = null;
+  let termStartedAt = 0;
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminate = () => {
+    if (termStartedAt) return;
+    termStartedAt = performance.now();
+    signalGroup(pgid, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_DELAY_MS);
+  };
+  const stopRun = (status: RunStatus, reason: string) => {
+    if (stop) return;
+    stop = { status, reason };
+    terminate();
+  };
+  const limitS = req.budgetSeconds + req.graceSeconds;
+  const budgetTimer = setTimeout(() => stopRun('killed', `budget exceeded (${formatSeconds(limitS)} s)`), Math.max(0, limitS * 1000));
+  const onAbort = () => stopRun('killed', `stopped: ${String(req.signal?.reason)}`);
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+
+  // --- output ---------------------------------------------------------------------------
+  const parser = createOutputParser(req.output);
+  let final: Record<string, number> | null = null;
+  let points = 0;
+  let lastStep: number | null = null;
+
+  const onStdoutLine = (line: SplitLine) => {
+    tail.add(line, 'stdout');
+    const parsed = parser.parseLine(line.text);
+    switch (parsed.kind) {
+      case 'point': {
+        const point: MetricPoint = { t: Math.round(performance.now() - t0), ...parsed.point };
+        points++;
+        if (typeof point.step === 'number' && Number.isFinite(point.step)) lastStep = point.step;
+        metrics.write(JSON.stringify(point) + '\n');
+        safeCall(() => req.onPoint?.(point));
+        if (typeof point.loss === 'number' && !Number.isFinite(point.loss)) {
+          stopRun('crashed', `non-finite loss at step ${point.step ?? lastStep ?? '?'}`);
+        }
+        break;
+      }
+      case 'eval':
+        if (typeof parsed.step === 'number' && Number.isFinite(parsed.step)) lastStep = parsed.step;
+        safeCall(() => req.onEval?.(parsed.values, parsed.step));
+        break;
+      case 'final':
+        final = { ...(final ?? {}), ...parsed.values };
+        break;
+      case 'log':
+        safeCall(() => req.onLog?.(parsed.text, 'stdout'));
+        break;
+    }
+  };
+  const onStderrLine = (line: SplitLine) => {
+    tail.add(line, 'stderr');
+    safeCall(() => req.onLog?.(line.text, 'stderr'));
+  };
+  const outSplit = new LineSplitter(onStdoutLine);
+  const errSplit = new LineSplitter(onStderrLine);
+
+  const pipes = [child.stdout!, child.stderr!];
+  let lastData = performance.now();
+  const relieve = () => {
+    if (!log.needsDrain && !metrics.needsDrain) for (const p of pipes) p.resume();
+  };
+  log.onDrain = relieve;
+  metrics.onDrain = relieve;
+  const feed = (split: LineSplitter) => (chunk: Buffer) => {
+    lastData = performance.now();
+    log.write(chunk);
+    split.push(chunk);
+    if (log.needsDrain || metrics.needsDrain) for (const p of pipes) p.pause();
+  };
+  child.stdout!.on('data', feed(outSplit));
+  child.stderr!.on('data', feed(errSplit));
+  const pipesClosed = Promise.all(pipes.map((p) => new Promise<void>((resolve) => {
+    if (p.closed) resolve();
+    else p.once('close', () => resolve());
+  })));
+  for (const p of pipes) p.on('error', () => {});
+
+  // --- the end --------------------------------------------------------------------------
+  const { code, signal } = await exited;
+  const durationMs = Math.round(performance.now() - t0);
+  clearTimeout(budgetTimer);
+  req.signal?.removeEventListener('abort', onAbort);
+
+  // The leader is gone; end what it left in its group (forked workers, orphans).
+  if (groupAlive(pgid)) terminate();
+  if (termStartedAt) {
+    while (groupAlive(pgid) && performance.now() - termStartedAt < KILL_DELAY_MS + 2000) await sleep(25);
+    clearTimeout(killTimer);
+  }
+  untrack();
+
+  // Read what is still in the pipes; a process that left the group may hold them open.
+  const drainStart = performance.now();
+  let pipesDone = false;
+  void pipesClosed.then(() => (pipesDone = true));
+  while (!pipesDone) {
+    const now = performance.now();
+    if (log.needsDrain || metrics.needsDrain) lastData = now;
+    if (now - lastData > PIPE_IDLE_MS || now - drainStart > PIPE_DRAIN_MAX_MS) {
+      for (const p of pipes) p.destroy();
+      break;
+    }
+    await Promise.race([pipesClosed, sleep(50)]);
+  }
+  outSplit.end();
+  errSplit.end();
+  await Promise.all([log.close(), metrics.close()]);
+
+  // --- classification -------------------------------------------------------------------
+  let status: RunStatus;
+  let reason: string;
+  const stopped = stop as { status: RunStatus; reason: string } | null;
+  const finalValues = final as Record<string, number> | null;
+  if (stopped) {
+    ({ status, reason } = stopped);
+  } else if (signal) {
+    status = 'crashed';
+    reason = `signal ${signal}`;
+  } else if (code !== 0) {
+    status = 'crashed';
+    reason = `exit code ${code}`;
+  } else if (!finalValues) {
+    status = 'crashed';
+    reason = 'no final line';
+  } else {
+    const bad = Object.entries(finalValues).find(([, v]) => !Number.isFinite(v));
+    if (bad) {
+      status = 'crashed';
+      reason = `non-finite final value: ${bad[0]}`;
+    } else {
+      status = 'ok';
+      reason = 'ok';
+    }
+  }
+  const writeProblems = [log.error && `log write failed: ${errorText(log.error)}`, metrics.error && `metrics write failed: ${errorText(metrics.error)}`].filter(Boolean);
+  if (writeProblems.length) reason += ` (${writeProblems.join('; ')})`;
+
+  return {
+    status,
+    final: finalValues,
+    exitCode: code,
+    signal,
+    durationMs,
+    logTail: tail.text(),
+    reason,
+    lastStep,
+    points,
+  };
+}
+
+/** A file written as output arrives; errors (full disk, permissions) are kept, not thrown. */
+class Sink {
+  error: Error | null = null;
+  onDrain: () => void = () => {};
+  private stream: WriteStream | null = null;
+
+  constructor(private readonly path: string) {}
+
+  async open(): Promise<void> {
+    try {
+      await mkdir(dirname(this.path), { recursive: true });
+    } catch (e) {
+      this.error = toError(e);
+      return;
+    }
+    const s = createWriteStream(this.path);
+    s.on('error', (e) => {
+      this.error ??= e;
+      this.onDrain();
+    });
+    s.on('drain', () => this.onDrain());
+    this.stream = s;
+  }
+
+  get needsDrain(): boolean {
+    return !this.error && !!this.stream?.writableNeedDrain;
+  }
+
+  write(data: Buffer | string): void {
+    if (this.error || !this.stream || this.stream.destroyed) return;
+    this.stream.write(data);
+  }
+
+  /** Flushes and closes; resolves even when the stream failed or hangs (after 10 s). */
+  close(): Promise<void> {
+    const s = this.stream;
+    if (!s || s.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      s.once('close', done);
+      s.once('error', done);
+      s.end();
+    });
+  }
+}
+
+/** The last lines of output; a `\r`-rewritten line replaces its predecessor, as on a terminal. */
+class LogTail {
+  private lines: { text: string; cr: boolean; stream: string }[] = [];
+
+  constructor(private readonly maxLines: number, private readonly maxBytes: number) {}
+
+  add(line: SplitLine, stream: string): void {
+    const text = line.text.length > this.maxBytes ? line.text.slice(0, this.maxBytes) + '…' : line.text;
+    const last = this.lines[this.lines.length - 1];
+    const entry = { text: line.droppedBytes ? text + ` …[${line.droppedBytes} bytes cut]` : text, cr: line.cr, stream };
+    if (last && last.cr && last.stream === stream) this.lines[this.lines.length - 1] = entry;
+    else this.lines.push(entry);
+    if (this.lines.length > this.maxLines) this.lines.shift();
+  }
+
+  text(): string {
+    const all = this.lines.map((l) => l.text).join('\n');
+    return all.length > this.maxBytes ? all.slice(all.length - this.maxBytes) : all;
+  }
+}
+
+function startFailure(cmd: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return `cannot start "${cmd}": not found`;
+  if (code === 'EACCES') return `cannot start "${cmd}": permission denied`;
+  return `cannot start "${cmd}": ${errorText(e)}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function safeCall(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // A listener's failure must not end or corrupt the run.
+  }
+}
+
+function formatSeconds(s: number): string {
+  return Number.isInteger(s) ? String(s) : String(Math.round(s * 1000) / 1000);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
