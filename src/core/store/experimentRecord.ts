@@ -47,6 +47,12 @@ export interface ExperimentRecord {
   evidence?: Record<string, unknown>;
   /** What the proposer attached to its proposal (the offline search keeps its state here). */
   proposalMeta?: Record<string, unknown>;
+  /** The experiment's change against its base, as a unified diff (capped). */
+  diff?: string;
+  /** Normalised signature of the change, to refuse duplicates. */
+  diffSignature?: string;
+  /** The last lines of output of a run that crashed or was killed. */
+  logTail?: string;
   /** Paths the edit touched. */
   files?: string[];
 }

@@ -178,6 +178,10 @@ export class GitStore {
     await git(wt, ['reset', '-q', '--hard', commit]);
   }
 
+  async worktreeHead(tag: string): Promise<string> {
+    return git(this.worktreeRoot(tag), ['rev-parse', 'HEAD']);
+  }
+
   /** Restores workspace-relative files in the worktree from `commit`. */
   async restoreFiles(tag: string, commit: string, files: string[]): Promise<void> {
     if (files.length === 0) return;

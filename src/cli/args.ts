@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `usage:
+  ratchet init DIR                       scaffold the reference trainer into a new git repo
+  ratchet run [options]                  run the keep-or-revert loop
+      --workspace DIR                    the workspace (default: the current folder)
+      --proposer offline|claude|auto     who proposes changes (default: from ratchet.json, auto)
+      --experiments N                    stop after N experiments (default: until stopped)
+      --budget 30s|5m|1500steps          training budget per run (overrides ratchet.json)
+      --tag NAME                         session name; the branch is ratchet/NAME
+      --resume                           continue the session of --tag (default: the latest)
+      --max-cost USD                     stop once proposals cost this much
+      --review                           ask before each proposal is trained (a terminal is needed)
+  ratchet status [--workspace DIR] [--json]
+  ratchet --version | --help`;
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'init'; dir: string }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; maxCost?: number; review: boolean }
+  | { kind: 'status'; workspace: string; json: boolean };
+
+export function parseBudget(text: string): { seconds?: number; steps?: number } {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|steps?)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--budget: cannot read "${text}": use e.g. 30s, 5m, 1h or 1500steps`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  if (!(n > 0)) throw new UsageError(`--budget must be positive, got "${text}"`);
+  if (unit.startsWith('step')) {
+    if (!Number.isInteger(n)) throw new UsageError(`--budget: a step count must be whole, got "${text}"`);
+    return { steps: n };
+  }
+  return { seconds: n * (unit.startsWith('m') ? 60 : unit === 'h' ? 3600 : 1) };
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a positive whole number, got "${v}"`);
+  return Number(v);
+}
+
+export function parseCommand(argv: string[]): Command {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return { kind: 'help' };
+  if (sub === '--version' || sub === '-v') return { kind: 'version' };
+  try {
+    if (sub === 'init') {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length !== 1) throw new UsageError('ratchet init takes one folder: ratchet init DIR');
+      return { kind: 'init', dir: positionals[0] };
+    }
+    if (sub === 'run') {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: false,
+        options: {
+          workspace: { type: 'string', short: 'w' },
+          proposer: { type: 'string' },
+          experiments: { type: 'string', short: 'n' },
+          budget: { type: 'string' },
+          tag: { type: 'string' },
+          resume: { type: 'boolean', default: false },
+          'max-cost': { type: 'string' },
+          review: { type: 'boolean', default: false },
+        },
+      });
+      void positionals;
+      const proposer = values.proposer;
+      if (proposer !== undefined && !['offline', 'claude', 'auto'].includes(proposer)) throw new UsageError(`--proposer must be offline, claude or auto, got "${proposer}"`);
+      let maxCost: number | undefined;
+      if (values['max-cost'] !== undefined) {
+        maxCost = Number(values['max-cost'].replace(/^\$/, ''));
+        if (!(maxCost > 0)) throw new UsageError(`--max-cost must be a positive number of dollars, got "${values['max-cost']}"`);
+      }
+      return {
+        kind: 'run',
+        workspace: values.workspace ?? process.cwd(),
+        proposer: proposer as 'offline' | 'claude' | 'auto' | undefined,
+        experiments: positiveInt(values.experiments, '--experiments'),
+        budget: values.budget !== undefined ? parseBudget(values.budget) : undefined,
+        tag: values.tag,
+        resume: values.resume ?? false,
+        maxCost,
+        review: values.review ?? false,
+      };
+    }
+    if (sub === 'status') {
+      const { values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' }, json: { type: 'boolean', default: false } } });
+      return { kind: 'status', workspace: values.workspace ?? process.cwd(), json: values.json ?? false };
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`ratchet ${sub}: ${(err as Error).message.replace(/\. To specify.*$/, '')}`);
+  }
+  throw new UsageError(`unknown command "${sub}": expected init, run or status`);
+}

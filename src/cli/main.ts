@@ -1,0 +1,112 @@
+import * as path from 'node:path';
+import * as readline from 'node:readline/promises';
+import { ConfigError, loadConfig } from '../core/config/loadConfig';
+import { LoopError, ResearchLoop, type ReviewFn } from '../core/loop/researchLoop';
+import { scaffoldWorkspace } from '../core/init/scaffold';
+import { createProposer, MissingApiKeyError } from '../core/proposers/createProposer';
+import { WorkspaceError } from '../core/store/gitStore';
+import { LockedError } from '../core/store/sessionLock';
+import { parseCommand, USAGE, UsageError, type Command } from './args';
+import { statusCommand } from './statusCommand';
+import { processTerminal, TerminalRenderer } from './terminalRenderer';
+import { readLedger } from '../core/store/ledger';
+
+declare const RATCHET_VERSION: string | undefined;
+
+/** Exit codes: 0 done, 1 the loop failed (baseline crashed, API key refused), 2 bad usage or configuration, 130 stopped by a signal. */
+async function main(argv: string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    console.error(`ratchet: ${(err as Error).message}`);
+    console.error(`run \`ratchet --help\` for usage`);
+    return 2;
+  }
+  switch (cmd.kind) {
+    case 'help':
+      console.log(USAGE);
+      return 0;
+    case 'version':
+      console.log(typeof RATCHET_VERSION === 'string' ? RATCHET_VERSION : 'dev');
+      return 0;
+    case 'init':
+      await scaffoldWorkspace(cmd.dir);
+      console.log(`scaffolded the reference trainer in ${path.resolve(cmd.dir)}; next: ratchet run --workspace ${cmd.dir}`);
+      return 0;
+    case 'status':
+      return statusCommand(cmd.workspace, cmd.json, (s) => console.log(s));
+    case 'run':
+      return runCommand(cmd);
+  }
+}
+
+async function latestTag(workspace: string): Promise<string | undefined> {
+  const { records } = await readLedger(workspace);
+  return records[records.length - 1]?.session;
+}
+
+async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<number> {
+  const workspace = path.resolve(cmd.workspace);
+  const config = await loadConfig(workspace);
+  if (cmd.budget?.seconds !== undefined) config.budget.seconds = cmd.budget.seconds;
+  if (cmd.budget?.steps !== undefined) {
+    config.budget.steps = cmd.budget.steps;
+    delete config.budget.tokens;
+  }
+  if (cmd.maxCost !== undefined) config.maxCost = cmd.maxCost;
+  const proposer = createProposer(config, { apiKey: process.env.ANTHROPIC_API_KEY, name: cmd.proposer });
+  const tag = cmd.tag ?? (cmd.resume ? await latestTag(workspace) : undefined);
+  if (cmd.resume && !tag) throw new UsageError('--resume: no earlier session in this workspace; start one without --resume');
+  const term = processTerminal();
+  const renderer = new TerminalRenderer(term);
+  let review: ReviewFn | undefined;
+  if (cmd.review) {
+    if (!process.stdin.isTTY) throw new UsageError('--review needs an interactive terminal');
+    review = async ({ id, diff, signal }) => {
+      term.line(diff);
+      const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        const answer = await rl.question(`${id}: train this change? [Y/n] `, { signal });
+        return /^n/i.test(answer.trim()) ? 'veto' : 'accept';
+      } finally {
+        rl.close();
+      }
+    };
+  }
+  const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, review, autoResumeMs: 5 * 60_000 });
+  loop.on((e) => renderer.handle(e));
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      term.line(`\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping (the run in flight is ended and recorded; press Ctrl-C again to quit at once)`);
+      loop.stop(`stopped by ${sig === 'SIGINT' ? 'Ctrl-C' : sig}`);
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    await loop.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+  return signals > 0 ? 130 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof WorkspaceError || err instanceof LockedError || err instanceof MissingApiKeyError;
+    console.error(`ratchet: ${err.message}`);
+    if (!usage && !(err instanceof LoopError) && process.env.RATCHET_DEBUG) console.error(err.stack);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

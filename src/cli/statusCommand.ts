@@ -1,0 +1,86 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { MetricGoal } from '../core/config/configTypes';
+import { ConfigError, loadConfig } from '../core/config/loadConfig';
+import type { ExperimentRecord } from '../core/store/experimentRecord';
+import { readLedger } from '../core/store/ledger';
+import { ratchetPaths } from '../core/store/ratchetPaths';
+import { fmtMetric, truncate } from './format';
+
+export interface SessionStatus {
+  session: string;
+  experiments: number;
+  kept: number;
+  crashed: number;
+  baseline: number | null;
+  best: number | null;
+  bestId: string | null;
+  bestHypothesis: string | null;
+  costUsd: number;
+  running: boolean;
+  lastEndedAt: string | null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal): SessionStatus[] {
+  const bySession = new Map<string, ExperimentRecord[]>();
+  for (const r of records) bySession.set(r.session, [...(bySession.get(r.session) ?? []), r]);
+  return [...bySession.entries()].map(([session, rows]) => {
+    const baseline = rows.find((r) => r.status === 'baseline') ?? null;
+    const keeps = rows.filter((r) => r.status === 'kept' || r.status === 'baseline');
+    const best = keeps.reduce<ExperimentRecord | null>((b, r) => (r.metric === null ? b : !b || (goal === 'minimize' ? r.metric < (b.metric as number) : r.metric > (b.metric as number)) ? r : b), null);
+    return {
+      session,
+      experiments: rows.filter((r) => r.status !== 'baseline').length,
+      kept: rows.filter((r) => r.status === 'kept').length,
+      crashed: rows.filter((r) => r.status === 'crashed').length,
+      baseline: baseline?.metric ?? null,
+      best: best?.metric ?? null,
+      bestId: best?.id ?? null,
+      bestHypothesis: best && best.status !== 'baseline' ? best.hypothesis : null,
+      costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
+      running: false,
+      lastEndedAt: rows[rows.length - 1]?.endedAt ?? null,
+    };
+  });
+}
+
+export async function statusCommand(workspace: string, json: boolean, print: (s: string) => void): Promise<number> {
+  const ws = path.resolve(workspace);
+  let goal: MetricGoal = 'minimize';
+  let metricName = 'metric';
+  try {
+    const config = await loadConfig(ws);
+    goal = config.metric.goal;
+    metricName = config.metric.name;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+  }
+  const ledger = await readLedger(ws);
+  const sessions = summarizeSessions(ledger.records, goal);
+  const sessionFile = await fs.readFile(ratchetPaths(ws).session, 'utf8').then((t) => JSON.parse(t) as { session: string; status: string; pid: number; current?: { id: string } | null }, () => null);
+  const runningSession = sessionFile && sessionFile.status === 'running' && alive(sessionFile.pid) ? sessionFile.session : null;
+  for (const s of sessions) s.running = s.session === runningSession;
+  if (json) {
+    print(JSON.stringify({ workspace: ws, metric: { name: metricName, goal }, sessions, running: runningSession, current: runningSession ? sessionFile?.current ?? null : null, skippedLedgerLines: ledger.skipped }, null, 2));
+    return 0;
+  }
+  if (sessions.length === 0) {
+    print(`no experiments yet in ${ws}: start with \`ratchet run\``);
+    return 0;
+  }
+  for (const s of sessions) {
+    print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
+    if (s.bestHypothesis) print(`  best: ${truncate(s.bestHypothesis, 100)}`);
+  }
+  if (ledger.skipped > 0) print(`warning: ${ledger.skipped} unreadable ledger line(s) skipped`);
+  return 0;
+}

@@ -1,0 +1,147 @@
+import type { MetricGoal } from '../core/config/configTypes';
+import type { LoopEvent, SessionSummary } from '../core/loop/loopEvents';
+import type { ExperimentRecord } from '../core/store/experimentRecord';
+import { fmtChange, fmtDuration, fmtMetric, fmtTokens, truncate } from './format';
+
+export interface TerminalOut {
+  /** Permanent lines. */
+  line(text: string): void;
+  /** The live status line (overwritten in place on a terminal). */
+  live(text: string): void;
+  isTTY: boolean;
+  columns: number;
+}
+
+export function processTerminal(): TerminalOut {
+  const tty = !!process.stdout.isTTY;
+  let liveShown = false;
+  return {
+    isTTY: tty,
+    get columns() {
+      return process.stdout.columns || 100;
+    },
+    line(text) {
+      if (liveShown) process.stdout.write('\r\x1b[2K');
+      liveShown = false;
+      process.stdout.write(text + '\n');
+    },
+    live(text) {
+      if (!tty) return;
+      process.stdout.write('\r\x1b[2K' + text);
+      liveShown = text !== '';
+    },
+  };
+}
+
+const STATUS_WIDTH = 11;
+
+/** Turns loop events into terminal lines: a live line per run, a row per experiment, a summary. */
+export class TerminalRenderer {
+  private goal: MetricGoal = 'minimize';
+  private run: { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number } | null = null;
+  private lastLive = 0;
+  private hypothesis = '';
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(private readonly out: TerminalOut) {}
+
+  handle(e: LoopEvent): void {
+    switch (e.type) {
+      case 'session-started':
+        this.goal = e.config.metric.goal;
+        this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run`);
+        break;
+      case 'experiment-started':
+        this.hypothesis = '';
+        if (e.baseline) this.out.line(`${e.id}  baseline run of the unmodified code…`);
+        break;
+      case 'proposal-event':
+        if (e.event.kind === 'hypothesis') {
+          this.hypothesis = e.event.text;
+          this.out.live(`${e.id}  proposing: ${truncate(this.hypothesis, this.out.columns - 20)}`);
+        } else if (e.event.kind === 'retry') {
+          this.out.line(`${e.id}  proposer: ${e.event.reason}; retry ${e.event.attempt} in ${Math.round(e.event.delayMs / 1000)}s`);
+        }
+        break;
+      case 'proposal-ready':
+        if (!this.out.isTTY) this.out.line(`${e.id}  proposal: ${truncate(e.hypothesis, 200)}`);
+        break;
+      case 'run-started':
+        this.run = { id: e.id, startedAt: e.startedAt, budget: e.budgetSeconds };
+        if (this.out.isTTY && !this.ticker) {
+          this.ticker = setInterval(() => this.renderLive(), 500);
+          this.ticker.unref();
+        }
+        break;
+      case 'run-point':
+        if (this.run && this.run.id === e.id) {
+          if (e.point.step !== undefined) this.run.step = e.point.step;
+          if (e.point.loss !== undefined) this.run.loss = e.point.loss;
+          if (e.point.progress !== undefined) this.run.progress = e.point.progress;
+          if (Date.now() - this.lastLive > 100) this.renderLive();
+        }
+        break;
+      case 'run-finished':
+        this.run = null;
+        this.out.live('');
+        break;
+      case 'experiment-recorded':
+        this.out.line(this.row(e.record));
+        break;
+      case 'warning':
+        this.out.line(`warning: ${e.message}`);
+        break;
+      case 'session-ended':
+        if (this.ticker) clearInterval(this.ticker);
+        this.ticker = null;
+        this.out.live('');
+        for (const l of summaryLines(e.summary, this.goal)) this.out.line(l);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private renderLive(): void {
+    const r = this.run;
+    if (!r) return;
+    this.lastLive = Date.now();
+    const elapsed = (Date.now() - r.startedAt) / 1000;
+    const frac = Math.min(1, r.progress ?? elapsed / r.budget);
+    const width = 20;
+    const filled = Math.round(frac * width);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%`;
+    const parts = [`${r.id}  training ${fmtDuration(elapsed * 1000)}/${fmtDuration(r.budget * 1000)}`];
+    if (r.step !== undefined) parts.push(`step ${r.step}`);
+    if (r.loss !== undefined) parts.push(`loss ${r.loss.toFixed(4)}`);
+    parts.push(bar);
+    this.out.live(truncate(parts.join('  '), this.out.columns - 1));
+  }
+
+  row(r: ExperimentRecord): string {
+    const status = r.status.padEnd(STATUS_WIDTH);
+    const metric = fmtMetric(r.metric).padStart(9);
+    const change = fmtChange(r, this.goal).padStart(9);
+    const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || '(no hypothesis)';
+    const why = r.status === 'kept' || r.status === 'baseline' || r.status === 'discarded' ? '' : ` — ${truncate(r.reason, 80)}`;
+    return `${r.id}  ${status}${metric} ${change}  ${truncate(text, Math.max(30, this.out.columns - 50))}${why}`;
+  }
+}
+
+export function summaryLines(s: SessionSummary, goal: MetricGoal): string[] {
+  const lines = [`— ${s.stopReason}`];
+  if (s.baseline !== null && s.best !== null) {
+    const rel = s.baseline !== 0 ? ((s.best - s.baseline) / Math.abs(s.baseline)) * 100 : 0;
+    lines.push(`baseline ${fmtMetric(s.baseline)} → best ${fmtMetric(s.best)} (${s.bestId}, ${rel >= 0 ? '+' : ''}${rel.toFixed(2)}%, ${goal})`);
+  }
+  lines.push(`${s.experiments} experiment${s.experiments === 1 ? '' : 's'}, ${s.kept} kept; branch ${s.branch}`);
+  if (s.keptChain.length > 1) {
+    lines.push('kept chain:');
+    for (const r of s.keptChain) lines.push(`  ${r.id}  ${fmtMetric(r.metric)}  ${truncate(r.status === 'baseline' ? 'baseline' : r.hypothesis, 90)}`);
+  }
+  const t = s.tokens;
+  if (t.input + t.output + t.cacheRead + t.cacheWrite > 0 || s.costUsd > 0) {
+    lines.push(`tokens: ${fmtTokens(t.input)} in, ${fmtTokens(t.output)} out, ${fmtTokens(t.cacheRead)} cache read, ${fmtTokens(t.cacheWrite)} cache write — $${s.costUsd.toFixed(4)}`);
+  }
+  return lines;
+}
