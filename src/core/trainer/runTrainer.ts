@@ -101,8 +101,9 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   let stop: { status: RunStatus; reason: string } | null = null;
   let termStartedAt = 0;
   let killTimer: NodeJS.Timeout | undefined;
+  let groupDone = false;
   const terminate = () => {
-    if (termStartedAt) return;
+    if (termStartedAt || groupDone) return;
     termStartedAt = performance.now();
     signalGroup(pgid, 'SIGTERM');
     killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_DELAY_MS);
@@ -190,6 +191,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     while (groupAlive(pgid) && performance.now() - termStartedAt < KILL_DELAY_MS + 2000) await sleep(25);
     clearTimeout(killTimer);
   }
+  groupDone = true;
   untrack();
 
   // Read what is still in the pipes; a process that left the group may hold them open.
