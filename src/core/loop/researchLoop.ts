@@ -13,8 +13,10 @@ import { appendLedger, appendResultsTsv, readLedger } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { acquireLock } from '../store/sessionLock';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
-import type { EarlyStopRule } from './earlyStop';
-import { ThresholdKeepPolicy, type KeepPolicy } from './keepPolicy';
+import { createEarlyStop } from './earlyStop/createEarlyStop';
+import type { EarlyStopRule } from './earlyStop/earlyStopRule';
+import { createKeepPolicy } from './keepRules/createKeepPolicy';
+import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
 
 export interface ReviewRequest {
@@ -39,7 +41,8 @@ export interface LoopOptions {
   review?: ReviewFn;
   executor?: Executor;
   keepPolicy?: KeepPolicy;
-  earlyStop?: EarlyStopRule;
+  /** Defaults to the rule the config asks for; null turns early stop off. */
+  earlyStop?: EarlyStopRule | null;
   /** When the proposer is unavailable the loop pauses; resume on its own after this long (never when null). */
   autoResumeMs?: number | null;
   log?: (line: string) => void;
@@ -87,6 +90,7 @@ export class ResearchLoop {
   private readonly listeners = new Set<LoopListener>();
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
+  private readonly earlyStop: EarlyStopRule | null;
   private stopReason: string | null = null;
   private current: { id: string; abort: AbortController; veto: boolean } | null = null;
   private paused = false;
@@ -98,7 +102,8 @@ export class ResearchLoop {
 
   constructor(private readonly opts: LoopOptions) {
     this.executor = opts.executor ?? new LocalExecutor();
-    this.keepPolicy = opts.keepPolicy ?? new ThresholdKeepPolicy(opts.config.keepRule === 'strict' ? 'strict' : 'threshold');
+    this.keepPolicy = opts.keepPolicy ?? createKeepPolicy(opts.config);
+    this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
   }
 
   get phase(): LoopPhase {
@@ -546,8 +551,8 @@ export class ResearchLoop {
     const quiet = label !== undefined;
     if (!quiet) this.setPhase('training', id);
     this.emit({ type: 'run-started', id, commit, budgetSeconds: config.budget.seconds, startedAt });
-    const bestCurve = best && this.opts.earlyStop ? await readCurve(ratchetPaths(this.opts.workspace).runDir(best.id)) : null;
-    const watcher = this.opts.earlyStop && best && !quiet ? this.opts.earlyStop.start(bestCurve) : null;
+    const bestCurve = best && this.earlyStop ? await readCurve(ratchetPaths(this.opts.workspace).runDir(best.id)) : null;
+    const watcher = this.earlyStop && best && !quiet ? this.earlyStop.start(bestCurve) : null;
     const runAbort = new AbortController();
     const onOuterAbort = () => runAbort.abort(signal.reason);
     signal.addEventListener('abort', onOuterAbort);

@@ -1,4 +1,4 @@
-import type { MetricPoint } from '../trainer/runTypes';
+import type { MetricPoint } from '../../trainer/runTypes';
 
 /**
  * Watches a run's live curve against the best run's. `start` is called when a run starts;

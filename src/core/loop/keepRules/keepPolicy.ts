@@ -1,5 +1,5 @@
-import type { MetricGoal, RatchetConfig } from '../config/configTypes';
-import type { ExperimentRecord } from '../store/experimentRecord';
+import type { MetricGoal, RatchetConfig } from '../../config/configTypes';
+import type { ExperimentRecord } from '../../store/experimentRecord';
 
 export interface KeepInput {
   /** The candidate's metric (finite). */
