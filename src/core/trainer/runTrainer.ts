@@ -114,9 +114,12 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     terminate();
   };
   const limitS = req.budgetSeconds + req.graceSeconds;
-  const budgetTimer = setTimeout(() => stopRun('killed', `budget exceeded (${formatSeconds(limitS)} s)`), Math.max(0, limitS * 1000));
+  // setTimeout overflows past 2^31-1 ms (it would fire at once): longer budgets are capped.
+  const limitMs = Number.isFinite(limitS) ? Math.min(Math.max(0, limitS * 1000), 2 ** 31 - 1) : null;
+  const budgetTimer = limitMs === null ? undefined : setTimeout(() => stopRun('killed', `budget exceeded (${formatSeconds(limitS)} s)`), limitMs);
   const onAbort = () => stopRun('killed', `stopped: ${String(req.signal?.reason)}`);
   req.signal?.addEventListener('abort', onAbort, { once: true });
+  if (req.signal?.aborted) onAbort();
 
   // --- output ---------------------------------------------------------------------------
   const parser = createOutputParser(req.output);
