@@ -196,6 +196,29 @@ describe('runTrainer', () => {
     expect(processGone(childPid)).toBe(true);
   });
 
+  it('lets a Python trainer run its SIGTERM handler before the end', async () => {
+    const r = await runTrainer(request('good.py', { budgetSeconds: 2, graceSeconds: 0, env: { FAKE_STEPS: '100000', FAKE_STEP_MS: '50' } }));
+    expect(r.status).toBe('killed');
+    expect(r.reason).toBe('budget exceeded (2 s)');
+    expect(r.exitCode).toBe(143);
+    expect(r.logTail).toContain('got SIGTERM');
+  });
+
+  it('ignores listeners that throw', async () => {
+    const r = await runTrainer(
+      request('good.mjs', {
+        onPoint: () => {
+          throw new Error('listener bug');
+        },
+        onLog: () => {
+          throw new Error('listener bug');
+        },
+      }),
+    );
+    expect(r.status).toBe('ok');
+    expect(r.points).toBe(20);
+  });
+
   it('reports a segfault', async () => {
     const r = await runTrainer(request('segfault.mjs'));
     expect(r).toMatchObject({ status: 'crashed', reason: 'signal SIGSEGV', signal: 'SIGSEGV', exitCode: null, points: 1 });
