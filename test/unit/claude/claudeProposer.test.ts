@@ -289,7 +289,7 @@ describe('ClaudeProposer: faults', () => {
   it('throws ProposerFatalError at once on 401, without the key', async () => {
     server.enqueue(faults.unauthorized(), streamedAnswer(good));
     const ctx = await makeCtx(root);
-    const err = await proposer().propose(ctx).catch((e: unknown) => e as Error);
+    const err = (await proposer().propose(ctx).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ProposerFatalError);
     expect(err.message).toMatch(/API key/);
     expect(err.message).not.toContain(KEY);
@@ -305,7 +305,7 @@ describe('ClaudeProposer: faults', () => {
   it('throws ProposerUnavailableError once retries are exhausted', async () => {
     server.enqueue(faults.overloaded(), faults.overloaded(), faults.overloaded());
     const ctx = await makeCtx(root, { config: makeConfig({ claude: { maxRetries: 2 } }) });
-    const err = await proposer().propose(ctx).catch((e: unknown) => e as Error);
+    const err = (await proposer().propose(ctx).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ProposerUnavailableError);
     expect(err.message).toMatch(/unavailable.*529.*3 attempts/i);
     expect(server.requests).toHaveLength(3);
@@ -314,7 +314,7 @@ describe('ClaudeProposer: faults', () => {
 
   it('an unknown request error (400) stops with a clear message', async () => {
     server.enqueue(errorResponse(400, 'invalid_request_error', 'prompt is too long'));
-    const err = await proposer().propose(await makeCtx(root)).catch((e: unknown) => e as Error);
+    const err = (await proposer().propose(await makeCtx(root)).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ProposerFatalError);
     expect(err.message).toMatch(/prompt is too long/);
   });
@@ -325,7 +325,7 @@ describe('ClaudeProposer: faults', () => {
     const p = proposer().propose(ctx);
     setTimeout(() => ctx.abort.abort(), 200);
     const t0 = Date.now();
-    const err = await p.catch((e: unknown) => e as Error);
+    const err = (await p.catch((e: unknown) => e)) as Error;
     expect(err.name).toBe('AbortError');
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(ctx.events.some((e) => e.kind === 'block-complete')).toBe(false);
@@ -336,7 +336,7 @@ describe('ClaudeProposer: faults', () => {
     const ctx = await makeCtx(root);
     const p = proposer().propose(ctx);
     setTimeout(() => ctx.abort.abort(), 300);
-    const err = await p.catch((e: unknown) => e as Error);
+    const err = (await p.catch((e: unknown) => e)) as Error;
     expect(err.name).toBe('AbortError');
   });
 

@@ -5,7 +5,7 @@ import type { RatchetConfig } from '../../../src/core/config/configTypes';
 import type { ProposalStreamEvent, ProposerContext } from '../../../src/core/proposers/proposer';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 
-export function makeConfig(over: Partial<RatchetConfig> & { claude?: Partial<RatchetConfig['claude']> } = {}): RatchetConfig {
+export function makeConfig(over: Omit<Partial<RatchetConfig>, 'claude'> & { claude?: Partial<RatchetConfig['claude']> } = {}): RatchetConfig {
   const { claude, ...rest } = over;
   return {
     command: ['python3', 'train.py'],
