@@ -68,4 +68,19 @@ export const configSpec: Record<string, NullableSpec> = {
   },
   maxCost: { type: 'number', min: 0, exclusiveMin: true, nullable: true, description: 'Stop the loop cleanly once proposals cost this many US dollars.' },
   env: { type: 'stringMap', description: 'Environment variables added to every run.' },
+  pipeline: { type: 'boolean', description: 'Write the next proposal while the current run trains (default true). A fast proposer (under a second or 2% of the budget) is asked after the run anyway, when its result is known.' },
+  workers: { type: 'integer', min: 1, description: 'Experiments trained at once, each in its own git worktree and on its own accelerator (default 1).' },
+  devices: { type: 'stringArray', description: 'CUDA_VISIBLE_DEVICES value of each worker, e.g. ["0", "1"] or ["0,1", "2,3"]; default: one per GPU that nvidia-smi lists (local executor only).' },
+  executor: {
+    type: 'object',
+    description: 'Where runs happen: here (local) or as Slurm batch jobs (slurm; a filesystem shared with the nodes is assumed).',
+    fields: {
+      type: { type: 'enum', values: ['local', 'slurm'], description: 'local (default) or slurm.' },
+      partition: { type: 'string', minLength: 1, description: 'Slurm partition (sbatch --partition); the cluster default when absent.' },
+      gres: { type: 'string', minLength: 1, description: 'Generic resources per run (sbatch --gres), e.g. gpu:1.' },
+      timeLimitSlackSeconds: { type: 'number', min: 0, description: 'Added to budget + grace for the job time limit (sbatch --time), so Slurm only steps in when Ratchet could not (default 60).' },
+      extraArgs: { type: 'stringArray', description: 'More sbatch arguments, e.g. ["--account=ml", "--mem=32G"].' },
+      pollSeconds: { type: 'number', min: 0, exclusiveMin: true, description: 'How often the job state and output files are polled (default 1).' },
+    },
+  },
 };

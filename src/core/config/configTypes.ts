@@ -28,6 +28,16 @@ export interface ClaudeConfig {
   prices?: Partial<Record<'input' | 'output' | 'cacheWrite' | 'cacheRead', number>>;
 }
 
+export interface ExecutorConfig {
+  type: 'local' | 'slurm';
+  partition?: string;
+  gres?: string;
+  /** Seconds added to budget + grace for sbatch --time. */
+  timeLimitSlackSeconds: number;
+  extraArgs: string[];
+  pollSeconds: number;
+}
+
 export interface RatchetConfig {
   command: string[];
   evaluate: string[] | null;
@@ -47,4 +57,11 @@ export interface RatchetConfig {
   maxCost: number | null;
   /** Environment added to every run. */
   env: Record<string, string>;
+  /** Propose the next experiment while the current one trains. */
+  pipeline: boolean;
+  /** Experiments trained at once. */
+  workers: number;
+  /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
+  devices: string[];
+  executor: ExecutorConfig;
 }

@@ -19,5 +19,9 @@ export function defaultConfig(): RatchetConfig {
     claude: { model: DEFAULT_CLAUDE_MODEL, maxTokens: 8192, thinkingBudget: 0, stallSeconds: 60, maxRetries: 6 },
     maxCost: null,
     env: {},
+    pipeline: true,
+    workers: 1,
+    devices: [],
+    executor: { type: 'local', timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 },
   };
 }
