@@ -1,7 +1,6 @@
 import type { RatchetConfig } from './configTypes';
 
-/** Sonnet: strong at code edits at a fifth of Opus's price, fast enough to write the next proposal while a run trains. */
-export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-4-6';
+import { DEFAULT_CLAUDE_MODEL } from '../proposers/claude/claudeProposer';
 
 export function defaultConfig(): RatchetConfig {
   return {

@@ -2,25 +2,18 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RatchetConfig } from '../../../src/core/config/configTypes';
+import { defaultConfig } from '../../../src/core/config/defaults';
 import type { ProposalStreamEvent, ProposerContext } from '../../../src/core/proposers/proposer';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 
 export function makeConfig(over: Omit<Partial<RatchetConfig>, 'claude'> & { claude?: Partial<RatchetConfig['claude']> } = {}): RatchetConfig {
   const { claude, ...rest } = over;
   return {
-    command: ['python3', 'train.py'],
-    evaluate: null,
-    editable: ['train.py'],
+    ...defaultConfig(),
     protected: ['evaluate.py'],
-    metric: { name: 'val_bpb', goal: 'minimize' },
     budget: { seconds: 60, graceSeconds: 10 },
-    output: 'ratchet',
     keepRule: 'threshold',
-    minDelta: 0,
-    seed: 1337,
     proposer: 'claude',
-    maxCost: null,
-    env: {},
     ...rest,
     claude: { model: 'claude-sonnet-5-5', maxTokens: 4096, thinkingBudget: 0, stallSeconds: 2, maxRetries: 3, ...(claude ?? {}) },
   };
