@@ -57,11 +57,13 @@ export interface RatchetConfig {
   maxCost: number | null;
   /** Environment added to every run. */
   env: Record<string, string>;
-  /** Propose the next experiment while the current one trains. */
-  pipeline: boolean;
-  /** Experiments trained at once. */
-  workers: number;
+  // Optional so that hand-built configs (tests, the extension) need not spell them out;
+  // loadConfig always fills them.
+  /** Propose the next experiment while the current one trains (default true). */
+  pipeline?: boolean;
+  /** Experiments trained at once (default 1). */
+  workers?: number;
   /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
-  devices: string[];
-  executor: ExecutorConfig;
+  devices?: string[];
+  executor?: ExecutorConfig;
 }

@@ -145,6 +145,29 @@ export class GitStore {
     }
   }
 
+  /**
+   * One more worktree (for a parallel worker or a pipelined proposal), named `name` under
+   * `.ratchet/worktrees/`, detached at `commit`, with the workspace's untracked files linked in.
+   */
+  async addWorktree(name: string, commit: string): Promise<{ root: string; cwd: string }> {
+    await this.removeWorktree(name);
+    await git(this.workspace, ['worktree', 'add', '--detach', '--force', this.worktreeRoot(name), commit]);
+    await this.linkUntracked(name);
+    return { root: this.worktreeRoot(name), cwd: this.worktreeWorkspace(name) };
+  }
+
+  /**
+   * Removes every worktree under `.ratchet/worktrees/` (left by a process that crashed) and
+   * prunes git's records of them. Call it only while holding the session lock.
+   */
+  async pruneStaleWorktrees(): Promise<string[]> {
+    const dir = ratchetPaths(this.workspace).worktrees;
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) await this.removeWorktree(name);
+    await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
+    return names;
+  }
+
   async removeWorktree(tag: string): Promise<void> {
     const worktree = this.worktreeRoot(tag);
     await git(this.workspace, ['worktree', 'remove', '--force', worktree], { allowFail: true });
@@ -153,8 +176,8 @@ export class GitStore {
   }
 
   /** Commits the given workspace-relative files in the worktree (detached) and keeps the commit reachable. */
-  async commitExperiment(tag: string, id: string, message: string, files: string[]): Promise<string> {
-    const wt = this.worktreeRoot(tag);
+  async commitExperiment(tag: string, id: string, message: string, files: string[], worktree = tag): Promise<string> {
+    const wt = this.worktreeRoot(worktree);
     await git(wt, ['add', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
     const identity = this.hasIdentity ? [] : IDENTITY;
     await git(wt, [...identity, ...COMMIT_FLAGS, 'commit', '--no-verify', '--allow-empty', '-q', '-F', '-'], { input: message });
@@ -173,19 +196,19 @@ export class GitStore {
   }
 
   /** Puts the worktree back at `commit`: tracked files restored, untracked run outputs left alone. */
-  async resetWorktree(tag: string, commit: string): Promise<void> {
-    const wt = this.worktreeRoot(tag);
+  async resetWorktree(tag: string, commit: string, worktree = tag): Promise<void> {
+    const wt = this.worktreeRoot(worktree);
     await git(wt, ['reset', '-q', '--hard', commit]);
   }
 
-  async worktreeHead(tag: string): Promise<string> {
-    return git(this.worktreeRoot(tag), ['rev-parse', 'HEAD']);
+  async worktreeHead(tag: string, worktree = tag): Promise<string> {
+    return git(this.worktreeRoot(worktree), ['rev-parse', 'HEAD']);
   }
 
   /** Restores workspace-relative files in the worktree from `commit`. */
-  async restoreFiles(tag: string, commit: string, files: string[]): Promise<void> {
+  async restoreFiles(tag: string, commit: string, files: string[], worktree = tag): Promise<void> {
     if (files.length === 0) return;
-    await git(this.worktreeRoot(tag), ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    await git(this.worktreeRoot(worktree), ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
   }
 
   async diff(from: string, to: string): Promise<string> {

@@ -44,6 +44,27 @@ export async function readLedger(workspace: string): Promise<LedgerRead> {
  * starts on a line of its own.
  */
 export async function appendLedger(workspace: string, record: ExperimentRecord): Promise<void> {
+  return serialized(ratchetPaths(workspace).ledger, () => appendLedgerNow(workspace, record));
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` after every earlier call for the same file has settled: concurrent workers of one
+ * process append whole lines in order, and the torn-line check never races another append.
+ */
+export function serialized<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(file) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queues.set(file, tail);
+  void tail.then(() => {
+    if (queues.get(file) === tail) queues.delete(file);
+  });
+  return next;
+}
+
+async function appendLedgerNow(workspace: string, record: ExperimentRecord): Promise<void> {
   const { dir, ledger } = ratchetPaths(workspace);
   await fs.mkdir(dir, { recursive: true });
   const fh = await fs.open(ledger, 'a+');
@@ -75,6 +96,10 @@ export function resultsTsvRow(r: ExperimentRecord): string {
 }
 
 export async function appendResultsTsv(workspace: string, record: ExperimentRecord): Promise<void> {
+  return serialized(ratchetPaths(workspace).resultsTsv, () => appendResultsTsvNow(workspace, record));
+}
+
+async function appendResultsTsvNow(workspace: string, record: ExperimentRecord): Promise<void> {
   const { dir, resultsTsv } = ratchetPaths(workspace);
   await fs.mkdir(dir, { recursive: true });
   const exists = await fs.stat(resultsTsv).then(() => true, () => false);
