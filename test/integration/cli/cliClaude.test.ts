@@ -1,0 +1,75 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseLedger } from '../../../src/core/store/ledger';
+import { faults, proposalText, startFakeAnthropic, streamedAnswer, type FakeAnthropic } from '../../support/fakeAnthropic';
+import { runCli } from '../../support/runCli';
+import { cleanupTempDirs, fixtureRepo, gitIn } from '../../support/tempRepo';
+
+afterAll(cleanupTempDirs);
+
+const CANARY = 'sk-ant-canary-0123456789abcdef-DO-NOT-LEAK';
+
+describe('ratchet run --proposer claude against a stand-in Messages API', () => {
+  let server: FakeAnthropic;
+  beforeEach(async () => {
+    server = await startFakeAnthropic();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('streams proposals, refuses an edit to a protected file, retries a 429, stops on a 401, and accounts for tokens', async () => {
+    const ws = fixtureRepo('quadratic', (dir) => {
+      writeFileSync(path.join(dir, 'prepare.py'), 'VOCAB = 256\n');
+      const cfg = JSON.parse(readFileSync(path.join(dir, 'ratchet.json'), 'utf8'));
+      writeFileSync(path.join(dir, 'ratchet.json'), JSON.stringify({ ...cfg, protected: ['prepare.py'], keepRule: 'threshold', pipeline: false }));
+    });
+    const usage = { input_tokens: 1200, output_tokens: 80, cache_read_input_tokens: 3000, cache_creation_input_tokens: 500 };
+    server.enqueue(
+      streamedAnswer(proposalText('Widen the model: 16 is too narrow to fit the data.', [{ path: 'train.py', search: 'WIDTH = 16', replace: 'WIDTH = 64' }]), { chunkSize: 7, usage }),
+      streamedAnswer(proposalText('Evaluate on fewer bytes.', [{ path: 'prepare.py', search: 'VOCAB = 256', replace: 'VOCAB = 2' }]), { usage }),
+      faults.rateLimited(0),
+      streamedAnswer(proposalText('Lower the learning rate tenfold.', [{ path: 'train.py', search: 'LEARNING_RATE = 0.01', replace: 'LEARNING_RATE = 0.001' }]), { usage }),
+      faults.unauthorized(),
+    );
+    const r = await runCli(['run', '-w', ws, '-n', '5', '--proposer', 'claude', '--tag', 'cl'], {
+      env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/API key/i);
+    const rows = parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+    expect(rows.map((x) => x.status)).toEqual(['baseline', 'kept', 'invalid', 'discarded']);
+    expect(rows[1]).toMatchObject({ hypothesis: 'Widen the model: 16 is too narrow to fit the data.', proposer: 'claude' });
+    expect(rows[1].usage).toEqual({ input: 1200, output: 80, cacheRead: 3000, cacheWrite: 500 });
+    expect(rows[1].costUsd).toBeGreaterThan(0);
+    expect(rows[2].reason).toMatch(/prepare\.py/);
+    expect(gitIn(ws, 'show', `ratchet/cl:train.py`)).toMatch(/^WIDTH = 64$/m);
+    expect(gitIn(ws, 'show', 'HEAD:train.py')).toMatch(/^WIDTH = 16$/m);
+    // what the model was sent: the files, the history, and why its last edit was refused
+    const last = JSON.stringify(server.requests[3].body);
+    expect(server.requests[3].pathname).toBe('/v1/messages');
+    expect(last).toContain('e0002');
+    expect(last).toContain('Widen the model');
+    expect(last).toMatch(/prepare\.py/);
+    expect(last).toContain('WIDTH = 64');
+    expect(JSON.stringify(server.requests[0].body)).toContain('cache_control');
+    // the summary and the key
+    expect(r.stdout).toMatch(/tokens: .* in, .* out, .* cache read, .* cache write — \$\d+\.\d{4}/);
+    const ledgerText = readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8');
+    for (const text of [r.stdout, r.stderr, ledgerText]) expect(text).not.toContain(CANARY);
+  });
+
+  it('stops cleanly at the dollar budget', async () => {
+    const ws = fixtureRepo('quadratic');
+    const big = { input_tokens: 2_000_000, output_tokens: 10 };
+    server.setDefault(streamedAnswer(proposalText('Try a wider model.', [{ path: 'train.py', search: 'WIDTH = 16', replace: 'WIDTH = 32' }]), { usage: big }));
+    const r = await runCli(['run', '-w', ws, '-n', '10', '--proposer', 'claude', '--max-cost', '5', '--tag', 'cost'], {
+      env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/cost budget reached: \$\d+\.\d\d of \$5\.00/);
+    const rows = parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+    expect(rows.length).toBeLessThan(11);
+  });
+});
