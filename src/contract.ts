@@ -1,0 +1,136 @@
+/**
+ * The one typed message contract between the extension (chart panel host) and the chart webview.
+ * Both sides import it; every message the webview sends is validated with `parseWebviewMessage`
+ * before the extension acts on it.
+ */
+
+/** How an experiment's run is drawn: the live one, the reference curves, or one picked in the tree. */
+export type RunRole = 'current' | 'best' | 'baseline' | 'overlay';
+
+/** Status names shared with the tree (same colour per status on both sides). */
+export type ChartStatus =
+  | 'running' | 'baseline' | 'kept' | 'discarded' | 'crashed' | 'killed' | 'vetoed' | 'invalid' | 'interrupted';
+
+/** The `--vscode-charts-*` colour of each status: the tree icon and the chart use the same. */
+export const statusColor: Record<ChartStatus, 'blue' | 'green' | 'yellow' | 'orange' | 'red' | 'purple' | 'foreground'> = {
+  running: 'blue',
+  baseline: 'foreground',
+  kept: 'green',
+  discarded: 'yellow',
+  crashed: 'red',
+  killed: 'orange',
+  vetoed: 'purple',
+  invalid: 'orange',
+  interrupted: 'foreground',
+};
+
+export type XAxis = 'step' | 'time' | 'progress';
+export type ChartView = 'loss' | 'progress';
+
+export interface ChartOptions {
+  view: ChartView;
+  x: XAxis;
+  /** Exponential moving average weight in [0, 0.99]; 0 = raw. */
+  smoothing: number;
+  logScale: boolean;
+}
+
+export const defaultChartOptions: ChartOptions = { view: 'loss', x: 'step', smoothing: 0.6, logScale: false };
+
+/** Columnar points of one run (parallel arrays; `t` in seconds since the run started). */
+export interface SeriesColumns {
+  t: number[];
+  step: (number | null)[];
+  progress: (number | null)[];
+  loss: (number | null)[];
+}
+
+export interface RunSeries {
+  id: string;
+  label: string;
+  roles: RunRole[];
+  status: ChartStatus;
+  points: SeriesColumns;
+}
+
+/** One dot of the session progress view. */
+export interface ProgressDot {
+  id: string;
+  index: number;
+  metric: number | null;
+  status: ChartStatus;
+  hypothesis: string;
+}
+
+export interface ProgressState {
+  metricName: string;
+  goal: 'minimize' | 'maximize';
+  dots: ProgressDot[];
+}
+
+export interface ChartState {
+  runs: RunSeries[];
+  progress: ProgressState;
+  options: ChartOptions;
+}
+
+/** Extension → webview. */
+export type HostMessage =
+  | { type: 'init'; state: ChartState }
+  /** New or changed runs (label, roles, status); points given here replace the run's points. */
+  | { type: 'runs'; runs: RunSeries[]; removed: string[] }
+  /** Points appended to runs already sent. */
+  | { type: 'append'; batches: { id: string; points: SeriesColumns }[] }
+  | { type: 'progress'; progress: ProgressState }
+  | { type: 'options'; options: ChartOptions };
+
+/** Webview → extension. */
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'options'; options: ChartOptions }
+  | { type: 'select'; id: string }
+  | { type: 'rendered'; points: number; ms: number }
+  | { type: 'error'; message: string };
+
+const xAxes: readonly XAxis[] = ['step', 'time', 'progress'];
+const views: readonly ChartView[] = ['loss', 'progress'];
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function parseChartOptions(v: unknown): ChartOptions | null {
+  if (!isObj(v)) return null;
+  const { view, x, smoothing, logScale } = v;
+  if (typeof view !== 'string' || !views.includes(view as ChartView)) return null;
+  if (typeof x !== 'string' || !xAxes.includes(x as XAxis)) return null;
+  if (typeof smoothing !== 'number' || !Number.isFinite(smoothing) || smoothing < 0 || smoothing > 0.99) return null;
+  if (typeof logScale !== 'boolean') return null;
+  return { view: view as ChartView, x: x as XAxis, smoothing, logScale };
+}
+
+/** Validates anything received from the webview; null for anything not in the contract. */
+export function parseWebviewMessage(v: unknown): WebviewMessage | null {
+  if (!isObj(v) || typeof v.type !== 'string') return null;
+  switch (v.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'options': {
+      const options = parseChartOptions(v.options);
+      return options ? { type: 'options', options } : null;
+    }
+    case 'select':
+      return typeof v.id === 'string' && v.id.length > 0 && v.id.length < 200 && /^[\w.:-]+$/.test(v.id) ? { type: 'select', id: v.id } : null;
+    case 'rendered':
+      return typeof v.points === 'number' && typeof v.ms === 'number' && Number.isFinite(v.points) && Number.isFinite(v.ms)
+        ? { type: 'rendered', points: v.points, ms: v.ms } : null;
+    case 'error':
+      return typeof v.message === 'string' ? { type: 'error', message: v.message.slice(0, 2000) } : null;
+    default:
+      return null;
+  }
+}
+
+export function emptyColumns(): SeriesColumns {
+  return { t: [], step: [], progress: [], loss: [] };
+}

@@ -1,0 +1,79 @@
+import * as vscode from 'vscode';
+import { ChartPanel } from './chart/chartPanel';
+import { registerCommands, startLoop, type Services } from './commands/registerCommands';
+import { LoopController } from './loop/loopController';
+import { offerResume } from './loop/resumeOffer';
+import { ProposalDocuments } from './review/proposalDocuments';
+import { ReviewController } from './review/reviewController';
+import { ApiKeyStore } from './secrets/apiKey';
+import { readSettings } from './settings/settings';
+import { RatchetStatusBar } from './statusBar/statusBar';
+import { ExperimentsView } from './tree/experimentsView';
+import { GitDocuments } from './tree/gitDocuments';
+
+/** What activate() returns: the extension's services, for the integration tests. */
+export type RatchetApi = Services;
+
+export function activate(context: vscode.ExtensionContext): RatchetApi {
+  const log = vscode.window.createOutputChannel('Ratchet', { log: true });
+  const own = <T extends vscode.Disposable>(d: T): T => {
+    context.subscriptions.push(d);
+    return d;
+  };
+  own(log);
+  const workspace = () => vscode.workspace.workspaceFolders?.[0]?.uri.scheme === 'file' ? vscode.workspace.workspaceFolders[0].uri.fsPath : undefined;
+
+  const docs = own(new ProposalDocuments());
+  own(new GitDocuments());
+  const review = own(new ReviewController(docs, () => readSettings(), log));
+  const loop = own(new LoopController(review, log));
+  const tree = own(new ExperimentsView(workspace() ?? null, log));
+  const chart = own(new ChartPanel(context.extensionUri, log));
+  chart.workspace = workspace() ?? null;
+  const status = own(new RatchetStatusBar());
+  const apiKey = own(new ApiKeyStore(context.secrets));
+
+  const services: Services = { context, log, apiKey, loop, review, tree, chart, workspace, proposerOverride: null };
+
+  const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
+  own(loop.onEvent((e) => {
+    tree.onLoopEvent(e);
+    chart.onLoopEvent(e);
+  }));
+  own(loop.onDidChangeSnapshot((s) => {
+    status.update(s);
+    setContext('ratchet.running', s.running);
+    setContext('ratchet.phase', s.phase);
+    setContext('ratchet.paused', loop.isPaused);
+    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training'));
+  }));
+  own(review.onDidChange((p) => {
+    setContext('ratchet.reviewing', !!p);
+    loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
+  }));
+  own(tree.onDidLoad((records) => {
+    if (!loop.isRunning && chart.isOpen) void chart.loadFromLedger(records).then(() => chart.flush());
+  }));
+  own(chart.onDidSelect((id) => {
+    const r = tree.find(id);
+    if (r) void vscode.commands.executeCommand('ratchet.openDiff', r);
+  }));
+  own(vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration('ratchet.reviewMode')) log.info(`settings: review mode ${readSettings().reviewMode}`);
+  }));
+  for (const d of registerCommands(services)) own(d);
+
+  status.update(loop.snapshot);
+  setContext('ratchet.running', false);
+  setContext('ratchet.reviewing', false);
+  void tree.refresh().then(() => {
+    const ws = workspace();
+    if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));
+  });
+  log.info(`activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}${vscode.env.remoteName ? `, remote ${vscode.env.remoteName}` : ''})`);
+  return services;
+}
+
+export function deactivate(): void {
+  // Everything is owned by context.subscriptions: the loop is stopped by LoopController.dispose.
+}

@@ -1,0 +1,141 @@
+import * as vscode from 'vscode';
+import type { RatchetConfig } from '../../core/config/configTypes';
+import type { LoopEvent, SessionSummary } from '../../core/loop/loopEvents';
+import { ResearchLoop, type LoopOptions } from '../../core/loop/researchLoop';
+import type { Proposer } from '../../core/proposers/proposer';
+import { GitStore } from '../../core/store/gitStore';
+import type { ReviewController } from '../review/reviewController';
+import type { RatchetSettings } from '../settings/settings';
+import { initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
+
+export interface StartOptions {
+  workspace: string;
+  config: RatchetConfig;
+  proposer: Proposer;
+  settings: RatchetSettings;
+  tag?: string;
+  resume?: boolean;
+  experiments?: number;
+}
+
+/**
+ * Owns the one ResearchLoop of the window and re-broadcasts its events to the tree, the chart,
+ * the review and the status bar. Never more than one loop at a time.
+ */
+export class LoopController implements vscode.Disposable {
+  private loop: ResearchLoop | null = null;
+  private running: Promise<SessionSummary | null> | null = null;
+  private readonly events = new vscode.EventEmitter<LoopEvent>();
+  readonly onEvent = this.events.event;
+  private readonly snapChanged = new vscode.EventEmitter<LoopSnapshot>();
+  readonly onDidChangeSnapshot = this.snapChanged.event;
+  snapshot: LoopSnapshot = initialSnapshot();
+  workspace: string | null = null;
+  lastSummary: SessionSummary | null = null;
+  lastError: string | null = null;
+
+  constructor(private readonly review: ReviewController, private readonly log: vscode.LogOutputChannel) {}
+
+  get isRunning(): boolean {
+    return this.loop !== null;
+  }
+
+  /** Starts the loop; resolves once it has started (the session runs on). */
+  start(o: StartOptions): Promise<SessionSummary | null> {
+    if (this.loop) throw new Error('a loop is already running in this window');
+    this.workspace = o.workspace;
+    this.lastError = null;
+    const opts: LoopOptions = {
+      workspace: o.workspace,
+      config: o.config,
+      proposer: o.proposer,
+      experiments: o.experiments ?? o.settings.experiments ?? undefined,
+      tag: o.tag,
+      resume: o.resume,
+      review: this.review.review,
+      log: (line) => this.log.info(line),
+      ...(o.settings.earlyStop ? {} : { earlyStop: null }),
+    };
+    const loop = new ResearchLoop(opts);
+    this.loop = loop;
+    this.setSnapshot({ ...initialSnapshot(), running: true, phase: 'idle', metricName: o.config.metric.name, goal: o.config.metric.goal, best: this.snapshot.best });
+    loop.on((e) => this.onLoopEvent(o.workspace, e));
+    this.log.info(`loop: starting in ${o.workspace} (proposer ${o.proposer.name}, review ${o.settings.reviewMode}${o.tag ? `, session ${o.tag}` : ''}${o.resume ? ', resume' : ''})`);
+    this.running = loop.run().then(
+      (summary) => {
+        this.lastSummary = summary;
+        this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${summary.best})`);
+        return summary;
+      },
+      (err: Error) => {
+        this.lastError = err.message;
+        this.log.error(`loop: failed: ${err.message}`);
+        void vscode.window.showErrorMessage(`Ratchet: ${err.message}`, 'Show Log').then((a) => a && this.log.show(true));
+        return null;
+      },
+    ).finally(() => {
+      if (this.loop === loop) this.loop = null;
+      this.setSnapshot({ ...this.snapshot, running: false, phase: 'done', currentId: null, reviewId: null, runStartedAt: null, reviewDeadline: null });
+    });
+    return this.running;
+  }
+
+  /** Resolves when the loop in flight (if any) has ended. */
+  async whenStopped(): Promise<SessionSummary | null> {
+    return this.running ?? null;
+  }
+
+  stop(reason = 'stopped by user'): boolean {
+    if (!this.loop) return false;
+    this.review.veto();
+    this.loop.stop(reason);
+    return true;
+  }
+
+  /** Pauses after the current experiment, or resumes. Returns the new paused state. */
+  pauseResume(): boolean {
+    if (!this.loop) return false;
+    if (this.loop.isPaused) {
+      this.loop.resume();
+      this.setSnapshot({ ...this.snapshot, message: null });
+      return false;
+    }
+    this.loop.pause();
+    this.setSnapshot({ ...this.snapshot, message: 'pauses after the current experiment' });
+    return true;
+  }
+
+  get isPaused(): boolean {
+    return this.loop?.isPaused ?? false;
+  }
+
+  /** Vetoes what is under review, else the experiment being proposed or trained. */
+  veto(id?: string): boolean {
+    if (this.review.veto(id)) return true;
+    if (!this.loop || this.snapshot.phase === 'baseline') return false;
+    this.log.info(`loop: veto ${id ?? this.snapshot.currentId ?? ''} while ${this.snapshot.phase}`);
+    this.loop.veto(id);
+    return true;
+  }
+
+  private onLoopEvent(workspace: string, e: LoopEvent): void {
+    if (e.type === 'session-started') {
+      void GitStore.open(workspace).then((s) => this.review.setRoot(s.worktreeWorkspace(e.session)), () => this.review.setRoot(workspace));
+    }
+    if (e.type === 'warning') this.log.warn(e.message);
+    this.review.onLoopEvent(e);
+    this.setSnapshot(reduceLoop(this.snapshot, e, Date.now()));
+    this.events.fire(e);
+  }
+
+  setSnapshot(s: LoopSnapshot): void {
+    this.snapshot = s;
+    this.snapChanged.fire(s);
+  }
+
+  dispose(): void {
+    this.loop?.stop('VS Code window closed');
+    this.events.dispose();
+    this.snapChanged.dispose();
+  }
+}

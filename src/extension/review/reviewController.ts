@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LoopEvent } from '../../core/loop/loopEvents';
+import type { ReviewRequest } from '../../core/loop/researchLoop';
+import type { RatchetSettings } from '../settings/settings';
+import { LiveProposal } from './liveProposal';
+import { proposalUri, type ProposalDocuments } from './proposalDocuments';
+
+export interface PendingReview {
+  id: string;
+  hypothesis: string;
+  startedAt: number;
+  deadline: number | null;
+}
+
+interface Current {
+  id: string;
+  live: LiveProposal;
+  opened: Set<string>;
+  revealed: Set<string>;
+}
+
+/**
+ * Streams proposals into diff editors and holds the accept/veto decision the loop waits for.
+ * Never takes focus: diffs open with preserveFocus in a preview tab (VS Code's group finder
+ * skips locked groups for such non-explicit targets).
+ */
+export class ReviewController implements vscode.Disposable {
+  private current: Current | null = null;
+  private pending: (PendingReview & { resolve: (v: 'accept' | 'veto') => void; timer: ReturnType<typeof setTimeout> | null }) | null = null;
+  private readonly changed = new vscode.EventEmitter<PendingReview | null>();
+  readonly onDidChange = this.changed.event;
+  /** Where the loop's experiments live (the session worktree), for the left-hand sides. */
+  private root: string | null = null;
+  private readonly recentIds: string[] = [];
+  /** Diff editors opened (for tests and the output channel). */
+  readonly opened: { id: string; path: string; at: number }[] = [];
+
+  constructor(
+    private readonly docs: ProposalDocuments,
+    private readonly settings: () => RatchetSettings,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get pendingReview(): PendingReview | null {
+    return this.pending ? { id: this.pending.id, hypothesis: this.pending.hypothesis, startedAt: this.pending.startedAt, deadline: this.pending.deadline } : null;
+  }
+
+  get currentId(): string | null {
+    return this.current?.id ?? null;
+  }
+
+  setRoot(root: string): void {
+    this.root = root;
+  }
+
+  onLoopEvent(e: LoopEvent): void {
+    switch (e.type) {
+      case 'experiment-started':
+        if (!e.baseline) this.begin(e.id);
+        break;
+      case 'proposal-event': {
+        const cur = this.ensure(e.id);
+        const paths = cur.live.apply(e.event);
+        for (const p of paths) this.update(cur, p);
+        if (e.event.kind === 'done' || e.event.kind === 'failed') this.docs.flush();
+        break;
+      }
+      case 'proposal-ready': {
+        const cur = this.ensure(e.id);
+        cur.live.hypothesis = e.hypothesis;
+        for (const f of e.files) this.docs.set(proposalUri(e.id, 'before', f.path), f.before);
+        for (const p of cur.live.setFinal(e.files)) this.update(cur, p);
+        this.docs.flush();
+        break;
+      }
+      case 'experiment-recorded':
+      case 'session-ended':
+        if (this.pending && (e.type === 'session-ended' || this.pending.id === e.record.id)) this.settle('veto');
+        break;
+    }
+  }
+
+  /** The loop's `review` hook: resolves when the user accepts or vetoes, the countdown ends, or the loop aborts. */
+  review = (r: ReviewRequest): Promise<'accept' | 'veto'> => {
+    const s = this.settings();
+    if (s.reviewMode === 'never') return Promise.resolve('accept');
+    const cur = this.ensure(r.id);
+    for (const f of r.files) {
+      this.docs.set(proposalUri(r.id, 'before', f.path), f.before);
+      cur.live.setFinal([f]);
+      this.update(cur, f.path);
+    }
+    this.docs.flush();
+    if (this.pending) this.settle('veto');
+    return new Promise((resolve) => {
+      const startedAt = Date.now();
+      const deadline = s.reviewMode === 'timeout' ? startedAt + s.reviewTimeoutSeconds * 1000 : null;
+      const timer = deadline !== null ? setTimeout(() => {
+        this.log.info(`review: ${r.id} accepted automatically after ${s.reviewTimeoutSeconds} s`);
+        this.settle('accept');
+      }, deadline - startedAt) : null;
+      this.pending = { id: r.id, hypothesis: r.hypothesis, startedAt, deadline, resolve, timer };
+      r.signal.addEventListener('abort', () => this.pending?.id === r.id && this.settle('veto'), { once: true });
+      this.log.info(`review: ${r.id} waiting (${s.reviewMode}${deadline ? `, ${s.reviewTimeoutSeconds} s` : ''}): ${r.hypothesis}`);
+      this.changed.fire(this.pendingReview);
+    });
+  };
+
+  /** Accepts the proposal under review; false when none waits. */
+  accept(id?: string): boolean {
+    if (!this.pending || (id && id !== this.pending.id)) return false;
+    this.log.info(`review: ${this.pending.id} accepted`);
+    this.settle('accept');
+    return true;
+  }
+
+  /** Vetoes the proposal under review; false when none waits (the caller then vetoes the loop's current step). */
+  veto(id?: string): boolean {
+    if (!this.pending || (id && id !== this.pending.id)) return false;
+    this.log.info(`review: ${this.pending.id} vetoed`);
+    this.settle('veto');
+    return true;
+  }
+
+  /** Opens (or re-opens) the diff of the current proposal. */
+  async showCurrent(id?: string): Promise<boolean> {
+    const cur = this.current;
+    if (!cur || (id && id !== cur.id)) return false;
+    const paths = cur.live.paths();
+    if (!paths.length) return false;
+    cur.opened.delete(paths[0]);
+    await this.open(cur, paths[0]);
+    return true;
+  }
+
+  private settle(v: 'accept' | 'veto'): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    if (p.timer) clearTimeout(p.timer);
+    p.resolve(v);
+    this.changed.fire(null);
+  }
+
+  private begin(id: string): Current {
+    this.current = { id, live: new LiveProposal((p) => this.readOriginal(p)), opened: new Set(), revealed: new Set() };
+    this.recentIds.push(id);
+    while (this.recentIds.length > 5) this.recentIds.shift();
+    this.docs.prune(this.recentIds);
+    return this.current;
+  }
+
+  private ensure(id: string): Current {
+    return this.current?.id === id ? this.current : this.begin(id);
+  }
+
+  private readOriginal(rel: string): string | undefined {
+    if (!this.root) return undefined;
+    try {
+      return readFileSync(path.join(this.root, rel), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  private update(cur: Current, p: string): void {
+    const before = proposalUri(cur.id, 'before', p);
+    if (this.docs.get(before) === undefined) this.docs.set(before, this.readOriginal(p) ?? '');
+    this.docs.set(proposalUri(cur.id, 'after', p), cur.live.after(p));
+    if (!cur.opened.has(p)) void this.open(cur, p);
+    else this.reveal(cur, p);
+  }
+
+  private async open(cur: Current, p: string): Promise<void> {
+    cur.opened.add(p);
+    this.docs.flush();
+    const title = `${path.basename(p)}: proposal ${cur.id} (Ratchet)`;
+    try {
+      await vscode.commands.executeCommand('vscode.diff', proposalUri(cur.id, 'before', p), proposalUri(cur.id, 'after', p), title, {
+        preserveFocus: true,
+        preview: true,
+      } satisfies vscode.TextDocumentShowOptions);
+      this.opened.push({ id: cur.id, path: p, at: Date.now() });
+      this.reveal(cur, p);
+    } catch (err) {
+      this.log.warn(`review: could not open the diff of ${p}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Scrolls the proposal's editor to the first changed line once, without focusing it. */
+  private reveal(cur: Current, p: string): void {
+    if (cur.revealed.has(p)) return;
+    const line = cur.live.firstChangedLine(p);
+    if (line === null) return;
+    const uri = proposalUri(cur.id, 'after', p).toString();
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+    if (!editor) return;
+    cur.revealed.add(p);
+    const pos = new vscode.Position(line, 0);
+    editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  dispose(): void {
+    this.settle('veto');
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,286 @@
+// The loss chart webview: uPlot, fed by the extension through the typed contract in ../contract.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import {
+  defaultChartOptions, parseChartOptions, statusColor,
+  type ChartOptions, type ChartState, type HostMessage, type ProgressState, type RunSeries, type WebviewMessage,
+} from '../contract';
+import { joinSeries, prepare, type XY } from './downsample';
+
+interface VsCodeApi {
+  postMessage(msg: WebviewMessage): void;
+  getState(): unknown;
+  setState(s: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const saved = vscode.getState() as { options?: unknown } | undefined;
+
+let options: ChartOptions = parseChartOptions(saved?.options) ?? { ...defaultChartOptions };
+const runs = new Map<string, RunSeries>();
+let progress: ProgressState = { metricName: 'metric', goal: 'minimize', dots: [] };
+let plot: uPlot | null = null;
+let plotKey = '';
+let scheduled = false;
+let lastRenderedPost = 0;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const chartEl = $('chart');
+const emptyEl = $('empty');
+const viewSel = $<HTMLSelectElement>('view');
+const xSel = $<HTMLSelectElement>('x');
+const smoothIn = $<HTMLInputElement>('smoothing');
+const smoothOut = $('smoothing-value');
+const logIn = $<HTMLInputElement>('log');
+
+function send(msg: WebviewMessage) {
+  vscode.postMessage(msg);
+}
+
+function syncControls() {
+  viewSel.value = options.view;
+  xSel.value = options.x;
+  smoothIn.value = String(options.smoothing);
+  smoothOut.textContent = options.smoothing.toFixed(2);
+  logIn.checked = options.logScale;
+  document.body.dataset.view = options.view;
+}
+
+function setOptions(o: ChartOptions, tell: boolean) {
+  options = o;
+  vscode.setState({ options });
+  syncControls();
+  if (tell) send({ type: 'options', options });
+  plotKey = '';
+  schedule();
+}
+
+function readControls(): ChartOptions | null {
+  return parseChartOptions({ view: viewSel.value, x: xSel.value, smoothing: Number(smoothIn.value), logScale: logIn.checked });
+}
+for (const el of [viewSel, xSel, smoothIn, logIn]) {
+  el.addEventListener('input', () => {
+    const o = readControls();
+    if (o) setOptions(o, true);
+  });
+}
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+const fallbackColors: Record<string, string> = {
+  blue: '#3794ff', green: '#89d185', yellow: '#cca700', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', foreground: '#cccccc',
+};
+function colorOf(status: RunSeries['status']): string {
+  const c = statusColor[status];
+  return cssVar(`--vscode-charts-${c}`, fallbackColors[c]);
+}
+
+function axisStyle(): Partial<uPlot.Axis> {
+  const fg = cssVar('--vscode-descriptionForeground', '#999');
+  const grid = cssVar('--vscode-editorWidget-border', 'rgba(128,128,128,0.25)');
+  return { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+}
+
+function fmt(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : String(Number(v.toPrecision(5)));
+}
+
+const roleRank: Record<string, number> = { current: 0, best: 1, baseline: 2, overlay: 3 };
+function orderedRuns(): RunSeries[] {
+  const rank = (r: RunSeries) => Math.min(...r.roles.map((x) => roleRank[x] ?? 9));
+  return [...runs.values()].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
+}
+
+function runLabel(r: RunSeries): string {
+  const role = r.roles.includes('current') ? 'current' : r.roles.includes('best') ? 'best' : r.roles.includes('baseline') ? 'baseline' : r.id;
+  const text = r.label.length > 48 ? `${r.label.slice(0, 47)}…` : r.label;
+  return `${role}: ${text}`;
+}
+
+function size() {
+  const rect = chartEl.getBoundingClientRect();
+  return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 72)) };
+}
+
+function renderLoss(): number {
+  const list = orderedRuns();
+  const { width, height } = size();
+  let raw = 0;
+  const prepared: XY[] = list.map((r) => {
+    raw += r.points.t.length;
+    return prepare(r.points, options.x, options.smoothing, options.logScale, width);
+  });
+  const drawable = list.filter((_, i) => prepared[i].n > 0);
+  emptyEl.hidden = drawable.length > 0;
+  emptyEl.textContent = list.length ? 'Waiting for the first loss points…' : 'No runs to show yet. Start a loop, or pick runs in the Experiments view (Overlay on Chart).';
+  const data = joinSeries(prepared.filter((p) => p.n > 0)) as uPlot.AlignedData;
+  const key = `loss|${options.x}|${options.logScale}|${drawable.map((r) => `${r.id}:${r.status}:${r.roles.join('+')}`).join(',')}|${document.body.className}`;
+  if (!plot || key !== plotKey) {
+    plot?.destroy();
+    const series: uPlot.Series[] = [{ label: options.x, value: (_u, v) => fmt(v) }];
+    for (const r of drawable) {
+      const current = r.roles.includes('current');
+      series.push({
+        label: runLabel(r),
+        stroke: colorOf(current ? 'running' : r.status),
+        width: current ? 2 : 1.5,
+        dash: r.roles.includes('overlay') && !current && !r.roles.includes('best') ? [6, 4] : r.roles.includes('baseline') && !current ? [2, 3] : undefined,
+        spanGaps: true,
+        points: { show: false },
+        value: (_u, v) => fmt(v),
+      });
+    }
+    plot = new uPlot({
+      width, height,
+      scales: { x: { time: false }, y: { distr: options.logScale ? 3 : 1 } },
+      axes: [{ ...axisStyle(), label: options.x === 'time' ? 'seconds' : options.x }, { ...axisStyle(), label: 'loss', size: 60 }],
+      series,
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false } },
+    }, data, chartEl);
+    plotKey = key;
+  } else {
+    plot.setData(data);
+  }
+  return raw;
+}
+
+function renderProgress(): number {
+  const { width, height } = size();
+  const dots = progress.dots;
+  emptyEl.hidden = dots.length > 0;
+  emptyEl.textContent = 'No experiments in this session yet.';
+  const statuses = [...new Set(dots.map((d) => d.status))];
+  const xs = dots.map((d) => d.index);
+  const better = (a: number, b: number) => (progress.goal === 'minimize' ? a < b : a > b);
+  let best: number | null = null;
+  const bestRow = dots.map((d) => {
+    if ((d.status === 'kept' || d.status === 'baseline') && d.metric !== null && (best === null || better(d.metric, best))) best = d.metric;
+    return best;
+  });
+  const rows = statuses.map((s) => dots.map((d) => (d.status === s ? d.metric : null)));
+  const data = [xs, bestRow, ...rows] as uPlot.AlignedData;
+  const key = `progress|${statuses.join(',')}|${document.body.className}`;
+  if (!plot || key !== plotKey) {
+    plot?.destroy();
+    const series: uPlot.Series[] = [
+      { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : `#${v}`) },
+      { label: `best ${progress.metricName}`, stroke: colorOf('kept'), width: 2, paths: uPlot.paths.stepped!({ align: 1 }), spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
+      ...statuses.map((s): uPlot.Series => ({
+        label: s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
+        points: { show: true, size: 8, stroke: colorOf(s), fill: colorOf(s) }, value: (_u, v) => fmt(v),
+      })),
+    ];
+    plot = new uPlot({
+      width, height,
+      scales: { x: { time: false }, y: { distr: options.logScale ? 3 : 1 } },
+      axes: [{ ...axisStyle(), label: 'experiment' }, { ...axisStyle(), label: progress.metricName, size: 60 }],
+      series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
+    }, data, chartEl);
+    plot.over.addEventListener('click', () => {
+      const idx = plot?.cursor.idx;
+      if (idx !== null && idx !== undefined && options.view === 'progress' && progress.dots[idx]) send({ type: 'select', id: progress.dots[idx].id });
+    });
+    plotKey = key;
+  } else {
+    plot.setData(data);
+  }
+  return dots.length;
+}
+
+function render() {
+  scheduled = false;
+  const t0 = performance.now();
+  let points = 0;
+  try {
+    points = options.view === 'progress' ? renderProgress() : renderLoss();
+  } catch (e) {
+    send({ type: 'error', message: `render failed: ${(e as Error).message}` });
+    return;
+  }
+  const ms = performance.now() - t0;
+  document.body.dataset.points = String(points);
+  document.body.dataset.runs = String(runs.size);
+  document.body.dataset.renderMs = ms.toFixed(2);
+  const now = Date.now();
+  if (now - lastRenderedPost > 500) {
+    lastRenderedPost = now;
+    send({ type: 'rendered', points, ms });
+  } else if (!renderedTimer) {
+    renderedTimer = setTimeout(() => {
+      renderedTimer = null;
+      lastRenderedPost = Date.now();
+      send({ type: 'rendered', points: Number(document.body.dataset.points), ms: Number(document.body.dataset.renderMs) });
+    }, 500);
+  }
+}
+let renderedTimer: ReturnType<typeof setTimeout> | null = null;
+
+function schedule() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(render);
+}
+
+function onMessage(msg: HostMessage) {
+  switch (msg.type) {
+    case 'init':
+      applyState(msg.state);
+      break;
+    case 'runs':
+      for (const id of msg.removed) runs.delete(id);
+      for (const r of msg.runs) runs.set(r.id, r);
+      break;
+    case 'append':
+      for (const b of msg.batches) {
+        const r = runs.get(b.id);
+        if (!r) continue;
+        const p = r.points;
+        for (let i = 0; i < b.points.t.length; i++) {
+          p.t.push(b.points.t[i]);
+          p.step.push(b.points.step[i]);
+          p.progress.push(b.points.progress[i]);
+          p.loss.push(b.points.loss[i]);
+        }
+      }
+      break;
+    case 'progress':
+      progress = msg.progress;
+      break;
+    case 'options':
+      setOptions(msg.options, false);
+      return;
+  }
+  schedule();
+}
+
+function applyState(s: ChartState) {
+  runs.clear();
+  for (const r of s.runs) runs.set(r.id, r);
+  progress = s.progress;
+  const restored = parseChartOptions(saved?.options);
+  // The webview's own last choice wins over the extension's copy (it may be newer).
+  setOptions(restored ?? s.options, !!restored);
+}
+
+window.addEventListener('message', (ev: MessageEvent) => {
+  const msg = ev.data as HostMessage;
+  if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string') return;
+  onMessage(msg);
+});
+
+new ResizeObserver(() => {
+  if (plot) plot.setSize(size());
+  schedule();
+}).observe(chartEl);
+// Theme changes swap the body's classes: rebuild with the new colours.
+new MutationObserver(() => { plotKey = ''; schedule(); }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+syncControls();
+send({ type: 'ready' });
