@@ -33,7 +33,7 @@ MLP_RATIO = 4
 BLOCK_SIZE = 64
 BATCH_SIZE = 16
 DROPOUT = 0.0
-LEARNING_RATE = 4e-3
+LEARNING_RATE = 8e-3
 MIN_LR_FRACTION = 0.1
 WARMUP_FRACTION = 0.05
 WEIGHT_DECAY = 0.1
@@ -127,7 +127,6 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg["n_layer"])])
         self.ln_f = nn.LayerNorm(cfg["n_embd"])
         self.head = nn.Linear(cfg["n_embd"], cfg["vocab_size"], bias=False)
-        self.head.weight = self.wte.weight  # tied
         std = cfg["init_std"]
         for name, p in self.named_parameters():
             if p.dim() < 2:
