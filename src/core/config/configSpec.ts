@@ -40,7 +40,7 @@ export const configSpec: Record<string, NullableSpec> = {
     },
   },
   output: { type: 'enum', values: ['ratchet', 'autoresearch'], description: 'How the trainer reports: ratchet JSON lines, or karpathy/autoresearch\'s text output.' },
-  keepRule: { type: 'enum', values: ['threshold', 'strict', 'noise'], description: 'How a result is judged: threshold (better than the best by minDelta), strict (any improvement), noise (beyond run-to-run noise).' },
+  keepRule: { type: 'enum', values: ['threshold', 'strict', 'noise'], description: 'How a result is judged: noise (the default: better beyond run-to-run noise, with paired re-runs), threshold (better than the best by minDelta), strict (any improvement, as autoresearch).' },
   minDelta: { type: 'number', min: 0, description: 'The least improvement over the best kept result that counts as better.' },
   seed: { type: 'integer', min: 0, description: 'Seed passed as RATCHET_SEED.' },
   proposer: { type: 'enum', values: ['auto', 'offline', 'claude'], description: 'Who proposes changes: Claude, the offline hyperparameter search, or auto (Claude when an API key is set).' },
@@ -68,6 +68,41 @@ export const configSpec: Record<string, NullableSpec> = {
   },
   maxCost: { type: 'number', min: 0, exclusiveMin: true, nullable: true, description: 'Stop the loop cleanly once proposals cost this many US dollars.' },
   env: { type: 'stringMap', description: 'Environment variables added to every run.' },
+  noise: {
+    type: 'object',
+    description: 'The noise keep rule: measures run-to-run noise with extra seeds and keeps a change only when its improvement is beyond it.',
+    fields: {
+      seeds: { type: 'integer', min: 2, description: 'Runs per side (candidate and best, paired by seed) behind a keep; also the baseline runs of the first noise estimate.' },
+      confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) that an improvement is real, required to keep.' },
+      screen: { type: 'number', min: 0, description: 'A single run must beat the best mean by this many standard deviations to earn confirming re-runs.' },
+    },
+  },
+  earlyStop: {
+    type: 'object',
+    description: 'Stop a run whose loss is clearly worse than the best kept run at the same progress. NaN or a diverging loss always stops it.',
+    fields: {
+      enabled: { type: 'boolean', description: 'Compare live curves with the best run (NaN and divergence stop a run even when off).' },
+      margin: { type: 'number', min: 0, description: 'How much higher (a fraction of the best curve) the smoothed loss must stay before the run is stopped.' },
+      minProgress: { type: 'number', min: 0, description: 'Progress (0 to 1) before the curve comparison may stop a run.' },
+    },
+  },
+  confirm: {
+    type: 'object',
+    description: 'A held-out check (e.g. evaluation on a second split, or a longer run) run on kept changes; a change that fails it is reverted.',
+    fields: {
+      command: { type: 'stringArray', minItems: 1, description: 'Command run in the workspace (omit for no confirmation); it prints a final result with the metric (or exits non-zero to fail).' },
+      every: { type: 'integer', min: 1, description: 'Run it on every Kth kept change.' },
+      tolerance: { type: 'number', min: 0, description: 'How much worse than the last confirmed result its metric may be and still pass.' },
+    },
+  },
+  sanity: {
+    type: 'object',
+    description: 'Holds a result that is too good to be true for a confirming re-run before it can be kept.',
+    fields: {
+      enabled: { type: 'boolean', description: 'Hold suspiciously large jumps for a re-run.' },
+      relative: { type: 'number', min: 0, exclusiveMin: true, description: 'An improvement larger than this fraction of the best metric in one change is held.' },
+    },
+  },
   pipeline: { type: 'boolean', description: 'Write the next proposal while the current run trains (default true). A fast proposer (under a second or 2% of the budget) is asked after the run anyway, when its result is known.' },
   workers: { type: 'integer', min: 1, description: 'Experiments trained at once, each in its own git worktree and on its own accelerator (default 1).' },
   devices: { type: 'stringArray', description: 'CUDA_VISIBLE_DEVICES value of each worker, e.g. ["0", "1"] or ["0,1", "2,3"]; default: one per GPU that nvidia-smi lists (local executor only).' },

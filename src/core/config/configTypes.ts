@@ -38,6 +38,42 @@ export interface ExecutorConfig {
   pollSeconds: number;
 }
 
+/** The noise-aware keep rule (`keepRule: "noise"`). */
+export interface NoiseConfig {
+  /** Runs per side (candidate and best, paired by seed) behind a keep, and the baseline's runs for the first noise estimate. */
+  seeds: number;
+  /** One-sided confidence that an improvement is real, required to keep. */
+  confidence: number;
+  /** A single run must beat the best's mean by this many σ to earn confirming re-runs. */
+  screen: number;
+}
+
+/** Early stop of a run whose live loss is clearly worse than the best kept run's at the same progress. */
+export interface EarlyStopConfig {
+  enabled: boolean;
+  /** Relative margin: the smoothed loss must exceed the best's at the same progress by this fraction. */
+  margin: number;
+  /** Progress (0-1) before the curve comparison may stop a run (NaN or divergence stops at once). */
+  minProgress: number;
+}
+
+/** A held-out check run on kept changes. */
+export interface ConfirmConfig {
+  /** Command run in the workspace after a keep; null: no confirmation. */
+  command: string[] | null;
+  /** Run it on every Kth kept change. */
+  every: number;
+  /** How much worse than the last confirmed result its metric may be and still pass. */
+  tolerance: number;
+}
+
+/** Holding too-good-to-be-true results for a confirming re-run. */
+export interface SanityConfig {
+  enabled: boolean;
+  /** An improvement larger than this fraction of |best| in one change is held. */
+  relative: number;
+}
+
 export interface RatchetConfig {
   command: string[];
   evaluate: string[] | null;
@@ -57,6 +93,11 @@ export interface RatchetConfig {
   maxCost: number | null;
   /** Environment added to every run. */
   env: Record<string, string>;
+  /** Settings of the noise keep rule (defaults filled by validateConfig). */
+  noise?: NoiseConfig;
+  earlyStop?: EarlyStopConfig;
+  confirm?: ConfirmConfig;
+  sanity?: SanityConfig;
   // Optional so that hand-built configs (tests, the extension) need not spell them out;
   // loadConfig always fills them.
   /** Propose the next experiment while the current one trains (default true). */
