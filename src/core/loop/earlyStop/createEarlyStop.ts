@@ -1,7 +1,18 @@
 import type { RatchetConfig } from '../../config/configTypes';
+import { CurveEarlyStop } from './curveEarlyStop';
 import type { EarlyStopRule } from './earlyStopRule';
 
-/** The early-stop rule the config asks for, or null when early stop is off. */
-export function createEarlyStop(_config: RatchetConfig): EarlyStopRule | null {
-  return null;
+/**
+ * The early-stop rule the config asks for. With `earlyStop.enabled` false the rule still stops
+ * a run whose loss is NaN or diverges, but never compares curves.
+ */
+export function createEarlyStop(config: RatchetConfig): EarlyStopRule | null {
+  const es = config.earlyStop;
+  return new CurveEarlyStop({
+    enabled: es?.enabled ?? true,
+    margin: es?.margin,
+    minProgress: es?.minProgress,
+    budgetSeconds: config.budget.seconds,
+    budgetSteps: config.budget.steps,
+  });
 }

@@ -93,7 +93,11 @@ export function tCdf(t: number, df: number): number {
 }
 
 /** The `p` quantile of Student's t with `df` degrees of freedom (bisection on the CDF). */
+const quantiles = new Map<string, number>();
 export function tQuantile(p: number, df: number): number {
+  const key = `${p}|${df}`;
+  const hit = quantiles.get(key);
+  if (hit !== undefined) return hit;
   let lo = -1e3;
   let hi = 1e3;
   for (let i = 0; i < 200; i++) {
@@ -101,5 +105,7 @@ export function tQuantile(p: number, df: number): number {
     if (tCdf(mid, df) < p) lo = mid;
     else hi = mid;
   }
-  return (lo + hi) / 2;
+  const q = (lo + hi) / 2;
+  if (quantiles.size < 10_000) quantiles.set(key, q);
+  return q;
 }
