@@ -1,0 +1,48 @@
+import type { ExperimentRecord } from '../../store/experimentRecord';
+import type { NoiseEvidence } from './noiseKeepPolicy';
+
+/** The session's noise estimate, for the CLI summary, the tree tooltip and the chart band. */
+export interface NoiseSummary {
+  /** Pooled run-to-run standard deviation of the metric, from the latest decision. */
+  sigma: number;
+  df: number;
+  /** The current best's mean and its standard error (σ/√n): the chart band is mean ± 2·se, or ± 2σ for one run. */
+  bestMean: number | null;
+  bestRuns: number;
+  /** Re-runs the noise rule started in the session, and their wall time. */
+  reruns: number;
+  rerunSeconds: number;
+  decisions: number;
+  line: string;
+}
+
+/** Reads the noise rule's evidence from the session's rows; null when it made no decision with a noise estimate. */
+export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | null {
+  let last: NoiseEvidence | null = null;
+  let reruns = 0;
+  let rerunSeconds = 0;
+  let decisions = 0;
+  for (const r of rows) {
+    const ev = r.evidence as Partial<NoiseEvidence> | undefined;
+    if (ev?.rule !== 'noise') continue;
+    decisions++;
+    reruns += ev.reruns ?? 0;
+    rerunSeconds += ev.rerunSeconds ?? 0;
+    if (typeof ev.sigma === 'number') last = ev as NoiseEvidence;
+  }
+  if (!last) return null;
+  const keptLast = [...rows].reverse().find((r) => r.status === 'kept' && (r.evidence as Partial<NoiseEvidence> | undefined)?.rule === 'noise');
+  const side = keptLast ? (keptLast.evidence as unknown as NoiseEvidence).candidate : last.best;
+  const sigma = last.sigma!;
+  const p = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
+  return {
+    sigma,
+    df: last.sigmaDf,
+    bestMean: side.mean,
+    bestRuns: side.n,
+    reruns,
+    rerunSeconds,
+    decisions,
+    line: `noise: σ ${p(sigma)} (${last.sigmaDf} df); best ${p(side.mean)} ± ${p(sigma / Math.sqrt(Math.max(1, side.n)))} over ${side.n} run${side.n === 1 ? '' : 's'}; ${reruns} re-run${reruns === 1 ? '' : 's'} (${Math.round(rerunSeconds)} s) for ${decisions} decision${decisions === 1 ? '' : 's'}`,
+  };
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { confirmDue, confirmReference, judgeConfirm } from '../../../src/core/loop/keepRules/confirmGate';
+import { createKeepPolicy } from '../../../src/core/loop/keepRules/createKeepPolicy';
+import { noiseSummary } from '../../../src/core/loop/keepRules/noiseSummary';
+import { contentionWarning, ThroughputMeter } from '../../../src/core/loop/keepRules/throughput';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { simulateSession } from '../../fixtures/trainers/noisySim';
+
+describe('throughput', () => {
+  it('measures steps/s and tokens/s from the curve, start-up excluded', () => {
+    const m = new ThroughputMeter();
+    m.add({ t: 2000, step: 0, loss: 5, tokens: 0 });
+    m.add({ t: 3000, step: 100, loss: 4, tokens: 102_400 });
+    m.add({ t: 4000, step: 200, loss: 3, tokens: 204_800 });
+    expect(m.result()).toEqual({ stepsPerSec: 100, tokensPerSec: 102_400 });
+    const ar = new ThroughputMeter();
+    ar.add({ t: 0, step: 1, tok_sec: 1000 });
+    ar.add({ t: 500, step: 2, tok_sec: 3000 });
+    expect(ar.result()).toEqual({ stepsPerSec: 2, tokensPerSec: 2000 });
+    expect(new ThroughputMeter().result({ tokens_per_sec: 5 })).toEqual({ stepsPerSec: null, tokensPerSec: 5 });
+  });
+
+  it('warns when the same code runs much slower than before', () => {
+    const earlier = [{ commit: 'abc1234', rate: 100 }, { commit: 'abc1234', rate: 104 }, { commit: 'def', rate: 10 }];
+    expect(contentionWarning({ commit: 'abc1234', rate: 95 }, earlier)).toBeNull();
+    expect(contentionWarning({ commit: 'abc1234', rate: 40 }, earlier)).toMatch(/ran at 40.0\/s, 38% of its earlier 104\/s/);
+    expect(contentionWarning({ commit: 'zzz', rate: 1 }, earlier)).toBeNull();
+  });
+});
+
+describe('held-out confirmation', () => {
+  const ok = (final: Record<string, number> | null) => ({ status: 'ok' as const, final, reason: 'ok' });
+  it('is due on every Kth keep when a command is set', () => {
+    expect(confirmDue(undefined, 1)).toBe(false);
+    expect(confirmDue({ command: null, every: 1, tolerance: 0 }, 1)).toBe(false);
+    expect(confirmDue({ command: ['python3', 'confirm.py'], every: 1, tolerance: 0 }, 3)).toBe(true);
+    expect([1, 2, 3, 4].map((k) => confirmDue({ command: ['c'], every: 2, tolerance: 0 }, k))).toEqual([false, true, false, true]);
+  });
+
+  it('fails on a failed command or a worse metric; passes within tolerance', () => {
+    expect(judgeConfirm({ status: 'crashed', final: null, reason: 'exit code 1' }, 'val_bpb', 'minimize', 1, 0).pass).toBe(false);
+    expect(judgeConfirm(ok({ val_bpb: 1.1 }), 'val_bpb', 'minimize', 1, 0).pass).toBe(false);
+    expect(judgeConfirm(ok({ val_bpb: 1.1 }), 'val_bpb', 'minimize', 1, 0.2).pass).toBe(true);
+    expect(judgeConfirm(ok({ val_bpb: 0.9 }), 'val_bpb', 'minimize', 1, 0).pass).toBe(true);
+    expect(judgeConfirm(ok({ val_bpb: 0.9 }), 'val_bpb', 'minimize', null, 0)).toMatchObject({ pass: true, metric: 0.9 });
+    expect(judgeConfirm(ok({}), 'val_bpb', 'minimize', 1, 0).pass).toBe(true);
+  });
+
+  it('takes the reference from the last confirmed keep', () => {
+    const row = (status: ExperimentRecord['status'], confirm?: object) => ({ status, evidence: confirm ? { confirm } : undefined }) as ExperimentRecord;
+    expect(confirmReference([row('baseline', { pass: true, metric: 1 }), row('kept', { pass: true, metric: 0.9 }), row('discarded', { pass: false, metric: 1.2 })])).toBe(0.9);
+    expect(confirmReference([row('baseline')])).toBeNull();
+  });
+});
+
+describe('noise summary', () => {
+  it('reports σ, the best mean and the re-run cost from the ledger evidence', async () => {
+    const config = defaultConfig();
+    const r = await simulateSession(createKeepPolicy(config), [0, 6, 0, -3, 6], { sigma: 0.01, session: 'summary', config });
+    const s = noiseSummary(r.records)!;
+    expect(s.sigma).toBeGreaterThan(0.003);
+    expect(s.sigma).toBeLessThan(0.03);
+    expect(s.decisions).toBe(5);
+    expect(s.reruns).toBe(r.reruns);
+    expect(s.line).toMatch(/^noise: σ 0\.0\d+ \(\d+ df\); best \d\.\d+ ± /);
+    expect(noiseSummary([])).toBeNull();
+  });
+});
