@@ -28,12 +28,14 @@ export type LoopEvent =
   | { type: 'proposal-event'; id: string; event: ProposalStreamEvent }
   | { type: 'proposal-ready'; id: string; hypothesis: string; edits: FileEdit[]; diff: string; files: { path: string; before: string; after: string }[] }
   | { type: 'review-waiting'; id: string; deadline: number | null }
-  | { type: 'run-started'; id: string; commit: string | null; budgetSeconds: number; startedAt: number }
+  | { type: 'run-started'; id: string; commit: string | null; budgetSeconds: number; startedAt: number; /** The worker (0-based) when several train at once. */ worker?: number; /** Its CUDA_VISIBLE_DEVICES, when pinned. */ device?: string | null }
   | { type: 'run-point'; id: string; point: MetricPoint }
   | { type: 'run-log'; id: string; line: string }
   | { type: 'run-finished'; id: string; result: RunResult }
   | { type: 'experiment-recorded'; record: ExperimentRecord; best: ExperimentRecord | null }
   | { type: 'warning'; message: string }
+  /** A pipelined proposal written against an older best: re-applied on the new best, or (applied false) regenerated. */
+  | { type: 'proposal-rebased'; id: string; from: string; onto: string; applied: boolean; reason?: string }
   | { type: 'session-ended'; summary: SessionSummary };
 
 export type LoopListener = (e: LoopEvent) => void;

@@ -3,13 +3,15 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { RatchetConfig } from '../config/configTypes';
 import { planEdits, writePlanned, type PlannedFile } from '../edits/applyEdits';
+import type { FileEdit } from '../edits/editTypes';
 import { diffSignature, unifiedDiffOfFiles } from '../edits/normalizedDiff';
+import { assignDevices } from '../executors/devices';
 import type { Executor } from '../executors/executor';
-import { LocalExecutor } from '../executors/localExecutor';
+import { createExecutor } from '../executors/createExecutor';
 import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type Proposer, type WorkspaceFile } from '../proposers/proposer';
 import type { ExperimentRecord, ExperimentStatus } from '../store/experimentRecord';
 import { GitStore } from '../store/gitStore';
-import { appendLedger, appendResultsTsv, readLedger } from '../store/ledger';
+import { appendLedger, appendResultsTsv, readLedger, serialized } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { acquireLock } from '../store/sessionLock';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
@@ -18,6 +20,7 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
+import { aborted, Gate, Pool, type Lane, type Slot } from './workerPool';
 
 export interface ReviewRequest {
   id: string;
@@ -46,6 +49,14 @@ export interface LoopOptions {
   /** When the proposer is unavailable the loop pauses; resume on its own after this long (never when null). */
   autoResumeMs?: number | null;
   log?: (line: string) => void;
+  /** Experiments trained at once (overrides config.workers; default 1). */
+  workers?: number;
+  /** Propose the next experiment while the current one trains (overrides config.pipeline; default true). */
+  pipeline?: boolean;
+  /** CUDA_VISIBLE_DEVICES per worker (overrides config.devices). */
+  devices?: string[];
+  /** Finds the visible GPUs when no devices are configured (default: `nvidia-smi -L`). */
+  detectDevices?: () => Promise<string[]>;
 }
 
 /** The baseline could not be measured, or the loop cannot go on. */
@@ -70,8 +81,39 @@ interface SessionState {
   rows: ExperimentRecord[];
 }
 
+type Stage = 'proposing' | 'reviewing' | 'ready' | 'training' | 'deciding';
+
+/** A kept result measured on an older base: its change, to re-check on the current best. */
+interface Recheck {
+  of: string;
+  hypothesis: string;
+  edits: FileEdit[];
+  meta?: Record<string, unknown>;
+}
+
+/** One experiment in flight. */
+interface Flight {
+  id: string;
+  seq: number;
+  abort: AbortController;
+  veto: boolean;
+  stage: Stage;
+  hypothesis: string;
+  signature: string | null;
+  baseCommit: string | null;
+  commit: string | null;
+  startedAt: string;
+  recheck: Recheck | null;
+  /** Resolves when the experiment is recorded or dropped. */
+  settled: Promise<void>;
+}
+
+type Outcome = 'recorded' | 'skipped' | 'error';
+
 const MAX_DIFF_CHARS = 20_000;
 const MAX_CONSECUTIVE_PROPOSER_ERRORS = 5;
+/** Times a proposal that duplicates an in-flight run, or no longer applies, is written again. */
+const MAX_REGENERATIONS = 3;
 
 function defaultTag(): string {
   const d = new Date();
@@ -80,30 +122,51 @@ function defaultTag(): string {
 }
 
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'APIUserAbortError';
+const PRE_TRAINING: ReadonlySet<Stage> = new Set(['proposing', 'reviewing', 'ready']);
 
 /**
  * The keep-or-revert loop: baseline, then propose → review → apply → commit → run → decide →
  * record, until the experiment count, a stop, an exhausted proposer or the cost cap. It emits
  * LoopEvents and knows nothing of who listens.
+ *
+ * With `workers` > 1 that many experiments train at once, each in its own worktree and on its
+ * own accelerator; with `pipeline` the next proposals are written while runs train (see
+ * docs/scaling.md). One worker without pipelining is the plain sequential loop.
  */
 export class ResearchLoop {
   private readonly listeners = new Set<LoopListener>();
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
   private readonly earlyStop: EarlyStopRule | null;
+  private readonly workers: number;
+  private readonly pipeline: boolean;
   private stopReason: string | null = null;
-  private current: { id: string; abort: AbortController; veto: boolean } | null = null;
+  /** Set when the loop winds down: no new experiments, proposals in flight dropped, runs in flight finish. */
+  private finishing: string | null = null;
+  private fatal: unknown = null;
+  private readonly flights = new Map<string, Flight>();
+  private seq = 0;
   private paused = false;
-  private wake: (() => void) | null = null;
+  private readonly changed = new Gate();
   private _phase: LoopPhase = 'idle';
   private feedback: string[] = [];
   private nextNumber = 1;
   private store!: GitStore;
+  private lanes!: Pool<Lane>;
+  private lanesComing = 0;
+  private slots!: Pool<Slot>;
+  private readonly rechecks: Recheck[] = [];
+  /** Latencies of the latest proposals (ms), to tell a proposer worth pipelining from one that is not. */
+  private readonly proposeMs: number[] = [];
+  /** Git operations that touch shared state (worktree list, the session branch) run one at a time. */
+  private gitQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: LoopOptions) {
-    this.executor = opts.executor ?? new LocalExecutor();
+    this.executor = opts.executor ?? createExecutor(opts.config);
     this.keepPolicy = opts.keepPolicy ?? createKeepPolicy(opts.config);
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
+    this.workers = Math.max(1, Math.floor(opts.workers ?? opts.config.workers ?? 1));
+    this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
   }
 
   get phase(): LoopPhase {
@@ -115,32 +178,70 @@ export class ResearchLoop {
     return () => this.listeners.delete(listener);
   }
 
-  /** Ends the loop: the proposal in flight is aborted, a run in flight is killed and recorded `killed`. */
+  /** Ends the loop: proposals in flight are aborted, runs in flight are killed and recorded `killed`. */
   stop(reason = 'stopped by user'): void {
     this.stopReason ??= reason;
-    this.current?.abort.abort(reason);
-    this.setPhase('stopping', this.current?.id ?? null);
-    this.wake?.();
+    for (const f of this.flights.values()) f.abort.abort(reason);
+    this.setPhase('stopping', this.oldestFlight()?.id ?? null);
+    this.changed.open();
   }
 
-  /** Vetoes the current experiment (while proposing, reviewing or training): recorded `vetoed`. */
+  /**
+   * Vetoes an experiment (while proposing, reviewing or training): recorded `vetoed`. Without
+   * an id: the one in review, else the oldest one training, else the oldest in flight.
+   */
   veto(id?: string): void {
-    if (!this.current || (id && id !== this.current.id)) return;
-    this.current.veto = true;
-    this.current.abort.abort('vetoed by user');
+    const f = id ? this.flights.get(id) : this.vetoTarget();
+    if (!f) return;
+    f.veto = true;
+    f.abort.abort('vetoed by user');
   }
 
   pause(): void {
     this.paused = true;
   }
 
+  /**
+   * Ends the loop gently (proposer exhausted or failing, cost cap): nothing new starts, proposals
+   * not yet training are dropped, runs in flight finish and are recorded.
+   */
+  private windDown(reason: string): void {
+    if (this.finishing !== null || this.stopReason !== null) return;
+    this.finishing = reason;
+    for (const f of this.flights.values()) if (PRE_TRAINING.has(f.stage)) f.abort.abort(reason);
+    this.setPhase('stopping', this.oldestFlight()?.id ?? null);
+    this.changed.open();
+  }
+
+  private get ending(): boolean {
+    return this.stopReason !== null || this.finishing !== null;
+  }
+
   resume(): void {
     this.paused = false;
-    this.wake?.();
+    this.changed.open();
   }
 
   get isPaused(): boolean {
     return this.paused;
+  }
+
+  /** Ids of the experiments in flight, oldest first. */
+  get inFlight(): string[] {
+    return this.sortedFlights().map((f) => f.id);
+  }
+
+  private sortedFlights(): Flight[] {
+    return [...this.flights.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  private oldestFlight(): Flight | undefined {
+    return this.sortedFlights()[0];
+  }
+
+  private vetoTarget(): Flight | undefined {
+    const all = this.sortedFlights();
+    return all.find((f) => f.stage === 'reviewing') ?? all.find((f) => f.stage === 'training' || f.stage === 'deciding') ?? all[0];
   }
 
   private emit(e: LoopEvent): void {
@@ -158,17 +259,39 @@ export class ResearchLoop {
     this.emit({ type: 'phase', phase, id });
   }
 
+  private setStage(f: Flight, stage: Stage, phase?: LoopPhase): void {
+    f.stage = stage;
+    if (phase) this.setPhase(phase, f.id);
+    this.changed.open();
+  }
+
+  private gitSerial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.gitQueue.then(fn, fn);
+    this.gitQueue = next.catch(() => undefined);
+    return next;
+  }
+
   async run(): Promise<SessionSummary> {
     const { workspace, config } = this.opts;
     this.store = await GitStore.open(workspace);
     const tag = this.opts.tag ?? defaultTag();
     if (!GitStore.validTag(tag)) throw new LoopError(`invalid tag "${tag}": use letters, digits, '.', '_' and '-'`);
     await this.store.preflight([...config.editable, ...config.protected]);
+    let devices: (string | null)[];
+    try {
+      devices = this.executor.name === 'local' ? await assignDevices(this.workers, this.opts.devices ?? config.devices, this.opts.detectDevices) : Array.from({ length: this.workers }, () => null);
+    } catch (err) {
+      throw new LoopError((err as Error).message);
+    }
     const release = await acquireLock(workspace, tag);
     let state: SessionState | null = null;
     let stopReason = 'done';
     try {
+      const stale = await this.store.pruneStaleWorktrees();
+      if (stale.length > 0) this.opts.log?.(`removed ${stale.length} worktree(s) left by an earlier process: ${stale.join(', ')}`);
       const session = await this.store.openSession(tag, { resume: !!this.opts.resume });
+      this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
+      this.slots = new Pool<Slot>(devices.map((device, index) => ({ index, device })));
       const ledger = await readLedger(workspace);
       if (ledger.skipped > 0) this.emit({ type: 'warning', message: `ledger: skipped ${ledger.skipped} unreadable line(s) (${ledger.skippedLines.join(', ')}), e.g. a torn write after a crash` });
       this.nextNumber = 1 + ledger.records.reduce((m, r) => Math.max(m, Number(/^e(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
@@ -181,29 +304,16 @@ export class ResearchLoop {
       if (!best) {
         state.best = await this.baseline(state, session.start);
       }
-      let consecutiveErrors = 0;
-      let done = 0;
-      while (this.stopReason === null && (this.opts.experiments === undefined || done < this.opts.experiments)) {
-        await this.waitWhilePaused();
-        if (this.stopReason !== null) break;
-        const outcome = await this.experiment(state);
-        if (outcome === 'error') {
-          if (++consecutiveErrors >= MAX_CONSECUTIVE_PROPOSER_ERRORS) this.stop(`the proposer failed ${consecutiveErrors} times in a row`);
-          continue;
-        }
-        consecutiveErrors = 0;
-        if (outcome === 'recorded') done++;
-        const cost = this.totalCost(state.rows);
-        if (config.maxCost !== null && cost >= config.maxCost) this.stop(`cost budget reached: $${cost.toFixed(2)} of $${config.maxCost.toFixed(2)}`);
-      }
-      stopReason = this.stopReason ?? (this.opts.experiments !== undefined ? `ran ${done} experiment${done === 1 ? '' : 's'}` : 'done');
+      const done = await this.schedule(state);
+      if (this.fatal) throw this.fatal;
+      stopReason = this.stopReason ?? this.finishing ?? (this.opts.experiments !== undefined ? `ran ${done} experiment${done === 1 ? '' : 's'}` : 'done');
     } catch (err) {
       stopReason = (err as Error).message;
       throw err;
     } finally {
       if (state) {
         await this.writeSessionFile({ tag, branch: state.branch, status: 'ended' }).catch(() => undefined);
-        await this.store.removeWorktree(tag).catch(() => undefined);
+        for (const lane of this.lanes?.all ?? []) await this.gitSerial(() => this.store.removeWorktree(lane.name)).catch(() => undefined);
       }
       await release();
       this.setPhase('done', null);
@@ -212,15 +322,111 @@ export class ResearchLoop {
     return this.summary(state!, stopReason);
   }
 
-  private async waitWhilePaused(): Promise<void> {
-    if (!this.paused) return;
-    this.setPhase('paused', null);
-    while (this.paused && this.stopReason === null) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+  /**
+   * Starts experiments while the limits allow and waits for them: `workers` at once, plus as
+   * many proposals written ahead when pipelining. Returns the number recorded.
+   */
+  private async schedule(state: SessionState): Promise<number> {
+    const limit = this.opts.experiments;
+    let done = 0;
+    let consecutiveErrors = 0;
+    let announcedPause = false;
+    for (;;) {
+      const stopping = this.ending || this.fatal !== null;
+      const room = limit === undefined || done + this.countedFlights() < limit;
+      if (!stopping && !this.paused && (this.rechecks.length > 0 || room) && this.hasCapacity()) {
+        announcedPause = false;
+        const recheck = this.rechecks.shift() ?? null;
+        this.startFlight(state, recheck, (outcome) => {
+          if (outcome === 'error') {
+            if (++consecutiveErrors >= MAX_CONSECUTIVE_PROPOSER_ERRORS) this.windDown(`the proposer failed ${consecutiveErrors} times in a row`);
+            return;
+          }
+          if (outcome === 'recorded') {
+            consecutiveErrors = 0;
+            if (!recheck) done++;
+          }
+          const { maxCost } = this.opts.config;
+          const cost = this.totalCost(state.rows);
+          if (maxCost !== null && cost >= maxCost) this.windDown(`cost budget reached: $${cost.toFixed(2)} of $${maxCost.toFixed(2)}`);
+        });
+        continue;
+      }
+      if (this.flights.size === 0) {
+        if (stopping || (!room && this.rechecks.length === 0)) break;
+        if (this.paused && !announcedPause) {
+          announcedPause = true;
+          this.setPhase('paused', null);
+        }
+      }
+      await this.changed.wait();
     }
-    this.wake = null;
+    this.rechecks.length = 0;
+    return done;
+  }
+
+  /** Flights that count against `experiments` (re-checks do not). */
+  private countedFlights(): number {
+    let n = 0;
+    for (const f of this.flights.values()) if (!f.recheck) n++;
+    return n;
+  }
+
+  private hasCapacity(): boolean {
+    const n = this.workers;
+    if (this.flights.size === 0) return true;
+    if (!this.pipelining()) return this.flights.size < n;
+    let pre = 0;
+    for (const f of this.flights.values()) if (PRE_TRAINING.has(f.stage)) pre++;
+    return pre < n && this.flights.size < 2 * n;
+  }
+
+  /**
+   * Whether to write proposals ahead. A proposal written early cannot see the result of the run
+   * in flight, so it is only worth it when proposing takes a while: a proposer whose recent
+   * proposals took under min(1 s, 2% of the budget) is asked when a worker is free instead.
+   */
+  private pipelining(): boolean {
+    if (!this.pipeline) return false;
+    if (this.proposeMs.length === 0) return true;
+    const sorted = [...this.proposeMs].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    return median >= Math.min(1000, 20 * this.opts.config.budget.seconds);
+  }
+
+  private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {
+    const id = this.newId();
+    let settle!: () => void;
+    const f: Flight = {
+      id,
+      seq: ++this.seq,
+      abort: new AbortController(),
+      veto: false,
+      stage: 'proposing',
+      hypothesis: recheck?.hypothesis ?? '',
+      signature: null,
+      baseCommit: null,
+      commit: null,
+      startedAt: new Date().toISOString(),
+      recheck,
+      settled: new Promise<void>((r) => (settle = r)),
+    };
+    this.flights.set(id, f);
+    void this.experiment(state, f).then(
+      (outcome) => {
+        this.flights.delete(id);
+        after(outcome);
+      },
+      (err) => {
+        this.flights.delete(id);
+        if (this.fatal === null) this.fatal = err;
+        this.windDown((err as Error).message);
+      },
+    ).finally(() => {
+      settle();
+      void this.writeCurrent(state);
+      this.changed.open();
+    });
   }
 
   private pauseFor(message: string): void {
@@ -237,28 +443,47 @@ export class ResearchLoop {
     return rows.reduce((s, r) => s + (r.costUsd ?? 0), 0);
   }
 
-  private async writeSessionFile(s: { tag: string; branch: string; status: string }, current?: { id: string; commit: string | null; startedAt: string }): Promise<void> {
+  private sessionInfo: { tag: string; branch: string; status: string } | null = null;
+
+  private async writeSessionFile(s: { tag: string; branch: string; status: string }, _current?: { id: string; commit: string | null; startedAt: string }): Promise<void> {
+    this.sessionInfo = s;
     const file = ratchetPaths(this.opts.workspace).session;
-    const body = { session: s.tag, branch: s.branch, status: s.status, pid: process.pid, updatedAt: new Date().toISOString(), current: current ?? null };
-    await fs.writeFile(file + '.tmp', JSON.stringify(body, null, 2));
-    await fs.rename(file + '.tmp', file);
+    await serialized(file, async () => {
+      const running = this.sortedFlights().filter((f) => f.commit !== null && (f.stage === 'training' || f.stage === 'deciding')).map((f) => ({ id: f.id, commit: f.commit, startedAt: f.startedAt }));
+      const current = _current ?? running[0] ?? null;
+      const inFlight = _current ? [_current] : running;
+      const body = { session: s.tag, branch: s.branch, status: s.status, pid: process.pid, updatedAt: new Date().toISOString(), current, inFlight };
+      await fs.writeFile(file + '.tmp', JSON.stringify(body, null, 2));
+      await fs.rename(file + '.tmp', file);
+    });
   }
 
-  /** An experiment that was running when a previous process died is recorded `interrupted`. */
+  private async writeCurrent(state: SessionState): Promise<void> {
+    if (this.sessionInfo?.status !== 'running') return;
+    await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }).catch(() => undefined);
+  }
+
+  /** Experiments that were running when a previous process died are recorded `interrupted`. */
   private async recordInterrupted(tag: string, rows: ExperimentRecord[]): Promise<void> {
     const text = await fs.readFile(ratchetPaths(this.opts.workspace).session, 'utf8').catch(() => null);
     if (!text) return;
-    let s: { session?: string; current?: { id: string; commit: string | null; startedAt: string } | null };
+    type Cur = { id: string; commit: string | null; startedAt: string };
+    let s: { session?: string; current?: Cur | null; inFlight?: Cur[] };
     try {
       s = JSON.parse(text);
     } catch {
       return;
     }
-    const cur = s.current;
-    if (s.session !== tag || !cur || rows.some((r) => r.id === cur.id)) return;
-    const rec = this.baseRecord(tag, cur.id, null, '(interrupted)', cur.startedAt);
-    Object.assign(rec, { status: 'interrupted', commit: cur.commit, reason: 'the process running this experiment died; it was not measured' });
-    await this.record(rec, rows, null);
+    if (s.session !== tag) return;
+    const all = [...(s.current ? [s.current] : []), ...(Array.isArray(s.inFlight) ? s.inFlight : [])];
+    const seen = new Set<string>();
+    for (const cur of all) {
+      if (!cur || typeof cur.id !== 'string' || seen.has(cur.id) || rows.some((r) => r.id === cur.id)) continue;
+      seen.add(cur.id);
+      const rec = this.baseRecord(tag, cur.id, null, '(interrupted)', cur.startedAt);
+      Object.assign(rec, { status: 'interrupted', commit: cur.commit, reason: 'the process running this experiment died; it was not measured' });
+      await this.record(rec, rows, null);
+    }
   }
 
   private newId(): string {
@@ -300,12 +525,20 @@ export class ResearchLoop {
     rec.proposer = undefined;
     this.emit({ type: 'experiment-started', id, parent: null, baseline: true });
     this.setPhase('baseline', id);
-    const abort = new AbortController();
-    this.current = { id, abort, veto: false };
+    const f: Flight = { id, seq: ++this.seq, abort: new AbortController(), veto: false, stage: 'training', hypothesis: rec.hypothesis, signature: null, baseCommit: commit, commit, startedAt, recheck: null, settled: Promise.resolve() };
+    this.flights.set(id, f);
     await this.store.setExperimentRef(state.tag, id, commit);
     await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt });
-    const m = await this.measure(state, id, commit, this.opts.config.seed, abort.signal, null);
-    this.current = null;
+    const lane = await this.lanes.acquire();
+    const slot = await this.slots.acquire();
+    let m: Measurement;
+    try {
+      m = await this.measure(state, lane, slot, id, commit, this.opts.config.seed, f.abort.signal, null);
+    } finally {
+      this.slots.release(slot);
+      this.lanes.release(lane);
+      this.flights.delete(id);
+    }
     this.fillRun(rec, m);
     if (m.status !== 'ok') {
       rec.status = m.status === 'killed' ? 'killed' : m.status === 'invalid' ? 'invalid' : 'crashed';
@@ -344,168 +577,295 @@ export class ResearchLoop {
     return out;
   }
 
-  /** One experiment after the baseline. 'skipped' when nothing was recorded (stop, pause). */
-  private async experiment(state: SessionState): Promise<'recorded' | 'skipped' | 'error'> {
-    const { config } = this.opts;
-    const id = this.newId();
-    const startedAt = new Date().toISOString();
-    const parent = state.best;
-    const abort = new AbortController();
-    const cur = { id, abort, veto: false };
-    this.current = cur;
-    const rec = this.baseRecord(state.tag, id, parent, '', startedAt);
-    try {
-      this.emit({ type: 'experiment-started', id, parent: parent.id, baseline: false });
-      this.setPhase('proposing', id);
-      const program = await fs.readFile(path.join(state.cwd, 'program.md'), 'utf8').catch(() => null);
-      const feedback = this.feedback.splice(0);
-      let outcome: ProposeOutcome;
+  /** A worktree for one experiment: the session's own, or one more (created once, then reused). */
+  private async acquireLane(state: SessionState): Promise<Lane> {
+    if (this.lanes.idle === 0 && this.lanes.size + this.lanesComing < 2 * this.workers) {
+      const name = `${state.tag}.w${this.lanes.size + this.lanesComing++}`;
+      let created: { cwd: string };
       try {
-        outcome = await this.opts.proposer.propose({
-          root: state.cwd,
-          config,
-          files: await this.readFiles(state.cwd),
-          history: state.rows,
-          best: parent,
-          feedback,
-          inFlight: [],
-          signal: abort.signal,
-          onEvent: (event) => this.emit({ type: 'proposal-event', id, event }),
-          program,
-        });
-      } catch (err) {
-        if (cur.veto && (abort.signal.aborted || isAbort(err))) {
-          rec.status = 'vetoed';
-          rec.reason = 'vetoed while proposing';
+        created = await this.gitSerial(() => this.store.addWorktree(name, state.best.commit as string));
+      } finally {
+        this.lanesComing--;
+      }
+      this.lanes.add({ name, cwd: created.cwd, head: state.best.commit as string });
+    }
+    return this.lanes.acquire();
+  }
+
+  private async checkout(state: SessionState, lane: Lane, commit: string): Promise<void> {
+    if (lane.head === commit) return;
+    await this.store.resetWorktree(state.tag, commit, lane.name);
+    lane.head = commit;
+  }
+
+  /** One experiment after the baseline. 'skipped' when nothing was recorded (stop, pause). */
+  private async experiment(state: SessionState, f: Flight): Promise<Outcome> {
+    const lane = await this.acquireLane(state);
+    let slot: Slot | null = null;
+    try {
+      return await this.runExperiment(state, f, lane, (s) => (slot = s));
+    } finally {
+      if (slot) this.slots.release(slot);
+      this.lanes.release(lane);
+    }
+  }
+
+  private async runExperiment(state: SessionState, f: Flight, lane: Lane, holdSlot: (s: Slot | null) => void): Promise<Outcome> {
+    const { config } = this.opts;
+    const { id, abort } = f;
+    let parent = state.best;
+    const rec = this.baseRecord(state.tag, id, parent, f.recheck?.hypothesis ?? '', f.startedAt);
+    this.emit({ type: 'experiment-started', id, parent: parent.id, baseline: false });
+    let regenerations = 0;
+    let outcome: Extract<ProposeOutcome, { kind: 'proposal' }>;
+    let plan: { files: PlannedFile[] };
+    let slot: Slot;
+    for (;;) {
+      parent = state.best;
+      rec.parent = parent.id;
+      rec.baseCommit = parent.commit;
+      await this.checkout(state, lane, parent.commit as string);
+      if (f.recheck) {
+        outcome = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
+        this.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: outcome.hypothesis } });
+      } else {
+        this.setStage(f, 'proposing', 'proposing');
+        const program = await fs.readFile(path.join(lane.cwd, 'program.md'), 'utf8').catch(() => null);
+        const feedback = this.feedback.splice(0);
+        let proposed: ProposeOutcome;
+        const t0 = performance.now();
+        try {
+          proposed = await this.opts.proposer.propose({
+            root: lane.cwd,
+            config,
+            files: await this.readFiles(lane.cwd),
+            history: state.rows,
+            best: parent,
+            feedback,
+            inFlight: this.sortedFlights().filter((o) => o !== f && o.hypothesis).map((o) => o.hypothesis),
+            signal: abort.signal,
+            onEvent: (event) => this.emit({ type: 'proposal-event', id, event }),
+            program,
+          });
+        } catch (err) {
+          if (f.veto && (abort.signal.aborted || isAbort(err))) {
+            rec.status = 'vetoed';
+            rec.reason = 'vetoed while proposing';
+            await this.record(rec, state.rows, parent);
+            return 'recorded';
+          }
+          if (this.ending) return 'skipped';
+          if (err instanceof ProposerFatalError) {
+            this.windDown(err.message);
+            throw new LoopError(err.message);
+          }
+          if (err instanceof ProposerUnavailableError) {
+            this.feedback.push(...feedback);
+            this.pauseFor(`proposer unavailable, loop paused: ${err.message}`);
+            return 'skipped';
+          }
+          this.feedback.push(...feedback);
+          this.emit({ type: 'warning', message: `proposer failed: ${(err as Error).message}` });
+          return 'error';
+        }
+        this.proposeMs.push(performance.now() - t0);
+        if (this.proposeMs.length > 5) this.proposeMs.shift();
+        if (proposed.kind === 'exhausted') {
+          this.windDown(proposed.reason);
+          return 'skipped';
+        }
+        rec.hypothesis = proposed.hypothesis;
+        rec.usage = addUsage(rec.usage, proposed.usage);
+        if (proposed.costUsd !== undefined) rec.costUsd = (rec.costUsd ?? 0) + proposed.costUsd;
+        if (proposed.kind === 'invalid') {
+          rec.reason = proposed.reason;
+          this.feedback.push(`Experiment ${id} ("${proposed.hypothesis}") was not run: ${proposed.reason}`);
           await this.record(rec, state.rows, parent);
           return 'recorded';
         }
-        if (this.stopReason !== null) return 'skipped';
-        if (err instanceof ProposerFatalError) {
-          this.stop(err.message);
-          throw new LoopError(err.message);
-        }
-        if (err instanceof ProposerUnavailableError) {
-          this.feedback.push(...feedback);
-          this.pauseFor(`proposer unavailable, loop paused: ${err.message}`);
-          return 'skipped';
-        }
-        this.feedback.push(...feedback);
-        this.emit({ type: 'warning', message: `proposer failed: ${(err as Error).message}` });
-        return 'error';
-      }
-      if (outcome.kind === 'exhausted') {
-        this.stop(outcome.reason);
-        return 'skipped';
+        outcome = proposed;
+        if (outcome.meta) rec.proposalMeta = outcome.meta;
       }
       rec.hypothesis = outcome.hypothesis;
-      rec.usage = outcome.usage;
-      rec.costUsd = outcome.costUsd;
-      if (outcome.kind === 'invalid') {
-        rec.reason = outcome.reason;
-        this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: ${outcome.reason}`);
+      const planned = await planEdits({ root: lane.cwd, editable: config.editable, protected: config.protected }, outcome.edits);
+      if (!planned.ok) {
+        rec.reason = f.recheck ? `its change no longer applies on ${parent.id}: ${planned.reason}` : planned.reason;
+        rec.files = [planned.path];
+        if (!f.recheck) this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was refused and not run: ${planned.reason}${planned.nearest ? `\nNearest lines:\n${planned.nearest}` : ''}`);
         await this.record(rec, state.rows, parent);
         return 'recorded';
       }
-      if (outcome.meta) rec.proposalMeta = outcome.meta;
-      const plan = await planEdits({ root: state.cwd, editable: config.editable, protected: config.protected }, outcome.edits);
-      if (!plan.ok) {
-        rec.reason = plan.reason;
-        rec.files = [plan.path];
-        this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was refused and not run: ${plan.reason}${plan.nearest ? `\nNearest lines:\n${plan.nearest}` : ''}`);
-        await this.record(rec, state.rows, parent);
-        return 'recorded';
-      }
-      rec.files = plan.files.map((f) => f.path);
-      const signature = diffSignature(plan.files);
-      const diff = unifiedDiffOfFiles(plan.files);
-      rec.diffSignature = signature;
-      rec.diff = diff.length > MAX_DIFF_CHARS ? diff.slice(0, MAX_DIFF_CHARS) + '\n… (diff truncated)' : diff;
-      const twin = state.rows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit);
+      plan = planned;
+      const described = this.describe(rec, plan.files);
+      const twin = state.rows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit);
       if (twin) {
         rec.reason = `duplicate of ${twin.id} (the same change to the same code), not run again`;
         this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);
         await this.record(rec, state.rows, parent);
         return 'recorded';
       }
-      if (plan.files.every((f) => f.before === f.after)) {
-        rec.reason = 'the edit changes nothing';
-        this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: its edit changes nothing.`);
+      const sibling = this.sortedFlights().find((o) => o !== f && o.signature === described.signature && o.baseCommit === parent.commit);
+      if (sibling && regenerations < MAX_REGENERATIONS && !f.recheck) {
+        // Written before the sibling's result was known: write it again once that result is in.
+        regenerations++;
+        this.setStage(f, 'ready');
+        await Promise.race([sibling.settled, aborted(abort.signal)]);
+        if (this.ending || abort.signal.aborted) return this.abortedBeforeTraining(state, f, rec, parent);
+        continue;
+      }
+      if (sibling) {
+        rec.reason = `duplicate of ${sibling.id}, which is being trained now (the same change to the same code), not run`;
         await this.record(rec, state.rows, parent);
         return 'recorded';
       }
-      this.emit({ type: 'proposal-ready', id, hypothesis: outcome.hypothesis, edits: outcome.edits, diff, files: plan.files });
-      if (this.opts.review) {
-        this.setPhase('reviewing', id);
+      if (plan.files.every((p) => p.before === p.after)) {
+        rec.reason = 'the edit changes nothing';
+        if (!f.recheck) this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: its edit changes nothing.`);
+        await this.record(rec, state.rows, parent);
+        return 'recorded';
+      }
+      f.hypothesis = outcome.hypothesis;
+      f.signature = described.signature;
+      f.baseCommit = parent.commit;
+      this.emit({ type: 'proposal-ready', id, hypothesis: outcome.hypothesis, edits: outcome.edits, diff: described.diff, files: plan.files });
+      if (this.opts.review && !f.recheck) {
+        this.setStage(f, 'reviewing', 'reviewing');
         let verdict: 'accept' | 'veto';
         try {
-          verdict = await this.opts.review({ id, hypothesis: outcome.hypothesis, diff, files: plan.files, signal: abort.signal });
+          verdict = await this.opts.review({ id, hypothesis: outcome.hypothesis, diff: described.diff, files: plan.files, signal: abort.signal });
         } catch (err) {
-          if (this.stopReason !== null && !cur.veto) return 'skipped';
-          verdict = cur.veto || isAbort(err) ? 'veto' : (() => { throw err; })();
+          if (this.ending && !f.veto) return 'skipped';
+          verdict = f.veto || isAbort(err) ? 'veto' : (() => { throw err; })();
         }
-        if (this.stopReason !== null && !cur.veto) return 'skipped';
-        if (verdict === 'veto' || cur.veto) {
+        if (this.ending && !f.veto) return 'skipped';
+        if (verdict === 'veto' || f.veto) {
           rec.status = 'vetoed';
           rec.reason = 'vetoed in review';
           await this.record(rec, state.rows, parent);
           return 'recorded';
         }
       }
-      await writePlanned(state.cwd, plan.files, { editable: config.editable, protected: config.protected });
-      const commit = await this.store.commitExperiment(state.tag, id, `ratchet ${id}: ${outcome.hypothesis}\n`, rec.files);
-      rec.commit = commit;
-      await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt });
-      const m = await this.measure(state, id, commit, config.seed, abort.signal, parent);
-      this.fillRun(rec, m);
-      if (cur.veto) {
-        rec.status = 'vetoed';
-        rec.reason = 'vetoed while training';
-      } else if (m.status !== 'ok') {
-        rec.status = m.status === 'invalid' ? 'invalid' : m.status;
-      } else {
-        this.setPhase('deciding', id);
-        const decision = await this.keepPolicy.decide({
-          metric: m.metric as number,
-          best: parent,
-          goal: config.metric.goal,
-          config,
-          history: state.rows,
-          measure: (which, seed) => this.remeasure(state, id, which === 'candidate' ? commit : (parent.commit as string), seed, abort.signal, parent),
-        });
-        if (this.stopReason !== null && abort.signal.aborted) {
-          rec.status = 'killed';
-          rec.reason = `stopped while deciding: ${this.stopReason}`;
-        } else {
-          rec.status = decision.keep ? 'kept' : 'discarded';
-          rec.delta = decision.delta;
-          rec.reason = decision.reason;
-          if (decision.evidence) rec.evidence = decision.evidence;
-          if (decision.metric !== undefined) rec.metric = decision.metric;
-        }
+      // Wait for an accelerator.
+      this.setStage(f, 'ready');
+      const got = await this.slots.acquire(abort.signal);
+      if (!got) return this.abortedBeforeTraining(state, f, rec, parent);
+      slot = got;
+      holdSlot(slot);
+      if (state.best.commit === parent.commit) break;
+      // The best moved while this proposal waited: apply it on the new best, or write it again.
+      const onto = state.best;
+      await this.checkout(state, lane, onto.commit as string);
+      const again = await planEdits({ root: lane.cwd, editable: config.editable, protected: config.protected }, outcome.edits);
+      const changes = again.ok && !again.files.every((p) => p.before === p.after);
+      const sig = again.ok ? diffSignature(again.files) : null;
+      const dup = sig !== null && (state.rows.some((r) => r.diffSignature === sig && r.baseCommit === onto.commit) || this.sortedFlights().some((o) => o !== f && o.signature === sig && o.baseCommit === onto.commit));
+      if (again.ok && changes && !dup) {
+        this.emit({ type: 'proposal-rebased', id, from: parent.id, onto: onto.id, applied: true });
+        parent = onto;
+        rec.parent = parent.id;
+        rec.baseCommit = parent.commit;
+        plan = again;
+        const d = this.describe(rec, plan.files);
+        f.signature = d.signature;
+        f.baseCommit = parent.commit;
+        break;
       }
-      if (rec.status === 'kept') {
-        await this.store.advanceBranch(state.tag, commit, parent.commit as string);
-        state.best = rec;
-      } else {
-        await this.store.resetWorktree(state.tag, parent.commit as string);
+      const why = !again.ok ? again.reason : !changes ? `${onto.id} already holds this change` : 'it would repeat an experiment already run on the new best';
+      this.emit({ type: 'proposal-rebased', id, from: parent.id, onto: onto.id, applied: false, reason: why });
+      this.slots.release(slot);
+      holdSlot(null);
+      f.signature = null;
+      f.baseCommit = null;
+      f.hypothesis = '';
+      if (f.recheck || ++regenerations > MAX_REGENERATIONS) {
+        rec.reason = `written for ${parent.id}, it does not apply on the new best ${onto.id}: ${why}`;
+        await this.record(rec, state.rows, onto);
+        return 'recorded';
       }
-      await this.record(rec, state.rows, state.best);
-      return 'recorded';
-    } finally {
-      this.current = null;
+      this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was written for ${parent.id}, but ${onto.id} was kept meanwhile and the change ${!again.ok ? 'no longer applies' : 'is moot'} (${why}). Propose again against the new best.`);
     }
+
+    await writePlanned(lane.cwd, plan.files, { editable: config.editable, protected: config.protected });
+    const commit = await this.store.commitExperiment(state.tag, id, `ratchet ${id}: ${outcome.hypothesis}\n`, rec.files ?? [], lane.name);
+    lane.head = commit;
+    rec.commit = commit;
+    f.commit = commit;
+    this.setStage(f, 'training');
+    await this.writeCurrent(state);
+    const m = await this.measure(state, lane, slot, id, commit, config.seed, abort.signal, parent);
+    this.fillRun(rec, m);
+    if (f.veto) {
+      rec.status = 'vetoed';
+      rec.reason = 'vetoed while training';
+    } else if (m.status !== 'ok') {
+      rec.status = m.status === 'invalid' ? 'invalid' : m.status;
+    } else {
+      this.setStage(f, 'deciding', 'deciding');
+      const decision = await this.keepPolicy.decide({
+        metric: m.metric as number,
+        best: parent,
+        goal: config.metric.goal,
+        config,
+        history: state.rows,
+        measure: (which, seed) => this.remeasure(state, lane, slot, id, which === 'candidate' ? commit : (parent.commit as string), seed, abort.signal, parent),
+      });
+      if (this.stopReason !== null && abort.signal.aborted) {
+        rec.status = 'killed';
+        rec.reason = `stopped while deciding: ${this.stopReason}`;
+      } else {
+        rec.status = decision.keep ? 'kept' : 'discarded';
+        rec.delta = decision.delta;
+        rec.reason = decision.reason;
+        if (decision.evidence) rec.evidence = decision.evidence;
+        if (decision.metric !== undefined) rec.metric = decision.metric;
+      }
+    }
+    if (rec.status === 'kept' && state.best.commit !== parent.commit) {
+      // Better than its own base, but another change was kept while it trained: the branch only
+      // moves forward through measured code, so the change is re-checked on the new best.
+      const onto = state.best;
+      rec.status = 'discarded';
+      rec.reason = `${rec.reason}; but ${onto.id} was kept while it trained, so its change is re-checked on ${onto.id}`;
+      rec.evidence = { ...(rec.evidence ?? {}), staleBase: parent.id, currentBest: onto.id };
+      if (!this.ending) this.rechecks.push({ of: id, hypothesis: `${stripRecheck(outcome.hypothesis)} [re-check of ${id} on ${onto.id}]`, edits: outcome.edits, meta: outcome.meta });
+    }
+    if (rec.status === 'kept') {
+      await this.gitSerial(() => this.store.advanceBranch(state.tag, commit, parent.commit as string));
+      state.best = rec;
+    }
+    await this.record(rec, state.rows, state.best);
+    return 'recorded';
   }
 
-  /** A confirming re-run for a keep rule: checks out `commit`, runs with `seed`, puts the candidate back. */
-  private async remeasure(state: SessionState, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null): Promise<number | null> {
-    const candidate = await this.store.worktreeHead(state.tag);
-    if (commit !== candidate) await this.store.resetWorktree(state.tag, commit);
+  private describe(rec: ExperimentRecord, files: PlannedFile[]): { signature: string; diff: string } {
+    rec.files = files.map((p) => p.path);
+    const signature = diffSignature(files);
+    const diff = unifiedDiffOfFiles(files);
+    rec.diffSignature = signature;
+    rec.diff = diff.length > MAX_DIFF_CHARS ? diff.slice(0, MAX_DIFF_CHARS) + '\n… (diff truncated)' : diff;
+    return { signature, diff };
+  }
+
+  /** A proposal that was ready but never trained: vetoed (recorded) or dropped by a stop. */
+  private async abortedBeforeTraining(state: SessionState, f: Flight, rec: ExperimentRecord, parent: ExperimentRecord): Promise<Outcome> {
+    if (f.veto) {
+      rec.status = 'vetoed';
+      rec.reason = 'vetoed before training';
+      await this.record(rec, state.rows, parent);
+      return 'recorded';
+    }
+    return 'skipped';
+  }
+
+  /** A confirming re-run for a keep rule: checks out `commit` in the experiment's worktree, runs with `seed` on its accelerator, puts the candidate back. */
+  private async remeasure(state: SessionState, lane: Lane, slot: Slot, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null): Promise<number | null> {
+    const candidate = lane.head as string;
+    await this.checkout(state, lane, commit);
     try {
-      const m = await this.measure(state, id, commit, seed, signal, best, `rerun-${commit.slice(0, 7)}-s${seed}`);
+      const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, `rerun-${commit.slice(0, 7)}-s${seed}`);
       return m.status === 'ok' ? m.metric : null;
     } finally {
-      if (commit !== candidate) await this.store.resetWorktree(state.tag, candidate);
+      await this.checkout(state, lane, candidate);
     }
   }
 
@@ -526,16 +886,17 @@ export class ResearchLoop {
   }
 
   /**
-   * Trains `commit` (checked out in the worktree), then evaluates when an evaluator is set.
-   * Protected files are hashed before and after: a change makes the run `invalid` and they are
-   * restored from git before anything else runs.
+   * Trains `commit` (checked out in the lane's worktree) on the slot's accelerator, then
+   * evaluates when an evaluator is set. Protected files are hashed before and after: a change
+   * makes the run `invalid` and they are restored from git before anything else runs.
    */
-  private async measure(state: SessionState, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null, label?: string): Promise<Measurement> {
+  private async measure(state: SessionState, lane: Lane, slot: Slot, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null, label?: string): Promise<Measurement> {
     const { config } = this.opts;
+    const cwd = lane.cwd;
     const runDir = label ? path.join(ratchetPaths(this.opts.workspace).runDir(id), label) : ratchetPaths(this.opts.workspace).runDir(id);
     await fs.mkdir(runDir, { recursive: true });
     const guarded = this.guardedFiles();
-    const before = await this.hashFiles(state.cwd, guarded);
+    const before = await this.hashFiles(cwd, guarded);
     const env: Record<string, string> = {
       ...config.env,
       RATCHET_BUDGET_SECONDS: String(config.budget.seconds),
@@ -545,12 +906,15 @@ export class ResearchLoop {
       RATCHET_WORKSPACE: this.opts.workspace,
       PYTHONUNBUFFERED: '1',
     };
+    if (slot.device !== null) env.CUDA_VISIBLE_DEVICES = slot.device;
+    if (this.workers > 1) env.RATCHET_WORKER = String(slot.index);
     if (config.budget.steps !== undefined) env.RATCHET_BUDGET_STEPS = String(config.budget.steps);
     if (config.budget.tokens !== undefined) env.RATCHET_BUDGET_TOKENS = String(config.budget.tokens);
     const startedAt = Date.now();
     const quiet = label !== undefined;
     if (!quiet) this.setPhase('training', id);
-    this.emit({ type: 'run-started', id, commit, budgetSeconds: config.budget.seconds, startedAt });
+    const where = this.workers > 1 || slot.device !== null ? { worker: slot.index, device: slot.device } : {};
+    this.emit({ type: 'run-started', id, commit, budgetSeconds: config.budget.seconds, startedAt, ...where });
     const bestCurve = best && this.earlyStop ? await readCurve(ratchetPaths(this.opts.workspace).runDir(best.id)) : null;
     const watcher = this.earlyStop && best && !quiet ? this.earlyStop.start(bestCurve) : null;
     const runAbort = new AbortController();
@@ -562,7 +926,7 @@ export class ResearchLoop {
     try {
       train = await this.executor.run({
         command: config.command,
-        cwd: state.cwd,
+        cwd,
         env,
         output: config.output,
         budgetSeconds: config.budget.seconds,
@@ -586,11 +950,11 @@ export class ResearchLoop {
       signal.removeEventListener('abort', onOuterAbort);
     }
     this.emit({ type: 'run-finished', id, result: train });
-    const after = await this.hashFiles(state.cwd, guarded);
+    const after = await this.hashFiles(cwd, guarded);
     const changed = guarded.filter((f) => before.get(f) !== after.get(f));
     const base = { train, trainerFinal: null as Record<string, number> | null };
     if (changed.length > 0) {
-      await this.store.restoreFiles(state.tag, commit, changed);
+      await this.store.restoreFiles(state.tag, commit, changed, lane.name);
       return { ...base, status: 'invalid', metric: null, final: train.final, reason: `protected file${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed during the run (restored from git); result not used` };
     }
     if (earlyStopReason !== null && train.status === 'killed') {
@@ -603,7 +967,7 @@ export class ResearchLoop {
       trainerFinal = train.final;
       const ev = await this.executor.run({
         command: config.evaluate,
-        cwd: state.cwd,
+        cwd,
         env,
         output: 'ratchet',
         budgetSeconds: config.budget.graceSeconds + 60,
@@ -612,10 +976,10 @@ export class ResearchLoop {
         metricsPath: path.join(runDir, 'eval-metrics.jsonl'),
         signal: runAbort.signal,
       });
-      const afterEval = await this.hashFiles(state.cwd, guarded);
+      const afterEval = await this.hashFiles(cwd, guarded);
       const changedByEval = guarded.filter((f) => before.get(f) !== afterEval.get(f));
       if (changedByEval.length > 0) {
-        await this.store.restoreFiles(state.tag, commit, changedByEval);
+        await this.store.restoreFiles(state.tag, commit, changedByEval, lane.name);
         return { ...base, trainerFinal, status: 'invalid', metric: null, final: ev.final, reason: `protected files ${changedByEval.join(', ')} changed during evaluation (restored); result not used` };
       }
       if (ev.status !== 'ok') return { ...base, train: { ...train, logTail: ev.logTail }, trainerFinal, status: ev.status, metric: null, final: ev.final, reason: `evaluator: ${ev.reason}` };
@@ -650,6 +1014,16 @@ export class ResearchLoop {
       stopReason,
     };
   }
+}
+
+function stripRecheck(h: string): string {
+  return h.replace(/ \[re-check of e\d+ on e\d+\]$/, '');
+}
+
+function addUsage(a: ExperimentRecord['usage'], b: ExperimentRecord['usage']): ExperimentRecord['usage'] {
+  if (!b) return a;
+  if (!a) return b;
+  return { input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead, cacheWrite: a.cacheWrite + b.cacheWrite };
 }
 
 export async function readCurve(runDir: string): Promise<MetricPoint[] | null> {
