@@ -15,6 +15,9 @@ export const USAGE = `usage:
       --resume                           continue the session of --tag (default: the latest)
       --max-cost USD                     stop once proposals cost this much
       --review                           ask before each proposal is trained (a terminal is needed)
+      --workers N                        train N experiments at once, one accelerator each (default 1)
+      --no-pipeline                      do not write the next proposal while a run trains
+      --executor local|slurm             where runs happen (default: from ratchet.json, local)
   ratchet status [--workspace DIR] [--json]
   ratchet --version | --help`;
 
@@ -22,7 +25,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
-  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; maxCost?: number; review: boolean }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
   | { kind: 'status'; workspace: string; json: boolean };
 
 export function parseBudget(text: string): { seconds?: number; steps?: number } {
@@ -67,6 +70,9 @@ export function parseCommand(argv: string[]): Command {
           resume: { type: 'boolean', default: false },
           'max-cost': { type: 'string' },
           review: { type: 'boolean', default: false },
+          workers: { type: 'string' },
+          'no-pipeline': { type: 'boolean' },
+          executor: { type: 'string' },
         },
       });
       void positionals;
@@ -77,6 +83,8 @@ export function parseCommand(argv: string[]): Command {
         maxCost = Number(values['max-cost'].replace(/^\$/, ''));
         if (!(maxCost > 0)) throw new UsageError(`--max-cost must be a positive number of dollars, got "${values['max-cost']}"`);
       }
+      const executor = values.executor;
+      if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`--executor must be local or slurm, got "${executor}"`);
       return {
         kind: 'run',
         workspace: values.workspace ?? process.cwd(),
@@ -87,6 +95,9 @@ export function parseCommand(argv: string[]): Command {
         resume: values.resume ?? false,
         maxCost,
         review: values.review ?? false,
+        workers: positiveInt(values.workers, '--workers'),
+        pipeline: values['no-pipeline'] ? false : undefined,
+        executor: executor as 'local' | 'slurm' | undefined,
       };
     }
     if (sub === 'status') {

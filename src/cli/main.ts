@@ -55,6 +55,9 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
     delete config.budget.tokens;
   }
   if (cmd.maxCost !== undefined) config.maxCost = cmd.maxCost;
+  if (cmd.workers !== undefined) config.workers = cmd.workers;
+  if (cmd.pipeline !== undefined) config.pipeline = cmd.pipeline;
+  if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
   const proposer = createProposer(config, { apiKey: process.env.ANTHROPIC_API_KEY, name: cmd.proposer });
   const tag = cmd.tag ?? (cmd.resume ? await latestTag(workspace) : undefined);
   if (cmd.resume && !tag) throw new UsageError('--resume: no earlier session in this workspace; start one without --resume');
