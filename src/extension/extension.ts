@@ -39,6 +39,9 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   own(loop.onEvent((e) => {
     tree.onLoopEvent(e);
     chart.onLoopEvent(e);
+    // The proposal diff covered the chart in Ratchet's editor group: once the run trains, bring
+    // the chart back to the front of that group (without focus), if the user has it open.
+    if (e.type === 'run-started' && chart.isOpen) void chart.show({ preserveFocus: true });
   }));
   own(loop.onDidChangeSnapshot((s) => {
     status.update(s);

@@ -10,7 +10,7 @@ const verbose = !!process.env.RATCHET_VSCODE_VERBOSE;
 
 /** Console lines of the workbench itself that say nothing about the tests. */
 const noise = [/Debugger listening/, /Download the React DevTools/, /Failed to load resource/, /ENOTFOUND/,
-  /authentication provider/, /\[perf\]/, /ServiceWorker/, /The web worker extension host is started/, /AccountPolicyGate/];
+  /authentication provider/, /allow-scripts and allow-same-origin/, /Time limit reached when tokenizing/, /\[perf\]/, /ServiceWorker/, /The web worker extension host is started/, /AccountPolicyGate/];
 
 export async function runExtensionTests({ extensionDevelopmentPath, extensionTestsPath, folder, timeoutMs }) {
   const limit = timeoutMs ?? Number(process.env.RATCHET_VSCODE_TIMEOUT ?? 300) * 1000;

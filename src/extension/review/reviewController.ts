@@ -23,8 +23,7 @@ interface Current {
 
 /**
  * Streams proposals into diff editors and holds the accept/veto decision the loop waits for.
- * Never takes focus: diffs open with preserveFocus in a preview tab (VS Code's group finder
- * skips locked groups for such non-explicit targets).
+ * Never takes focus: diffs open beside the active editor, with preserveFocus, in a preview tab.
  */
 export class ReviewController implements vscode.Disposable {
   private current: Current | null = null;
@@ -181,6 +180,7 @@ export class ReviewController implements vscode.Disposable {
       await vscode.commands.executeCommand('vscode.diff', proposalUri(cur.id, 'before', p), proposalUri(cur.id, 'after', p), title, {
         preserveFocus: true,
         preview: true,
+        viewColumn: vscode.ViewColumn.Beside,
       } satisfies vscode.TextDocumentShowOptions);
       this.opened.push({ id: cur.id, path: p, at: Date.now() });
       this.reveal(cur, p);

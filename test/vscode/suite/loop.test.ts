@@ -1,1 +1,225 @@
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LoopEvent } from '../../../src/core/loop/loopEvents';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import type { TreeNode } from '../../../src/extension/tree/experimentTree';
+import { unfinishedSession } from '../../../src/extension/loop/resumeOffer';
+import { api, sleep, waitFor, workspaceDir } from './helpers';
+import { ScriptedProposer } from './scriptedProposer';
 
+const TAG = 'vscode-test';
+const SEARCH = 'LEARNING_RATE = 0.003\nWARMUP_STEPS = 10';
+
+async function setting(key: string, value: unknown) {
+  await vscode.workspace.getConfiguration('ratchet').update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+function proposalTabs(): vscode.Tab[] {
+  return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'ratchet-proposal');
+}
+
+function recordsOf(nodes: TreeNode[]): ExperimentRecord[] {
+  return nodes.flatMap((n) => (n.kind === 'experiment' ? [n.record, ...recordsOf(n.children)] : n.kind === 'session' ? recordsOf(n.children) : []));
+}
+
+/** Collects the loop's events while a test runs. */
+function recordEvents(a: Awaited<ReturnType<typeof api>>) {
+  const events: LoopEvent[] = [];
+  const sub = a.loop.onEvent((e) => events.push(e));
+  return { events, dispose: () => sub.dispose() };
+}
+
+async function runToEnd(a: Awaited<ReturnType<typeof api>>, timeoutMs = 60_000) {
+  await waitFor('the loop to end', () => !a.loop.isRunning, timeoutMs, 100);
+  assert.equal(a.loop.lastError, null, `the loop failed: ${a.loop.lastError}`);
+}
+
+suite('loop in the real extension host', function () {
+  this.timeout(120_000);
+
+  suiteSetup(async () => {
+    const a = await api();
+    // The loop's story in the test output (not the chatty per-point events).
+    a.loop.onEvent((e) => {
+      if (e.type === 'run-point' || e.type === 'run-log' || e.type === 'proposal-event') return;
+      const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : '';
+      console.log(`      [loop] ${e.type} ${detail}`);
+    });
+    await setting('reviewMode', 'always');
+    await setting('reviewTimeoutSeconds', 60);
+  });
+
+  // A test that failed half-way must not leave its loop running into the next one.
+  setup(async () => {
+    const a = await api();
+    if (a.loop.isRunning) {
+      a.loop.stop('previous test');
+      await waitFor('the previous loop to end', () => !a.loop.isRunning, 30_000, 100);
+    }
+  });
+
+  suiteTeardown(async () => {
+    const a = await api();
+    a.loop.stop('tests done');
+    a.proposerOverride = null;
+    await setting('reviewMode', undefined);
+    await setting('reviewTimeoutSeconds', undefined);
+  });
+
+  test('Start Loop: baseline, the proposal diff streams without taking focus, accept → trains → tree and chart', async () => {
+    const a = await api();
+    const ws = workspaceDir();
+    const proposer = new ScriptedProposer([{ hypothesis: 'raise the learning rate to 0.01 and shorten warmup', path: 'train.mjs', search: SEARCH, replace: '// closer to the optimum found in the sweep\n// (3e-3 underfits in the time budget)\nLEARNING_RATE = 0.01\n// fewer warmup steps: the model is small\nWARMUP_STEPS = 4', lineDelayMs: 900 }]);
+    a.proposerOverride = () => proposer;
+    const rec = recordEvents(a);
+    try {
+      // The user is editing ratchet.json: nothing Ratchet opens may take that away.
+      const changes: string[] = [];
+      let streamedUpdates = 0;
+      const t0 = Date.now();
+      const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.uri.scheme !== 'ratchet-proposal') return;
+        changes.push(e.document.getText());
+        if (!rec.events.some((x) => x.type === 'proposal-ready')) streamedUpdates++;
+        console.log(`      [doc] +${Date.now() - t0} ms ${e.document.uri.path} ${e.document.lineCount} lines`);
+      });
+      const evSub = a.loop.onEvent((e) => e.type === 'proposal-event' && console.log(`      [proposal] +${Date.now() - t0} ms ${e.event.kind}`));
+      const mine = await vscode.window.showTextDocument(vscode.Uri.file(path.join(ws, 'ratchet.json')), { preview: false });
+      const started = await vscode.commands.executeCommand<boolean>('ratchet.startLoop', { tag: TAG, experiments: 1 });
+      assert.equal(started, true);
+      await waitFor('the baseline to be recorded', () => a.tree.records.find((r) => r.status === 'baseline'), 30_000);
+
+      // The diff opens while the REPLACE text is still streaming.
+      const tab = await waitFor('the proposal diff tab', () => proposalTabs()[0], 15_000);
+      await waitFor('the review controller to report the diff', () => a.review.opened.at(-1), 5_000);
+      const readyBeforeOpen = rec.events.some((e) => e.type === 'proposal-ready');
+      assert.equal(readyBeforeOpen, false, 'the diff should open while the proposal streams, before it is complete');
+      assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), mine.document.uri.toString(), 'the diff took focus');
+      assert.ok(tab.group.viewColumn !== mine.viewColumn, 'the diff replaced the user\'s editor instead of opening beside it');
+
+      await waitFor('the review to wait', () => a.review.pendingReview, 15_000);
+      await waitFor('the right side to show the whole proposal', () => changes.at(-1)?.includes('WARMUP_STEPS = 4'), 15_000);
+      sub.dispose();
+      evSub.dispose();
+      console.log(`      [tab] opened at +${a.review.opened.at(-1)!.at - t0} ms; docs: ${vscode.workspace.textDocuments.map((d) => d.uri.toString()).join(' ')}`);
+      console.log(`      [editors] ${vscode.window.visibleTextEditors.map((e) => e.document.uri.toString()).join(' ')}`);
+      assert.ok(streamedUpdates >= 1, `the right side should update while the proposal streams (got ${streamedUpdates} of ${changes.length} updates before it was complete)`);
+      const right = await vscode.workspace.openTextDocument((tab.input as vscode.TabInputTextDiff).modified);
+      assert.match(right.getText(), /LEARNING_RATE = 0\.01\n.*\nWARMUP_STEPS = 4/);
+      const left = await vscode.workspace.openTextDocument((tab.input as vscode.TabInputTextDiff).original);
+      assert.match(left.getText(), /LEARNING_RATE = 0\.003/);
+      assert.match(a.loop.snapshot.phase, /reviewing/);
+
+      await vscode.commands.executeCommand('ratchet.acceptProposal');
+      await waitFor('training', () => a.loop.snapshot.phase === 'training', 10_000);
+      await waitFor('the chart to receive points', () => a.chart.pointsPosted > 0, 15_000);
+      await waitFor('the chart webview to render them', () => (a.chart.lastRendered?.points ?? 0) > 0, 15_000);
+      await runToEnd(a);
+
+      await a.tree.refresh();
+      const rows = recordsOf(a.tree.roots);
+      assert.deepEqual(rows.map((r) => r.status), ['baseline', 'kept']);
+      const session = a.tree.roots[0];
+      assert.equal(session.kind, 'session');
+      assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), mine.document.uri.toString(), 'focus moved during the loop');
+    } finally {
+      rec.dispose();
+    }
+  });
+
+  test('Open Experiment Diff shows the kept change against its parent', async () => {
+    const a = await api();
+    const kept = a.tree.records.find((r) => r.status === 'kept')!;
+    assert.ok(kept?.commit && kept.baseCommit);
+    assert.equal(await vscode.commands.executeCommand('ratchet.openDiff', kept.id), true);
+    const tab = await waitFor('the experiment diff', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'ratchet-git'));
+    const right = await vscode.workspace.openTextDocument((tab.input as vscode.TabInputTextDiff).modified);
+    assert.match(right.getText(), /LEARNING_RATE = 0\.01/);
+  });
+
+  test('veto while the proposal streams aborts it: recorded vetoed', async () => {
+    const a = await api();
+    a.proposerOverride = () => new ScriptedProposer([{ hypothesis: 'a slow proposal to veto', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 128\n// a\n// b\n// c\n// d\n// e\n// f', lineDelayMs: 500 }]);
+    const before = a.tree.records.length;
+    await vscode.commands.executeCommand('ratchet.startLoop', { tag: TAG, resume: true, experiments: 1, chart: false });
+    await waitFor('the proposal to stream', () => a.loop.snapshot.phase === 'proposing' && a.review.currentId, 20_000);
+    await sleep(700);
+    await vscode.commands.executeCommand('ratchet.vetoProposal');
+    await runToEnd(a);
+    await a.tree.refresh();
+    const last = a.tree.records.at(-1)!;
+    assert.equal(a.tree.records.length, before + 1);
+    assert.equal(last.status, 'vetoed');
+    assert.match(last.reason, /proposing/);
+  });
+
+  test('veto while training kills the run: recorded vetoed', async () => {
+    const a = await api();
+    await setting('reviewMode', 'never');
+    a.proposerOverride = () => new ScriptedProposer([{ hypothesis: 'wider model, to be vetoed while it trains', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 96', lineDelayMs: 10 }]);
+    await vscode.commands.executeCommand('ratchet.startLoop', { tag: TAG, resume: true, experiments: 1, chart: false });
+    await waitFor('training', () => a.loop.snapshot.phase === 'training', 20_000);
+    await sleep(300);
+    await vscode.commands.executeCommand('ratchet.vetoProposal');
+    await runToEnd(a);
+    await a.tree.refresh();
+    const last = a.tree.records.at(-1)!;
+    assert.equal(last.status, 'vetoed');
+    assert.match(last.reason, /training/);
+    await setting('reviewMode', 'always');
+  });
+
+  test('review mode timeout: a visible countdown, then accepted automatically', async () => {
+    const a = await api();
+    await setting('reviewMode', 'timeout');
+    await setting('reviewTimeoutSeconds', 2);
+    a.proposerOverride = () => new ScriptedProposer([{ hypothesis: 'width 72', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 72', lineDelayMs: 10 }]);
+    await vscode.commands.executeCommand('ratchet.startLoop', { tag: TAG, resume: true, experiments: 1, chart: false });
+    const pending = await waitFor('the review countdown', () => a.review.pendingReview, 20_000);
+    assert.ok(pending.deadline !== null && pending.deadline - Date.now() <= 2_000 && pending.deadline - Date.now() > 0);
+    assert.match(a.loop.snapshot.reviewDeadline ? 'countdown' : '', /countdown/);
+    await waitFor('training after the countdown', () => a.loop.snapshot.phase === 'training', 5_000);
+    await runToEnd(a);
+    await a.tree.refresh();
+    const last = a.tree.records.at(-1)!;
+    assert.notEqual(last.status, 'vetoed');
+    assert.ok(['kept', 'discarded'].includes(last.status), last.status);
+    await setting('reviewMode', 'always');
+    await setting('reviewTimeoutSeconds', 60);
+  });
+
+  test('the tree is rebuilt from the ledger alone (as after a reload), and follows a loop run by the CLI', async () => {
+    const a = await api();
+    const ws = workspaceDir();
+    const before = recordsOf(a.tree.roots).map((r) => `${r.id}:${r.status}`);
+    a.tree.records = [];
+    await a.tree.refresh();
+    assert.deepEqual(recordsOf(a.tree.roots).map((r) => `${r.id}:${r.status}`), before);
+    // Vetoed/discarded leaves hang under their kept parent, the spine is baseline → kept.
+    const session = a.tree.roots[0] as Extract<TreeNode, { kind: 'session' }>;
+    assert.deepEqual(session.children.map((n) => (n.kind === 'experiment' ? n.record.status : n.kind)), ['baseline', 'kept', ...(a.tree.records.at(-1)!.status === 'kept' ? ['kept'] : [])]);
+
+    // Another process (the CLI in a terminal) appends to the ledger: the watcher picks it up.
+    const last = a.tree.records.at(-1)!;
+    const row: ExperimentRecord = { ...last, id: 'e9999', status: 'crashed', metric: null, delta: null, hypothesis: 'appended by the CLI', reason: 'exit code 1' };
+    await fs.appendFile(path.join(ws, '.ratchet', 'experiments.jsonl'), JSON.stringify(row) + '\n');
+    await waitFor('the tree to show the CLI\'s experiment', () => a.tree.records.some((r) => r.id === 'e9999'), 10_000);
+  });
+
+  test('after a reload mid-loop, the unfinished session is found in .ratchet/session.json', async () => {
+    const ws = workspaceDir();
+    const file = path.join(ws, '.ratchet', 'session.json');
+    const saved = await fs.readFile(file, 'utf8');
+    try {
+      await fs.writeFile(file, JSON.stringify({ session: TAG, branch: `ratchet/${TAG}`, status: 'running', pid: 2 ** 22 + 12345, updatedAt: new Date().toISOString(), current: { id: 'e0042', commit: null, startedAt: new Date().toISOString() } }));
+      const s = await unfinishedSession(ws);
+      assert.equal(s?.session, TAG);
+      await fs.writeFile(file, JSON.stringify({ session: TAG, branch: `ratchet/${TAG}`, status: 'ended', pid: 1, updatedAt: new Date().toISOString(), current: null }));
+      assert.equal(await unfinishedSession(ws), null);
+    } finally {
+      await fs.writeFile(file, saved);
+    }
+  });
+});
