@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { LineSplitter, type SplitLine } from './lineSplitter';
 import { createOutputParser } from './outputParser';
 import { groupAlive, signalGroup, trackGroup } from './processGroup';
+import { removeTrainerPidFile, writeTrainerPidFile } from './trainerPidFile';
 import type { MetricPoint, RunRequest, RunResult, RunStatus } from './runTypes';
 
 export { resolveCommand } from './pythonResolver';
@@ -16,6 +17,8 @@ const PIPE_IDLE_MS = 2000;
 /** …and the most time spent draining them at all (a process that left the group may hold them). */
 const PIPE_DRAIN_MAX_MS = 10_000;
 const TAIL_LINES = 40;
+/** Environment variables that hold the proposer's credentials; never inherited by a trainer. */
+export const PROPOSER_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 const TAIL_BYTES = 4096;
 
 /**
@@ -68,6 +71,9 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     RATCHET_RUN_DIR: dirname(req.logPath),
     ...req.env,
   };
+  // The trainer runs code a model wrote: it never sees the proposer's credentials (unless the
+  // run's own env names them on purpose).
+  for (const k of PROPOSER_SECRETS) if (!(k in req.env)) delete env[k];
 
   let child: ChildProcess;
   try {
@@ -92,6 +98,8 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   }
   const pgid = child.pid;
   const untrack = trackGroup(pgid);
+  // Recorded so that a loop started after this process dies finds the trainer and stops it.
+  const pidFile = writeTrainerPidFile(req.logPath, pgid, env.RATCHET_RUN_DIR ?? dirname(req.logPath));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -196,6 +204,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   }
   groupDone = true;
   untrack();
+  await removeTrainerPidFile(await pidFile);
 
   // Read what is still in the pipes; a process that left the group may hold them open.
   const drainStart = performance.now();
