@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
-import { confirmDue, confirmReference, judgeConfirm } from '../../../src/core/loop/keepRules/confirmGate';
+import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from '../../../src/core/loop/keepRules/confirmGate';
 import { createKeepPolicy } from '../../../src/core/loop/keepRules/createKeepPolicy';
 import { noiseSummary } from '../../../src/core/loop/keepRules/noiseSummary';
 import { contentionWarning, ThroughputMeter } from '../../../src/core/loop/keepRules/throughput';
@@ -45,6 +45,15 @@ describe('held-out confirmation', () => {
     expect(judgeConfirm(ok({ val_bpb: 0.9 }), 'val_bpb', 'minimize', 1, 0).pass).toBe(true);
     expect(judgeConfirm(ok({ val_bpb: 0.9 }), 'val_bpb', 'minimize', null, 0)).toMatchObject({ pass: true, metric: 0.9 });
     expect(judgeConfirm(ok({}), 'val_bpb', 'minimize', 1, 0).pass).toBe(true);
+  });
+
+  it('builds the confirm run request', () => {
+    const cfg = { ...defaultConfig(), confirm: { command: ['python3', 'confirm.py'], every: 1, tolerance: 0 } };
+    const req = confirmRequest(cfg, { cwd: '/w', runDir: '/w/.ratchet/runs/e1/confirm', id: 'e1', workspace: '/w' });
+    expect(req.command).toEqual(['python3', 'confirm.py']);
+    expect(req.env.RATCHET_CONFIRM).toBe('1');
+    expect(req.budgetSeconds).toBe(2 * cfg.budget.seconds + cfg.budget.graceSeconds);
+    expect(req.logPath).toBe('/w/.ratchet/runs/e1/confirm/log.txt');
   });
 
   it('takes the reference from the last confirmed keep', () => {

@@ -1,6 +1,7 @@
-import type { ConfirmConfig, MetricGoal } from '../../config/configTypes';
+import * as path from 'node:path';
+import type { ConfirmConfig, MetricGoal, RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import type { RunResult } from '../../trainer/runTypes';
+import type { RunRequest, RunResult } from '../../trainer/runTypes';
 import { improvement } from './keepPolicy';
 
 /** The held-out confirmation as the ledger records it (on `evidence.confirm`). */
@@ -43,4 +44,34 @@ export function judgeConfirm(result: Pick<RunResult, 'status' | 'final' | 'reaso
   const d = improvement(m, reference, goal);
   const pass = d >= -tolerance;
   return { pass, metric: m, reference, reason: `confirm: ${metricName} ${m} vs last confirmed ${reference} (${d >= 0 ? 'better' : 'worse'} by ${Math.abs(d).toPrecision(3)}${pass ? '' : `, tolerance ${tolerance}`})` };
+}
+
+/**
+ * The run request for the confirm command, in the experiment's worktree `cwd`, writing to
+ * `runDir` (e.g. `.ratchet/runs/<id>/confirm`). It gets the training environment plus
+ * RATCHET_CONFIRM=1, and twice the training budget (a longer run is a common confirmation).
+ */
+export function confirmRequest(config: RatchetConfig, o: { cwd: string; runDir: string; id: string; workspace: string; signal?: AbortSignal }): RunRequest {
+  const budgetSeconds = 2 * config.budget.seconds + config.budget.graceSeconds;
+  const env: Record<string, string> = {
+    ...config.env,
+    RATCHET_BUDGET_SECONDS: String(budgetSeconds),
+    RATCHET_SEED: String(config.seed),
+    RATCHET_RUN_DIR: o.runDir,
+    RATCHET_EXPERIMENT_ID: o.id,
+    RATCHET_WORKSPACE: o.workspace,
+    RATCHET_CONFIRM: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+  return {
+    command: config.confirm?.command ?? [],
+    cwd: o.cwd,
+    env,
+    output: 'ratchet',
+    budgetSeconds,
+    graceSeconds: config.budget.graceSeconds,
+    logPath: path.join(o.runDir, 'log.txt'),
+    metricsPath: path.join(o.runDir, 'metrics.jsonl'),
+    signal: o.signal,
+  };
 }
