@@ -23,7 +23,7 @@ describe('ratchet run --proposer claude against a stand-in Messages API', () => 
     const ws = fixtureRepo('quadratic', (dir) => {
       writeFileSync(path.join(dir, 'prepare.py'), 'VOCAB = 256\n');
       const cfg = JSON.parse(readFileSync(path.join(dir, 'ratchet.json'), 'utf8'));
-      writeFileSync(path.join(dir, 'ratchet.json'), JSON.stringify({ ...cfg, protected: ['prepare.py'], keepRule: 'threshold', pipeline: false }));
+      writeFileSync(path.join(dir, 'ratchet.json'), JSON.stringify({ ...cfg, protected: ['prepare.py'], keepRule: 'threshold', pipeline: false, earlyStop: { enabled: false } }));
     });
     const usage = { input_tokens: 1200, output_tokens: 80, cache_read_input_tokens: 3000, cache_creation_input_tokens: 500 };
     server.enqueue(
