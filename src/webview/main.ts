@@ -108,18 +108,31 @@ function size() {
   return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 72)) };
 }
 
+/** Prepared (smoothed, decimated) series per run: only runs that got points are redone. */
+const prepCache = new Map<string, { key: string; xy: XY }>();
+
+function prepared(r: RunSeries, width: number): XY {
+  const key = `${r.points.t.length}|${options.x}|${options.smoothing}|${options.logScale}|${width}`;
+  const hit = prepCache.get(r.id);
+  if (hit && hit.key === key) return hit.xy;
+  const xy = prepare(r.points, options.x, options.smoothing, options.logScale, width);
+  prepCache.set(r.id, { key, xy });
+  return xy;
+}
+
 function renderLoss(): number {
   const list = orderedRuns();
   const { width, height } = size();
   let raw = 0;
-  const prepared: XY[] = list.map((r) => {
+  for (const id of prepCache.keys()) if (!runs.has(id)) prepCache.delete(id);
+  const prepared_: XY[] = list.map((r) => {
     raw += r.points.t.length;
-    return prepare(r.points, options.x, options.smoothing, options.logScale, width);
+    return prepared(r, width);
   });
-  const drawable = list.filter((_, i) => prepared[i].n > 0);
+  const drawable = list.filter((_, i) => prepared_[i].n > 0);
   emptyEl.hidden = drawable.length > 0;
   emptyEl.textContent = list.length ? 'Waiting for the first loss points…' : 'No runs to show yet. Start a loop, or pick runs in the Experiments view (Overlay on Chart).';
-  const data = joinSeries(prepared.filter((p) => p.n > 0)) as uPlot.AlignedData;
+  const data = joinSeries(prepared_.filter((p) => p.n > 0)) as uPlot.AlignedData;
   const key = `loss|${options.x}|${options.logScale}|${drawable.map((r) => `${r.id}:${r.status}:${r.roles.join('+')}`).join(',')}|${document.body.className}`;
   if (!plot || key !== plotKey) {
     plot?.destroy();
@@ -235,7 +248,10 @@ function onMessage(msg: HostMessage) {
       break;
     case 'runs':
       for (const id of msg.removed) runs.delete(id);
-      for (const r of msg.runs) runs.set(r.id, r);
+      for (const r of msg.runs) {
+        runs.set(r.id, r);
+        prepCache.delete(r.id);
+      }
       break;
     case 'append':
       for (const b of msg.batches) {
@@ -262,6 +278,7 @@ function onMessage(msg: HostMessage) {
 
 function applyState(s: ChartState) {
   runs.clear();
+  prepCache.clear();
   for (const r of s.runs) runs.set(r.id, r);
   progress = s.progress;
   const restored = parseChartOptions(saved?.options);
