@@ -106,6 +106,7 @@ export const configSpec: Record<string, NullableSpec> = {
   pipeline: { type: 'boolean', description: 'Write the next proposal while the current run trains (default true). A fast proposer (under a second or 2% of the budget) is asked after the run anyway, when its result is known.' },
   workers: { type: 'integer', min: 1, description: 'Experiments trained at once, each in its own git worktree and on its own accelerator (default 1).' },
   devices: { type: 'stringArray', description: 'CUDA_VISIBLE_DEVICES value of each worker, e.g. ["0", "1"] or ["0,1", "2,3"]; default: one per GPU that nvidia-smi lists (local executor only).' },
+  sandbox: { type: 'boolean', description: 'Linux only, opt-in: run every command inside bubblewrap (apt-get install bubblewrap): no network, writes only to the run folder, the experiment\'s worktree and .ratchet/cache; everything else read-only.' },
   executor: {
     type: 'object',
     description: 'Where runs happen: here (local) or as Slurm batch jobs (slurm; a filesystem shared with the nodes is assumed).',

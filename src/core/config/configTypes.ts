@@ -107,4 +107,6 @@ export interface RatchetConfig {
   /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
   devices?: string[];
   executor?: ExecutorConfig;
+  /** Run commands inside bubblewrap: no network, writes only to the run folder, the worktree and .ratchet/cache (default false). */
+  sandbox?: boolean;
 }

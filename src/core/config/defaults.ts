@@ -26,5 +26,6 @@ export function defaultConfig(): RatchetConfig {
     workers: 1,
     devices: [],
     executor: { type: 'local', timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 },
+    sandbox: false,
   };
 }
