@@ -745,6 +745,8 @@ export class ResearchLoop {
           return 'recorded';
         }
       }
+      // Committed now, so that a worker that frees up starts training at once.
+      await this.applyAndCommit(state, f, lane, rec, plan.files, outcome.hypothesis);
       // Wait for an accelerator.
       this.setStage(f, 'ready');
       const got = await this.slots.acquire(abort.signal);
@@ -768,12 +770,15 @@ export class ResearchLoop {
         const d = this.describe(rec, plan.files);
         f.signature = d.signature;
         f.baseCommit = parent.commit;
+        await this.applyAndCommit(state, f, lane, rec, plan.files, outcome.hypothesis);
         break;
       }
       const why = !again.ok ? again.reason : !changes ? `${onto.id} already holds this change` : 'it would repeat an experiment already run on the new best';
       this.emit({ type: 'proposal-rebased', id, from: parent.id, onto: onto.id, applied: false, reason: why });
       this.slots.release(slot);
       holdSlot(null);
+      rec.commit = null;
+      f.commit = null;
       f.signature = null;
       f.baseCommit = null;
       f.hypothesis = '';
@@ -785,11 +790,7 @@ export class ResearchLoop {
       this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was written for ${parent.id}, but ${onto.id} was kept meanwhile and the change ${!again.ok ? 'no longer applies' : 'is moot'} (${why}). Propose again against the new best.`);
     }
 
-    await writePlanned(lane.cwd, plan.files, { editable: config.editable, protected: config.protected });
-    const commit = await this.store.commitExperiment(state.tag, id, `ratchet ${id}: ${outcome.hypothesis}\n`, rec.files ?? [], lane.name);
-    lane.head = commit;
-    rec.commit = commit;
-    f.commit = commit;
+    const commit = f.commit as string;
     this.setStage(f, 'training');
     await this.writeCurrent(state);
     const m = await this.measure(state, lane, slot, id, commit, config.seed, abort.signal, parent);
@@ -830,11 +831,21 @@ export class ResearchLoop {
       if (!this.ending) this.rechecks.push({ of: id, hypothesis: `${stripRecheck(outcome.hypothesis)} [re-check of ${id} on ${onto.id}]`, edits: outcome.edits, meta: outcome.meta });
     }
     if (rec.status === 'kept') {
-      await this.gitSerial(() => this.store.advanceBranch(state.tag, commit, parent.commit as string));
+      // Claimed before the await, so a concurrent keep sees the new best and is re-checked.
       state.best = rec;
+      await this.gitSerial(() => this.store.advanceBranch(state.tag, commit, parent.commit as string));
     }
     await this.record(rec, state.rows, state.best);
     return 'recorded';
+  }
+
+  private async applyAndCommit(state: SessionState, f: Flight, lane: Lane, rec: ExperimentRecord, files: PlannedFile[], hypothesis: string): Promise<void> {
+    const { config } = this.opts;
+    await writePlanned(lane.cwd, files, { editable: config.editable, protected: config.protected });
+    const commit = await this.store.commitExperiment(state.tag, f.id, `ratchet ${f.id}: ${hypothesis}\n`, rec.files ?? [], lane.name);
+    lane.head = commit;
+    rec.commit = commit;
+    f.commit = commit;
   }
 
   private describe(rec: ExperimentRecord, files: PlannedFile[]): { signature: string; diff: string } {

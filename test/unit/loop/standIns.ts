@@ -1,0 +1,113 @@
+// Stand-ins for loop tests and the throughput benchmark: a proposer of fixed latency and an
+// executor that "trains" for a fixed time without a process. The workspace is a `train.py` of
+// knobs `K0 = 0` … `K{n-1} = 0`; the metric (minimised) is 100 minus the sum of the knobs.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { RatchetConfig } from '../../../src/core/config/configTypes';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import type { Executor } from '../../../src/core/executors/executor';
+import type { ProposeOutcome, Proposer, ProposerContext } from '../../../src/core/proposers/proposer';
+import type { RunRequest, RunResult } from '../../../src/core/trainer/runTypes';
+
+export function knobWorkspace(knobs = 40): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-loop-'));
+  writeFileSync(path.join(dir, 'train.py'), Array.from({ length: knobs }, (_, i) => `K${i} = 0\n`).join(''));
+  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
+  g('init', '-q', '-b', 'main');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return dir;
+}
+
+export function knobConfig(over: Partial<RatchetConfig> = {}): RatchetConfig {
+  return { ...defaultConfig(), command: ['true'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, ...over };
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export interface ProposalPlan {
+  knob: number;
+  /** The value the knob is set to (the metric, minimised, drops by it: positive is better). */
+  to: number;
+  /** The value the edit expects to find (default 0). */
+  from?: number;
+}
+
+/** Proposes the planned edits in order (then knob i → 1, an improvement, past the plan), each after `latencyMs`. */
+export class StandInProposer implements Proposer {
+  readonly name = 'stand-in';
+  readonly calls: { at: number; end: number; best: string | null; inFlight: string[]; root: string; feedback: string[] }[] = [];
+  private next = 0;
+
+  constructor(private readonly latencyMs: number, private readonly plan: ProposalPlan[] = [], private readonly t0 = Date.now()) {}
+
+  async propose(ctx: ProposerContext): Promise<ProposeOutcome> {
+    const call = { at: Date.now() - this.t0, end: -1, best: ctx.best?.id ?? null, inFlight: [...ctx.inFlight], root: ctx.root, feedback: [...ctx.feedback] };
+    this.calls.push(call);
+    await sleep(this.latencyMs, ctx.signal);
+    const i = this.next++;
+    const p = this.plan[i] ?? { knob: i, to: 1 };
+    call.end = Date.now() - this.t0;
+    const from = p.from ?? 0;
+    return { kind: 'proposal', hypothesis: `K${p.knob} ${from} → ${p.to}`, edits: [{ path: 'train.py', search: `K${p.knob} = ${from}`, replace: `K${p.knob} = ${p.to}` }] };
+  }
+}
+
+export interface RunLog {
+  id: string;
+  start: number;
+  end: number;
+  cwd: string;
+  device: string | undefined;
+  worker: string | undefined;
+  seed: string;
+  metric: number;
+}
+
+/** "Trains" for `runMs` (or `runMsFor(knobs)`): no process; the metric is 100 minus the sum of the knobs in cwd/train.py. */
+export class StandInExecutor implements Executor {
+  readonly name = 'local';
+  readonly runs: RunLog[] = [];
+
+  constructor(private readonly runMs: number | ((cwd: string) => number), private readonly t0 = Date.now()) {}
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const start = Date.now() - this.t0;
+    const text = readFileSync(path.join(req.cwd, 'train.py'), 'utf8');
+    const sum = [...text.matchAll(/^K\d+ = (-?[\d.]+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    const metric = 100 - sum;
+    const ms = typeof this.runMs === 'number' ? this.runMs : this.runMs(req.cwd);
+    const base = { exitCode: 0, signal: null, lastStep: 1, points: 1, logTail: '' };
+    try {
+      req.onPoint?.({ t: 0, step: 0, loss: metric + 1 });
+      await sleep(ms, req.signal);
+    } catch {
+      const end = Date.now() - this.t0;
+      this.runs.push({ id: req.env.RATCHET_EXPERIMENT_ID, start, end, cwd: req.cwd, device: req.env.CUDA_VISIBLE_DEVICES, worker: req.env.RATCHET_WORKER, seed: req.env.RATCHET_SEED, metric });
+      return { ...base, status: 'killed', final: null, durationMs: end - start, reason: `stopped: ${String(req.signal?.reason)}` };
+    }
+    const end = Date.now() - this.t0;
+    this.runs.push({ id: req.env.RATCHET_EXPERIMENT_ID, start, end, cwd: req.cwd, device: req.env.CUDA_VISIBLE_DEVICES, worker: req.env.RATCHET_WORKER, seed: req.env.RATCHET_SEED, metric });
+    return { ...base, status: 'ok', final: { val_bpb: metric }, durationMs: end - start, reason: 'ok' };
+  }
+}
+
+/** Training time / wall time over [from, to]: the share of the accelerators' time spent training. */
+export function dutyCycle(runs: RunLog[], from: number, to: number, accelerators = 1): number {
+  const busy = runs.reduce((s, r) => s + Math.max(0, Math.min(r.end, to) - Math.max(r.start, from)), 0);
+  return busy / ((to - from) * accelerators);
+}
