@@ -26,12 +26,12 @@ import prepare
 
 # ---------------------------------------------------------------------------
 # hyperparameters (one per line, NAME = number)
-N_LAYER = 2
-N_HEAD = 4
+N_LAYER = 1
+N_HEAD = 2
 N_EMBD = 64
 MLP_RATIO = 4
-BLOCK_SIZE = 64
-BATCH_SIZE = 16
+BLOCK_SIZE = 32
+BATCH_SIZE = 32
 DROPOUT = 0.0
 LEARNING_RATE = 8e-3
 MIN_LR_FRACTION = 0.1
@@ -194,7 +194,9 @@ def main():
     tokens_per_step = BATCH_SIZE * BLOCK_SIZE
 
     train_model = model
-    if device == "cuda" and hasattr(torch, "compile"):
+    # torch.compile takes tens of seconds: only worth it for long or step-counted runs.
+    if device == "cuda" and hasattr(torch, "compile") and (env["seconds"] is None or env["seconds"] >= 120
+                                                         or env["steps"] or env["tokens"]):
         try:
             train_model = torch.compile(model)
         except Exception as e:  # an old or partial torch: run eagerly
@@ -242,8 +244,16 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = sampler.next()
-        with autocast:
-            logits = train_model(x)
+        try:
+            with autocast:
+                logits = train_model(x)
+        except Exception as e:  # torch.compile fails lazily, on first use
+            if train_model is model:
+                raise
+            prepare.log("compiled model failed (%s: %s); running eagerly" % (type(e).__name__, e))
+            train_model = model
+            with autocast:
+                logits = model(x)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

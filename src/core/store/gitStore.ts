@@ -67,6 +67,10 @@ export class GitStore {
         throw new WorkspaceError(`the repository is in the middle of ${what}: finish or abort it first`);
       }
     }
+    for (const sub of await this.submodules()) {
+      const inside = files.find((f) => this.repoPath(f).startsWith(sub.path + '/'));
+      if (inside) throw new WorkspaceError(`${inside} is inside the git submodule ${sub.path}: Ratchet edits and guards files of the workspace's own repository only (move the file out, or make ${sub.path} a plain folder)`);
+    }
     const status = await git(this.workspace, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
     const dirty = status.split('\0').filter(Boolean).map((e) => e.slice(3));
     if (dirty.length > 0) {
@@ -143,6 +147,40 @@ export class GitStore {
       if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;
       await fs.symlink(path.join(this.workspace, name), dest).catch(() => undefined);
     }
+    await this.populateSubmodules(tag);
+  }
+
+  /** Gitlinks (submodules) of HEAD: repository-relative path and the recorded commit. */
+  async submodules(at = this.workspace): Promise<{ path: string; commit: string }[]> {
+    const out = await git(at, ['ls-files', '-s', '-z'], { allowFail: true });
+    const subs: { path: string; commit: string }[] = [];
+    for (const entry of out.split('\0')) {
+      const m = /^160000 ([0-9a-f]{40,64}) \d\t(.+)$/.exec(entry);
+      if (m) subs.push({ commit: m[1]!, path: m[2]! });
+    }
+    return subs;
+  }
+
+  /**
+   * A worktree has its submodules' folders empty. Each one the user has checked out gets a
+   * worktree of its own repository at the recorded commit (no network, nothing of the user's
+   * submodule checkout changes); the others stay empty, and the returned list names them.
+   */
+  async populateSubmodules(name: string): Promise<string[]> {
+    const root = this.worktreeRoot(name);
+    const missing: string[] = [];
+    for (const sub of await this.submodules(root)) {
+      const src = path.join(this.toplevel, sub.path);
+      const dest = path.join(root, sub.path);
+      const own = await git(src, ['rev-parse', '--show-toplevel'], { allowFail: true });
+      if (!own || (await fs.realpath(own).catch(() => '')) !== (await fs.realpath(src).catch(() => src))) {
+        missing.push(sub.path);
+        continue;
+      }
+      const r = await git(src, ['worktree', 'add', '--detach', '--force', dest, sub.commit], { allowFail: true });
+      if (r === '' && !(await fs.stat(path.join(dest, '.git')).then(() => true, () => false))) missing.push(sub.path);
+    }
+    return missing;
   }
 
   /**
@@ -170,9 +208,11 @@ export class GitStore {
 
   async removeWorktree(tag: string): Promise<void> {
     const worktree = this.worktreeRoot(tag);
+    const subs = (await fs.stat(worktree).then(() => true, () => false)) ? await this.submodules(worktree) : [];
     await git(this.workspace, ['worktree', 'remove', '--force', worktree], { allowFail: true });
     await fs.rm(worktree, { recursive: true, force: true });
     await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
+    for (const sub of subs) await git(path.join(this.toplevel, sub.path), ['worktree', 'prune'], { allowFail: true });
   }
 
   /** Commits the given workspace-relative files in the worktree (detached) and keeps the commit reachable. */
