@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
@@ -50,6 +50,9 @@ describe('crash and resume', () => {
     expect(rows.map((x) => [x.id, x.status])).toEqual([['e0001', 'baseline'], ['e0002', 'interrupted'], ['e0003', expect.stringMatching(/kept|discarded/)]]);
     expect(rows[1].reason).toMatch(/died/);
     expect(existsSync(path.join(ws, '.ratchet/runs/e0002/log.pid'))).toBe(false);
+    // The interrupted run keeps its folder; the next experiment got a new id, folder and ref.
+    expect(existsSync(path.join(ws, '.ratchet/runs/e0002/stubborn.json'))).toBe(true);
+    expect(gitIn(ws, 'rev-parse', 'refs/ratchet/k9/e0002')).toBe(rows[1].commit);
     expect(gitConsistency(ws, 'k9', userHead)).toEqual([]);
     return `e0002 interrupted; trainer + child stopped (SIGTERM ignored → SIGKILL); ${rows.length} rows, git consistent`;
   });
@@ -57,7 +60,7 @@ describe('crash and resume', () => {
   fault('a recycled pid in a stale trainer record', 'left alone (start time differs)', async () => {
     const dir = tempDir();
     const runDir = path.join(dir, 'runs', 'e0001');
-    require('node:fs').mkdirSync(runDir, { recursive: true });
+    mkdirSync(runDir, { recursive: true });
     const bystander = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
     killed.push(bystander.pid!);
     await waitFor('sleep to start', () => procStartTime(bystander.pid!) !== null);
@@ -73,7 +76,7 @@ describe('crash and resume', () => {
 
   fault('a lock left by a crashed loop (pid gone or recycled after a reboot)', 'taken over, the run goes on', async () => {
     const ws = faultRepo();
-    require('node:fs').mkdirSync(path.join(ws, '.ratchet'), { recursive: true });
+    mkdirSync(path.join(ws, '.ratchet'), { recursive: true });
     // pid 1 runs, but it is not the loop that wrote this lock (another start time, another boot).
     writeFileSync(path.join(ws, '.ratchet/lock'), JSON.stringify({ pid: 1, host: os.hostname(), startedAt: '2020-01-01T00:00:00Z', tag: 'old', startTime: 1, bootId: 'a-previous-boot' }));
     const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'offline', '--tag', 'lk']);

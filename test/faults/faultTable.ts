@@ -1,14 +1,9 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { formatTable, type FaultRow } from './tableFormat';
 
-export interface FaultRow {
-  fault: string;
-  expected: string;
-  observed: string;
-  ok: boolean;
-  file: string;
-}
+export type { FaultRow };
 
 const rows: FaultRow[] = [];
 
@@ -41,15 +36,6 @@ function record(row: FaultRow): void {
     mkdirSync(dir, { recursive: true });
     appendFileSync(path.join(dir, 'rows.jsonl'), JSON.stringify(row) + '\n');
   }
-}
-
-export function formatTable(list: FaultRow[]): string {
-  const head = ['fault', 'expected outcome', 'observed outcome'];
-  const body = list.map((r) => [r.fault, r.expected, `${r.ok ? '✓' : '✗'} ${r.observed}`]);
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
-  const cell = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w));
-  const line = (cols: string[]) => `| ${cols.map((c, i) => cell(c, widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
 /** Prints this file's rows when it is done (the suite-wide table is printed by globalSetup.ts). */
