@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { loadConfig } from '../core/config/loadConfig';
 import { ChartPanel } from './chart/chartPanel';
 import { registerCommands, startLoop, type Services } from './commands/registerCommands';
 import { LoopController } from './loop/loopController';
@@ -69,6 +70,14 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   status.update(loop.snapshot);
   setContext('ratchet.running', false);
   setContext('ratchet.reviewing', false);
+  const ws0 = workspace();
+  if (ws0) {
+    // The metric's name and direction, for the tree and the chart before any loop runs.
+    void loadConfig(ws0).then((c) => {
+      tree.setMetric(c.metric);
+      chart.setMetric(c.metric);
+    }, () => undefined);
+  }
   void tree.refresh().then(() => {
     const ws = workspace();
     if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));

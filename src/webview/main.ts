@@ -105,7 +105,7 @@ function runLabel(r: RunSeries): string {
 
 function size() {
   const rect = chartEl.getBoundingClientRect();
-  return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 72)) };
+  return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 24 - 26 * Math.ceil((runs.size + 1) / 2))) };
 }
 
 /** Prepared (smoothed, decimated) series per run: only runs that got points are redone. */
@@ -193,7 +193,7 @@ function renderProgress(): number {
     plot = new uPlot({
       width, height,
       scales: { x: { time: false }, y: { distr: options.logScale ? 3 : 1 } },
-      axes: [{ ...axisStyle(), label: 'experiment' }, { ...axisStyle(), label: progress.metricName, size: 60 }],
+      axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
     plot.over.addEventListener('click', () => {

@@ -1,7 +1,7 @@
 // A real VS Code workbench + extension host without desktop VS Code: code-server (on Node 24)
 // opened in Debian's headless Chromium through playwright-core. Used by the integration test
 // runner (runTests.mjs, via the @vscode/test-electron shim) and by the Playwright UI tests.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +59,7 @@ async function waitForHttp(url, ms, proc) {
 
 /**
  * Starts code-server on 127.0.0.1:<random port> in its own process group.
- * @param {{ env?: Record<string,string>, settings?: Record<string, unknown>, log?: (s: string) => void, dir?: string }} [opts]
+ * @param {{ env?: Record<string,string>, settings?: Record<string, unknown>, log?: (s: string) => void, dir?: string, vsix?: string }} [opts]
  */
 export async function startCodeServer(opts = {}) {
   install();
@@ -70,6 +70,19 @@ export async function startCodeServer(opts = {}) {
   const port = await freePort();
   const output = [];
   const log = opts.log ?? (() => {});
+  const env = {
+    ...process.env,
+    ...opts.env,
+    XDG_CONFIG_HOME: join(dir, 'cfg'), XDG_DATA_HOME: join(dir, 'data'), XDG_CACHE_HOME: join(dir, 'cache'),
+    PATH: `${node24Bin}:${process.env.PATH}`,
+    // The Node 20 machine config must not leak into the Node 24 server.
+    npm_config_nodedir: join(node24Bin, '..'),
+  };
+  if (opts.vsix) {
+    const r = spawnSync(codeServerBin, ['--extensions-dir', join(dir, 'ext'), '--user-data-dir', join(dir, 'ud'), '--install-extension', opts.vsix], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`installing ${opts.vsix} failed: ${r.stdout}${r.stderr}`);
+    log(r.stdout);
+  }
   const proc = spawn(codeServerBin, [
     '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
     '--disable-getting-started-override', '--bind-addr', `127.0.0.1:${port}`, '--config', join(dir, 'config.yaml'),
@@ -78,14 +91,7 @@ export async function startCodeServer(opts = {}) {
   ], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      ...opts.env,
-      XDG_CONFIG_HOME: join(dir, 'cfg'), XDG_DATA_HOME: join(dir, 'data'), XDG_CACHE_HOME: join(dir, 'cache'),
-      PATH: `${node24Bin}:${process.env.PATH}`,
-      // The Node 20 machine config must not leak into the Node 24 server.
-      npm_config_nodedir: join(node24Bin, '..'),
-    },
+    env,
   });
   const onData = (d) => { const s = d.toString(); output.push(s); log(s); };
   proc.stdout.on('data', onData);

@@ -5,12 +5,11 @@
 // RATCHET_VSCODE=desktop uses a downloaded desktop VS Code instead (needs internet).
 // RATCHET_TEST_GREP=<regex> runs a subset; RATCHET_VSCODE_VERBOSE=1 shows everything.
 import { runTests } from '@vscode/test-electron';
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from '../../tools/vscode-host/install.mjs';
+import { makeWorkspace } from './workspace.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -18,17 +17,6 @@ const testsPath = join(root, 'dist', 'test', 'index.js');
 if (!existsSync(testsPath)) {
   console.error('dist/test/index.js is missing: run `npm run build` first');
   process.exit(2);
-}
-
-/** A fresh git workspace copied from the fixture, so the tests can run the loop and commit in it. */
-export function makeWorkspace(fixture = join(here, 'fixtures', 'workspace')) {
-  const dir = mkdtempSync(join(tmpdir(), 'ratchet-ws-'));
-  cpSync(fixture, dir, { recursive: true });
-  const git = (...a) => execFileSync('git', ['-c', 'user.name=ratchet-test', '-c', 'user.email=test@ratchet.invalid', ...a], { cwd: dir, stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'fixture');
-  return dir;
 }
 
 const desktop = process.env.RATCHET_VSCODE === 'desktop';

@@ -74,15 +74,17 @@ export function bestOf(rows: readonly ExperimentRecord[]): ExperimentRecord | nu
   return best;
 }
 
-export function recordDescription(r: ExperimentRecord): string {
+/** Metric and change against the best before it, signed as the metric moved (a lower loss shows −). */
+export function recordDescription(r: ExperimentRecord, goal: 'minimize' | 'maximize' = 'minimize'): string {
   if (r.metric === null || !Number.isFinite(r.metric)) return r.status;
-  const d = r.status === 'baseline' ? '' : formatDelta(r.delta);
+  const moved = r.delta === null ? null : goal === 'minimize' ? -r.delta : r.delta;
+  const d = r.status === 'baseline' ? '' : formatDelta(moved);
   return `${formatMetric(r.metric)}${d ? ` (${d})` : ''}`;
 }
 
 export function recordTooltip(r: ExperimentRecord, metricName = 'metric'): string {
   const lines = [`**${escapeMd(r.hypothesis || r.status)}**`, '', `Status: ${r.status}`];
-  if (r.metric !== null) lines.push(`${metricName}: ${formatMetric(r.metric)}${r.delta !== null && r.status !== 'baseline' ? ` (${formatDelta(r.delta)})` : ''}`);
+  if (r.metric !== null) lines.push(`${metricName}: ${formatMetric(r.metric)}${r.delta !== null && r.status !== 'baseline' ? ` (${r.delta >= 0 ? 'better' : 'worse'} by ${formatMetric(Math.abs(r.delta))} than the best before)` : ''}`);
   if (r.durationMs !== undefined) lines.push(`Duration: ${formatClock(r.durationMs / 1000)}`);
   if (r.steps !== undefined && r.steps !== null) lines.push(`Steps: ${r.steps}`);
   if (r.usage) lines.push(`Tokens: ${r.usage.input + r.usage.cacheRead + r.usage.cacheWrite} in, ${r.usage.output} out`);

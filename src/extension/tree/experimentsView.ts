@@ -20,6 +20,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   roots: TreeNode[] = [];
   live: LiveExperiment | null = null;
   private metricName = 'metric';
+  private goal: 'minimize' | 'maximize' = 'minimize';
   private session: string | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loading: Promise<void> | null = null;
@@ -79,6 +80,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       case 'session-started':
         this.session = e.session;
         this.metricName = e.config.metric.name;
+        this.goal = e.config.metric.goal;
         break;
       case 'experiment-started':
         this.live = { id: e.id, session: this.session ?? '', parent: e.parent, hypothesis: e.baseline ? 'baseline: the code as it is' : '', phase: e.baseline ? 'baseline' : 'proposing', baseline: e.baseline };
@@ -158,7 +160,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     const r = node.record;
     const item = new vscode.TreeItem(r.hypothesis || r.id, node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `exp/${r.session}/${r.id}`;
-    item.description = recordDescription(r);
+    item.description = recordDescription(r, this.goal);
     const color = statusColor[r.status] ?? 'foreground';
     item.iconPath = new vscode.ThemeIcon(statusIcon[r.status] ?? 'circle-outline', new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
     const md = new vscode.MarkdownString(recordTooltip(r, this.metricName));
@@ -177,6 +179,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   find(id: string): ExperimentRecord | undefined {
     for (let i = this.records.length - 1; i >= 0; i--) if (this.records[i].id === id) return this.records[i];
     return undefined;
+  }
+
+  setMetric(m: { name: string; goal: 'minimize' | 'maximize' }): void {
+    this.metricName = m.name;
+    this.goal = m.goal;
   }
 
   setWorkspace(ws: string | null): void {

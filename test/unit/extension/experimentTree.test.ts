@@ -46,7 +46,8 @@ describe('buildTree', () => {
   it('describes, explains and tags experiments', () => {
     n = 0;
     const k = rec({ status: 'kept', metric: 0.97131, delta: 0.0123, durationMs: 151_000, steps: 420, costUsd: 0.0123, usage: { input: 1000, output: 200, cacheRead: 0, cacheWrite: 0 }, reason: 'improved' });
-    expect(recordDescription(k)).toBe('0.97131 (+0.0123)');
+    expect(recordDescription(k)).toBe('0.97131 (−0.0123)');
+    expect(recordDescription(k, 'maximize')).toBe('0.97131 (+0.0123)');
     expect(recordDescription(rec({ status: 'crashed', metric: null }))).toBe('crashed');
     const tip = recordTooltip(k, 'val_bpb');
     expect(tip).toContain('Duration: 2:31');

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// `npm run test:e2e`: drives VS Code (code-server in headless Chromium) the way a person does:
+// open the Ratchet view, F1 → "Ratchet: Start Loop", watch Claude's proposal stream into a
+// diff (from the stand-in Messages API), click Accept, watch the loss chart draw and the
+// experiment tree grow. Saves screenshots under docs/screenshots/ (or $RATCHET_SCREENSHOTS).
+// --vsix <file>: test the packaged extension installed from the .vsix instead of the sources.
+import * as esbuild from 'esbuild';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { launchBrowser, startCodeServer, workbenchUrl } from '../vscode/host.mjs';
+import { makeWorkspace } from '../vscode/workspace.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const vsixArg = process.argv.indexOf('--vsix');
+const vsix = vsixArg >= 0 ? resolve(process.argv[vsixArg + 1]) : null;
+const shots = resolve(process.env.RATCHET_SCREENSHOTS ?? join(root, 'docs', 'screenshots'));
+const timeoutMs = Number(process.env.RATCHET_E2E_TIMEOUT ?? 240) * 1000;
+const t0 = Date.now();
+const step = (s) => console.log(`[e2e] +${((Date.now() - t0) / 1000).toFixed(1)} s  ${s}`);
+
+// The stand-in Anthropic API (shared test support, TypeScript: bundled on the fly).
+const tmp = mkdtempSync(join(tmpdir(), 'ratchet-e2e-'));
+await esbuild.build({ entryPoints: [join(root, 'test/support/fakeAnthropic.ts')], bundle: true, platform: 'node', format: 'esm', outfile: join(tmp, 'fakeAnthropic.mjs'), logLevel: 'error' });
+const { startFakeAnthropic, streamedAnswer, proposalText } = await import(pathToFileURL(join(tmp, 'fakeAnthropic.mjs')).href);
+const api = await startFakeAnthropic();
+const hypothesis = 'Raise LR to 0.01, shorten warmup';
+api.enqueue(streamedAnswer(proposalText(hypothesis, [{
+  path: 'train.mjs',
+  search: 'LEARNING_RATE = 0.003\nWARMUP_STEPS = 10',
+  replace: '# 3e-3 underfits within the budget: the loss is still falling at the end\nLEARNING_RATE = 0.01\n# a small model needs little warmup\nWARMUP_STEPS = 4',
+}]), { chunkSize: 6, delayMs: 90 }));
+
+const workspace = makeWorkspace(undefined, (dir) => {
+  const cfg = JSON.parse(readFileSync(join(dir, 'ratchet.json'), 'utf8'));
+  writeFileSync(join(dir, 'ratchet.json'), JSON.stringify({ ...cfg, proposer: 'claude' }, null, 2) + '\n');
+});
+const server = await startCodeServer({
+  vsix: vsix ?? undefined,
+  env: { ANTHROPIC_API_KEY: 'sk-ant-e2e-stand-in', ANTHROPIC_BASE_URL: api.url, FAKE_STEPS: '60', FAKE_STEP_MS: '60' },
+  settings: { 'ratchet.reviewMode': 'always', 'ratchet.experiments': 1, 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false, 'window.commandCenter': false, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.editor.enablePreview': true },
+});
+step(`code-server on ${server.base}${vsix ? ` with ${vsix}` : ''}`);
+let browser;
+let failed = null;
+const timer = setTimeout(() => {
+  failed = new Error(`timed out after ${timeoutMs / 1000} s`);
+  void browser?.close();
+}, timeoutMs);
+try {
+  mkdirSync(shots, { recursive: true });
+  browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+  page.on('pageerror', (e) => process.env.RATCHET_VSCODE_VERBOSE && console.error(`[page] ${e.message}`));
+  await page.goto(workbenchUrl(server.base, { folder: workspace, extensionDevelopmentPath: vsix ? undefined : root }));
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  step('workbench loaded');
+
+  // The Ratchet activity-bar entry appears once the extension is registered.
+  const ratchetIcon = page.locator('.activitybar a.action-label[aria-label^="Ratchet"]');
+  await ratchetIcon.waitFor({ timeout: 60_000 });
+  await ratchetIcon.click();
+  await page.getByText('No experiments yet').waitFor({ timeout: 30_000 });
+  // A wider side bar, so the tree's metric and delta show next to the hypotheses.
+  const sash = page.locator('.part.sidebar').first();
+  const box = await sash.boundingBox();
+  if (box) {
+    await page.mouse.move(box.x + box.width + 1, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width + 160, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+  }
+  step('Ratchet view open, welcome content shown');
+
+  // F1 → Ratchet: Start Loop.
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => {});
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill('>Ratchet: Start Loop');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Ratchet: Start Loop' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  step('Start Loop');
+
+  // Baseline, then the proposal streams into a diff editor.
+  const diff = page.locator('.monaco-diff-editor');
+  await diff.first().waitFor({ timeout: 90_000 });
+  step('proposal diff open');
+  await page.locator('.monaco-diff-editor .modified').getByText('LEARNING_RATE = 0.01').first().waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: join(shots, 'proposal-diff.png') });
+  step('screenshot: proposal-diff.png');
+
+  // Accept from the status bar (editor-title buttons only show in the active editor group, and
+  // the diff opened without taking focus).
+  const accept = page.locator('.statusbar-item[id$="ratchet.accept"] a').first();
+  await accept.waitFor({ timeout: 15_000 });
+  await accept.click();
+  step('accepted');
+
+  // The chart draws the run live (webview: an iframe with an inner frame).
+  const chartFrame = page.frameLocator('iframe.webview.ready').frameLocator('iframe');
+  await chartFrame.locator('body[data-points]').first().waitFor({ timeout: 60_000 });
+  await page.waitForFunction(() => true);
+  const deadline = Date.now() + 60_000;
+  let points = 0;
+  while (Date.now() < deadline) {
+    points = Number(await chartFrame.locator('body').first().getAttribute('data-points').catch(() => '0'));
+    if (points > 90) break;
+    await page.waitForTimeout(250);
+  }
+  if (points <= 60) throw new Error(`the chart drew no points of the new run (${points} in all)`);
+  step(`chart drawing (${points} points)`);
+
+  // The tree grows: the baseline and the accepted experiment.
+  const tree = page.locator('.pane-body .monaco-list-row');
+  await tree.filter({ hasText: 'Raise LR to 0.01' }).first().waitFor({ timeout: 60_000 });
+  await page.getByText(/kept|discarded/).first().waitFor({ timeout: 60_000 }).catch(() => {});
+  await tree.filter({ hasText: /\(\+|\(−/ }).first().waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(600);
+  await page.screenshot({ path: join(shots, 'loop-tree-chart.png') });
+  step('screenshot: loop-tree-chart.png');
+
+  // The session's progress view.
+  const view = chartFrame.locator('#view');
+  await view.selectOption('progress');
+  await page.waitForTimeout(600);
+  await page.screenshot({ path: join(shots, 'session-progress.png') });
+  step('screenshot: session-progress.png');
+  if (api.requests.length < 1) throw new Error('the stand-in API got no request');
+} catch (e) {
+  failed ??= e;
+  try {
+    const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+    if (pages[0]) await pages[0].screenshot({ path: join(shots, 'failure.png') });
+    console.error(`[e2e] failure screenshot: ${join(shots, 'failure.png')}`);
+  } catch { /* browser gone */ }
+} finally {
+  clearTimeout(timer);
+  await browser?.close().catch(() => {});
+  await server.stop();
+  await api.close();
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(workspace, { recursive: true, force: true });
+}
+if (failed) {
+  console.error(`[e2e] FAILED after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${failed.message ?? failed}`);
+  process.exit(1);
+}
+console.log(`[e2e] passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${shots}`);
