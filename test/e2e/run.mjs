@@ -2,10 +2,11 @@
 // `npm run test:e2e`: drives VS Code (code-server in headless Chromium) the way a person does:
 // open the Ratchet view, F1 → "Ratchet: Start Loop", watch Claude's proposal stream into a
 // diff (from the stand-in Messages API), click Accept, watch the loss chart draw and the
-// experiment tree grow. Saves screenshots under docs/screenshots/ (or $RATCHET_SCREENSHOTS).
+// experiment tree grow. Saves screenshots under test-results/e2e/ (or $RATCHET_SCREENSHOTS);
+// --update-docs also copies the ones the README shows into docs/screenshots/.
 // --vsix <file>: test the packaged extension installed from the .vsix instead of the sources.
 import * as esbuild from 'esbuild';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,7 +17,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const vsixArg = process.argv.indexOf('--vsix');
 const vsix = vsixArg >= 0 ? resolve(process.argv[vsixArg + 1]) : null;
-const shots = resolve(process.env.RATCHET_SCREENSHOTS ?? join(root, 'docs', 'screenshots'));
+const shots = resolve(process.env.RATCHET_SCREENSHOTS ?? join(root, 'test-results', 'e2e'));
+const docShots = ['proposal-diff.png', 'loop-tree-chart.png'];
 const timeoutMs = Number(process.env.RATCHET_E2E_TIMEOUT ?? 240) * 1000;
 const t0 = Date.now();
 const step = (s) => console.log(`[e2e] +${((Date.now() - t0) / 1000).toFixed(1)} s  ${s}`);
@@ -148,5 +150,9 @@ try {
 if (failed) {
   console.error(`[e2e] FAILED after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${failed.message ?? failed}`);
   process.exit(1);
+}
+if (process.argv.includes('--update-docs')) {
+  mkdirSync(join(root, 'docs', 'screenshots'), { recursive: true });
+  for (const f of docShots) copyFileSync(join(shots, f), join(root, 'docs', 'screenshots', f));
 }
 console.log(`[e2e] passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${shots}`);
