@@ -12,6 +12,8 @@ export interface SandboxPaths {
   writable: string[];
   /** The working directory of the run. */
   cwd: string;
+  /** Folders to keep visible (read-only) even under the private /tmp, e.g. a workspace in /tmp. */
+  readable?: string[];
 }
 
 /** Where bwrap is looked for: RATCHET_BWRAP, then the PATH. */
@@ -39,6 +41,10 @@ export function findBwrap(env: NodeJS.ProcessEnv = process.env): string | null {
  */
 export function bwrapArgs(command: string[], paths: SandboxPaths): string[] {
   const args = ['--ro-bind', '/', '/', '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm'];
+  for (const r of paths.readable ?? []) {
+    const real = safeRealpath(r, false);
+    if (real && (real === '/tmp' || real.startsWith('/tmp/') || real.startsWith('/dev/shm/'))) args.push('--ro-bind', real, real);
+  }
   const seen = new Set<string>();
   for (const w of paths.writable) {
     const real = safeRealpath(w);
@@ -52,10 +58,11 @@ export function bwrapArgs(command: string[], paths: SandboxPaths): string[] {
   return args;
 }
 
-function safeRealpath(p: string): string | null {
+function safeRealpath(p: string, create = true): string | null {
   try {
     return realpathSync(p);
   } catch {
+    if (!create) return null;
     try {
       mkdirSync(p, { recursive: true });
       return realpathSync(p);

@@ -52,5 +52,5 @@ export async function sandboxRequest(req: RunRequest, bwrap: string, extraWritab
   const cacheDir = sandboxCacheDir(req);
   const writable = [runDir, path.dirname(req.logPath), worktreeRootOf(req.cwd), cacheDir, ...extraWritable];
   const env = { ...sandboxCacheEnv(cacheDir, { ...process.env, ...req.env }), ...req.env, RATCHET_SANDBOX: '1' };
-  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd })] };
+  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd, readable: [...(req.env.RATCHET_WORKSPACE ? [req.env.RATCHET_WORKSPACE] : []), ...command.filter((a) => path.isAbsolute(a) && existsSync(a)).map((a) => path.dirname(a))] })] };
 }
