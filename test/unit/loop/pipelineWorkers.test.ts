@@ -72,7 +72,7 @@ describe('pipelining', () => {
     const from = runs[1].start;
     const to = runs[runs.length - 1].end;
     // loose: four keeps in a row each re-base the next proposal (git work between runs); bench:throughput measures it
-    expect(dutyCycle(runs, from, to)).toBeGreaterThan(0.6);
+    expect(dutyCycle(runs, from, to)).toBeGreaterThan(0.5);
     expect(worktrees(s.ws)).toEqual([]);
   });
 
@@ -124,14 +124,14 @@ describe('pipelining', () => {
 
 describe('parallel workers', () => {
   it('trains N experiments at once, each in its own worktree and on its own device, into one ledger', async () => {
-    const s = setup({ latencyMs: 20, runMs: 400, experiments: 6, workers: 3, pipeline: false, devices: ['0', '1', '2'], plan: [1, 2, 3, 4, 5, 6].map((k) => ({ knob: k, to: -1 })) });
+    const s = setup({ latencyMs: 20, runMs: 800, experiments: 6, workers: 3, pipeline: false, devices: ['0', '1', '2'], plan: [1, 2, 3, 4, 5, 6].map((k) => ({ knob: k, to: -1 })) });
     // make every result worse than the baseline, so no base moves and no re-checks happen
     await s.loop.run();
     const runs = s.executor.runs.filter((r) => r.id !== 'e0001');
     const wall = Math.max(...runs.map((r) => r.end)) - Math.min(...runs.map((r) => r.start));
     expect(runs).toHaveLength(6);
     // three at a time: two waves
-    expect(wall).toBeLessThan(400 * 6 * 0.6);
+    expect(wall).toBeLessThan(800 * 6 * 0.75);
     const overlapping = runs.filter((r) => r.start < runs[0].end);
     expect(overlapping.length).toBe(3);
     expect(new Set(overlapping.map((r) => r.cwd)).size).toBe(3);
@@ -146,7 +146,8 @@ describe('parallel workers', () => {
 
   it('a result better than its own base, after the best moved, is re-checked on the new best', async () => {
     // e0002 (fast) and e0003 (slow) both start from the baseline; e0002 is kept first.
-    let n = 0;
+    // e0003's code (K2 = 2 on the baseline) trains slowly; everything else fast.
+    const slow = (cwd: string) => (/^K1 = 0$/m.test(readFileSync(path.join(cwd, 'train.py'), 'utf8')) && /^K2 = 2$/m.test(readFileSync(path.join(cwd, 'train.py'), 'utf8')) ? 2000 : 600);
     const s = setup({
       latencyMs: 10,
       runMs: 0,
@@ -155,15 +156,17 @@ describe('parallel workers', () => {
       pipeline: false,
       devices: ['a', 'b'],
       plan: [{ knob: 1, to: 1 }, { knob: 2, to: 2 }],
-      loop: { executor: new StandInExecutor(() => [50, 50, 400, 100][n++] ?? 100) },
+      loop: { executor: new StandInExecutor(slow) },
     });
     await s.loop.run();
     const rows = s.ledger();
-    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
-    expect(byId.e0002.status).toBe('kept');
-    expect(byId.e0003.status).toBe('discarded');
-    expect(byId.e0003.reason).toMatch(/e0002 was kept while it trained, so its change is re-checked on e0002/);
-    expect(byId.e0004).toMatchObject({ status: 'kept', parent: 'e0002', hypothesis: 'K2 0 → 2 [re-check of e0003 on e0002]', metric: 97 });
+    const fast = rows.find((r) => r.hypothesis === 'K1 0 → 1')!;
+    const slowRow = rows.find((r) => r.hypothesis === 'K2 0 → 2')!;
+    expect(fast.status).toBe('kept');
+    expect(slowRow.status).toBe('discarded');
+    expect(slowRow.reason).toContain(`${fast.id} was kept while it trained, so its change is re-checked on ${fast.id}`);
+    const recheck = rows.find((r) => r.hypothesis.includes('[re-check'))!;
+    expect(recheck).toMatchObject({ status: 'kept', parent: fast.id, hypothesis: `K2 0 → 2 [re-check of ${slowRow.id} on ${fast.id}]`, metric: 97 });
     expect(s.git('show', 'ratchet/t:train.py')).toMatch(/K1 = 1\nK2 = 2\n/);
   });
 
