@@ -13,6 +13,7 @@ export async function run(): Promise<void> {
   console.log(`[ratchet-test] starting in ${process.env.RATCHET_TEST_WORKSPACE ?? '(no workspace)'} on Node ${process.version}`);
   require('./activation.test');
   require('./loop.test');
+  require('./claude.test');
   await new Promise<void>((resolve, reject) => {
     mocha.run((failures) => {
       console.log(`[ratchet-test] done: ${failures} failure(s)`);

@@ -10,6 +10,8 @@ import { api, sleep, waitFor, workspaceDir } from './helpers';
 import { ScriptedProposer } from './scriptedProposer';
 
 const TAG = 'vscode-test';
+/** The loop's story, with RATCHET_VSCODE_VERBOSE=1. */
+const trace = (line: string) => process.env.RATCHET_VSCODE_VERBOSE && console.log(`      ${line}`);
 const SEARCH = 'LEARNING_RATE = 0.003\nWARMUP_STEPS = 10';
 
 async function setting(key: string, value: unknown) {
@@ -45,7 +47,7 @@ suite('loop in the real extension host', function () {
     a.loop.onEvent((e) => {
       if (e.type === 'run-point' || e.type === 'run-log' || e.type === 'proposal-event') return;
       const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : '';
-      console.log(`      [loop] ${e.type} ${detail}`);
+      trace(`[loop] ${e.type} ${detail}`);
     });
     await setting('reviewMode', 'always');
     await setting('reviewTimeoutSeconds', 60);
@@ -83,9 +85,9 @@ suite('loop in the real extension host', function () {
         if (e.document.uri.scheme !== 'ratchet-proposal') return;
         changes.push(e.document.getText());
         if (!rec.events.some((x) => x.type === 'proposal-ready')) streamedUpdates++;
-        console.log(`      [doc] +${Date.now() - t0} ms ${e.document.uri.path} ${e.document.lineCount} lines`);
+        trace(`[doc] +${Date.now() - t0} ms ${e.document.uri.path} ${e.document.lineCount} lines`);
       });
-      const evSub = a.loop.onEvent((e) => e.type === 'proposal-event' && console.log(`      [proposal] +${Date.now() - t0} ms ${e.event.kind}`));
+      const evSub = a.loop.onEvent((e) => e.type === 'proposal-event' && trace(`[proposal] +${Date.now() - t0} ms ${e.event.kind}`));
       const mine = await vscode.window.showTextDocument(vscode.Uri.file(path.join(ws, 'ratchet.json')), { preview: false });
       const started = await vscode.commands.executeCommand<boolean>('ratchet.startLoop', { tag: TAG, experiments: 1 });
       assert.equal(started, true);
@@ -103,8 +105,7 @@ suite('loop in the real extension host', function () {
       await waitFor('the right side to show the whole proposal', () => changes.at(-1)?.includes('WARMUP_STEPS = 4'), 15_000);
       sub.dispose();
       evSub.dispose();
-      console.log(`      [tab] opened at +${a.review.opened.at(-1)!.at - t0} ms; docs: ${vscode.workspace.textDocuments.map((d) => d.uri.toString()).join(' ')}`);
-      console.log(`      [editors] ${vscode.window.visibleTextEditors.map((e) => e.document.uri.toString()).join(' ')}`);
+      trace(`[tab] opened at +${a.review.opened.at(-1)!.at - t0} ms`);
       assert.ok(streamedUpdates >= 1, `the right side should update while the proposal streams (got ${streamedUpdates} of ${changes.length} updates before it was complete)`);
       const right = await vscode.workspace.openTextDocument((tab.input as vscode.TabInputTextDiff).modified);
       assert.match(right.getText(), /LEARNING_RATE = 0\.01\n.*\nWARMUP_STEPS = 4/);
