@@ -1,6 +1,7 @@
 import type { RatchetConfig } from '../config/configTypes';
 import type { FileEdit } from '../edits/editTypes';
 import type { ProposalStreamEvent } from '../proposers/proposer';
+import type { NoiseSummary } from './keepRules/noiseSummary';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 
@@ -18,6 +19,8 @@ export interface SessionSummary {
   costUsd: number;
   tokens: { input: number; output: number; cacheRead: number; cacheWrite: number };
   stopReason: string;
+  /** The noise rule's estimate of run-to-run noise, when it made a decision. */
+  noise?: NoiseSummary | null;
 }
 
 /** Everything the loop tells its faces (CLI, extension, tests). */

@@ -17,7 +17,10 @@ import { acquireLock } from '../store/sessionLock';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 import { createEarlyStop } from './earlyStop/createEarlyStop';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
+import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from './keepRules/confirmGate';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
+import { noiseSummary } from './keepRules/noiseSummary';
+import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
 import { aborted, Gate, Pool, type Lane, type Slot } from './workerPool';
@@ -71,6 +74,7 @@ interface Measurement {
   train: RunResult;
   final: Record<string, number> | null;
   trainerFinal: Record<string, number> | null;
+  throughput?: Throughput;
 }
 
 interface SessionState {
@@ -137,6 +141,7 @@ export class ResearchLoop {
   private readonly listeners = new Set<LoopListener>();
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
+  private readonly speeds: SpeedSample[] = [];
   private readonly earlyStop: EarlyStopRule | null;
   private readonly workers: number;
   private readonly pipeline: boolean;
@@ -561,6 +566,7 @@ export class ResearchLoop {
     rec.steps = m.train.lastStep;
     rec.exitCode = m.train.exitCode;
     if (m.status !== 'ok') rec.logTail = m.train.logTail;
+    if (m.throughput && (m.throughput.stepsPerSec !== null || m.throughput.tokensPerSec !== null)) rec.throughput = m.throughput;
   }
 
   private async readFiles(cwd: string): Promise<WorkspaceFile[]> {
@@ -830,6 +836,9 @@ export class ResearchLoop {
       rec.evidence = { ...(rec.evidence ?? {}), staleBase: parent.id, currentBest: onto.id };
       if (!this.ending) this.rechecks.push({ of: id, hypothesis: `${stripRecheck(outcome.hypothesis)} [re-check of ${id} on ${onto.id}]`, edits: outcome.edits, meta: outcome.meta });
     }
+    if (rec.status === 'kept' && confirmDue(config.confirm, state.rows.filter((r) => r.status === 'kept').length + 1)) {
+      await this.confirm(state, lane, rec, abort.signal);
+    }
     if (rec.status === 'kept') {
       // Claimed before the await, so a concurrent keep sees the new best and is re-checked.
       state.best = rec;
@@ -837,6 +846,31 @@ export class ResearchLoop {
     }
     await this.record(rec, state.rows, state.best);
     return 'recorded';
+  }
+
+  /** The held-out `confirm` command on a change about to be kept: a failure reverts it. */
+  private async confirm(state: SessionState, lane: Lane, rec: ExperimentRecord, signal: AbortSignal): Promise<void> {
+    const { config } = this.opts;
+    const runDir = path.join(ratchetPaths(this.opts.workspace).runDir(rec.id), 'confirm');
+    await fs.mkdir(runDir, { recursive: true });
+    const result = await this.executor.run(confirmRequest(config, { cwd: lane.cwd, runDir, id: rec.id, workspace: this.opts.workspace, signal }));
+    const c = judgeConfirm(result, config.metric.name, config.metric.goal, confirmReference(state.rows), config.confirm?.tolerance ?? 0);
+    rec.evidence = { ...(rec.evidence ?? {}), confirm: c };
+    rec.reason += `; ${c.reason}`;
+    if (!c.pass) {
+      rec.status = 'discarded';
+      rec.reason = `held-out confirmation failed: ${rec.reason}`;
+    }
+  }
+
+  /** Records a run's speed and warns when the same code runs much slower than before (contention). */
+  private noteSpeed(id: string, commit: string, speed: Throughput, ok: boolean): void {
+    const rate = speed.stepsPerSec ?? speed.tokensPerSec;
+    if (!ok || !rate) return;
+    const sample: SpeedSample = { commit, rate, id };
+    const warning = contentionWarning(sample, this.speeds);
+    if (warning) this.emit({ type: 'warning', message: `${id}: ${warning}` });
+    this.speeds.push(sample);
   }
 
   private async applyAndCommit(state: SessionState, f: Flight, lane: Lane, rec: ExperimentRecord, files: PlannedFile[], hypothesis: string): Promise<void> {
@@ -892,8 +926,8 @@ export class ResearchLoop {
   /** Protected files plus the evaluator's own script. */
   private guardedFiles(): string[] {
     const { protected: prot, evaluate, editable } = this.opts.config;
-    const script = evaluate?.find((a) => /\.(py|sh|js|mjs|ts)$/.test(a));
-    return [...new Set([...prot, ...(script && !editable.includes(script) ? [script] : [])])];
+    const scripts = [evaluate, this.opts.config.confirm?.command].map((cmd) => cmd?.find((a) => /\.(py|sh|js|mjs|ts)$/.test(a))).filter((x): x is string => !!x && !editable.includes(x));
+    return [...new Set([...prot, ...scripts])];
   }
 
   /**
@@ -933,6 +967,7 @@ export class ResearchLoop {
     signal.addEventListener('abort', onOuterAbort);
     if (signal.aborted) runAbort.abort(signal.reason);
     let earlyStopReason: string | null = null;
+    const meter = new ThroughputMeter();
     let train: RunResult;
     try {
       train = await this.executor.run({
@@ -946,6 +981,7 @@ export class ResearchLoop {
         metricsPath: path.join(runDir, 'metrics.jsonl'),
         signal: runAbort.signal,
         onPoint: (point: MetricPoint) => {
+          meter.add(point);
           if (!quiet) this.emit({ type: 'run-point', id, point });
           if (watcher && earlyStopReason === null) {
             const why = watcher(point);
@@ -961,9 +997,11 @@ export class ResearchLoop {
       signal.removeEventListener('abort', onOuterAbort);
     }
     this.emit({ type: 'run-finished', id, result: train });
+    const speed = meter.result(train.final);
+    this.noteSpeed(id, commit, speed, train.status === 'ok');
     const after = await this.hashFiles(cwd, guarded);
     const changed = guarded.filter((f) => before.get(f) !== after.get(f));
-    const base = { train, trainerFinal: null as Record<string, number> | null };
+    const base = { train, trainerFinal: null as Record<string, number> | null, throughput: speed };
     if (changed.length > 0) {
       await this.store.restoreFiles(state.tag, commit, changed, lane.name);
       return { ...base, status: 'invalid', metric: null, final: train.final, reason: `protected file${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed during the run (restored from git); result not used` };
@@ -1023,6 +1061,7 @@ export class ResearchLoop {
       costUsd: this.totalCost(rows),
       tokens,
       stopReason,
+      noise: noiseSummary(rows),
     };
   }
 }

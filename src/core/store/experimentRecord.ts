@@ -38,6 +38,8 @@ export interface ExperimentRecord {
   /** The trainer's own final result when an evaluator supplied the metric. */
   trainerFinal?: Record<string, number> | null;
   durationMs?: number;
+  /** Training speed measured from the live curve (start-up excluded). */
+  throughput?: { stepsPerSec: number | null; tokensPerSec: number | null };
   steps?: number | null;
   exitCode?: number | null;
   proposer?: string;

@@ -73,3 +73,62 @@ describe('ratchet run --proposer claude against a stand-in Messages API', () => 
     expect(rows.length).toBeLessThan(11);
   });
 });
+
+describe('trustworthy keeps through the CLI', () => {
+  let server: FakeAnthropic;
+  beforeEach(async () => {
+    server = await startFakeAnthropic();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const workspace = (extra: Record<string, unknown>) =>
+    fixtureRepo('quadratic', (dir) => {
+      const cfg = JSON.parse(readFileSync(path.join(dir, 'ratchet.json'), 'utf8'));
+      writeFileSync(path.join(dir, 'ratchet.json'), JSON.stringify({ ...cfg, pipeline: false, ...extra }));
+    });
+
+  it('early stop kills a run whose curve is clearly losing, keeps its curve, and records why', async () => {
+    const ws = workspace({ keepRule: 'threshold' });
+    server.enqueue(streamedAnswer(proposalText('A much smaller learning rate.', [{ path: 'train.py', search: 'LEARNING_RATE = 0.01', replace: 'LEARNING_RATE = 0.00001' }])));
+    const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'claude', '--tag', 'es'], {
+      env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url, FAKE_STEP_SECONDS: '0.05' },
+    });
+    expect(r.code).toBe(0);
+    const rows = parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+    expect(rows[1]).toMatchObject({ status: 'killed' });
+    expect(rows[1].reason).toMatch(/^early stop: /);
+    const curve = readFileSync(path.join(ws, '.ratchet/runs/e0002/metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(curve.length).toBeGreaterThan(3);
+    expect(curve.length).toBeLessThan(20);
+  });
+
+  it('a held-out confirm command that fails reverts a change that would have been kept', async () => {
+    const ws = workspace({ keepRule: 'threshold', confirm: { command: ['python3', '-c', 'import sys; print("held-out split disagrees"); sys.exit(3)'] } });
+    server.enqueue(streamedAnswer(proposalText('Widen the model.', [{ path: 'train.py', search: 'WIDTH = 16', replace: 'WIDTH = 64' }])));
+    const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'claude', '--tag', 'cf'], {
+      env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url },
+    });
+    expect(r.code).toBe(0);
+    const rows = parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+    expect(rows[1].status).toBe('discarded');
+    expect(rows[1].reason).toMatch(/held-out confirmation failed: better by .*confirm command failed: exit code 3/);
+    expect(gitIn(ws, 'rev-parse', 'ratchet/cf')).toBe(rows[0].commit);
+    expect(rows[1].throughput?.stepsPerSec).toBeGreaterThan(0);
+  });
+
+  it('the noise-aware rule (default) re-runs, records its evidence, and the summary shows the noise', async () => {
+    const ws = workspace({});
+    server.enqueue(streamedAnswer(proposalText('Widen the model.', [{ path: 'train.py', search: 'WIDTH = 16', replace: 'WIDTH = 64' }])));
+    const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'claude', '--tag', 'nz'], {
+      env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url, FAKE_NOISE: '0.02' },
+    });
+    expect(r.code).toBe(0);
+    const rows = parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+    expect(rows[1].status).toBe('kept');
+    expect(rows[1].evidence).toMatchObject({ rule: 'noise' });
+    expect((rows[1].evidence as { reruns: number }).reruns).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^noise: /m);
+  });
+});
