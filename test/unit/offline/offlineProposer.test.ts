@@ -141,3 +141,16 @@ describe('OfflineProposer', () => {
     if (out.kind === 'exhausted') expect(out.reason).toMatch(/no numeric UPPER_CASE constants/);
   });
 });
+
+describe('OfflineProposer with several workers', () => {
+  it('does not propose a change that is being trained by another worker', async () => {
+    const src = 'A = 8\n';
+    const first = await new OfflineProposer().propose(ctx([{ path: 't.py', content: src }]));
+    if (first.kind !== 'proposal') throw new Error('expected a proposal');
+    const c = ctx([{ path: 't.py', content: src }]);
+    c.inFlight = [first.hypothesis];
+    const second = await new OfflineProposer().propose(c);
+    if (second.kind !== 'proposal') throw new Error('expected a proposal');
+    expect(second.hypothesis.replace(/ \(.*$/, '')).not.toBe(first.hypothesis.replace(/ \(.*$/, ''));
+  });
+});

@@ -59,7 +59,9 @@ export class OfflineProposer implements Proposer {
     const state = this.replay(mine);
     const tried = new Set(mine.map((r) => (r.proposalMeta as unknown as OfflineMeta).offline.config));
     tried.add(configKey(constants));
-    const rand = mulberry32(ctx.config.seed * 7919 + ctx.history.length * 104729 + 17);
+    // Other workers' proposals in flight: a different draw, and never the same change twice at once.
+    const inFlight = new Set(ctx.inFlight.map((h) => h.replace(/ \(.*$/, '')));
+    const rand = mulberry32(ctx.config.seed * 7919 + ctx.history.length * 104729 + ctx.inFlight.length * 1299709 + 17);
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const knob = this.pickKnob(constants, state, rand);
@@ -72,7 +74,7 @@ export class OfflineProposer implements Proposer {
       const toValue = Number(newLiteral);
       if (toValue === knob.value) continue;
       const key = configKey(constants, knob.name, toValue);
-      if (tried.has(key)) continue;
+      if (tried.has(key) || inFlight.has(`${knob.name} ${knob.literal} → ${newLiteral}`)) continue;
       const meta: OfflineMeta = { offline: { param: knob.name, from: knob.value, to: toValue, direction: toValue > knob.value ? 1 : -1, config: key } };
       const hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} (${this.why(ks, meta.offline.direction)})`;
       ctx.onEvent({ kind: 'hypothesis', text: hypothesis });
