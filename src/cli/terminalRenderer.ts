@@ -38,7 +38,7 @@ const STATUS_WIDTH = 11;
 /** Turns loop events into terminal lines: a live line per run, a row per experiment, a summary. */
 export class TerminalRenderer {
   private goal: MetricGoal = 'minimize';
-  private run: { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number } | null = null;
+  private readonly runs = new Map<string, { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number; worker?: number }>();
   private lastLive = 0;
   private hypothesis = '';
   private ticker: NodeJS.Timeout | null = null;
@@ -67,23 +67,26 @@ export class TerminalRenderer {
         if (!this.out.isTTY) this.out.line(`${e.id}  proposal: ${truncate(e.hypothesis, 200)}`);
         break;
       case 'run-started':
-        this.run = { id: e.id, startedAt: e.startedAt, budget: e.budgetSeconds };
+        this.runs.set(e.id, { id: e.id, startedAt: e.startedAt, budget: e.budgetSeconds, worker: e.worker });
         if (this.out.isTTY && !this.ticker) {
           this.ticker = setInterval(() => this.renderLive(), 500);
           this.ticker.unref();
         }
         break;
       case 'run-point':
-        if (this.run && this.run.id === e.id) {
-          if (e.point.step !== undefined) this.run.step = e.point.step;
-          if (e.point.loss !== undefined) this.run.loss = e.point.loss;
-          if (e.point.progress !== undefined) this.run.progress = e.point.progress;
+        {
+          const run = this.runs.get(e.id);
+          if (!run) break;
+          if (e.point.step !== undefined) run.step = e.point.step;
+          if (e.point.loss !== undefined) run.loss = e.point.loss;
+          if (e.point.progress !== undefined) run.progress = e.point.progress;
           if (Date.now() - this.lastLive > 100) this.renderLive();
         }
         break;
       case 'run-finished':
-        this.run = null;
-        this.out.live('');
+        this.runs.delete(e.id);
+        if (this.runs.size === 0) this.out.live('');
+        else this.renderLive();
         break;
       case 'experiment-recorded':
         this.out.line(this.row(e.record));
@@ -103,19 +106,24 @@ export class TerminalRenderer {
   }
 
   private renderLive(): void {
-    const r = this.run;
-    if (!r) return;
+    if (this.runs.size === 0) return;
     this.lastLive = Date.now();
+    const parts = [...this.runs.values()].map((r) => this.liveText(r, this.runs.size > 1));
+    this.out.live(truncate(parts.join('  │  '), this.out.columns - 1));
+  }
+
+  /** One run's live status: elapsed/budget, step, loss and a progress bar (compact when several runs share the line). */
+  private liveText(r: { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number; worker?: number }, compact: boolean): string {
     const elapsed = (Date.now() - r.startedAt) / 1000;
     const frac = Math.min(1, r.progress ?? elapsed / r.budget);
-    const width = 20;
+    const width = compact ? 10 : 20;
     const filled = Math.round(frac * width);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%`;
-    const parts = [`${r.id}  training ${fmtDuration(elapsed * 1000)}/${fmtDuration(r.budget * 1000)}`];
-    if (r.step !== undefined) parts.push(`step ${r.step}`);
-    if (r.loss !== undefined) parts.push(`loss ${r.loss.toFixed(4)}`);
+    const parts = [compact ? `${r.id}${r.worker !== undefined ? `@w${r.worker}` : ''} ${fmtDuration(elapsed * 1000)}` : `${r.id}  training ${fmtDuration(elapsed * 1000)}/${fmtDuration(r.budget * 1000)}`];
+    if (r.step !== undefined && !compact) parts.push(`step ${r.step}`);
+    if (r.loss !== undefined) parts.push(`loss ${r.loss.toFixed(compact ? 3 : 4)}`);
     parts.push(bar);
-    this.out.live(truncate(parts.join('  '), this.out.columns - 1));
+    return parts.join(compact ? ' ' : '  ');
   }
 
   row(r: ExperimentRecord): string {

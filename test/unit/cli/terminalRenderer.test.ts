@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { parseBudget, parseCommand, UsageError } from '../../../src/cli/args';
+import { summaryLines, TerminalRenderer, type TerminalOut } from '../../../src/cli/terminalRenderer';
+import { validateConfig } from '../../../src/core/config/validateConfig';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+
+function fakeTerm(isTTY = true) {
+  const lines: string[] = [];
+  const lives: string[] = [];
+  const out: TerminalOut = { isTTY, columns: 200, line: (t) => lines.push(t), live: (t) => lives.push(t) };
+  return { out, lines, lives };
+}
+
+const rec = (over: Partial<ExperimentRecord>): ExperimentRecord => ({
+  id: 'e0002', session: 's', parent: 'e0001', status: 'kept', metric: 1.2345, delta: 0.0123, hypothesis: 'LR 1e-3 → 2e-3 (first try of this knob)',
+  commit: 'abc', baseCommit: 'def', startedAt: '', endedAt: '', reason: 'better', ...over,
+});
+
+describe('TerminalRenderer', () => {
+  it('prints a row per experiment with the metric change signed as a person reads it', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    r.handle({ type: 'session-started', session: 's', branch: 'ratchet/s', workspace: '/w', config: validateConfig({}), resumed: false });
+    r.handle({ type: 'experiment-recorded', record: rec({}), best: null });
+    r.handle({ type: 'experiment-recorded', record: rec({ id: 'e0003', status: 'crashed', metric: null, delta: null, reason: 'exit code 1' }), best: null });
+    expect(t.lines[1]).toMatch(/^e0002  kept\s+1\.2345\s+-0\.0123  LR 1e-3 → 2e-3/);
+    expect(t.lines[2]).toMatch(/^e0003  crashed\s+—\s+LR .* — exit code 1$/);
+  });
+
+  it('shows every run in flight on the live line when several workers train', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    const now = Date.now();
+    r.handle({ type: 'run-started', id: 'e0002', commit: 'a', budgetSeconds: 60, startedAt: now, worker: 0 });
+    r.handle({ type: 'run-started', id: 'e0003', commit: 'b', budgetSeconds: 60, startedAt: now, worker: 1 });
+    r.handle({ type: 'run-point', id: 'e0003', point: { t: 1, step: 10, loss: 2.5, progress: 0.5 } });
+    const live = t.lives[t.lives.length - 1];
+    expect(live).toContain('e0002@w0');
+    expect(live).toMatch(/e0003@w1 \S+ loss 2\.500 \[#####-----\] 50%/);
+    r.handle({ type: 'run-finished', id: 'e0002', result: { status: 'ok', final: null, exitCode: 0, signal: null, durationMs: 1, logTail: '', reason: 'ok', lastStep: 1, points: 1 } });
+    expect(t.lives[t.lives.length - 1]).not.toContain('e0002');
+  });
+
+  it('summarises baseline → best, the kept chain, tokens and dollars', () => {
+    const lines = summaryLines({
+      session: 's', branch: 'ratchet/s', experiments: 3, kept: 1, baseline: 2, best: 1.5, bestId: 'e0002',
+      keptChain: [rec({ id: 'e0001', status: 'baseline', metric: 2 }), rec({ metric: 1.5 })], costUsd: 0.1234,
+      tokens: { input: 12000, output: 800, cacheRead: 3_000_000, cacheWrite: 0 }, stopReason: 'ran 3 experiments',
+    }, 'minimize');
+    expect(lines).toContain('baseline 2.0000 → best 1.5000 (e0002, -25.00%, minimize)');
+    expect(lines).toContain('3 experiments, 1 kept; branch ratchet/s');
+    expect(lines.join('\n')).toMatch(/tokens: 12\.0k in, 800 out, 3\.00M cache read, 0 cache write — \$0\.1234/);
+  });
+});
+
+describe('CLI arguments', () => {
+  it('parses budgets in seconds, minutes, hours and steps', () => {
+    expect(parseBudget('30s')).toEqual({ seconds: 30 });
+    expect(parseBudget('5m')).toEqual({ seconds: 300 });
+    expect(parseBudget('1h')).toEqual({ seconds: 3600 });
+    expect(parseBudget('45')).toEqual({ seconds: 45 });
+    expect(parseBudget('1500steps')).toEqual({ steps: 1500 });
+    expect(() => parseBudget('1.5steps')).toThrow(UsageError);
+    expect(() => parseBudget('-3s')).toThrow(/cannot read/);
+  });
+
+  it('parses run options', () => {
+    const c = parseCommand(['run', '-w', '/x', '-n', '5', '--tag', 'a', '--resume', '--max-cost', '$2.50']);
+    expect(c).toMatchObject({ kind: 'run', workspace: '/x', experiments: 5, tag: 'a', resume: true, maxCost: 2.5 });
+    expect(() => parseCommand(['init'])).toThrow(/one folder/);
+    expect(() => parseCommand(['run', '--max-cost', 'free'])).toThrow(/--max-cost must be a positive number/);
+  });
+});
