@@ -41,6 +41,7 @@ BETA1 = 0.9
 BETA2 = 0.99
 GRAD_CLIP = 1.0
 INIT_STD = 0.02
+ROPE_BASE = 10000
 # ---------------------------------------------------------------------------
 
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
@@ -56,6 +57,7 @@ def model_config():
         "block_size": BLOCK_SIZE,
         "dropout": DROPOUT,
         "init_std": INIT_STD,
+        "rope_base": ROPE_BASE,
     }
 
 
@@ -69,9 +71,20 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(cfg["n_embd"], cfg["n_embd"])
         self.attn_drop = nn.Dropout(cfg["dropout"])
         self.resid_drop = nn.Dropout(cfg["dropout"])
-        t = cfg["block_size"]
+        t, hs = cfg["block_size"], cfg["n_embd"] // cfg["n_head"]
         self.register_buffer("mask", torch.tril(torch.ones(t, t, dtype=torch.bool)).view(1, 1, t, t),
                              persistent=False)
+        # rotary position embedding: relative positions built into q.k
+        freq = 1.0 / (cfg["rope_base"] ** (torch.arange(0, hs // 2, dtype=torch.float32) / (hs // 2)))
+        angle = torch.outer(torch.arange(t, dtype=torch.float32), freq)
+        self.register_buffer("cos", angle.cos(), persistent=False)
+        self.register_buffer("sin", angle.sin(), persistent=False)
+
+    def rotate(self, x):
+        T, half = x.size(-2), x.size(-1) // 2
+        cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+        x1, x2 = x[..., :half], x[..., half:]
+        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
     def forward(self, x):
         B, T, C = x.shape
@@ -79,6 +92,7 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q, k = self.rotate(q), self.rotate(k)
         if HAS_SDPA:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                dropout_p=self.dropout if self.training else 0.0)
@@ -122,7 +136,6 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = dict(cfg)
         self.wte = nn.Embedding(cfg["vocab_size"], cfg["n_embd"])
-        self.wpe = nn.Embedding(cfg["block_size"], cfg["n_embd"])
         self.drop = nn.Dropout(cfg["dropout"])
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg["n_layer"])])
         self.ln_f = nn.LayerNorm(cfg["n_embd"])
@@ -140,9 +153,7 @@ class GPT(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, idx):
-        T = idx.size(1)
-        pos = torch.arange(T, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        x = self.drop(self.wte(idx))
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))
@@ -213,7 +224,7 @@ def main():
         prepare.evaluate_bpb(model, BLOCK_SIZE, device, quick=True)
         quick_s = time.time() - t
         ratio = prepare.EVAL_BYTES_PER_TEXT / prepare.QUICK_EVAL_BYTES_PER_TEXT
-        reserve = min(0.25 * env["seconds"], 1.5 * quick_s * ratio + 0.5)
+        reserve = min(0.25 * env["seconds"], 1.5 * quick_s * ratio + 1.0)
         deadline = _T_START + env["seconds"] - reserve
     prepare.log("device=%s threads=%d params=%d seed=%d budget=%s"
                 % (device, env["threads"], n_params, env["seed"],
