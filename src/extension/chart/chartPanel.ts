@@ -26,6 +26,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   /** What the webview reported last (tests, benchmark). */
   lastRendered: { points: number; ms: number; at: number } | null = null;
   messagesPosted = 0;
+  /** Points sent to the webview (live batches, and the history in `init` and `runs`). */
   pointsPosted = 0;
   private readonly selectEmitter = new vscode.EventEmitter<string>();
   /** A dot in the progress view was clicked. */
@@ -124,6 +125,8 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     if (!this.panel || !this.ready) return;
     this.messagesPosted++;
     if (m.type === 'append') for (const b of m.batches) this.pointsPosted += b.points.t.length;
+    if (m.type === 'init') for (const r of m.state.runs) this.pointsPosted += r.points.t.length;
+    if (m.type === 'runs') for (const r of m.runs) this.pointsPosted += r.points.t.length;
     void this.panel.webview.postMessage(m);
   }
 

@@ -14,6 +14,7 @@ export async function run(): Promise<void> {
   require('./activation.test');
   require('./loop.test');
   require('./claude.test');
+  require('./extras.test');
   await new Promise<void>((resolve, reject) => {
     mocha.run((failures) => {
       console.log(`[ratchet-test] done: ${failures} failure(s)`);

@@ -115,8 +115,11 @@ suite('loop in the real extension host', function () {
 
       await vscode.commands.executeCommand('ratchet.acceptProposal');
       await waitFor('training', () => a.loop.snapshot.phase === 'training', 10_000);
-      await waitFor('the chart to receive points', () => a.chart.pointsPosted > 0, 15_000);
-      await waitFor('the chart webview to render them', () => (a.chart.lastRendered?.points ?? 0) > 0, 15_000);
+      const baselinePoints = a.chart.model.state().runs.find((r) => r.status === 'baseline')?.points.t.length ?? 0;
+      const current = () => a.chart.model.state().runs.find((r) => r.roles.includes('current'));
+      await waitFor('the run\'s points in the chart model', () => (current()?.points.t.length ?? 0) > 0, 15_000);
+      await waitFor('the chart to receive them', () => a.chart.pointsPosted > baselinePoints, 20_000);
+      await waitFor('the chart webview to draw them', () => (a.chart.lastRendered?.points ?? 0) > baselinePoints, 20_000);
       await runToEnd(a);
 
       await a.tree.refresh();
