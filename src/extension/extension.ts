@@ -58,6 +58,12 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   own(tree.onDidLoad((records) => {
     if (!loop.isRunning && chart.isOpen) void chart.loadFromLedger(records).then(() => chart.flush());
   }));
+  // The runs selected in the tree are overlaid on the chart (several with Ctrl/Shift-click).
+  own(tree.view.onDidChangeSelection((e) => {
+    const records = e.selection.flatMap((n) => (n.kind === 'experiment' ? [n.record] : []));
+    chart.workspace ??= workspace() ?? null;
+    void chart.setOverlays(records);
+  }));
   own(chart.onDidSelect((id) => {
     const r = tree.find(id);
     if (r) void vscode.commands.executeCommand('ratchet.openDiff', r);

@@ -217,6 +217,25 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     return (await this.loadRun(r, 'overlay')) ? 'added' : 'missing';
   }
 
+  /** The runs selected in the tree are overlaid; deselected ones are taken off again. */
+  async setOverlays(records: ExperimentRecord[]): Promise<void> {
+    const want = new Set(records.map((r) => r.id));
+    for (const id of this.model.ids()) {
+      const roles = this.model.roleOf(id);
+      if (!roles.includes('overlay') || want.has(id)) continue;
+      const rest = roles.filter((x) => x !== 'overlay');
+      const r = this.records.find((x) => x.id === id);
+      if (rest.length && r) this.model.setRun(id, r.hypothesis, r.status, rest);
+      else this.model.removeRun(id);
+    }
+    for (const r of records) {
+      if (this.model.roleOf(r.id).includes('overlay')) continue;
+      if (this.model.has(r.id)) this.model.setRun(r.id, r.hypothesis || r.id, r.status, this.rolesFor(r.id, 'overlay'));
+      else await this.loadRun(r, 'overlay');
+    }
+    this.flush();
+  }
+
   /** Without a live loop: the latest session's baseline, best and last run, and its progress. */
   async loadFromLedger(records?: ExperimentRecord[]): Promise<void> {
     if (!this.workspace) return;

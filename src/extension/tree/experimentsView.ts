@@ -30,7 +30,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   readonly onDidLoad = this.loaded.event;
 
   constructor(private workspace: string | null, private readonly log: vscode.LogOutputChannel) {
-    this.view = vscode.window.createTreeView('ratchet.experiments', { treeDataProvider: this, showCollapseAll: true });
+    this.view = vscode.window.createTreeView('ratchet.experiments', { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(this.view, this.changed, this.loaded);
     this.watch();
   }

@@ -63,3 +63,21 @@ suite('experiment commands', function () {
     assert.equal(execFileSync('git', ['rev-list', '--count', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim(), '1');
   });
 });
+
+suite('tree selection', function () {
+  this.timeout(30_000);
+
+  test('the runs selected in the tree are overlaid on the chart', async () => {
+    const a = await api();
+    await a.tree.refresh();
+    const session = a.tree.roots.find((n) => n.kind === 'session' && n.session === 'vscode-test');
+    assert.ok(session && session.kind === 'session');
+    const nodes = session.children.filter((n) => n.kind === 'experiment').slice(0, 2);
+    assert.equal(nodes.length, 2);
+    await a.tree.view.reveal(nodes[0], { select: true, focus: false });
+    await waitFor('the first overlay', () => nodes[0].kind === 'experiment' && a.chart.model.roleOf(nodes[0].record.id).includes('overlay'), 10_000);
+    await a.tree.view.reveal(nodes[1], { select: true, focus: false });
+    await waitFor('the overlay to follow the selection', () => nodes[1].kind === 'experiment' && nodes[0].kind === 'experiment'
+      && a.chart.model.roleOf(nodes[1].record.id).includes('overlay') && !a.chart.model.roleOf(nodes[0].record.id).includes('overlay'), 10_000);
+  });
+});
