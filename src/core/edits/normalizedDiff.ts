@@ -35,6 +35,9 @@ function myers(a: string[], b: string[]): DiffOp[] {
   const trace: Int32Array[] = [];
   let found = false;
   for (let d = 0; d <= max && !found; d++) {
+    // The trace grows by one copy of v per step: past ~80 MB of it, fall back to a diff that
+    // replaces the whole middle (correct, not minimal) rather than exhaust memory on an enormous edit.
+    if ((d + 1) * v.length > 20_000_000) return [...a.map((line, i) => ({ op: '-' as const, line, a: i, b: 0 })), ...b.map((line, j) => ({ op: '+' as const, line, a: n, b: j }))];
     trace.push(v.slice());
     for (let k = -d; k <= d; k += 2) {
       let x: number;

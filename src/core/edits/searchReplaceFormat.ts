@@ -77,6 +77,7 @@ export class AnswerStreamParser {
   private blockCount = 0;
   private readonly edits: FileEdit[] = [];
   private readonly problems: string[] = [];
+  private replaceGrew = false;
 
   push(delta: string): AnswerParserEvent[] {
     const out: AnswerParserEvent[] = [];
@@ -85,13 +86,22 @@ export class AnswerStreamParser {
     out.push({ kind: 'text', delta });
     this.scanHypothesis(out, false);
     this.lineBuf += delta;
+    let start = 0;
     let nl: number;
-    while ((nl = this.lineBuf.indexOf('\n')) !== -1) {
-      const line = this.lineBuf.slice(0, nl).replace(/\r$/, '');
-      this.lineBuf = this.lineBuf.slice(nl + 1);
+    while ((nl = this.lineBuf.indexOf('\n', start)) !== -1) {
+      const line = this.lineBuf.slice(start, nl).replace(/\r$/, '');
+      start = nl + 1;
       this.onLine(line, out);
     }
+    this.lineBuf = this.lineBuf.slice(start);
+    this.flushReplace(out);
     return out;
+  }
+
+  /** One progress event per delta (not per line), so a huge block stays linear in time and memory. */
+  private flushReplace(out: AnswerParserEvent[]): void {
+    if (this.cur && this.state === 'replace' && this.replaceGrew) out.push({ kind: 'replace-progress', index: this.cur.index, path: this.cur.path, replace: this.cur.replace.join('\n') });
+    this.replaceGrew = false;
   }
 
   /** Ends the stream: flushes the last line and reports what was parsed. */
@@ -184,6 +194,7 @@ export class AnswerStreamParser {
       case 'replace': {
         const cur = this.cur!;
         if (REPLACE_RE.test(line)) {
+          this.flushReplace(out);
           const edit: FileEdit = { path: cur.path, search: cur.search.join('\n'), replace: cur.replace.join('\n') };
           if (cur.path !== '') this.edits.push(edit);
           out.push({ kind: 'block-complete', index: cur.index, edit });
@@ -193,7 +204,7 @@ export class AnswerStreamParser {
           return;
         }
         cur.replace.push(line);
-        out.push({ kind: 'replace-progress', index: cur.index, path: cur.path, replace: cur.replace.join('\n') });
+        this.replaceGrew = true;
         return;
       }
     }

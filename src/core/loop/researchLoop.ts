@@ -288,7 +288,7 @@ export class ResearchLoop {
     } catch (err) {
       throw new LoopError((err as Error).message);
     }
-    const release = await acquireLock(workspace, tag);
+    const release = await acquireLock(workspace, tag, { log: (message) => this.emit({ type: 'warning', message }) });
     let state: SessionState | null = null;
     let stopReason = 'done';
     try {
@@ -485,6 +485,7 @@ export class ResearchLoop {
     for (const cur of all) {
       if (!cur || typeof cur.id !== 'string' || seen.has(cur.id) || rows.some((r) => r.id === cur.id)) continue;
       seen.add(cur.id);
+      this.nextNumber = Math.max(this.nextNumber, 1 + Number(/^e(\d+)$/.exec(cur.id)?.[1] ?? 0));
       const rec = this.baseRecord(tag, cur.id, null, '(interrupted)', cur.startedAt);
       Object.assign(rec, { status: 'interrupted', commit: cur.commit, reason: 'the process running this experiment died; it was not measured' });
       await this.record(rec, rows, null);
@@ -822,7 +823,7 @@ export class ResearchLoop {
       } else {
         rec.status = decision.keep ? 'kept' : 'discarded';
         rec.delta = decision.delta;
-        rec.reason = decision.reason;
+        rec.reason = decision.reason + (/ \((?:log|metrics) write failed[^)]*\)$/.exec(m.train.reason)?.[0] ?? "");
         if (decision.evidence) rec.evidence = decision.evidence;
         if (decision.metric !== undefined) rec.metric = decision.metric;
       }
