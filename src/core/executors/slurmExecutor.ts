@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { ExecutorConfig } from '../config/configTypes';
 import { LineSplitter, type SplitLine } from '../trainer/lineSplitter';
 import { createOutputParser } from '../trainer/outputParser';
-import { resolveCommand } from '../trainer/runTrainer';
+import { PROPOSER_SECRETS, resolveCommand } from '../trainer/runTrainer';
 import type { MetricPoint, RunRequest, RunResult, RunStatus } from '../trainer/runTypes';
 import type { Executor } from './executor';
 
@@ -140,6 +140,8 @@ export class SlurmExecutor implements Executor {
       RATCHET_RUN_DIR: path.dirname(req.logPath),
       ...req.env,
     };
+    // The job runs code a model wrote: it never gets the proposer's API key.
+    for (const k of PROPOSER_SECRETS) if (!(k in req.env)) delete env[k];
     const limitS = req.budgetSeconds + req.graceSeconds;
     const args = [
       '--parsable',
