@@ -10,6 +10,7 @@ import { parseCommand, USAGE, UsageError, type Command } from './args';
 import { statusCommand } from './statusCommand';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
+import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
 
 declare const RATCHET_VERSION: string | undefined;
 
@@ -58,6 +59,7 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   if (cmd.workers !== undefined) config.workers = cmd.workers;
   if (cmd.pipeline !== undefined) config.pipeline = cmd.pipeline;
   if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
+  if (config.sandbox) await checkSandbox();
   const proposer = createProposer(config, { apiKey: process.env.ANTHROPIC_API_KEY, name: cmd.proposer });
   const tag = cmd.tag ?? (cmd.resume ? await latestTag(workspace) : undefined);
   if (cmd.resume && !tag) throw new UsageError('--resume: no earlier session in this workspace; start one without --resume');
@@ -107,7 +109,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: Error) => {
-    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof WorkspaceError || err instanceof LockedError || err instanceof MissingApiKeyError;
+    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof WorkspaceError || err instanceof LockedError || err instanceof MissingApiKeyError || err instanceof SandboxUnavailableError;
     console.error(`ratchet: ${err.message}`);
     if (!usage && !(err instanceof LoopError) && process.env.RATCHET_DEBUG) console.error(err.stack);
     process.exitCode = usage ? 2 : 1;

@@ -123,10 +123,10 @@ describe('the opt-in sandbox ("sandbox": true), through the loop', () => {
     }
   });
 
-  fault('"sandbox": true where bubblewrap is missing', 'the baseline fails with a message naming the package to install', async () => {
+  fault('"sandbox": true where bubblewrap is missing', 'refused at start (exit 2) with a message naming the package to install', async () => {
     const ws = faultRepo({ sandbox: true });
     const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'offline', '--tag', 'nobw'], { env: { RATCHET_BWRAP: '/nonexistent/bwrap' } });
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/"sandbox": true needs bubblewrap, which is not installed: `sudo apt-get install bubblewrap`/);
     return `exit ${r.code}: ${r.stderr.trim().split('\n')[0]!.slice(0, 90)}`;
   });
