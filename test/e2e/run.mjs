@@ -132,6 +132,24 @@ try {
   await page.screenshot({ path: join(shots, 'session-progress.png') });
   step('screenshot: session-progress.png');
   if (api.requests.length < 1) throw new Error('the stand-in API got no request');
+
+  // Reload the window: the tree comes back from the ledger, the chart panel is revived by its
+  // serializer (with its options: the progress view) and redraws from the run files.
+  await page.waitForTimeout(2000);
+  await page.reload();
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.locator('.pane-body .monaco-list-row').filter({ hasText: 'Raise LR to 0.01' }).first().waitFor({ timeout: 60_000 });
+  const revived = page.frameLocator('iframe.webview.ready').frameLocator('iframe');
+  let after = 0;
+  const until = Date.now() + 60_000;
+  while (Date.now() < until && !(after > 0)) {
+    after = Number(await revived.locator('body').first().getAttribute('data-points', { timeout: 5_000 }).catch(() => '0'));
+    if (!(after > 0)) await page.waitForTimeout(250);
+  }
+  if (!(after > 0)) throw new Error('the revived chart shows nothing');
+  const viewAfter = await revived.locator('body').first().getAttribute('data-view');
+  step(`after a reload: tree restored, chart revived by its serializer (${after} points, ${viewAfter} view)`);
+  await page.screenshot({ path: join(shots, 'after-reload.png') });
 } catch (e) {
   failed ??= e;
   try {

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { parseChartOptions, parseWebviewMessage, type ChartStatus, type HostMessage, type WebviewMessage } from '../../contract';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
+import { readLedger } from '../../core/store/ledger';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
 import { ChartModel, parseMetrics } from './chartModel';
 
@@ -240,6 +241,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   async loadFromLedger(records?: ExperimentRecord[]): Promise<void> {
     if (!this.workspace) return;
     if (records) this.records = records;
+    else if (!this.records.length) this.records = (await readLedger(this.workspace).catch(() => ({ records: [] as ExperimentRecord[] }))).records;
     if (!this.records.length) return;
     const session = this.session ?? this.records[this.records.length - 1].session;
     const rows = this.records.filter((r) => r.session === session);
