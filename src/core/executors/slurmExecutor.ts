@@ -7,6 +7,7 @@ import { createOutputParser } from '../trainer/outputParser';
 import { PROPOSER_SECRETS, resolveCommand } from '../trainer/runTrainer';
 import type { MetricPoint, RunRequest, RunResult, RunStatus } from '../trainer/runTypes';
 import type { Executor } from './executor';
+import { formatSeconds, safeCall, sleep } from '../trainer/runUtil';
 
 export type SlurmOptions = Partial<Omit<ExecutorConfig, 'type'>> & {
   /** Resolve `python3` to an interpreter with torch, as the local executor does (default true). */
@@ -214,25 +215,25 @@ export class SlurmExecutor implements Executor {
           points++;
           if (typeof point.step === 'number' && Number.isFinite(point.step)) lastStep = point.step;
           metrics.write(JSON.stringify(point) + '\n');
-          safe(() => req.onPoint?.(point));
+          safeCall(() => req.onPoint?.(point));
           if (typeof point.loss === 'number' && !Number.isFinite(point.loss)) stopRun('crashed', `non-finite loss at step ${point.step ?? lastStep ?? '?'}`);
           break;
         }
         case 'eval':
           if (typeof parsed.step === 'number' && Number.isFinite(parsed.step)) lastStep = parsed.step;
-          safe(() => req.onEval?.(parsed.values, parsed.step));
+          safeCall(() => req.onEval?.(parsed.values, parsed.step));
           break;
         case 'final':
           final = { ...(final ?? {}), ...parsed.values };
           break;
         case 'log':
-          safe(() => req.onLog?.(parsed.text, 'stdout'));
+          safeCall(() => req.onLog?.(parsed.text, 'stdout'));
           break;
       }
     });
     const errSplit = new LineSplitter((line) => {
       addTail(line, 'stderr');
-      safe(() => req.onLog?.(line.text, 'stderr'));
+      safeCall(() => req.onLog?.(line.text, 'stderr'));
     });
     const readers = [new FileFollower(files.out, (c) => (log.write(c), outSplit.push(c))), new FileFollower(files.err, (c) => (log.write(c), errSplit.push(c)))];
     const pump = async () => {
@@ -380,18 +381,3 @@ async function openSink(file: string): Promise<Sink> {
   };
 }
 
-function safe(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    /* a listener's failure must not end the run */
-  }
-}
-
-function formatSeconds(s: number): string {
-  return Number.isInteger(s) ? String(s) : String(Math.round(s * 1000) / 1000);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -39,8 +39,8 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
-/** State letter and process group of a pid from /proc/<pid>/stat, or null when gone. */
-export function readStat(pid: number | string): { state: string; ppid: number; pgrp: number } | null {
+/** State letter, parent, process group and start time (clock ticks since boot) of a pid from /proc/<pid>/stat, or null when gone. */
+export function readStat(pid: number | string): { state: string; ppid: number; pgrp: number; startTime: number | null } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -51,7 +51,9 @@ export function readStat(pid: number | string): { state: string; ppid: number; p
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
   const fields = text.slice(close + 2).split(' ');
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  // fields[0] is field 3 (state) of proc(5); starttime is field 22.
+  const start = Number(fields[19]);
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: Number.isFinite(start) ? start : null };
 }
 
 /** True when `pid` no longer runs (gone, or a zombie waiting to be reaped). */

@@ -7,6 +7,7 @@ import { createOutputParser } from './outputParser';
 import { groupAlive, signalGroup, trackGroup } from './processGroup';
 import { removeTrainerPidFile, writeTrainerPidFile } from './trainerPidFile';
 import type { MetricPoint, RunRequest, RunResult, RunStatus } from './runTypes';
+import { formatSeconds, safeCall, sleep } from './runUtil';
 
 export { resolveCommand } from './pythonResolver';
 
@@ -354,18 +355,3 @@ function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-function safeCall(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // A listener's failure must not end or corrupt the run.
-  }
-}
-
-function formatSeconds(s: number): string {
-  return Number.isInteger(s) ? String(s) : String(Math.round(s * 1000) / 1000);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

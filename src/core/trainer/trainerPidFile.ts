@@ -30,17 +30,7 @@ export interface TrainerPidRecord {
 
 /** Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or null. */
 export function procStartTime(pid: number): number | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
-  // after ") ": state(3) ppid(4) ... starttime is field 22, i.e. index 19 from field 3.
-  const n = Number(text.slice(close + 2).split(' ')[19]);
-  return Number.isFinite(n) ? n : null;
+  return readStat(pid)?.startTime ?? null;
 }
 
 let bootIdCache: string | null | undefined;
