@@ -115,6 +115,8 @@ suite('loop in the real extension host', function () {
 
       await vscode.commands.executeCommand('ratchet.acceptProposal');
       await waitFor('training', () => a.loop.snapshot.phase === 'training', 10_000);
+      const { statusText } = await import('../../../src/extension/loop/loopState');
+      assert.match(statusText(a.loop.snapshot, Date.now()).text, /training 0:0\d of 0:20/);
       const baselinePoints = a.chart.model.state().runs.find((r) => r.status === 'baseline')?.points.t.length ?? 0;
       const current = () => a.chart.model.state().runs.find((r) => r.roles.includes('current'));
       await waitFor('the run\'s points in the chart model', () => (current()?.points.t.length ?? 0) > 0, 15_000);
@@ -194,6 +196,31 @@ suite('loop in the real extension host', function () {
     await setting('reviewTimeoutSeconds', 60);
   });
 
+  test('Pause/Resume: pauses after the current experiment, the status bar says so, resume goes on', async () => {
+    const a = await api();
+    await setting('reviewMode', 'never');
+    try {
+      a.proposerOverride = () => new ScriptedProposer([
+        { hypothesis: 'reword a comment', path: 'train.mjs', search: '// The best learning rate is 0.01', replace: '// The best learning rate: 0.01', lineDelayMs: 10 },
+        { hypothesis: 'reword another comment', path: 'train.mjs', search: "// final metric. Speaks Ratchet's output protocol", replace: "// final metric, in Ratchet's output protocol", lineDelayMs: 10 },
+      ]);
+      const before = a.tree.records.length;
+      await vscode.commands.executeCommand('ratchet.startLoop', { tag: TAG, resume: true, experiments: 2, chart: false });
+      await waitFor('training', () => a.loop.snapshot.phase === 'training', 20_000);
+      assert.match(a.loop.snapshot.budgetSeconds !== null ? 'ok' : '', /ok/);
+      await vscode.commands.executeCommand('ratchet.pauseResume');
+      assert.equal(a.loop.isPaused, true);
+      await waitFor('the pause', () => a.loop.snapshot.phase === 'paused', 30_000);
+      assert.equal(a.tree.records.length, before + 1, 'the experiment in flight finishes before the pause');
+      await vscode.commands.executeCommand('ratchet.pauseResume');
+      await runToEnd(a);
+      await a.tree.refresh();
+      assert.equal(a.tree.records.length, before + 2);
+    } finally {
+      await setting('reviewMode', 'always');
+    }
+  });
+
   test('the tree is rebuilt from the ledger alone (as after a reload), and follows a loop run by the CLI', async () => {
     const a = await api();
     const ws = workspaceDir();
@@ -201,9 +228,14 @@ suite('loop in the real extension host', function () {
     a.tree.records = [];
     await a.tree.refresh();
     assert.deepEqual(recordsOf(a.tree.roots).map((r) => `${r.id}:${r.status}`), before);
-    // Vetoed/discarded leaves hang under their kept parent, the spine is baseline → kept.
+    // The spine is baseline → kept → kept…; vetoed/discarded runs hang as leaves under their parent.
     const session = a.tree.roots[0] as Extract<TreeNode, { kind: 'session' }>;
-    assert.deepEqual(session.children.map((n) => (n.kind === 'experiment' ? n.record.status : n.kind)), ['baseline', 'kept', ...(a.tree.records.at(-1)!.status === 'kept' ? ['kept'] : [])]);
+    const spine = session.children.filter((n) => n.kind === 'experiment') as Extract<TreeNode, { kind: 'experiment' }>[];
+    assert.equal(spine[0].record.status, 'baseline');
+    assert.ok(spine.every((n) => n.record.status === 'baseline' || n.record.status === 'kept'), spine.map((n) => n.record.status).join());
+    const leaves = spine.flatMap((n) => n.children) as Extract<TreeNode, { kind: 'experiment' }>[];
+    assert.ok(leaves.some((n) => n.record.status === 'vetoed'));
+    for (const p of spine) for (const c of p.children as Extract<TreeNode, { kind: 'experiment' }>[]) assert.equal(c.record.parent, p.record.id);
 
     // Another process (the CLI in a terminal) appends to the ledger: the watcher picks it up.
     const last = a.tree.records.at(-1)!;
