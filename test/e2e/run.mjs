@@ -18,7 +18,7 @@ const root = resolve(here, '../..');
 const vsixArg = process.argv.indexOf('--vsix');
 const vsix = vsixArg >= 0 ? resolve(process.argv[vsixArg + 1]) : null;
 const shots = resolve(process.env.RATCHET_SCREENSHOTS ?? join(root, 'test-results', 'e2e'));
-const docShots = ['proposal-diff.png', 'loop-tree-chart.png'];
+const docShots = ['proposal-review.png', 'loop-tree-chart.png'];
 const timeoutMs = Number(process.env.RATCHET_E2E_TIMEOUT ?? 240) * 1000;
 const t0 = Date.now();
 const step = (s) => console.log(`[e2e] +${((Date.now() - t0) / 1000).toFixed(1)} s  ${s}`);
@@ -95,10 +95,12 @@ try {
   await page.screenshot({ path: join(shots, 'proposal-diff.png') });
   step('screenshot: proposal-diff.png');
 
-  // Accept from the status bar (editor-title buttons only show in the active editor group, and
-  // the diff opened without taking focus).
-  const accept = page.locator('.statusbar-item[id$="ratchet.accept"] a').first();
+  // Accept from the editor title: VS Code shows a group's title actions once the group is
+  // active, and the diff opened without taking focus: click its tab first, as a person would.
+  await page.locator('.tab', { hasText: 'proposal e0002' }).first().click();
+  const accept = page.locator('.editor-group-container.active .editor-actions a.action-label[aria-label^="Accept Proposal"]').first();
   await accept.waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: join(shots, 'proposal-review.png') });
   await accept.click();
   step('accepted');
 
