@@ -30,6 +30,7 @@ export type LoopEvent =
   | { type: 'experiment-started'; id: string; parent: string | null; baseline: boolean }
   | { type: 'proposal-event'; id: string; event: ProposalStreamEvent }
   | { type: 'proposal-ready'; id: string; hypothesis: string; edits: FileEdit[]; diff: string; files: { path: string; before: string; after: string }[] }
+  /** The loop waits for the review callback; `deadline` is for reviewers that auto-accept (the loop itself sets none). */
   | { type: 'review-waiting'; id: string; deadline: number | null }
   | { type: 'run-started'; id: string; commit: string | null; budgetSeconds: number; startedAt: number; /** The worker (0-based) when several train at once. */ worker?: number; /** Its CUDA_VISIBLE_DEVICES, when pinned. */ device?: string | null }
   | { type: 'run-point'; id: string; point: MetricPoint }

@@ -737,6 +737,7 @@ export class ResearchLoop {
       this.emit({ type: 'proposal-ready', id, hypothesis: outcome.hypothesis, edits: outcome.edits, diff: described.diff, files: plan.files });
       if (this.opts.review && !f.recheck) {
         this.setStage(f, 'reviewing', 'reviewing');
+        this.emit({ type: 'review-waiting', id, deadline: null });
         let verdict: 'accept' | 'veto';
         try {
           verdict = await this.opts.review({ id, hypothesis: outcome.hypothesis, diff: described.diff, files: plan.files, signal: abort.signal });
