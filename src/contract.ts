@@ -62,10 +62,20 @@ export interface ProgressDot {
   hypothesis: string;
 }
 
+/** The noise band of the progress view: the best's mean ± `half` (2σ/√runs, or 2σ for one run). */
+export interface NoiseBand {
+  mean: number;
+  half: number;
+  sigma: number;
+  runs: number;
+}
+
 export interface ProgressState {
   metricName: string;
   goal: 'minimize' | 'maximize';
   dots: ProgressDot[];
+  /** Absent or null when the keep rule gave no noise estimate. */
+  band?: NoiseBand | null;
 }
 
 export interface ChartState {
@@ -107,6 +117,16 @@ export function parseChartOptions(v: unknown): ChartOptions | null {
   if (typeof smoothing !== 'number' || !Number.isFinite(smoothing) || smoothing < 0 || smoothing > 0.99) return null;
   if (typeof logScale !== 'boolean') return null;
   return { view: view as ChartView, x: x as XAxis, smoothing, logScale };
+}
+
+/** Validates a noise band (the webview checks it before drawing); null for anything else. */
+export function parseNoiseBand(v: unknown): NoiseBand | null {
+  if (!isObj(v)) return null;
+  const { mean, half, sigma, runs } = v;
+  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (!finite(mean) || !finite(half) || !finite(sigma) || half < 0 || sigma < 0) return null;
+  if (typeof runs !== 'number' || !Number.isInteger(runs) || runs < 1) return null;
+  return { mean, half, sigma, runs };
 }
 
 /** Validates anything received from the webview; null for anything not in the contract. */

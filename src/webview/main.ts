@@ -2,9 +2,10 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import {
-  defaultChartOptions, parseChartOptions, statusColor,
+  defaultChartOptions, parseChartOptions, parseNoiseBand, statusColor,
   type ChartOptions, type ChartState, type HostMessage, type ProgressState, type RunSeries, type WebviewMessage,
 } from '../contract';
+import { bandEdges, bandLabel, rangeWithBand, withAlpha } from './band';
 import { joinSeries, prepare, type XY } from './downsample';
 
 interface VsCodeApi {
@@ -178,13 +179,20 @@ function renderProgress(): number {
     return best;
   });
   const rows = statuses.map((s) => dots.map((d) => (d.status === s ? d.metric : null)));
-  const data = [xs, bestRow, ...rows] as uPlot.AlignedData;
-  const key = `progress|${statuses.join(',')}|${document.body.className}`;
+  const band = progress.band ?? null;
+  // The band's legend entry; the band itself is painted under the series (drawClear).
+  const bandRow = band ? [xs.map(() => band.mean)] : [];
+  const data = [xs, bestRow, ...bandRow, ...rows] as uPlot.AlignedData;
+  const key = `progress|${statuses.join(',')}|${band ? 'band' : ''}|${options.logScale}|${document.body.className}`;
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [
       { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : `#${v}`) },
       { label: `best ${progress.metricName}`, stroke: colorOf('kept'), width: 2, paths: uPlot.paths.stepped!({ align: 1 }), spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
+      ...(band ? [{
+        label: bandLabel, stroke: colorOf('kept'), fill: withAlpha(colorOf('kept'), 0.18), width: 1, paths: () => null, points: { show: false },
+        value: () => (progress.band ? `${fmt(progress.band.mean)} ± ${fmt(progress.band.half)}` : '—'),
+      } satisfies uPlot.Series] : []),
       ...statuses.map((s): uPlot.Series => ({
         label: s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
         points: { show: true, size: 8, stroke: colorOf(s), fill: colorOf(s) }, value: (_u, v) => fmt(v),
@@ -192,7 +200,20 @@ function renderProgress(): number {
     ];
     plot = new uPlot({
       width, height,
-      scales: { x: { time: false }, y: { distr: options.logScale ? 3 : 1 } },
+      scales: {
+        x: { time: false },
+        y: {
+          distr: options.logScale ? 3 : 1,
+          ...(band ? {
+            range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => {
+              const r = rangeWithBand(min, max, progress.band ?? null, options.logScale);
+              if (!r) return [min, max];
+              return options.logScale ? uPlot.rangeLog(r[0], r[1], 10, false) : uPlot.rangeNum(r[0], r[1], 0.1, true);
+            },
+          } : {}),
+        },
+      },
+      hooks: { drawClear: [drawBand] },
       axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
@@ -205,6 +226,26 @@ function renderProgress(): number {
     plot.setData(data);
   }
   return dots.length;
+}
+
+/** Paints the noise band (best mean ± 2σ/√runs) across the plot, under the dots and the best line. */
+function drawBand(u: uPlot) {
+  const band = options.view === 'progress' ? progress.band : null;
+  if (!band) return;
+  const { lo, hi } = bandEdges(band, options.logScale);
+  const { left, top, width, height } = u.bbox;
+  const yHi = u.valToPos(hi, 'y', true);
+  const yLo = lo === null ? top + height : u.valToPos(lo, 'y', true);
+  if (!Number.isFinite(yHi) || !Number.isFinite(yLo)) return;
+  const y0 = Math.max(top, Math.min(yHi, yLo));
+  const y1 = Math.min(top + height, Math.max(yHi, yLo));
+  if (y1 <= y0) return;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.globalAlpha = 0.14;
+  ctx.fillStyle = colorOf('kept');
+  ctx.fillRect(left, y0, width, Math.max(1, y1 - y0));
+  ctx.restore();
 }
 
 function render() {
@@ -267,7 +308,7 @@ function onMessage(msg: HostMessage) {
       }
       break;
     case 'progress':
-      progress = msg.progress;
+      progress = checkedProgress(msg.progress);
       break;
     case 'options':
       setOptions(msg.options, false);
@@ -276,11 +317,16 @@ function onMessage(msg: HostMessage) {
   schedule();
 }
 
+/** The band is drawn only when it passes the contract's check. */
+function checkedProgress(p: ProgressState): ProgressState {
+  return { ...p, band: parseNoiseBand(p.band) };
+}
+
 function applyState(s: ChartState) {
   runs.clear();
   prepCache.clear();
   for (const r of s.runs) runs.set(r.id, r);
-  progress = s.progress;
+  progress = checkedProgress(s.progress);
   const restored = parseChartOptions(saved?.options);
   // The webview's own last choice wins over the extension's copy (it may be newer).
   setOptions(restored ?? s.options, !!restored);

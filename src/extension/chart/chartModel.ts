@@ -4,6 +4,7 @@ import {
 } from '../../contract';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import type { MetricPoint } from '../../core/trainer/runTypes';
+import { noiseBand } from './noiseBand';
 
 /** Parses a run's `metrics.jsonl` (one `{t, step, loss, progress}` per line; torn lines skipped). */
 export function parseMetrics(text: string): SeriesColumns {
@@ -133,6 +134,8 @@ export class ChartModel {
     this.progress = {
       metricName, goal,
       dots: rows.map((r, index) => ({ id: r.id, index, metric: r.metric !== null && Number.isFinite(r.metric) ? r.metric : null, status: r.status, hypothesis: r.hypothesis })),
+      // The noise estimate is a session's: with every session's rows, the last one's.
+      band: noiseBand(session ? rows : rows.filter((r) => r.session === rows[rows.length - 1]?.session)),
     };
     this.progressDirty = true;
   }

@@ -1,5 +1,6 @@
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { formatClock, formatDelta, formatMetric } from '../loop/loopState';
+import { evidenceLines, sessionTooltip } from './noiseTooltip';
 
 /** An experiment the loop is working on that has no ledger row yet. */
 export interface LiveExperiment {
@@ -12,7 +13,7 @@ export interface LiveExperiment {
 }
 
 export type TreeNode =
-  | { kind: 'session'; session: string; label: string; description: string; latest: boolean; children: TreeNode[] }
+  | { kind: 'session'; session: string; label: string; description: string; tooltip: string; latest: boolean; children: TreeNode[] }
   | { kind: 'experiment'; record: ExperimentRecord; spine: boolean; children: TreeNode[] }
   | { kind: 'live'; live: LiveExperiment };
 
@@ -60,6 +61,7 @@ export function buildTree(records: readonly ExperimentRecord[], live: LiveExperi
       session,
       label: `Session ${session}`,
       description: `${rows.length} run${rows.length === 1 ? '' : 's'}, ${kept} kept${best ? `, best ${formatMetric(best.metric)}` : ''}${when ? ` · ${when}` : ''}`,
+      tooltip: sessionTooltip(session, rows),
       latest: si === order.length - 1,
       children: top,
     });
@@ -85,6 +87,7 @@ export function recordDescription(r: ExperimentRecord, goal: 'minimize' | 'maxim
 export function recordTooltip(r: ExperimentRecord, metricName = 'metric'): string {
   const lines = [`**${escapeMd(r.hypothesis || r.status)}**`, '', `Status: ${r.status}`];
   if (r.metric !== null) lines.push(`${metricName}: ${formatMetric(r.metric)}${r.delta !== null && r.status !== 'baseline' ? ` (${r.delta >= 0 ? 'better' : 'worse'} by ${formatMetric(Math.abs(r.delta))} than the best before)` : ''}`);
+  lines.push(...evidenceLines(r));
   if (r.durationMs !== undefined) lines.push(`Duration: ${formatClock(r.durationMs / 1000)}`);
   if (r.steps !== undefined && r.steps !== null) lines.push(`Steps: ${r.steps}`);
   if (r.usage) lines.push(`Tokens: ${r.usage.input + r.usage.cacheRead + r.usage.cacheWrite} in, ${r.usage.output} out`);

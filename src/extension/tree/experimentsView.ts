@@ -143,7 +143,9 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       item.description = node.description;
       item.iconPath = new vscode.ThemeIcon('git-branch');
       item.contextValue = 'session';
-      item.tooltip = `Branch ratchet/${node.session}`;
+      const md = new vscode.MarkdownString(node.tooltip);
+      md.supportThemeIcons = false;
+      item.tooltip = md;
       return item;
     }
     if (node.kind === 'live') {

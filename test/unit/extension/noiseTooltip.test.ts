@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { buildTree, recordTooltip } from '../../../src/extension/tree/experimentTree';
+import { evidenceLines, sessionNoiseLines, sessionTooltip, sigmaRuns } from '../../../src/extension/tree/noiseTooltip';
+
+let n = 0;
+function rec(p: Partial<ExperimentRecord>): ExperimentRecord {
+  n++;
+  return {
+    id: `e${String(n).padStart(4, '0')}`, session: 's1', parent: null, status: 'discarded', metric: 1, delta: null, hypothesis: `h${n}`,
+    commit: `c${n}`, baseCommit: 'c0', startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:01:00Z', reason: '', ...p,
+  };
+}
+
+const side = (runs: Record<string, number>) => {
+  const v = Object.values(runs);
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : NaN;
+  return { runs, n: v.length, mean: m, sd };
+};
+
+/** A baseline (3 seeds, the first decision calibrates σ), one screened-out candidate, one kept after re-runs. */
+function session() {
+  n = 0;
+  const base = rec({ status: 'baseline', metric: 1.5, commit: 'c0' });
+  const bestRuns = { 1: 1.5, 2: 1.52, 3: 1.48 };
+  const screened = rec({
+    parent: base.id, status: 'discarded', metric: 1.51,
+    evidence: {
+      rule: 'noise', stage: 'screen', candidate: side({ 1: 1.51 }), best: { ...side(bestRuns), id: base.id, commit: 'c0' },
+      sigma: 0.02, sigmaDf: 2, pairedSeeds: [], diff: -0.01, se: null, t: null, threshold: null, confidence: null,
+      reruns: 2, rerunSeconds: 61, calibrated: true,
+    },
+  });
+  const kept = rec({
+    parent: base.id, status: 'kept', metric: 1.41, delta: 0.09,
+    evidence: {
+      rule: 'noise', stage: 'confirm', candidate: side({ 1: 1.4, 2: 1.42, 3: 1.41 }), best: { ...side(bestRuns), id: base.id, commit: 'c0' },
+      sigma: 0.015, sigmaDf: 4, pairedSeeds: [1, 2, 3], diff: 0.09, se: 0.0122, t: 7.35, threshold: 2.13, confidence: 0.9991,
+      reruns: 2, rerunSeconds: 59.6,
+    },
+  });
+  const other = rec({ parent: kept.id, status: 'crashed', metric: null });
+  return [base, screened, kept, other];
+}
+
+describe('the noise tooltip', () => {
+  it('shows the session noise: σ and the runs behind it, the best, the re-runs', () => {
+    const rows = session();
+    expect(sigmaRuns(rows, 4)).toEqual({ runs: 6, commits: 2 });
+    expect(sigmaRuns(rows, 5)).toBeNull();
+    expect(sessionNoiseLines(rows)).toEqual([
+      'Noise: σ 0.015, from 6 runs of 2 commits (4 df)',
+      'Best: 1.41 ± 0.0086603 over 3 runs',
+      'Re-runs: 4 (2:00) for 2 decisions',
+    ]);
+    expect(sessionTooltip('s1', rows)).toBe('Branch `ratchet/s1`  \nNoise: σ 0.015, from 6 runs of 2 commits (4 df)  \nBest: 1.41 ± 0.0086603 over 3 runs  \nRe-runs: 4 (2:00) for 2 decisions');
+  });
+
+  it('is only the branch without a noise estimate', () => {
+    n = 0;
+    const rows = [rec({ status: 'baseline' }), rec({ status: 'kept', evidence: { rule: 'threshold', delta: 0.1 } })];
+    expect(sessionNoiseLines(rows)).toEqual([]);
+    expect(sessionTooltip('s2', rows)).toBe('Branch `ratchet/s2`');
+  });
+
+  it('puts the session tooltip on the session node', () => {
+    const tree = buildTree(session(), null);
+    expect(tree[0].kind === 'session' && tree[0].tooltip).toContain('Noise: σ 0.015');
+  });
+
+  it('shows a confirmed decision: candidate vs best, confidence, re-runs', () => {
+    const [, , kept] = session();
+    expect(evidenceLines(kept)).toEqual([
+      'Noise rule: 1.41 ± 0.01 over 3 runs vs best 1.5 ± 0.02 over 3 runs',
+      'confidence 99.9% (t 7.35, needs 2.13) · 2 re-runs (60 s)',
+    ]);
+    const tip = recordTooltip(kept, 'loss');
+    expect(tip).toContain('  \nNoise rule: 1.41 ± 0.01 over 3 runs vs best 1.5 ± 0.02 over 3 runs  \nconfidence 99.9%');
+  });
+
+  it('shows a screened-out decision without an sd for the one run', () => {
+    const [, screened] = session();
+    expect(evidenceLines(screened)).toEqual([
+      'Noise rule: 1.51 over 1 run vs best 1.5 ± 0.02 over 3 runs',
+      'screened out on one run (σ 0.02) · 2 re-runs (1:01) · σ measured here',
+    ]);
+  });
+
+  it('shows nothing for rows of another rule or with broken evidence', () => {
+    n = 0;
+    expect(evidenceLines(rec({}))).toEqual([]);
+    expect(evidenceLines(rec({ evidence: { rule: 'threshold' } }))).toEqual([]);
+    expect(evidenceLines(rec({ evidence: { rule: 'noise', candidate: { n: 1 } } }))).toEqual([]);
+    expect(recordTooltip(rec({ evidence: { rule: 'noise' } }))).not.toContain('Noise rule');
+  });
+});
