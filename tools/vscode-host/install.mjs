@@ -55,6 +55,16 @@ function checkSystem() {
   return missing;
 }
 
+/**
+ * The environment without what an outer `npm run` leaves in it: code-server's postinstall reads
+ * the Node version from npm_config_user_agent, which would name the outer npm's Node 20.
+ */
+function cleanEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'NODE' && k !== 'INIT_CWD') env[k] = v;
+  return { ...env, ...extra };
+}
+
 export function install({ force = false } = {}) {
   const stamp = join(hostDir, 'stamp.json');
   const want = hashOf([
@@ -68,12 +78,11 @@ export function install({ force = false } = {}) {
   }
   checkSystem();
   const t0 = Date.now();
-  installFolder('node24', node24Dir, process.env);
-  const env = {
-    ...process.env,
+  installFolder('node24', node24Dir, cleanEnv());
+  const env = cleanEnv({
     PATH: `${node24Bin}:${process.env.PATH}`,
     npm_config_nodedir: join(node24Bin, '..'),
-  };
+  });
   installFolder('code-server', codeServerDir, env);
   const after = hashOf([
     join(here, 'node24', 'package.json'), join(here, 'node24', 'package-lock.json'),
