@@ -3,11 +3,11 @@ import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import type { ExecutorConfig } from '../config/configTypes';
 import { LineSplitter, type SplitLine } from '../trainer/lineSplitter';
-import { createOutputParser } from '../trainer/outputParser';
 import { PROPOSER_SECRETS, resolveCommand } from '../trainer/runTrainer';
-import type { MetricPoint, RunRequest, RunResult, RunStatus } from '../trainer/runTypes';
+import type { RunRequest, RunResult, RunStatus } from '../trainer/runTypes';
 import type { Executor } from './executor';
-import { formatSeconds, safeCall, sleep } from '../trainer/runUtil';
+import { formatSeconds, sleep } from '../trainer/runUtil';
+import { ProtocolReader } from '../trainer/protocolReader';
 
 export type SlurmOptions = Partial<Omit<ExecutorConfig, 'type'>> & {
   /** Resolve `python3` to an interpreter with torch, as the local executor does (default true). */
@@ -201,39 +201,15 @@ export class SlurmExecutor implements Executor {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) onAbort();
 
-    const parser = createOutputParser(req.output);
-    let final: Record<string, number> | null = null;
-    let points = 0;
-    let lastStep: number | null = null;
     const now = () => Math.round(performance.now() - (runStart ?? t0));
+    const reader = new ProtocolReader(req, metrics, now, (reason) => stopRun('crashed', reason));
     const outSplit = new LineSplitter((line) => {
       addTail(line, 'stdout');
-      const parsed = parser.parseLine(line.text);
-      switch (parsed.kind) {
-        case 'point': {
-          const point: MetricPoint = { t: now(), ...parsed.point };
-          points++;
-          if (typeof point.step === 'number' && Number.isFinite(point.step)) lastStep = point.step;
-          metrics.write(JSON.stringify(point) + '\n');
-          safeCall(() => req.onPoint?.(point));
-          if (typeof point.loss === 'number' && !Number.isFinite(point.loss)) stopRun('crashed', `non-finite loss at step ${point.step ?? lastStep ?? '?'}`);
-          break;
-        }
-        case 'eval':
-          if (typeof parsed.step === 'number' && Number.isFinite(parsed.step)) lastStep = parsed.step;
-          safeCall(() => req.onEval?.(parsed.values, parsed.step));
-          break;
-        case 'final':
-          final = { ...(final ?? {}), ...parsed.values };
-          break;
-        case 'log':
-          safeCall(() => req.onLog?.(parsed.text, 'stdout'));
-          break;
-      }
+      reader.stdoutLine(line);
     });
     const errSplit = new LineSplitter((line) => {
       addTail(line, 'stderr');
-      safeCall(() => req.onLog?.(line.text, 'stderr'));
+      reader.stderrLine(line);
     });
     const readers = [new FileFollower(files.out, (c) => (log.write(c), outSplit.push(c))), new FileFollower(files.err, (c) => (log.write(c), errSplit.push(c)))];
     const pump = async () => {
@@ -296,7 +272,7 @@ export class SlurmExecutor implements Executor {
     let status: RunStatus;
     let reason: string;
     const stopped = stop as { status: RunStatus; reason: string } | null;
-    const finalValues = final as Record<string, number> | null;
+    const finalProblem = reader.finalProblem();
     const state = last?.state ?? null;
     if (stopped) {
       ({ status, reason } = stopped);
@@ -309,27 +285,21 @@ export class SlurmExecutor implements Executor {
     } else if (state && state !== 'COMPLETED' && state !== 'FAILED' && FINISHED.has(state)) {
       status = 'crashed';
       reason = `job ${jobId} ended ${state}${last?.reason ? ` (${last.reason})` : ''}`;
-    } else if (exitCode === null && (gone || state === null) && !finalValues) {
+    } else if (exitCode === null && (gone || state === null) && !reader.final) {
       status = 'crashed';
       reason = `job ${jobId} ended with no exit status (purged from Slurm, no exit file)`;
     } else if (exitCode !== null && exitCode !== 0) {
       status = 'crashed';
       reason = exitCode > 128 ? `exit code ${exitCode} (signal ${exitCode - 128})` : `exit code ${exitCode}`;
-    } else if (!finalValues) {
+    } else if (finalProblem) {
       status = 'crashed';
-      reason = 'no final line';
+      reason = finalProblem;
     } else {
-      const bad = Object.entries(finalValues).find(([, v]) => !Number.isFinite(v));
-      if (bad) {
-        status = 'crashed';
-        reason = `non-finite final value: ${bad[0]}`;
-      } else {
-        status = 'ok';
-        reason = 'ok';
-      }
+      status = 'ok';
+      reason = 'ok';
     }
     const all = tail.map((l) => l.text).join('\n');
-    return { status, final: finalValues, exitCode, signal: null, durationMs, logTail: all.length > TAIL_BYTES ? all.slice(all.length - TAIL_BYTES) : all, reason, lastStep, points };
+    return { status, final: reader.final, exitCode, signal: null, durationMs, logTail: all.length > TAIL_BYTES ? all.slice(all.length - TAIL_BYTES) : all, reason, lastStep: reader.lastStep, points: reader.points };
   }
 }
 

@@ -3,11 +3,11 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineSplitter, type SplitLine } from './lineSplitter';
-import { createOutputParser } from './outputParser';
 import { groupAlive, signalGroup, trackGroup } from './processGroup';
 import { removeTrainerPidFile, writeTrainerPidFile } from './trainerPidFile';
-import type { MetricPoint, RunRequest, RunResult, RunStatus } from './runTypes';
-import { formatSeconds, safeCall, sleep } from './runUtil';
+import type { RunRequest, RunResult, RunStatus } from './runTypes';
+import { formatSeconds, sleep } from './runUtil';
+import { ProtocolReader } from './protocolReader';
 
 export { resolveCommand } from './pythonResolver';
 
@@ -131,41 +131,14 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   if (req.signal?.aborted) onAbort();
 
   // --- output ---------------------------------------------------------------------------
-  const parser = createOutputParser(req.output);
-  let final: Record<string, number> | null = null;
-  let points = 0;
-  let lastStep: number | null = null;
-
+  const reader = new ProtocolReader(req, metrics, () => Math.round(performance.now() - t0), (reason) => stopRun('crashed', reason));
   const onStdoutLine = (line: SplitLine) => {
     tail.add(line, 'stdout');
-    const parsed = parser.parseLine(line.text);
-    switch (parsed.kind) {
-      case 'point': {
-        const point: MetricPoint = { t: Math.round(performance.now() - t0), ...parsed.point };
-        points++;
-        if (typeof point.step === 'number' && Number.isFinite(point.step)) lastStep = point.step;
-        metrics.write(JSON.stringify(point) + '\n');
-        safeCall(() => req.onPoint?.(point));
-        if (typeof point.loss === 'number' && !Number.isFinite(point.loss)) {
-          stopRun('crashed', `non-finite loss at step ${point.step ?? lastStep ?? '?'}`);
-        }
-        break;
-      }
-      case 'eval':
-        if (typeof parsed.step === 'number' && Number.isFinite(parsed.step)) lastStep = parsed.step;
-        safeCall(() => req.onEval?.(parsed.values, parsed.step));
-        break;
-      case 'final':
-        final = { ...(final ?? {}), ...parsed.values };
-        break;
-      case 'log':
-        safeCall(() => req.onLog?.(parsed.text, 'stdout'));
-        break;
-    }
+    reader.stdoutLine(line);
   };
   const onStderrLine = (line: SplitLine) => {
     tail.add(line, 'stderr');
-    safeCall(() => req.onLog?.(line.text, 'stderr'));
+    reader.stderrLine(line);
   };
   const outSplit = new LineSplitter(onStdoutLine);
   const errSplit = new LineSplitter(onStderrLine);
@@ -228,7 +201,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   let status: RunStatus;
   let reason: string;
   const stopped = stop as { status: RunStatus; reason: string } | null;
-  const finalValues = final as Record<string, number> | null;
+  const finalProblem = reader.finalProblem();
   if (stopped) {
     ({ status, reason } = stopped);
   } else if (signal) {
@@ -237,32 +210,26 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   } else if (code !== 0) {
     status = 'crashed';
     reason = `exit code ${code}`;
-  } else if (!finalValues) {
+  } else if (finalProblem) {
     status = 'crashed';
-    reason = 'no final line';
+    reason = finalProblem;
   } else {
-    const bad = Object.entries(finalValues).find(([, v]) => !Number.isFinite(v));
-    if (bad) {
-      status = 'crashed';
-      reason = `non-finite final value: ${bad[0]}`;
-    } else {
-      status = 'ok';
-      reason = 'ok';
-    }
+    status = 'ok';
+    reason = 'ok';
   }
   const writeProblems = [log.error && `log write failed: ${errorText(log.error)}`, metrics.error && `metrics write failed: ${errorText(metrics.error)}`].filter(Boolean);
   if (writeProblems.length) reason += ` (${writeProblems.join('; ')})`;
 
   return {
     status,
-    final: finalValues,
+    final: reader.final,
     exitCode: code,
     signal,
     durationMs,
     logTail: tail.text(),
     reason,
-    lastStep,
-    points,
+    lastStep: reader.lastStep,
+    points: reader.points,
   };
 }
 
