@@ -147,7 +147,7 @@ export function summaryLines(s: SessionSummary, goal: MetricGoal): string[] {
     lines.push('kept chain:');
     for (const r of s.keptChain) lines.push(`  ${r.id}  ${fmtMetric(r.metric)}  ${truncate(r.status === 'baseline' ? 'baseline' : r.hypothesis, 90)}`);
   }
-  if (s.noise) lines.push(`noise: ${s.noise.line}`);
+  if (s.noise) lines.push(s.noise.line);
   const t = s.tokens;
   if (t.input + t.output + t.cacheRead + t.cacheWrite > 0 || s.costUsd > 0) {
     lines.push(`tokens: ${fmtTokens(t.input)} in, ${fmtTokens(t.output)} out, ${fmtTokens(t.cacheRead)} cache read, ${fmtTokens(t.cacheWrite)} cache write — $${s.costUsd.toFixed(4)}`);

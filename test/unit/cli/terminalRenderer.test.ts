@@ -50,6 +50,12 @@ describe('TerminalRenderer', () => {
     expect(lines).toContain('baseline 2.0000 → best 1.5000 (e0002, -25.00%, minimize)');
     expect(lines).toContain('3 experiments, 1 kept; branch ratchet/s');
     expect(lines.join('\n')).toMatch(/tokens: 12\.0k in, 800 out, 3\.00M cache read, 0 cache write — \$0\.1234/);
+    const withNoise = summaryLines({
+      session: 's', branch: 'b', experiments: 1, kept: 0, baseline: 2, best: 2, bestId: 'e0001', keptChain: [], costUsd: 0,
+      tokens: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, stopReason: 'x',
+      noise: { sigma: 0.01, df: 2, bestMean: 2, bestRuns: 3, reruns: 2, rerunSeconds: 10, decisions: 1, line: 'noise: σ 0.0100 (2 df)' },
+    }, 'minimize');
+    expect(withNoise).toContain('noise: σ 0.0100 (2 df)');
   });
 });
 
