@@ -142,6 +142,8 @@ export class ResearchLoop {
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
   private readonly speeds: SpeedSample[] = [];
+  /** Settles when the baseline is measured (true) or failed (false); null once it is in. */
+  private baselineGate: Promise<boolean> | null = null;
   private readonly earlyStop: EarlyStopRule | null;
   private readonly workers: number;
   private readonly pipeline: boolean;
@@ -306,10 +308,27 @@ export class ResearchLoop {
       await this.writeSessionFile({ tag, branch: session.branch, status: 'running' });
       const best = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
       state = { tag, branch: session.branch, cwd: session.cwd, best: best!, rows };
-      if (!best) {
-        state.best = await this.baseline(state, session.start);
+      let done: number;
+      if (best) {
+        done = await this.schedule(state);
+      } else {
+        // The first proposal is written while the baseline trains; it trains once the baseline is in.
+        const baseline = this.baseline(state, session.start);
+        this.baselineGate = baseline.then(() => true, () => false);
+        const scheduled = this.schedule(state);
+        try {
+          await baseline;
+        } catch (err) {
+          this.stop('the baseline run failed');
+          this.changed.open();
+          await scheduled.catch(() => undefined);
+          throw err;
+        }
+        this.baselineGate = null;
+        // Recorded: the scheduler may start experiments that were waiting for a free worker.
+        this.changed.open();
+        done = await scheduled;
       }
-      const done = await this.schedule(state);
       if (this.fatal) throw this.fatal;
       stopReason = this.stopReason ?? this.finishing ?? (this.opts.experiments !== undefined ? `ran ${done} experiment${done === 1 ? '' : 's'}` : 'done');
     } catch (err) {
@@ -522,6 +541,11 @@ export class ResearchLoop {
     this.emit({ type: 'experiment-recorded', record: rec, best });
   }
 
+  /**
+   * Measures the unmodified code. Before its first await it takes the session's worktree and an
+   * accelerator and becomes `state.best` (its metric filled in when measured), so a proposal
+   * written meanwhile builds on it and waits for it to train.
+   */
   private async baseline(state: SessionState, commit: string): Promise<ExperimentRecord> {
     const id = this.newId();
     const startedAt = new Date().toISOString();
@@ -529,14 +553,18 @@ export class ResearchLoop {
     rec.commit = commit;
     rec.baseCommit = commit;
     rec.proposer = undefined;
+    rec.status = 'baseline';
+    state.best = rec;
+    const lanePromise = this.lanes.acquire();
+    const slotPromise = this.slots.acquire();
     this.emit({ type: 'experiment-started', id, parent: null, baseline: true });
     this.setPhase('baseline', id);
     const f: Flight = { id, seq: ++this.seq, abort: new AbortController(), veto: false, stage: 'training', hypothesis: rec.hypothesis, signature: null, baseCommit: commit, commit, startedAt, recheck: null, settled: Promise.resolve() };
     this.flights.set(id, f);
     await this.store.setExperimentRef(state.tag, id, commit);
     await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt });
-    const lane = await this.lanes.acquire();
-    const slot = await this.slots.acquire();
+    const lane = await lanePromise;
+    const slot = await slotPromise;
     let m: Measurement;
     try {
       m = await this.measure(state, lane, slot, id, commit, this.opts.config.seed, f.abort.signal, null);
@@ -755,8 +783,9 @@ export class ResearchLoop {
       }
       // Committed now, so that a worker that frees up starts training at once.
       await this.applyAndCommit(state, f, lane, rec, plan.files, outcome.hypothesis);
-      // Wait for an accelerator.
+      // Wait for the baseline (a proposal written while it trained), then for an accelerator.
       this.setStage(f, 'ready');
+      if (this.baselineGate && !(await Promise.race([this.baselineGate, aborted(abort.signal).then(() => false)]))) return this.abortedBeforeTraining(state, f, rec, parent);
       const got = await this.slots.acquire(abort.signal);
       if (!got) return this.abortedBeforeTraining(state, f, rec, parent);
       slot = got;
