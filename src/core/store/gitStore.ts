@@ -141,7 +141,8 @@ export class GitStore {
     const entries = await fs.readdir(this.workspace);
     const cwd = this.worktreeWorkspace(tag);
     for (const name of entries) {
-      if (name === '.git' || name === '.ratchet') continue;
+      // Bytecode caches stay per checkout: linked, the worktree's compiled edits would land in the user's folder.
+      if (name === '.git' || name === '.ratchet' || name === '__pycache__') continue;
       const tracked = await git(this.workspace, ['ls-files', '-z', '--', `:(literal)${name}`]);
       const dest = path.join(cwd, name);
       if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GitStore, WorkspaceError } from '../../../src/core/store/gitStore';
@@ -101,11 +101,13 @@ describe('GitStore sessions', () => {
   it('works when the workspace is a subfolder of the repository, and links untracked data in', async () => {
     const dir = makeRepo({ 'proj/train.py': 'LR = 0.1\n', 'other/x.txt': 'x' });
     writeFileSync(path.join(dir, 'proj', 'data.bin'), 'untracked data');
+    mkdirSync(path.join(dir, 'proj', '__pycache__'));
     const store = await GitStore.open(path.join(dir, 'proj'));
     expect(store.prefix).toBe('proj');
     const s = await store.openSession('sub', { resume: false });
     expect(readFileSync(path.join(s.cwd, 'train.py'), 'utf8')).toBe('LR = 0.1\n');
     expect(readFileSync(path.join(s.cwd, 'data.bin'), 'utf8')).toBe('untracked data');
+    expect(existsSync(path.join(s.cwd, '__pycache__'))).toBe(false);
     writeFileSync(path.join(s.cwd, 'train.py'), 'LR = 0.3\n');
     const c = await store.commitExperiment('sub', 'e1', 'x\n', ['train.py']);
     expect(gitIn(dir, 'show', `${c}:proj/train.py`)).toBe('LR = 0.3');
