@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { recordFactory } from '../../support/records';
 import { buildTree, recordContext, recordDescription, recordTooltip } from '../../../src/extension/tree/experimentTree';
 
-let n = 0;
-function rec(p: Partial<ExperimentRecord>): ExperimentRecord {
-  n++;
-  return {
-    id: `e${String(n).padStart(4, '0')}`, session: 's1', parent: null, status: 'discarded', metric: 1, delta: null, hypothesis: `h${n}`,
-    commit: `c${n}`, baseCommit: 'c0', startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:01:00Z', reason: '', ...p,
-  };
-}
+let rec = recordFactory();
 
 describe('buildTree', () => {
   it('puts the kept chain on the spine and the rest as leaves under their parent', () => {
-    n = 0;
+    rec = recordFactory();
     const base = rec({ status: 'baseline', metric: 1.5, commit: 'c0', baseCommit: 'c0' });
     const d1 = rec({ parent: base.id, status: 'discarded', metric: 1.6 });
     const k1 = rec({ parent: base.id, status: 'kept', metric: 1.4, delta: 0.1 });
@@ -32,7 +25,7 @@ describe('buildTree', () => {
   });
 
   it('lists sessions newest first and shows the live experiment last in its session', () => {
-    n = 0;
+    rec = recordFactory();
     const a = rec({ session: 'old', status: 'baseline' });
     const b = rec({ session: 'new', status: 'baseline' });
     const tree = buildTree([a, b], { id: 'e0099', session: 'new', parent: b.id, hypothesis: 'try', phase: 'training', baseline: false });
@@ -44,7 +37,7 @@ describe('buildTree', () => {
   });
 
   it('describes, explains and tags experiments', () => {
-    n = 0;
+    rec = recordFactory();
     const k = rec({ status: 'kept', metric: 0.97131, delta: 0.0123, durationMs: 151_000, steps: 420, costUsd: 0.0123, usage: { input: 1000, output: 200, cacheRead: 0, cacheWrite: 0 }, reason: 'improved' });
     expect(recordDescription(k)).toBe('0.97131 (−0.0123)');
     expect(recordDescription(k, 'maximize')).toBe('0.97131 (+0.0123)');

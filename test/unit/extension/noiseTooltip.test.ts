@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { recordFactory } from '../../support/records';
 import { buildTree, recordTooltip } from '../../../src/extension/tree/experimentTree';
 import { evidenceLines, sessionNoiseLines, sessionTooltip, sigmaRuns } from '../../../src/extension/tree/noiseTooltip';
 
-let n = 0;
-function rec(p: Partial<ExperimentRecord>): ExperimentRecord {
-  n++;
-  return {
-    id: `e${String(n).padStart(4, '0')}`, session: 's1', parent: null, status: 'discarded', metric: 1, delta: null, hypothesis: `h${n}`,
-    commit: `c${n}`, baseCommit: 'c0', startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:01:00Z', reason: '', ...p,
-  };
-}
+let rec = recordFactory();
 
 const side = (runs: Record<string, number>) => {
   const v = Object.values(runs);
@@ -21,7 +14,7 @@ const side = (runs: Record<string, number>) => {
 
 /** A baseline (3 seeds, the first decision calibrates σ), one screened-out candidate, one kept after re-runs. */
 function session() {
-  n = 0;
+  rec = recordFactory();
   const base = rec({ status: 'baseline', metric: 1.5, commit: 'c0' });
   const bestRuns = { 1: 1.5, 2: 1.52, 3: 1.48 };
   const screened = rec({
@@ -58,7 +51,7 @@ describe('the noise tooltip', () => {
   });
 
   it('is only the branch without a noise estimate', () => {
-    n = 0;
+    rec = recordFactory();
     const rows = [rec({ status: 'baseline' }), rec({ status: 'kept', evidence: { rule: 'threshold', delta: 0.1 } })];
     expect(sessionNoiseLines(rows)).toEqual([]);
     expect(sessionTooltip('s2', rows)).toBe('Branch `ratchet/s2`');
@@ -88,7 +81,7 @@ describe('the noise tooltip', () => {
   });
 
   it('shows nothing for rows of another rule or with broken evidence', () => {
-    n = 0;
+    rec = recordFactory();
     expect(evidenceLines(rec({}))).toEqual([]);
     expect(evidenceLines(rec({ evidence: { rule: 'threshold' } }))).toEqual([]);
     expect(evidenceLines(rec({ evidence: { rule: 'noise', candidate: { n: 1 } } }))).toEqual([]);
