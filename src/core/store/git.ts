@@ -1,33 +1,183 @@
-import { execa } from 'execa';
+import { vulnerabilityCheck } from '@simple-git/argv-parser';
+import { simpleGit, type SimpleGitOptions } from 'simple-git';
+
+/**
+ * The one way Ratchet runs git (the loop, the CLI, the extension's diff documents).
+ *
+ * A trainer is code a model wrote, and it can write into the worktree the loop runs git in, so
+ * no git command here trusts repository state a run could have planted:
+ *  - the repository is named explicitly (GIT_DIR / GIT_WORK_TREE from the loop's own records,
+ *    verified by the caller), never discovered from a worktree's `.git` file;
+ *  - hooks, fsmonitor, transports (so ssh, credential helpers, proxies and lazy fetches),
+ *    automatic gc/maintenance, signing and submodule recursion are switched off on every
+ *    command line (`-c` wins over any repository config), external diff and textconv are off
+ *    where a diff is printed, and the pager is never used;
+ *  - git gets a minimal environment (no ANTHROPIC_* or other secrets of the loop's process),
+ *    its stdin is closed (or carries exactly the given input), and it is killed after a timeout
+ *    with an error that names the command;
+ *  - the arguments a caller passes go through simple-git's unsafe-option check.
+ */
 
 export class GitError extends Error {
   override name = 'GitError';
-  constructor(message: string, readonly stderr = '') {
+  constructor(message: string, readonly stderr = '', readonly exitCode: number | null = null) {
     super(message);
   }
 }
 
-/**
- * Runs git with an argument array (never a shell). Commits get an identity only where the user
- * has none, signing and hooks never block an unattended loop, and output is never paged.
- */
-export async function git(cwd: string, args: string[], opts: { input?: string; allowFail?: boolean; keepNewline?: boolean } = {}): Promise<string> {
-  const r = await execa('git', ['-c', 'core.quotepath=off', ...args], {
-    cwd,
-    input: opts.input,
-    reject: false,
-    stripFinalNewline: !opts.keepNewline,
-    env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' },
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (r.exitCode !== 0 && !opts.allowFail) {
-    const err = String(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ');
-    throw new GitError(`git ${args.filter((a) => !a.startsWith('-c')).slice(0, 3).join(' ')} failed: ${err || `exit ${r.exitCode}`}`, String(r.stderr));
-  }
-  return r.exitCode === 0 ? String(r.stdout) : '';
+/** Git ran past its time limit and was ended. */
+export class GitTimeoutError extends GitError {
+  override name = 'GitTimeoutError';
 }
 
-export async function gitOk(cwd: string, args: string[]): Promise<boolean> {
-  const r = await execa('git', args, { cwd, reject: false, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+/** A repository's git metadata is not what the loop recorded: nothing is run there. */
+export class GitTamperError extends GitError {
+  override name = 'GitTamperError';
+}
+
+/** An explicitly named repository: the git directory and (for commands that need one) the work tree. */
+export interface GitRepo {
+  gitDir: string;
+  workTree?: string;
+}
+
+export interface GitOptions {
+  /** Written to git's stdin, which is then closed (without it, stdin is closed at once). */
+  input?: string;
+  /** Resolve to '' instead of throwing when git exits non-zero. */
+  allowFail?: boolean;
+  keepNewline?: boolean;
+  /** The repository to use (GIT_DIR / GIT_WORK_TREE); without it git finds the repository of `cwd`. */
+  repo?: GitRepo;
+  timeoutMs?: number;
+}
+
+/** Settings that stop git from running programs a repository's config or a run could name. */
+export const HARDENING: readonly string[] = [
+  'core.hooksPath=/dev/null',
+  'core.fsmonitor=false',
+  'protocol.allow=never',
+  'core.quotepath=off',
+  'commit.gpgsign=false',
+  'tag.gpgsign=false',
+  'gc.auto=0',
+  'maintenance.auto=false',
+  'submodule.recurse=false',
+  'advice.detachedHead=false',
+];
+
+/** The unsafe-option categories HARDENING itself needs; the caller's arguments are checked against all of them. */
+const HARDENING_UNSAFE = { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true } as const;
+
+const DEFAULT_TIMEOUT_MS = Number(process.env.RATCHET_GIT_TIMEOUT_S) > 0 ? Number(process.env.RATCHET_GIT_TIMEOUT_S) * 1000 : 300_000;
+
+const GIT_ENV_KEYS = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_TERMINAL_PROMPT', 'GIT_CONFIG_NOSYSTEM', 'GIT_ATTR_NOSYSTEM', 'GIT_OPTIONAL_LOCKS', 'GIT_NO_LAZY_FETCH', 'GIT_PROTOCOL_FROM_USER'];
+
+/**
+ * The whole environment git runs with: PATH and HOME (the user's global config holds their
+ * identity), the locale pinned to C so output parses, and git's own switches. Nothing else of
+ * the loop's environment (API keys, tokens, proxies) reaches git or anything it could start.
+ */
+export function gitEnv(repo?: GitRepo, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: from.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C',
+    LC_ALL: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_ATTR_NOSYSTEM: '1',
+    GIT_NO_LAZY_FETCH: '1',
+    GIT_PROTOCOL_FROM_USER: '0',
+  };
+  if (from.HOME) env.HOME = from.HOME;
+  if (from.XDG_CONFIG_HOME) env.XDG_CONFIG_HOME = from.XDG_CONFIG_HOME;
+  if (repo) {
+    env.GIT_DIR = repo.gitDir;
+    if (repo.workTree) env.GIT_WORK_TREE = repo.workTree;
+  }
+  return env;
+}
+
+const DIFF_COMMANDS = new Set(['diff', 'show', 'log', 'diff-tree', 'diff-index', 'diff-files', 'format-patch']);
+
+/** Commands that print diffs never run an external diff program or a textconv filter. */
+function withDiffGuards(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-')) i += args[i] === '-c' ? 2 : 1;
+  if (i >= args.length || !DIFF_COMMANDS.has(args[i]!)) return args;
+  return [...args.slice(0, i + 1), '--no-ext-diff', '--no-textconv', ...args.slice(i + 1)];
+}
+
+/** `git worktree add` → "worktree add": the words that name the command in messages. */
+function commandName(args: string[]): string {
+  const words: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('-') || a.includes('/') || a.includes(':') || /^[0-9a-f]{7,}$/.test(a)) continue;
+    words.push(a);
+    if (words.length === 2 || !['worktree', 'config', 'cat-file'].includes(words[0]!)) break;
+  }
+  return words.join(' ') || args.join(' ');
+}
+
+function lastLines(s: string, n = 3): string {
+  return s.trim().split('\n').slice(-n).join(' ');
+}
+
+/**
+ * Runs git with an argument array (never a shell) in `cwd`, hardened as described above.
+ * Throws GitError (GitTimeoutError when it ran past its time) unless `allowFail`.
+ */
+export async function git(cwd: string, args: string[], opts: GitOptions = {}): Promise<string> {
+  const r = await runGit(cwd, args, opts);
+  if (r.error && !(opts.allowFail && !(r.error instanceof GitTimeoutError))) throw r.error;
+  return r.exitCode === 0 ? (opts.keepNewline ? r.stdout : r.stdout.replace(/\r?\n$/, '')) : '';
+}
+
+/** Whether git exits 0 (a timeout still throws). */
+export async function gitOk(cwd: string, args: string[], opts: Omit<GitOptions, 'allowFail'> = {}): Promise<boolean> {
+  const r = await runGit(cwd, args, opts);
+  if (r.error instanceof GitTimeoutError) throw r.error;
   return r.exitCode === 0;
+}
+
+async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ stdout: string; exitCode: number | null; error: GitError | null }> {
+  const name = commandName(args);
+  const env = gitEnv(opts.repo);
+  const unsafe = vulnerabilityCheck(args, {});
+  if (unsafe.length > 0) return { stdout: '', exitCode: null, error: new GitError(`git ${name} refused: ${unsafe.map((v) => v.message).join('; ')}`) };
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timer = new AbortController();
+  const t = setTimeout(() => timer.abort(), timeoutMs);
+  let exitCode: number | null = null;
+  let stderr = '';
+  const options: Partial<SimpleGitOptions> = {
+    baseDir: cwd,
+    binary: 'git',
+    maxConcurrentProcesses: 1,
+    trimmed: false,
+    config: [...HARDENING],
+    unsafe: HARDENING_UNSAFE,
+    allowEnvironment: GIT_ENV_KEYS,
+    abort: timer.signal,
+    // Always a Buffer: simple-git closes stdin only when it has something (even nothing) to write.
+    input: () => Buffer.from(opts.input ?? '', 'utf8'),
+    errors: (error, result) => {
+      exitCode = result.exitCode;
+      stderr = Buffer.concat(result.stdErr).toString('utf8');
+      if (error) return error;
+      return result.exitCode !== 0 ? new Error(stderr || `exit ${result.exitCode}`) : undefined;
+    },
+  };
+  try {
+    const stdout = await simpleGit(options).env(env).raw(['--no-pager', ...withDiffGuards(args)]);
+    return { stdout, exitCode: exitCode ?? 0, error: null };
+  } catch (err) {
+    if (timer.signal.aborted) {
+      return { stdout: '', exitCode: null, error: new GitTimeoutError(`git ${name} did not finish within ${Math.round(timeoutMs / 100) / 10} s and was ended (in ${cwd}); ${lastLines(stderr) || 'no output'}`, stderr) };
+    }
+    const why = lastLines(stderr || (err as Error).message) || `exit ${exitCode}`;
+    return { stdout: '', exitCode: exitCode ?? -1, error: new GitError(`git ${name} failed: ${why}`, stderr, exitCode) };
+  } finally {
+    clearTimeout(t);
+  }
 }

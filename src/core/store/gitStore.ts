@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { git, gitOk, GitError } from './git';
+import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
 import { ratchetPaths } from './ratchetPaths';
 
 export class WorkspaceError extends Error {
@@ -8,7 +8,6 @@ export class WorkspaceError extends Error {
 }
 
 const IDENTITY = ['-c', 'user.name=Ratchet', '-c', 'user.email=ratchet@localhost'];
-const COMMIT_FLAGS = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null'];
 
 /**
  * The loop's git side. All experiments happen in a worktree of the user's repository at
@@ -17,12 +16,19 @@ const COMMIT_FLAGS = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/n
  * experiment's commit is kept reachable at `refs/ratchet/<tag>/<id>`, so nothing is lost to gc.
  */
 export class GitStore {
+  /** The worktrees this store created: their git directories, as git wrote them when they were made. */
+  private readonly worktrees = new Map<string, { root: string; gitDir: string; pointer: string }>();
+
   private constructor(
     readonly workspace: string,
     readonly toplevel: string,
     /** The workspace's path relative to the repository root ('' when it is the root). */
     readonly prefix: string,
     private readonly hasIdentity: boolean,
+    /** The user's checkout: git directory and work tree, found once when the store opens. */
+    private readonly repo: GitRepo,
+    /** The repository's common git directory (objects, refs, config, hooks). */
+    readonly commonDir: string,
   ) {}
 
   static async open(workspace: string): Promise<GitStore> {
@@ -36,8 +42,63 @@ export class GitStore {
     if (!(await gitOk(abs, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']))) {
       throw new WorkspaceError(`the repository at ${toplevel} has no commits yet: commit your training code first`);
     }
-    const hasIdentity = (await git(abs, ['config', 'user.email'], { allowFail: true })) !== '';
-    return new GitStore(abs, toplevel, path.relative(toplevel, abs).split(path.sep).join('/'), hasIdentity);
+    const gitDir = await fs.realpath(await git(abs, ['rev-parse', '--absolute-git-dir']));
+    const commonDir = await fs.realpath(path.resolve(abs, await git(abs, ['rev-parse', '--git-common-dir'])));
+    const repo = { gitDir, workTree: toplevel };
+    const hasIdentity = (await git(abs, ['config', 'user.email'], { allowFail: true, repo })) !== '';
+    return new GitStore(abs, toplevel, path.relative(toplevel, abs).split(path.sep).join('/'), hasIdentity, repo, commonDir);
+  }
+
+  /** git in the user's checkout (the repository found when the store opened). */
+  private ws(args: string[], opts: { allowFail?: boolean; keepNewline?: boolean } = {}): Promise<string> {
+    return git(this.workspace, args, { ...opts, repo: this.repo });
+  }
+
+  /**
+   * git in one of the loop's worktrees, with the git directory recorded when the loop created
+   * it, after checking that the worktree's metadata still matches that record (the `.git` file
+   * points to it, it points back, and it belongs to this repository). A worktree's `.git` file
+   * is never used to find the repository: a run can write it.
+   */
+  private async wt(name: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
+    const rec = await this.verifiedWorktree(name);
+    return git(rec.root, args, { ...opts, repo: { gitDir: rec.gitDir, workTree: rec.root } });
+  }
+
+  private async verifiedWorktree(name: string): Promise<{ root: string; gitDir: string }> {
+    const rec = this.worktrees.get(name);
+    if (!rec) throw new GitTamperError(`worktree ${name} was not created by this session: not running git there`);
+    const problem = await this.worktreeProblem(rec);
+    if (problem) throw new GitTamperError(`the git metadata of worktree ${name} is not what Ratchet created (${problem}): not running git there`);
+    return rec;
+  }
+
+  private async worktreeProblem(rec: { root: string; gitDir: string; pointer: string }): Promise<string | null> {
+    const pointerFile = path.join(rec.root, '.git');
+    const st = await fs.lstat(pointerFile).catch(() => null);
+    if (!st || !st.isFile()) return `${pointerFile} is ${st ? 'not a plain file' : 'missing'}`;
+    if ((await fs.readFile(pointerFile, 'utf8').catch(() => '')) !== rec.pointer) return `${pointerFile} was rewritten`;
+    const dirSt = await fs.lstat(rec.gitDir).catch(() => null);
+    if (!dirSt || !dirSt.isDirectory()) return `${rec.gitDir} is ${dirSt ? 'not a directory' : 'missing'}`;
+    const back = (await fs.readFile(path.join(rec.gitDir, 'gitdir'), 'utf8').catch(() => '')).trim();
+    if (path.resolve(rec.gitDir, back) !== pointerFile) return `${path.join(rec.gitDir, 'gitdir')} does not point back to ${pointerFile}`;
+    const common = (await fs.readFile(path.join(rec.gitDir, 'commondir'), 'utf8').catch(() => '')).trim();
+    if (!common || (await fs.realpath(path.resolve(rec.gitDir, common)).catch(() => '')) !== this.commonDir) return `${path.join(rec.gitDir, 'commondir')} does not name this repository`;
+    return null;
+  }
+
+  /** Creates worktree `name` at `commit` and records its git directory (read back right after git made it). */
+  private async createWorktree(name: string, commit: string): Promise<void> {
+    const root = this.worktreeRoot(name);
+    await this.ws(['worktree', 'add', '--detach', '--force', root, commit]);
+    const pointer = await fs.readFile(path.join(root, '.git'), 'utf8');
+    const m = /^gitdir: (.+)\n?$/.exec(pointer);
+    const gitDir = m ? path.resolve(root, m[1]!) : '';
+    if (!gitDir || path.dirname(gitDir) !== path.join(this.commonDir, 'worktrees')) throw new GitTamperError(`git created worktree ${name} with an unexpected git directory (${gitDir || pointer.trim()})`);
+    const rec = { root, gitDir, pointer };
+    const problem = await this.worktreeProblem(rec);
+    if (problem) throw new GitTamperError(`worktree ${name} is inconsistent right after it was created: ${problem}`);
+    this.worktrees.set(name, rec);
   }
 
   /** Repository-relative path of a workspace-relative one. */
@@ -46,7 +107,7 @@ export class GitStore {
   }
 
   async head(): Promise<string> {
-    return git(this.workspace, ['rev-parse', 'HEAD']);
+    return this.ws(['rev-parse', 'HEAD']);
   }
 
   /**
@@ -54,7 +115,7 @@ export class GitStore {
    * progress, or uncommitted changes in the files the loop reads and edits.
    */
   async preflight(files: string[]): Promise<void> {
-    const gitDir = await git(this.workspace, ['rev-parse', '--absolute-git-dir']);
+    const gitDir = this.repo.gitDir;
     for (const [marker, what] of [
       ['MERGE_HEAD', 'a merge'],
       ['rebase-merge', 'a rebase'],
@@ -71,7 +132,7 @@ export class GitStore {
       const inside = files.find((f) => this.repoPath(f).startsWith(sub.path + '/'));
       if (inside) throw new WorkspaceError(`${inside} is inside the git submodule ${sub.path}: Ratchet edits and guards files of the workspace's own repository only (move the file out, or make ${sub.path} a plain folder)`);
     }
-    const status = await git(this.workspace, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    const status = await this.ws(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
     const dirty = status.split('\0').filter(Boolean).map((e) => e.slice(3));
     if (dirty.length > 0) {
       throw new WorkspaceError(`uncommitted changes in ${dirty.join(', ')}: commit or stash them first (the loop starts from HEAD and never touches your working tree)`);
@@ -79,8 +140,7 @@ export class GitStore {
   }
 
   private async excludeRatchetDir(): Promise<void> {
-    const common = path.resolve(this.workspace, await git(this.workspace, ['rev-parse', '--git-common-dir']));
-    const exclude = path.join(common, 'info', 'exclude');
+    const exclude = path.join(this.commonDir, 'info', 'exclude');
     await fs.mkdir(path.dirname(exclude), { recursive: true });
     const text = await fs.readFile(exclude, 'utf8').catch(() => '');
     const line = `/${this.repoPath('.ratchet')}/`;
@@ -105,7 +165,7 @@ export class GitStore {
   }
 
   async branchTip(tag: string): Promise<string | null> {
-    const out = await git(this.workspace, ['rev-parse', '--verify', '-q', `refs/heads/${GitStore.branchName(tag)}`], { allowFail: true });
+    const out = await this.ws(['rev-parse', '--verify', '-q', `refs/heads/${GitStore.branchName(tag)}`], { allowFail: true });
     return out || null;
   }
 
@@ -124,11 +184,11 @@ export class GitStore {
     const resumed = tip !== null;
     if (!tip) {
       tip = await this.head();
-      await git(this.workspace, ['branch', '--no-track', branch, tip]);
+      await this.ws(['branch', '--no-track', branch, tip]);
     }
     const worktree = this.worktreeRoot(tag);
     await this.removeWorktree(tag);
-    await git(this.workspace, ['worktree', 'add', '--detach', '--force', worktree, tip]);
+    await this.createWorktree(tag, tip);
     await this.linkUntracked(tag);
     return { branch, worktree, cwd: this.worktreeWorkspace(tag), start: tip, resumed };
   }
@@ -143,7 +203,7 @@ export class GitStore {
     for (const name of entries) {
       // Bytecode caches stay per checkout: linked, the worktree's compiled edits would land in the user's folder.
       if (name === '.git' || name === '.ratchet' || name === '__pycache__') continue;
-      const tracked = await git(this.workspace, ['ls-files', '-z', '--', `:(literal)${name}`]);
+      const tracked = await this.ws(['ls-files', '-z', '--', `:(literal)${name}`]);
       const dest = path.join(cwd, name);
       if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;
       await fs.symlink(path.join(this.workspace, name), dest).catch(() => undefined);
@@ -152,8 +212,8 @@ export class GitStore {
   }
 
   /** Gitlinks (submodules) of HEAD: repository-relative path and the recorded commit. */
-  async submodules(at = this.workspace): Promise<{ path: string; commit: string }[]> {
-    const out = await git(at, ['ls-files', '-s', '-z'], { allowFail: true });
+  async submodules(worktree?: string): Promise<{ path: string; commit: string }[]> {
+    const out = worktree === undefined ? await this.ws(['ls-files', '-s', '-z'], { allowFail: true }) : await this.wt(worktree, ['ls-files', '-s', '-z'], { allowFail: true });
     const subs: { path: string; commit: string }[] = [];
     for (const entry of out.split('\0')) {
       const m = /^160000 ([0-9a-f]{40,64}) \d\t(.+)$/.exec(entry);
@@ -170,7 +230,7 @@ export class GitStore {
   async populateSubmodules(name: string): Promise<string[]> {
     const root = this.worktreeRoot(name);
     const missing: string[] = [];
-    for (const sub of await this.submodules(root)) {
+    for (const sub of await this.submodules(name)) {
       const src = path.join(this.toplevel, sub.path);
       const dest = path.join(root, sub.path);
       const own = await git(src, ['rev-parse', '--show-toplevel'], { allowFail: true });
@@ -190,7 +250,7 @@ export class GitStore {
    */
   async addWorktree(name: string, commit: string): Promise<{ root: string; cwd: string }> {
     await this.removeWorktree(name);
-    await git(this.workspace, ['worktree', 'add', '--detach', '--force', this.worktreeRoot(name), commit]);
+    await this.createWorktree(name, commit);
     await this.linkUntracked(name);
     return { root: this.worktreeRoot(name), cwd: this.worktreeWorkspace(name) };
   }
@@ -203,67 +263,114 @@ export class GitStore {
     const dir = ratchetPaths(this.workspace).worktrees;
     const names = await fs.readdir(dir).catch(() => [] as string[]);
     for (const name of names) await this.removeWorktree(name);
-    await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
+    await this.ws(['worktree', 'prune'], { allowFail: true });
     return names;
   }
 
+  /**
+   * Deletes the worktree's folder and lets git prune its records. git is not run inside the
+   * worktree (its `.git` file may have been rewritten): the folder goes, then `worktree prune`
+   * drops every record whose folder is gone.
+   */
   async removeWorktree(tag: string): Promise<void> {
     const worktree = this.worktreeRoot(tag);
-    const subs = (await fs.stat(worktree).then(() => true, () => false)) ? await this.submodules(worktree) : [];
-    await git(this.workspace, ['worktree', 'remove', '--force', worktree], { allowFail: true });
+    this.worktrees.delete(tag);
+    const had = await fs.lstat(worktree).then(() => true, () => false);
     await fs.rm(worktree, { recursive: true, force: true });
-    await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
-    for (const sub of subs) await git(path.join(this.toplevel, sub.path), ['worktree', 'prune'], { allowFail: true });
+    await this.ws(['worktree', 'prune'], { allowFail: true });
+    if (had) for (const sub of await this.submodules()) await git(path.join(this.toplevel, sub.path), ['worktree', 'prune'], { allowFail: true });
   }
 
   /** Commits the given workspace-relative files in the worktree (detached) and keeps the commit reachable. */
   async commitExperiment(tag: string, id: string, message: string, files: string[], worktree = tag): Promise<string> {
-    const wt = this.worktreeRoot(worktree);
-    await git(wt, ['add', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    await this.wt(worktree, ['add', '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
     const identity = this.hasIdentity ? [] : IDENTITY;
-    await git(wt, [...identity, ...COMMIT_FLAGS, 'commit', '--no-verify', '--allow-empty', '-q', '-F', '-'], { input: message });
-    const commit = await git(wt, ['rev-parse', 'HEAD']);
+    await this.wt(worktree, [...identity, 'commit', '--no-verify', '--allow-empty', '-q', '-F', '-'], { input: message });
+    const commit = await this.wt(worktree, ['rev-parse', 'HEAD']);
     await this.setExperimentRef(tag, id, commit);
     return commit;
   }
 
   async setExperimentRef(tag: string, id: string, commit: string): Promise<void> {
-    await git(this.workspace, ['update-ref', `refs/ratchet/${tag}/${id}`, commit]);
+    await this.ws(['update-ref', `refs/ratchet/${tag}/${id}`, commit]);
   }
 
   /** Advances the session branch to a kept commit (only from the expected old tip). */
   async advanceBranch(tag: string, commit: string, expectedOld: string): Promise<void> {
-    await git(this.workspace, ['update-ref', '-m', `ratchet: keep ${commit.slice(0, 7)}`, `refs/heads/${GitStore.branchName(tag)}`, commit, expectedOld]);
+    await this.ws(['update-ref', '-m', `ratchet: keep ${commit.slice(0, 7)}`, `refs/heads/${GitStore.branchName(tag)}`, commit, expectedOld]);
   }
 
   /** Puts the worktree back at `commit`: tracked files restored, untracked run outputs left alone. */
   async resetWorktree(tag: string, commit: string, worktree = tag): Promise<void> {
-    const wt = this.worktreeRoot(worktree);
-    await git(wt, ['reset', '-q', '--hard', commit]);
+    await this.wt(worktree, ['reset', '-q', '--hard', commit]);
   }
 
   async worktreeHead(tag: string, worktree = tag): Promise<string> {
-    return git(this.worktreeRoot(worktree), ['rev-parse', 'HEAD']);
+    return this.wt(worktree, ['rev-parse', 'HEAD']);
   }
 
   /** Restores workspace-relative files in the worktree from `commit`. */
   async restoreFiles(tag: string, commit: string, files: string[], worktree = tag): Promise<void> {
     if (files.length === 0) return;
-    await git(this.worktreeRoot(worktree), ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+    await this.wt(worktree, ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
   }
 
   async diff(from: string, to: string): Promise<string> {
-    return git(this.workspace, ['diff', '--no-color', '--no-ext-diff', from, to, '--', this.prefix ? `:(top)${this.prefix}` : '.']);
+    return this.ws(['diff', '--no-color', from, to, '--', this.prefix ? `:(top)${this.prefix}` : '.']);
   }
 
   async showFile(commit: string, rel: string): Promise<string | null> {
     const spec = `${commit}:${this.repoPath(rel)}`;
-    if (!(await gitOk(this.workspace, ['cat-file', '-e', spec]))) return null;
-    return git(this.workspace, ['cat-file', '-p', spec], { keepNewline: true });
+    if (!(await gitOk(this.workspace, ['cat-file', '-e', spec], { repo: this.repo }))) return null;
+    return this.ws(['cat-file', '-p', spec], { keepNewline: true });
+  }
+
+  /**
+   * A record of the git metadata a run could tamper with when it is not sandboxed: the
+   * worktree's `.git` file and git directory, and the repository's config, hooks and
+   * info/attributes. Take it right before a run; `checkSeal` compares after.
+   */
+  async sealWorktree(name: string): Promise<GitSeal> {
+    const rec = await this.verifiedWorktree(name);
+    const files = new Map<string, FileState>();
+    const note = async (p: string) => files.set(p, await fileState(p));
+    await note(path.join(rec.root, '.git'));
+    await note(rec.gitDir);
+    for (const f of ['HEAD', 'gitdir', 'commondir', 'config.worktree', 'locked']) await note(path.join(rec.gitDir, f));
+    const repoFiles = new Map<string, FileState>();
+    for (const p of [path.join(this.commonDir, 'config'), path.join(this.commonDir, 'info', 'attributes'), path.join(this.commonDir, 'hooks'), ...(await listFiles(path.join(this.commonDir, 'hooks')))]) repoFiles.set(p, await fileState(p));
+    return { name, worktree: files, repository: repoFiles };
+  }
+
+  /**
+   * What changed in the git metadata since `seal` (empty when nothing did). The repository's
+   * config, hooks and attributes are put back as they were when a change there could make git
+   * run a program; the caller rebuilds the worktree (`addWorktree`) when anything changed.
+   */
+  async checkSeal(seal: GitSeal): Promise<string[]> {
+    const changed: string[] = [];
+    const rel = (p: string) => path.relative(this.toplevel, p) || p;
+    for (const [p, before] of seal.worktree) if (!sameState(before, await fileState(p))) changed.push(rel(p));
+    const hooks = path.join(this.commonDir, 'hooks');
+    const now = new Set([...seal.repository.keys(), ...(await listFiles(hooks))]);
+    const repoChanged: string[] = [];
+    for (const p of now) {
+      const before = seal.repository.get(p) ?? null;
+      const after = await fileState(p);
+      if (sameState(before, after)) continue;
+      if (p === path.join(this.commonDir, 'config') && before?.kind === 'file' && after?.kind === 'file' && sameRiskyConfig(before.data, after.data)) continue;
+      repoChanged.push(p);
+    }
+    if (repoChanged.length > 0) {
+      for (const p of repoChanged.filter((q) => !seal.repository.has(q))) await fs.rm(p, { recursive: true, force: true });
+      for (const [p, before] of seal.repository) if (repoChanged.includes(p)) await restoreState(p, before);
+      changed.push(...repoChanged.map((p) => `${rel(p)} (restored)`));
+    }
+    return changed;
   }
 
   async experimentRefs(tag: string): Promise<Map<string, string>> {
-    const out = await git(this.workspace, ['for-each-ref', '--format=%(refname) %(objectname)', `refs/ratchet/${tag}/`]);
+    const out = await this.ws(['for-each-ref', '--format=%(refname) %(objectname)', `refs/ratchet/${tag}/`]);
     const map = new Map<string, string>();
     for (const line of out.split('\n').filter(Boolean)) {
       const [ref, sha] = line.split(' ');
@@ -274,3 +381,97 @@ export class GitStore {
 }
 
 export { GitError };
+
+export interface GitSeal {
+  name: string;
+  worktree: Map<string, FileState>;
+  repository: Map<string, FileState>;
+}
+
+type FileState = { kind: 'file'; data: Buffer; mode: number } | { kind: 'dir'; mode: number } | { kind: 'other'; target: string } | null;
+
+async function fileState(p: string): Promise<FileState> {
+  const st = await fs.lstat(p).catch(() => null);
+  if (!st) return null;
+  if (st.isFile()) return { kind: 'file', data: await fs.readFile(p), mode: st.mode & 0o7777 };
+  if (st.isDirectory()) return { kind: 'dir', mode: st.mode & 0o7777 };
+  return { kind: 'other', target: st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : `type ${st.mode & 0o170000}` };
+}
+
+function sameState(a: FileState, b: FileState): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'file' && b.kind === 'file') return a.mode === b.mode && a.data.equals(b.data);
+  if (a.kind === 'dir' && b.kind === 'dir') return a.mode === b.mode;
+  return a.kind === 'other' && b.kind === 'other' && a.target === b.target;
+}
+
+async function restoreState(p: string, s: FileState): Promise<void> {
+  const cur = await fs.lstat(p).catch(() => null);
+  if (s === null || (cur && (s.kind !== 'dir' || !cur.isDirectory()))) await fs.rm(p, { recursive: true, force: true });
+  if (s === null) return;
+  if (s.kind === 'dir') await fs.mkdir(p, { recursive: true, mode: s.mode });
+  else if (s.kind === 'file') {
+    await fs.mkdir(path.dirname(p), { recursive: true });
+    await fs.writeFile(p, s.data, { mode: s.mode });
+    await fs.chmod(p, s.mode);
+  }
+}
+
+/** Every entry under `dir` (not following symlinks), deepest last. */
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, depth: number) => {
+    for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, e.name);
+      out.push(p);
+      if (e.isDirectory() && depth < 4) await walk(p, depth + 1);
+    }
+  };
+  await walk(dir, 0);
+  return out;
+}
+
+/**
+ * Config keys through which git runs a program, reaches the network or reads more config:
+ * a change to one of these during a run is tampering; other changes (a remote, an upstream
+ * the user set meanwhile) are left alone.
+ */
+const RISKY_KEY = /^(core\.(fsmonitor|hookspath|sshcommand|gitproxy|pager|editor|askpass|alternaterefscommand|worktree|attributesfile|bare)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|filter\..+|merge\..+\.driver|pager\..+|include\..+|includeif\..+|credential\..*|gpg\..*|alias\..+|uploadpack\..+|receive\..+|remote\..+\.(uploadpack|receivepack|proxy|vcs)|submodule\..+|extensions\..+|protocol\..+|url\..+|http\..+|sendemail\..+|difftool\..+|mergetool\..+|man\..+|web\..+|browser\..+|tar\..+|safe\..+|uploadarchive\..+|fetch\..+|transfer\..+|gc\..+|maintenance\..+)$/i;
+
+/** Whether two versions of a config file agree on every risky key (read without running git). */
+function sameRiskyConfig(a: Buffer, b: Buffer): boolean {
+  const risky = (buf: Buffer) => parseConfigKeys(buf.toString('utf8')).filter(([k]) => RISKY_KEY.test(k)).map(([k, v]) => `${k.toLowerCase()}=${v}`).sort().join('\n');
+  return risky(a) === risky(b);
+}
+
+/**
+ * A forgiving reader of git's config syntax: `[section]`, `[section "sub"]`, `[section.sub]`,
+ * `key = value`, comments, continuation lines. Anything it cannot place counts as a risky key
+ * so that odd syntax never hides a change.
+ */
+export function parseConfigKeys(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let section = '';
+  const lines = text.replace(/\\\r?\n/g, '').split(/\r?\n/);
+  for (const raw of lines) {
+    let line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const head = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\](.*)$/.exec(line);
+    if (head) {
+      section = head[2] !== undefined ? `${head[1]}.${head[2]}` : head[1]!;
+      line = head[3]!.trim();
+      if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    } else if (line.startsWith('[')) {
+      out.push(['include.unparsed', line]);
+      continue;
+    }
+    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(line);
+    if (!kv || !section) {
+      out.push(['include.unparsed', line]);
+      continue;
+    }
+    out.push([`${section}.${kv[1]}`, (kv[2] ?? 'true').trim()]);
+  }
+  return out;
+}
