@@ -11,6 +11,7 @@ import { statusCommand } from './statusCommand';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
 import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
+import { checkExecutorSandbox } from '../core/executors/createExecutor';
 
 declare const RATCHET_VERSION: string | undefined;
 
@@ -59,6 +60,7 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   if (cmd.workers !== undefined) config.workers = cmd.workers;
   if (cmd.pipeline !== undefined) config.pipeline = cmd.pipeline;
   if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
+  checkExecutorSandbox(config);
   if (config.sandbox) await checkSandbox();
   const proposer = createProposer(config, { apiKey: process.env.ANTHROPIC_API_KEY, name: cmd.proposer });
   const tag = cmd.tag ?? (cmd.resume ? await latestTag(workspace) : undefined);

@@ -10,7 +10,7 @@ import type { Executor } from '../executors/executor';
 import { createExecutor } from '../executors/createExecutor';
 import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type Proposer, type WorkspaceFile } from '../proposers/proposer';
 import type { ExperimentRecord, ExperimentStatus } from '../store/experimentRecord';
-import { GitStore } from '../store/gitStore';
+import { GitStore, type GitSeal } from '../store/gitStore';
 import { appendLedger, appendResultsTsv, readLedger, serialized } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { acquireLock } from '../store/sessionLock';
@@ -954,6 +954,19 @@ export class ResearchLoop {
     return out;
   }
 
+  /**
+   * Checked before the loop runs git again after a run: a change to the worktree's git metadata
+   * (or to the repository's config and hooks) makes the run invalid; repository files are put
+   * back and the worktree is rebuilt at `commit`.
+   */
+  private async gitTampered(lane: Lane, seal: GitSeal, commit: string, during: string): Promise<string | null> {
+    const changes = await this.store.checkSeal(seal);
+    if (changes.length === 0) return null;
+    await this.gitSerial(() => this.store.addWorktree(lane.name, commit));
+    lane.head = commit;
+    return `git metadata changed during the ${during}: ${changes.join(', ')}; result not used, worktree rebuilt`;
+  }
+
   /** Protected files plus the evaluator's own script. */
   private guardedFiles(): string[] {
     const { protected: prot, evaluate, editable } = this.opts.config;
@@ -973,6 +986,7 @@ export class ResearchLoop {
     await fs.mkdir(runDir, { recursive: true });
     const guarded = this.guardedFiles();
     const before = await this.hashFiles(cwd, guarded);
+    const seal = await this.store.sealWorktree(lane.name);
     const env: Record<string, string> = {
       ...config.env,
       RATCHET_BUDGET_SECONDS: String(config.budget.seconds),
@@ -1030,6 +1044,8 @@ export class ResearchLoop {
     this.emit({ type: 'run-finished', id, result: train });
     const speed = meter.result(train.final);
     this.noteSpeed(id, commit, speed, train.status === 'ok');
+    const tampered = await this.gitTampered(lane, seal, commit, 'run');
+    if (tampered) return { train, trainerFinal: null, throughput: speed, status: 'invalid', metric: null, final: train.final, reason: tampered };
     const after = await this.hashFiles(cwd, guarded);
     const changed = guarded.filter((f) => before.get(f) !== after.get(f));
     const base = { train, trainerFinal: null as Record<string, number> | null, throughput: speed };
@@ -1056,6 +1072,8 @@ export class ResearchLoop {
         metricsPath: path.join(runDir, 'eval-metrics.jsonl'),
         signal: runAbort.signal,
       });
+      const evalTampered = await this.gitTampered(lane, seal, commit, 'evaluation');
+      if (evalTampered) return { ...base, trainerFinal, status: 'invalid', metric: null, final: ev.final, reason: evalTampered };
       const afterEval = await this.hashFiles(cwd, guarded);
       const changedByEval = guarded.filter((f) => before.get(f) !== afterEval.get(f));
       if (changedByEval.length > 0) {

@@ -14,6 +14,8 @@ export interface SandboxPaths {
   cwd: string;
   /** Folders to keep visible (read-only) even under the private /tmp, e.g. a workspace in /tmp. */
   readable?: string[];
+  /** Files or folders inside `writable` that stay read-only (a worktree's `.git` file). */
+  readOnly?: string[];
 }
 
 /** Where bwrap is looked for: RATCHET_BWRAP, then the PATH. */
@@ -37,7 +39,9 @@ export function findBwrap(env: NodeJS.ProcessEnv = process.env): string | null {
  * `writable`, a private /tmp and /dev/shm, no network (a new network namespace holds only its
  * own loopback), its own pid namespace (it cannot see or signal the user's other processes,
  * and everything in it dies with it), and ended when the runner that started it dies.
- * Devices stay available (GPUs); the environment is passed through unchanged.
+ * `readOnly` entries are bound read-only on top of the writable folders (a bind mount cannot
+ * be written, renamed or deleted from inside). Devices stay available (GPUs); the environment
+ * is passed through unchanged.
  */
 export function bwrapArgs(command: string[], paths: SandboxPaths): string[] {
   const args = ['--ro-bind', '/', '/', '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm'];
@@ -53,6 +57,10 @@ export function bwrapArgs(command: string[], paths: SandboxPaths): string[] {
     args.push('--bind', real, real);
     // Reachable under its own name too when it was given through a symlink.
     if (path.resolve(w) !== real) args.push('--bind', real, path.resolve(w));
+  }
+  for (const r of paths.readOnly ?? []) {
+    const real = safeRealpath(r, false);
+    if (real) args.push('--ro-bind', real, real);
   }
   args.push('--unshare-net', '--unshare-pid', '--die-with-parent', '--chdir', paths.cwd, '--', ...command);
   return args;

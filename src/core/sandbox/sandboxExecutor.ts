@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Executor } from '../executors/executor';
 import { resolveCommand } from '../trainer/pythonResolver';
@@ -14,6 +14,31 @@ export function worktreeRootOf(cwd: string): string {
     if (up === dir) return path.resolve(cwd);
     dir = up;
   }
+}
+
+/**
+ * Every `.git` entry in the worktree (its own `.git` file, and those of submodule worktrees),
+ * not following symlinks: bound read-only so a run cannot point the loop's git elsewhere.
+ */
+export function gitEntries(root: string, limit = 20_000): string[] {
+  const out: string[] = [];
+  let seen = 0;
+  const walk = (dir: string) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (++seen > limit) return;
+      const p = path.join(dir, e.name);
+      if (e.name === '.git') out.push(p);
+      else if (e.isDirectory() && e.name !== '.ratchet') walk(p);
+    }
+  };
+  if (lstatSync(root, { throwIfNoEntry: false })?.isDirectory()) walk(root);
+  return out;
 }
 
 /** `<workspace>/.ratchet/cache`: where caches go that would otherwise land in a read-only $HOME. */
@@ -50,7 +75,8 @@ export async function sandboxRequest(req: RunRequest, bwrap: string, extraWritab
   const command = await resolveCommand(req.command);
   const runDir = req.env.RATCHET_RUN_DIR ?? path.dirname(req.logPath);
   const cacheDir = sandboxCacheDir(req);
-  const writable = [runDir, path.dirname(req.logPath), worktreeRootOf(req.cwd), cacheDir, ...extraWritable];
+  const root = worktreeRootOf(req.cwd);
+  const writable = [runDir, path.dirname(req.logPath), root, cacheDir, ...extraWritable];
   const env = { ...sandboxCacheEnv(cacheDir, { ...process.env, ...req.env }), ...req.env, RATCHET_SANDBOX: '1' };
-  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd, readable: [...(req.env.RATCHET_WORKSPACE ? [req.env.RATCHET_WORKSPACE] : []), ...command.filter((a) => path.isAbsolute(a) && existsSync(a)).map((a) => path.dirname(a))] })] };
+  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd, readOnly: gitEntries(root), readable: [...(req.env.RATCHET_WORKSPACE ? [req.env.RATCHET_WORKSPACE] : []), ...command.filter((a) => path.isAbsolute(a) && existsSync(a)).map((a) => path.dirname(a))] })] };
 }

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
+import { git } from '../../core/store/git';
 
 export const GIT_SCHEME = 'ratchet-git';
 
@@ -8,13 +8,9 @@ export function gitUri(workspace: string, commit: string, rel: string): vscode.U
   return vscode.Uri.from({ scheme: GIT_SCHEME, path: `/${rel}`, query: new URLSearchParams({ commit, ws: workspace }).toString() });
 }
 
+/** git in the user's workspace, through the core's hardened git module (no hooks, minimal env, timeout). */
 export function gitRun(cwd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`git ${args[0]}: ${(stderr || err.message).trim()}`));
-      else resolve(stdout);
-    });
-  });
+  return git(cwd, args, { keepNewline: true });
 }
 
 export class GitDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
