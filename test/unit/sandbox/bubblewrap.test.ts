@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bwrapArgs, checkSandbox, findBwrap, SandboxUnavailableError } from '../../../src/core/sandbox/bubblewrap';
-import { SandboxExecutor, sandboxRequest, worktreeRootOf } from '../../../src/core/sandbox/sandboxExecutor';
+import { gitEntries, SandboxExecutor, sandboxRequest, worktreeRootOf } from '../../../src/core/sandbox/sandboxExecutor';
 import { LocalExecutor } from '../../../src/core/executors/localExecutor';
 import { runTrainer } from '../../../src/core/trainer/runTrainer';
 import type { RunRequest } from '../../../src/core/trainer/runTypes';
@@ -86,5 +86,35 @@ describe.skipIf(!haveBwrap)('a run inside the sandbox', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('git metadata in the sandbox', () => {
+  it('binds every .git entry of the worktree read-only on top of the writable worktree', async () => {
+    const dir = tempDir();
+    const req = request(dir, {});
+    mkdirSync(path.join(dir, 'wt', 'sub', 'mod'), { recursive: true });
+    writeFileSync(path.join(dir, 'wt', 'sub', 'mod', '.git'), 'gitdir: /x\n');
+    const args = (await sandboxRequest(req, '/usr/bin/bwrap')).command.join(' ');
+    const wt = realpathSync(path.join(dir, 'wt'));
+    expect(args).toContain(`--bind ${wt} ${wt}`);
+    expect(args.indexOf(`--ro-bind ${wt}/.git ${wt}/.git`)).toBeGreaterThan(args.indexOf(`--bind ${wt} ${wt}`));
+    expect(args).toContain(`--ro-bind ${wt}/sub/mod/.git ${wt}/sub/mod/.git`);
+    expect(gitEntries(path.join(dir, 'wt')).sort()).toEqual([path.join(dir, 'wt', '.git'), path.join(dir, 'wt', 'sub', 'mod', '.git')]);
+  });
+
+  it.skipIf(!haveBwrap)('a sandboxed run cannot rewrite, replace or remove the worktree\'s .git file', async () => {
+    const dir = tempDir();
+    const req = request(dir, {});
+    rmSync(path.join(dir, 'wt', '.git'), { recursive: true });
+    const pointer = path.join(dir, 'wt', '.git');
+    writeFileSync(pointer, 'gitdir: /the/real/one\n');
+    const script = `const fs = require('fs'); const r = {};
+for (const [k, f] of Object.entries({ write: () => fs.writeFileSync(${JSON.stringify(pointer)}, 'gitdir: /evil\\n'), unlink: () => fs.unlinkSync(${JSON.stringify(pointer)}), rename: () => fs.renameSync(${JSON.stringify(pointer)}, ${JSON.stringify(pointer + '.old')}) })) { try { f(); r[k] = 1; } catch { r[k] = 0; } }
+console.log(JSON.stringify({ final: { val_bpb: 1, ...r } }));`;
+    const boxed = await runTrainer(await sandboxRequest({ ...req, command: [process.execPath, '-e', script] }, await checkSandbox()));
+    expect(boxed.status).toBe('ok');
+    expect(boxed.final).toMatchObject({ write: 0, unlink: 0, rename: 0 });
+    expect(readFileSync(pointer, 'utf8')).toBe('gitdir: /the/real/one\n');
   });
 });
