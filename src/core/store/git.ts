@@ -88,6 +88,8 @@ export function gitEnv(repo?: GitRepo, from: NodeJS.ProcessEnv = process.env): R
     GIT_ATTR_NOSYSTEM: '1',
     GIT_NO_LAZY_FETCH: '1',
     GIT_PROTOCOL_FROM_USER: '0',
+    // `status` never rewrites an index (the user's, while they work) just to refresh it.
+    GIT_OPTIONAL_LOCKS: '0',
   };
   if (from.HOME) env.HOME = from.HOME;
   if (from.XDG_CONFIG_HOME) env.XDG_CONFIG_HOME = from.XDG_CONFIG_HOME;
