@@ -150,6 +150,7 @@ async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timer = new AbortController();
   const t = setTimeout(() => timer.abort(), timeoutMs);
+  let hard: NodeJS.Timeout | undefined;
   let exitCode: number | null = null;
   let stderr = '';
   const options: Partial<SimpleGitOptions> = {
@@ -171,7 +172,11 @@ async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ 
     },
   };
   try {
-    const stdout = await simpleGit(options).env(env).raw(['--no-pager', ...withDiffGuards(args)]);
+    const running = simpleGit(options).env(env).raw(['--no-pager', ...withDiffGuards(args)]);
+    // simple-git ends a timed-out git with SIGINT and waits for it to close; should that never
+    // happen (a process holding its output open), the loop still gets its error.
+    running.catch(() => undefined);
+    const stdout = await Promise.race([running, new Promise<never>((_, reject) => (hard = setTimeout(() => reject(new Error('still running')), timeoutMs + 5_000)))]);
     return { stdout, exitCode: exitCode ?? 0, error: null };
   } catch (err) {
     if (timer.signal.aborted) {
@@ -181,5 +186,6 @@ async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ 
     return { stdout: '', exitCode: exitCode ?? -1, error: new GitError(`git ${name} failed: ${why}`, stderr, exitCode) };
   } finally {
     clearTimeout(t);
+    clearTimeout(hard);
   }
 }

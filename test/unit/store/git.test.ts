@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { git, GitError, gitOk, GitTimeoutError } from '../../../src/core/store/git';
@@ -33,6 +33,28 @@ describe('git (the one git module)', () => {
     expect(Date.now() - t0).toBeLessThan(30_000);
     // allowFail does not hide a timeout.
     await expect(git(dir, ['hash-object', fifo], { timeoutMs: 300, allowFail: true })).rejects.toThrow(GitTimeoutError);
+  });
+
+  it('a program git starts that reads stdin and then never ends: stdin is at EOF at once, and the command ends at its limit with a clear error', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const bin = tempDir();
+    const out = path.join(bin, 'out');
+    writeFileSync(path.join(bin, 'git-hang'), `#!/bin/sh\ncat > ${out}.stdin\necho $$ > ${out}.pid\nexec sleep 600\n`);
+    chmodSync(path.join(bin, 'git-hang'), 0o755);
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    try {
+      const err = await git(dir, ['hang'], { timeoutMs: 800 }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(GitTimeoutError);
+      expect((err as Error).message).toMatch(/^git hang did not finish within 0\.8 s and was ended/);
+      expect(readFileSync(`${out}.stdin`, 'utf8')).toBe('');
+    } finally {
+      // git ends the program it started when it is interrupted; should it not, end it here.
+      try {
+        if (existsSync(`${out}.pid`)) process.kill(Number(readFileSync(`${out}.pid`, 'utf8')), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
   });
 
   it('gives git and whatever it starts none of the loop\'s secrets (a git-<name> program on PATH prints its environment)', async () => {
