@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
 import { ratchetPaths } from './ratchetPaths';
@@ -77,12 +77,12 @@ export class GitStore {
     const pointerFile = path.join(rec.root, '.git');
     const st = await fs.lstat(pointerFile).catch(() => null);
     if (!st || !st.isFile()) return `${pointerFile} is ${st ? 'not a plain file' : 'missing'}`;
-    if ((await fs.readFile(pointerFile, 'utf8').catch(() => '')) !== rec.pointer) return `${pointerFile} was rewritten`;
+    if ((await readRegular(pointerFile))?.toString('utf8') !== rec.pointer) return `${pointerFile} was rewritten`;
     const dirSt = await fs.lstat(rec.gitDir).catch(() => null);
     if (!dirSt || !dirSt.isDirectory()) return `${rec.gitDir} is ${dirSt ? 'not a directory' : 'missing'}`;
-    const back = (await fs.readFile(path.join(rec.gitDir, 'gitdir'), 'utf8').catch(() => '')).trim();
+    const back = ((await readRegular(path.join(rec.gitDir, 'gitdir')))?.toString('utf8') ?? '').trim();
     if (path.resolve(rec.gitDir, back) !== pointerFile) return `${path.join(rec.gitDir, 'gitdir')} does not point back to ${pointerFile}`;
-    const common = (await fs.readFile(path.join(rec.gitDir, 'commondir'), 'utf8').catch(() => '')).trim();
+    const common = ((await readRegular(path.join(rec.gitDir, 'commondir')))?.toString('utf8') ?? '').trim();
     if (!common || (await fs.realpath(path.resolve(rec.gitDir, common)).catch(() => '')) !== this.commonDir) return `${path.join(rec.gitDir, 'commondir')} does not name this repository`;
     return null;
   }
@@ -362,8 +362,9 @@ export class GitStore {
       repoChanged.push(p);
     }
     if (repoChanged.length > 0) {
+      // Only entries listFiles found inside real folders (never through a symlink).
       for (const p of repoChanged.filter((q) => !seal.repository.has(q))) await fs.rm(p, { recursive: true, force: true });
-      for (const [p, before] of seal.repository) if (repoChanged.includes(p)) await restoreState(p, before);
+      for (const [p, before] of seal.repository) if (repoChanged.includes(p)) await restoreState(this.commonDir, p, before);
       changed.push(...repoChanged.map((p) => `${rel(p)} (restored)`));
     }
     return changed;
@@ -393,7 +394,10 @@ type FileState = { kind: 'file'; data: Buffer; mode: number } | { kind: 'dir'; m
 async function fileState(p: string): Promise<FileState> {
   const st = await fs.lstat(p).catch(() => null);
   if (!st) return null;
-  if (st.isFile()) return { kind: 'file', data: await fs.readFile(p), mode: st.mode & 0o7777 };
+  if (st.isFile()) {
+    const data = await readRegular(p, 16 * 1024 * 1024);
+    return data ? { kind: 'file', data, mode: st.mode & 0o7777 } : { kind: 'other', target: 'unreadable' };
+  }
   if (st.isDirectory()) return { kind: 'dir', mode: st.mode & 0o7777 };
   return { kind: 'other', target: st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : `type ${st.mode & 0o170000}` };
 }
@@ -406,14 +410,44 @@ function sameState(a: FileState, b: FileState): boolean {
   return a.kind === 'other' && b.kind === 'other' && a.target === b.target;
 }
 
-async function restoreState(p: string, s: FileState): Promise<void> {
+/**
+ * The content of a regular file, or null (missing, not a regular file, a symlink, larger than
+ * `max`). Opened without following a symlink and without blocking, so a FIFO a run planted
+ * cannot hang the loop.
+ */
+async function readRegular(p: string, max = 1024 * 1024): Promise<Buffer | null> {
+  const fh = await fs.open(p, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => null);
+  if (!fh) return null;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > max) return null;
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes every folder between `base` and `p`'s folder a real folder (a symlink or file there is removed first). */
+async function realParents(base: string, p: string): Promise<void> {
+  const rel = path.relative(base, path.dirname(p));
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${p} is outside ${base}`);
+  let cur = base;
+  for (const part of rel.split(path.sep).filter(Boolean)) {
+    cur = path.join(cur, part);
+    const st = await fs.lstat(cur).catch(() => null);
+    if (st && !st.isDirectory()) await fs.rm(cur, { force: true });
+    if (!st || !st.isDirectory()) await fs.mkdir(cur);
+  }
+}
+
+async function restoreState(base: string, p: string, s: FileState): Promise<void> {
+  await realParents(base, p);
   const cur = await fs.lstat(p).catch(() => null);
   if (s === null || (cur && (s.kind !== 'dir' || !cur.isDirectory()))) await fs.rm(p, { recursive: true, force: true });
   if (s === null) return;
   if (s.kind === 'dir') await fs.mkdir(p, { recursive: true, mode: s.mode });
   else if (s.kind === 'file') {
-    await fs.mkdir(path.dirname(p), { recursive: true });
-    await fs.writeFile(p, s.data, { mode: s.mode });
+    await fs.writeFile(p, s.data, { mode: s.mode, flag: 'wx' });
     await fs.chmod(p, s.mode);
   }
 }
@@ -421,6 +455,7 @@ async function restoreState(p: string, s: FileState): Promise<void> {
 /** Every entry under `dir` (not following symlinks), deepest last. */
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
+  if (!(await fs.lstat(dir).catch(() => null))?.isDirectory()) return out;
   const walk = async (d: string, depth: number) => {
     for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = path.join(d, e.name);

@@ -1,4 +1,5 @@
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GitTamperError } from '../../../src/core/store/git';
@@ -70,6 +71,29 @@ describe('the seal around a run (no sandbox)', () => {
     expect(changes).toEqual(expect.arrayContaining([expect.stringMatching(/worktrees\/t\/\.git$/), '.git/config (restored)', '.git/hooks/post-checkout (restored)']));
     expect(readFileSync(path.join(ws, '.git', 'config')).equals(configBefore)).toBe(true);
     expect(existsSync(path.join(ws, '.git', 'hooks', 'post-checkout'))).toBe(false);
+  });
+
+  it('a hooks folder replaced by a symlink to the user\'s files: nothing there is deleted, the hooks folder comes back', async () => {
+    const { ws, store } = await session();
+    const mine = tempDir();
+    writeFileSync(path.join(mine, 'thesis.tex'), 'precious');
+    const samples = readdirSync(path.join(ws, '.git', 'hooks')).sort();
+    const seal = await store.sealWorktree('t');
+    rmSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+    symlinkSync(mine, path.join(ws, '.git', 'hooks'));
+    const changes = await store.checkSeal(seal);
+    expect(changes).toContain('.git/hooks (restored)');
+    expect(readFileSync(path.join(mine, 'thesis.tex'), 'utf8')).toBe('precious');
+    expect(lstatSync(path.join(ws, '.git', 'hooks')).isDirectory()).toBe(true);
+    expect(readdirSync(path.join(ws, '.git', 'hooks')).sort()).toEqual(samples);
+  });
+
+  it('a FIFO planted as the worktree\'s gitdir file is refused at once (reading it would block)', async () => {
+    const { store, gitDir } = await session();
+    rmSync(path.join(gitDir, 'gitdir'));
+    execFileSync('mkfifo', [path.join(gitDir, 'gitdir')]);
+    await expect(store.worktreeHead('t')).rejects.toThrow(/gitdir does not point back/);
+    await expect(store.sealWorktree('t')).rejects.toThrow(GitTamperError);
   });
 
   it('leaves a harmless config change alone (a remote the user adds during a run) and reports nothing', async () => {
