@@ -391,12 +391,21 @@ export interface GitSeal {
 
 type FileState = { kind: 'file'; data: Buffer; mode: number } | { kind: 'dir'; mode: number } | { kind: 'other'; target: string } | null;
 
+/** Contents already read, by path, with the identity of the version read (ctime cannot be set back). */
+const readCache = new Map<string, { key: string; data: Buffer }>();
+
 async function fileState(p: string): Promise<FileState> {
   const st = await fs.lstat(p).catch(() => null);
   if (!st) return null;
   if (st.isFile()) {
+    const big = await fs.lstat(p, { bigint: true }).catch(() => null);
+    const key = big ? `${big.dev}:${big.ino}:${big.size}:${big.mtimeNs}:${big.ctimeNs}:${big.mode}` : '';
+    const cached = readCache.get(p);
+    if (key && cached?.key === key) return { kind: 'file', data: cached.data, mode: st.mode & 0o7777 };
     const data = await readRegular(p, 16 * 1024 * 1024);
-    return data ? { kind: 'file', data, mode: st.mode & 0o7777 } : { kind: 'other', target: 'unreadable' };
+    if (!data) return { kind: 'other', target: 'unreadable' };
+    if (key) readCache.set(p, { key, data });
+    return { kind: 'file', data, mode: st.mode & 0o7777 };
   }
   if (st.isDirectory()) return { kind: 'dir', mode: st.mode & 0o7777 };
   return { kind: 'other', target: st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : `type ${st.mode & 0o170000}` };
