@@ -1,4 +1,4 @@
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { closeSync, constants as fsConstants, type Dirent, fstatSync, lstatSync, openSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
 import { ratchetPaths } from './ratchetPaths';
@@ -75,15 +75,15 @@ export class GitStore {
 
   private async worktreeProblem(rec: { root: string; gitDir: string; pointer: string }): Promise<string | null> {
     const pointerFile = path.join(rec.root, '.git');
-    const st = await fs.lstat(pointerFile).catch(() => null);
+    const st = lstatSync(pointerFile, { throwIfNoEntry: false });
     if (!st || !st.isFile()) return `${pointerFile} is ${st ? 'not a plain file' : 'missing'}`;
     if ((await readRegular(pointerFile))?.toString('utf8') !== rec.pointer) return `${pointerFile} was rewritten`;
-    const dirSt = await fs.lstat(rec.gitDir).catch(() => null);
+    const dirSt = lstatSync(rec.gitDir, { throwIfNoEntry: false });
     if (!dirSt || !dirSt.isDirectory()) return `${rec.gitDir} is ${dirSt ? 'not a directory' : 'missing'}`;
     const back = ((await readRegular(path.join(rec.gitDir, 'gitdir')))?.toString('utf8') ?? '').trim();
     if (path.resolve(rec.gitDir, back) !== pointerFile) return `${path.join(rec.gitDir, 'gitdir')} does not point back to ${pointerFile}`;
     const common = ((await readRegular(path.join(rec.gitDir, 'commondir')))?.toString('utf8') ?? '').trim();
-    if (!common || (await fs.realpath(path.resolve(rec.gitDir, common)).catch(() => '')) !== this.commonDir) return `${path.join(rec.gitDir, 'commondir')} does not name this repository`;
+    if (!common || realpathOrEmpty(path.resolve(rec.gitDir, common)) !== this.commonDir) return `${path.join(rec.gitDir, 'commondir')} does not name this repository`;
     return null;
   }
 
@@ -394,21 +394,31 @@ type FileState = { kind: 'file'; data: Buffer; mode: number } | { kind: 'dir'; m
 /** Contents already read, by path, with the identity of the version read (ctime cannot be set back). */
 const readCache = new Map<string, { key: string; data: Buffer }>();
 
+// The metadata files are few and small: read synchronously (a busy machine's thread pool would
+// otherwise add its queueing delay to every run).
 async function fileState(p: string): Promise<FileState> {
-  const st = await fs.lstat(p).catch(() => null);
+  const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
   if (!st) return null;
+  const mode = Number(st.mode & 0o7777n);
   if (st.isFile()) {
-    const big = await fs.lstat(p, { bigint: true }).catch(() => null);
-    const key = big ? `${big.dev}:${big.ino}:${big.size}:${big.mtimeNs}:${big.ctimeNs}:${big.mode}` : '';
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
     const cached = readCache.get(p);
-    if (key && cached?.key === key) return { kind: 'file', data: cached.data, mode: st.mode & 0o7777 };
-    const data = await readRegular(p, 16 * 1024 * 1024);
+    if (cached?.key === key) return { kind: 'file', data: cached.data, mode };
+    const data = readRegularSync(p, 16 * 1024 * 1024);
     if (!data) return { kind: 'other', target: 'unreadable' };
-    if (key) readCache.set(p, { key, data });
-    return { kind: 'file', data, mode: st.mode & 0o7777 };
+    readCache.set(p, { key, data });
+    return { kind: 'file', data, mode };
   }
-  if (st.isDirectory()) return { kind: 'dir', mode: st.mode & 0o7777 };
-  return { kind: 'other', target: st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : `type ${st.mode & 0o170000}` };
+  if (st.isDirectory()) return { kind: 'dir', mode };
+  let target = `type ${st.mode & 0o170000n}`;
+  if (st.isSymbolicLink()) {
+    try {
+      target = readlinkSync(p);
+    } catch {
+      target = '';
+    }
+  }
+  return { kind: 'other', target };
 }
 
 function sameState(a: FileState, b: FileState): boolean {
@@ -424,15 +434,33 @@ function sameState(a: FileState, b: FileState): boolean {
  * `max`). Opened without following a symlink and without blocking, so a FIFO a run planted
  * cannot hang the loop.
  */
-async function readRegular(p: string, max = 1024 * 1024): Promise<Buffer | null> {
-  const fh = await fs.open(p, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => null);
-  if (!fh) return null;
+function realpathOrEmpty(p: string): string {
   try {
-    const st = await fh.stat();
+    return realpathSync(p);
+  } catch {
+    return '';
+  }
+}
+
+async function readRegular(p: string, max = 1024 * 1024): Promise<Buffer | null> {
+  return readRegularSync(p, max);
+}
+
+function readRegularSync(p: string, max: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(p, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
     if (!st.isFile() || st.size > max) return null;
-    return await fh.readFile();
+    return readFileSync(fd);
+  } catch {
+    return null;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -464,15 +492,21 @@ async function restoreState(base: string, p: string, s: FileState): Promise<void
 /** Every entry under `dir` (not following symlinks), deepest last. */
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
-  if (!(await fs.lstat(dir).catch(() => null))?.isDirectory()) return out;
-  const walk = async (d: string, depth: number) => {
-    for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
+  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return out;
+  const walk = (d: string, depth: number) => {
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      /* gone meanwhile */
+    }
+    for (const e of entries) {
       const p = path.join(d, e.name);
       out.push(p);
-      if (e.isDirectory() && depth < 4) await walk(p, depth + 1);
+      if (e.isDirectory() && depth < 4) walk(p, depth + 1);
     }
   };
-  await walk(dir, 0);
+  walk(dir, 0);
   return out;
 }
 
