@@ -116,7 +116,12 @@ function withDiffGuards(args: string[]): string[] {
 /** `git worktree add` → "worktree add": the words that name the command in messages. */
 function commandName(args: string[]): string {
   const words: string[] = [];
-  for (const a of args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c') {
+      i++;
+      continue;
+    }
     if (a.startsWith('-') || a.includes('/') || a.includes(':') || /^[0-9a-f]{7,}$/.test(a)) continue;
     words.push(a);
     if (words.length === 2 || !['worktree', 'config', 'cat-file'].includes(words[0]!)) break;

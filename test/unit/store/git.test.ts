@@ -93,6 +93,7 @@ describe('git (the one git module)', () => {
     const err = (await git(dir, ["checkout", "no-such-branch"]).catch((e: GitError) => e)) as GitError;
     expect(err).toBeInstanceOf(GitError);
     expect(err.message).toMatch(/^git checkout failed: .*no-such-branch/);
+    await expect(git(dir, ['-c', 'user.name=T', 'commit', '-q', '-m', 'nothing'])).rejects.toThrow(/^git commit failed: /);
     // git's exit timing line (which keeps simple-git from waiting on a silent command) is not part of it.
     expect(err.stderr).not.toMatch(/performance:/);
   });
