@@ -50,7 +50,12 @@ export interface GitOptions {
   /** The repository to use (GIT_DIR / GIT_WORK_TREE); without it git finds the repository of `cwd`. */
   repo?: GitRepo;
   timeoutMs?: number;
+  /** More of git's own variables, only those in EXTRA_ENV_KEYS (e.g. a private index: GIT_INDEX_FILE). */
+  env?: Record<string, string>;
 }
+
+/** The variables a caller may add through `env`. */
+const EXTRA_ENV_KEYS = ['GIT_INDEX_FILE'];
 
 /** Settings that stop git from running programs a repository's config or a run could name. */
 export const HARDENING: readonly string[] = [
@@ -71,7 +76,7 @@ const HARDENING_UNSAFE = { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: tru
 
 const DEFAULT_TIMEOUT_MS = Number(process.env.RATCHET_GIT_TIMEOUT_S) > 0 ? Number(process.env.RATCHET_GIT_TIMEOUT_S) * 1000 : 300_000;
 
-const GIT_ENV_KEYS = ['GIT_TRACE_PERFORMANCE', 'GIT_DIR', 'GIT_WORK_TREE', 'GIT_TERMINAL_PROMPT', 'GIT_CONFIG_NOSYSTEM', 'GIT_ATTR_NOSYSTEM', 'GIT_OPTIONAL_LOCKS', 'GIT_NO_LAZY_FETCH', 'GIT_PROTOCOL_FROM_USER'];
+const GIT_ENV_KEYS = [...EXTRA_ENV_KEYS, 'GIT_TRACE_PERFORMANCE', 'GIT_DIR', 'GIT_WORK_TREE', 'GIT_TERMINAL_PROMPT', 'GIT_CONFIG_NOSYSTEM', 'GIT_ATTR_NOSYSTEM', 'GIT_OPTIONAL_LOCKS', 'GIT_NO_LAZY_FETCH', 'GIT_PROTOCOL_FROM_USER'];
 
 /**
  * The whole environment git runs with: PATH and HOME (the user's global config holds their
@@ -158,7 +163,9 @@ export async function gitOk(cwd: string, args: string[], opts: Omit<GitOptions, 
 
 async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ stdout: string; exitCode: number | null; error: GitError | null }> {
   const name = commandName(args);
-  const env = gitEnv(opts.repo);
+  const extra = Object.keys(opts.env ?? {}).filter((k) => !EXTRA_ENV_KEYS.includes(k));
+  if (extra.length > 0) return { stdout: '', exitCode: null, error: new GitError(`git ${name} refused: environment variable${extra.length > 1 ? 's' : ''} ${extra.join(', ')} cannot be passed to git (allowed: ${EXTRA_ENV_KEYS.join(', ')})`) };
+  const env = { ...gitEnv(opts.repo), ...opts.env };
   const unsafe = vulnerabilityCheck(args, {});
   if (unsafe.length > 0) return { stdout: '', exitCode: null, error: new GitError(`git ${name} refused: ${unsafe.map((v) => v.message).join('; ')}`) };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -85,6 +85,14 @@ describe('git (the one git module)', () => {
     await expect(git(dir, ['-c', 'core.hooksPath=/tmp', 'status'])).rejects.toThrow(/refused: .*hooksPath/);
   });
 
+  it('passes GIT_INDEX_FILE when asked (a private index), and no other variable', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const index = path.join(tempDir(), 'index');
+    await git(dir, ['read-tree', 'HEAD'], { env: { GIT_INDEX_FILE: index } });
+    expect(existsSync(index)).toBe(true);
+    await expect(git(dir, ['status'], { env: { ANTHROPIC_API_KEY: 'x' } })).rejects.toThrow(/^git status refused: environment variable ANTHROPIC_API_KEY cannot be passed to git/);
+  });
+
   it('reports exit codes: gitOk, allowFail, and a failure message with git\'s own words', async () => {
     const dir = makeRepo({ 'a.txt': 'a\n' });
     expect(await gitOk(dir, ['rev-parse', '--verify', '-q', 'HEAD'])).toBe(true);
