@@ -11,13 +11,13 @@ export class GitError extends Error {
  * Runs git with an argument array (never a shell). Commits get an identity only where the user
  * has none, signing and hooks never block an unattended loop, and output is never paged.
  */
-export async function git(cwd: string, args: string[], opts: { input?: string; allowFail?: boolean; keepNewline?: boolean } = {}): Promise<string> {
+export async function git(cwd: string, args: string[], opts: { input?: string; allowFail?: boolean; keepNewline?: boolean; env?: Record<string, string> } = {}): Promise<string> {
   const r = await execa('git', ['-c', 'core.quotepath=off', ...args], {
     cwd,
     input: opts.input,
     reject: false,
     stripFinalNewline: !opts.keepNewline,
-    env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' },
+    env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C', ...opts.env },
     maxBuffer: 256 * 1024 * 1024,
   });
   if (r.exitCode !== 0 && !opts.allowFail) {

@@ -43,7 +43,7 @@ let runCount = 0;
  * Never throws for a trainer's failure (missing executable, crash, full disk): the result's
  * `status` and `reason` say what happened. Precedence: killed (budget, stop) or the
  * non-finite-loss stop, then signal / exit code, then `no final line`, then a non-finite
- * final value, else `ok`. A log write failure is appended to the reason.
+ * final value (neither with `req.finalOptional`), else `ok`. A log write failure is appended to the reason.
  */
 export async function runTrainer(req: RunRequest): Promise<RunResult> {
   const t0 = performance.now();
@@ -225,7 +225,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   } else if (code !== 0) {
     status = 'crashed';
     reason = `exit code ${code}`;
-  } else if (finalProblem) {
+  } else if (finalProblem && !req.finalOptional) {
     status = 'crashed';
     reason = finalProblem;
   } else {
