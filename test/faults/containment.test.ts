@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { runCli } from '../support/runCli';
-import { cleanupTempDirs } from '../support/tempRepo';
+import { cleanupTempDirs, REPO_ROOT } from '../support/tempRepo';
 import { fault } from './faultTable';
-import { faultRepo, ledger } from './support';
+import { faultRepo, ledger, startCli } from './support';
 
 afterAll(cleanupTempDirs);
 
@@ -61,4 +61,52 @@ describe('the evaluator a run cannot fool', () => {
     expect(row.trainerFinal ?? null).toBeNull();
     return `${row.status}, metric ${row.metric} from the evaluator (trainer final: none)`;
   });
+});
+
+const CANARY = 'sk-ant-api03-CANARY-h10-9d8c7b6a5f4e3d2c1b0a-NEVER-READ-ME';
+
+/** Every file under `dir` (following no symlinks) that holds `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && statSync(p).size < 64 * 1024 * 1024 && readFileSync(p, 'latin1').includes(needle)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('the API key out of a trainer\'s reach', () => {
+  for (const sandbox of [false, true]) {
+    fault(`a trainer hunting the key: its env, /proc/$PPID/{environ,cmdline}, every ancestor, every visible process, the CLI's pid${sandbox ? ' (sandbox)' : ''}`, sandbox ? 'the loop is not even visible (own pid namespace); the canary is nowhere the trainer can read' : 'the CLI cleared the key from its own /proc/<pid>/environ at start: the canary is nowhere the trainer can read', async () => {
+      if (sandbox && !haveBwrap) return 'SKIPPED: bubblewrap not installed or not usable here';
+      const ws = faultRepo({ sandbox, command: [process.execPath, path.join(REPO_ROOT, 'test/faults/trainers/key-hunt.mjs')] });
+      const pidFile = path.join(ws, 'cli.pid');
+      // The Claude proposer is not used (no network here): the key is in the CLI's environment all the same.
+      const cli = startCli(['run', '-w', ws, '-n', '1', '--proposer', 'offline', '--tag', 'hunt'], { env: { ANTHROPIC_API_KEY: CANARY, HUNT_PID_FILE: pidFile } });
+      writeFileSync(pidFile, String(cli.child.pid));
+      const r = await cli.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/could not clear the API key/);
+      const base = ledger(ws)[0]!;
+      const log = readFileSync(path.join(ws, '.ratchet/runs/e0001/log.txt'), 'utf8');
+      expect(log).toContain('/proc/self/environ:');
+      if (!sandbox) {
+        // The walk did reach the CLI and read its environment and command line.
+        expect(base.final).toMatchObject({ target: 1 });
+        expect(log).toMatch(new RegExp(`ancestor ${cli.child.pid} cmdline: .*cli\\.js`));
+        expect(log).toMatch(new RegExp(`ancestor ${cli.child.pid} environ: .*HUNT_PID_FILE`));
+      } else {
+        expect(base.final).toMatchObject({ target: 0 });
+        expect(log).not.toContain(`ancestor ${cli.child.pid} `);
+      }
+      const leaks = [...filesHolding(ws, CANARY), ...(r.stdout.includes(CANARY) ? ['stdout'] : []), ...(r.stderr.includes(CANARY) ? ['stderr'] : [])];
+      expect(leaks).toEqual([]);
+      const f = base.final!;
+      return `read ${f.ancestors} ancestors' environ, ${f.processes} processes, the CLI's ${f.target ? 'yes' : 'no (not visible)'}: canary in none`;
+    });
+  }
 });
