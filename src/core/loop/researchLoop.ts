@@ -884,6 +884,9 @@ export class ResearchLoop {
     const { config } = this.opts;
     const runDir = path.join(ratchetPaths(this.opts.workspace).runDir(rec.id), 'confirm');
     await fs.mkdir(runDir, { recursive: true });
+    // Like every run, it starts from the commit alone: nothing the training runs wrote is there.
+    await this.gitSerial(() => this.store.cleanWorktree(lane.name, rec.commit as string));
+    lane.head = rec.commit as string;
     const result = await this.executor.run(confirmRequest(config, { cwd: lane.cwd, runDir, id: rec.id, workspace: this.opts.workspace, signal }));
     const c = judgeConfirm(result, config.metric.name, config.metric.goal, confirmReference(state.rows), config.confirm?.tolerance ?? 0);
     rec.evidence = { ...(rec.evidence ?? {}), confirm: c };

@@ -266,6 +266,9 @@ export class GitStore {
     const names = await fs.readdir(dir).catch(() => [] as string[]);
     for (const name of names) await this.removeWorktree(name);
     await git(this.workspace, ['worktree', 'prune'], { allowFail: true });
+    // Evaluator exports (read-only) a crashed loop left.
+    const evalDir = path.join(ratchetPaths(this.workspace).dir, 'eval');
+    for (const name of await fs.readdir(evalDir).catch(() => [] as string[])) await this.removeExport(path.join(evalDir, name));
     return names;
   }
 
