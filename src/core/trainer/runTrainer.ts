@@ -39,11 +39,13 @@ let runCount = 0;
  * - At `budgetSeconds + graceSeconds`, or when `req.signal` aborts, or at the first point with
  *   a non-finite loss, the group gets SIGTERM, then SIGKILL after {@link KILL_DELAY_MS}. When
  *   the trainer exits by itself, whatever it left running in its group is ended the same way.
+ *   In every case, what left the group (`setsid`, a double fork) is ended too (runProcesses.ts).
  *
  * Never throws for a trainer's failure (missing executable, crash, full disk): the result's
  * `status` and `reason` say what happened. Precedence: killed (budget, stop) or the
  * non-finite-loss stop, then signal / exit code, then `no final line`, then a non-finite
- * final value (neither with `req.finalOptional`), else `ok`. A log write failure is appended to the reason.
+ * final value (neither with `req.finalOptional`), else `ok`. A log write failure is appended
+ * to the reason.
  */
 export async function runTrainer(req: RunRequest): Promise<RunResult> {
   const t0 = performance.now();
