@@ -88,6 +88,34 @@ export class RunCgroup {
   }
 }
 
+/**
+ * Removes the empty run cgroups (`ratchet-<pid>-…` beside ours) of loops that are gone, e.g.
+ * one killed with `kill -9` whose runs have ended since. One that still holds processes is
+ * left for the clean-up on resume of its own workspace (rmdir fails on it).
+ */
+export function pruneDeadRunCgroups(): number {
+  const base = process.platform === 'linux' ? ownCgroupDir() : null;
+  if (!base) return 0;
+  let n = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return 0;
+  }
+  for (const name of entries) {
+    const m = /^ratchet-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || live(Number(m[1]))) continue;
+    try {
+      rmdirSync(path.join(base, name));
+      n++;
+    } catch {
+      /* not empty, or gone */
+    }
+  }
+  return n;
+}
+
 /** The loop's own cgroup v2 folder (`/proc/self/cgroup` line `0::<path>` under the cgroup2 mount), or null. */
 export function ownCgroupDir(): string | null {
   let mount: string | null = null;

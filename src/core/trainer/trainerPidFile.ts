@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, promises as fs, type Dirent } from 'node:fs'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { groupAlive, readStat, signalGroup } from './processGroup';
-import { endRunProcesses, RunCgroup } from './runProcesses';
+import { endRunProcesses, pruneDeadRunCgroups, RunCgroup } from './runProcesses';
 
 /**
  * A running trainer is recorded next to its log (`<run folder>/<log name>.pid`) so that, should
@@ -235,5 +235,6 @@ export async function stopStaleTrainers(runsDir: string, opts: { killDelayMs?: n
     const left = await endRunProcesses({ runDir: runs, prefix: true, killDelayMs: killDelay });
     if (left.length > 0) found.push({ file: '', pid: left[0]!, runDir: runs, outcome: 'stopped', processes: left.length });
   }
+  pruneDeadRunCgroups();
   return found;
 }

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processGone } from '../../../src/core/trainer/processGroup';
-import { markedProcesses, ownCgroupDir, RunCgroup } from '../../../src/core/trainer/runProcesses';
+import { markedProcesses, ownCgroupDir, pruneDeadRunCgroups, RunCgroup } from '../../../src/core/trainer/runProcesses';
 import { runTrainer } from '../../../src/core/trainer/runTrainer';
 import type { RunRequest } from '../../../src/core/trainer/runTypes';
 import { procStartTime, stopStaleTrainers } from '../../../src/core/trainer/trainerPidFile';
@@ -129,5 +129,27 @@ describe.runIf(process.platform === 'linux')('processes that leave the process g
     const found = await stopStaleTrainers(runs, { killDelayMs: 300 });
     expect(found).toMatchObject([{ outcome: 'stopped', processes: 1, pid: d.pid }]);
     expect(processGone(d.pid!)).toBe(true);
+  });
+
+  it('removes the empty run cgroups of loops that are gone, and no other', async (ctx) => {
+    if (!(await cgroupUsable)) ctx.skip();
+    const base = ownCgroupDir()!;
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    const dead = join(base, `ratchet-${gone.pid}-run1`);
+    const mine = join(base, `ratchet-${process.pid}-run999`);
+    mkdirSync(dead);
+    mkdirSync(mine);
+    try {
+      expect(pruneDeadRunCgroups()).toBeGreaterThanOrEqual(1);
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(mine)).toBe(true);
+    } finally {
+      try {
+        rmdirSync(mine);
+      } catch {
+        /* removed */
+      }
+    }
   });
 });
