@@ -12,8 +12,13 @@ import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
 import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
 import { checkExecutorSandbox } from '../core/executors/createExecutor';
+import { takeProposerSecrets } from './secrets';
 
 declare const RATCHET_VERSION: string | undefined;
+
+// First of all: the API key leaves this process's environment (and its /proc/<pid>/environ),
+// so nothing the CLI starts, nor any process reading /proc, finds it there (src/cli/secrets.ts).
+const { secrets, scrubbed } = takeProposerSecrets();
 
 /** Exit codes: 0 done, 1 the loop failed (baseline crashed, API key refused), 2 bad usage or configuration, 130 stopped by a signal. */
 async function main(argv: string[]): Promise<number> {
@@ -62,7 +67,8 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
   checkExecutorSandbox(config);
   if (config.sandbox) await checkSandbox();
-  const proposer = createProposer(config, { apiKey: process.env.ANTHROPIC_API_KEY, name: cmd.proposer });
+  const proposer = createProposer(config, { apiKey: secrets.ANTHROPIC_API_KEY, name: cmd.proposer });
+  if (!scrubbed) console.error(`ratchet: warning: could not clear the API key from this process's initial environment (/proc/${process.pid}/environ): a trainer running as your user can read it there; "sandbox": true keeps it out of reach`);
   const tag = cmd.tag ?? (cmd.resume ? await latestTag(workspace) : undefined);
   if (cmd.resume && !tag) throw new UsageError('--resume: no earlier session in this workspace; start one without --resume');
   const term = processTerminal();

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { loadConfig } from '../core/config/loadConfig';
+import { clearSecretsFromInitialEnvironment } from '../core/proposers/secretEnvironment';
 import { ChartPanel } from './chart/chartPanel';
 import { registerCommands, startLoop, type Services } from './commands/registerCommands';
 import { LoopController } from './loop/loopController';
@@ -16,7 +17,12 @@ import { GitDocuments } from './tree/gitDocuments';
 export type RatchetApi = Services;
 
 export function activate(context: vscode.ExtensionContext): RatchetApi {
+  // Trainers started from here are children of the extension host: an API key VS Code was
+  // started with must not be readable in the host's /proc/<pid>/environ. process.env keeps it
+  // (other extensions share this process); runTrainer never passes it on.
+  const keyCleared = clearSecretsFromInitialEnvironment({ keepInProcessEnv: true });
   const log = vscode.window.createOutputChannel('Ratchet', { log: true });
+  if (!keyCleared && process.platform !== 'win32') log.warn('could not clear ANTHROPIC_API_KEY from the extension host\'s initial environment (/proc/<pid>/environ): a trainer running as you can read it there; "sandbox": true keeps it out of reach');
   const own = <T extends vscode.Disposable>(d: T): T => {
     context.subscriptions.push(d);
     return d;

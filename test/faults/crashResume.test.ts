@@ -57,6 +57,32 @@ describe('crash and resume', () => {
     return `e0002 interrupted; trainer + child stopped (SIGTERM ignored → SIGKILL); ${rows.length} rows, git consistent`;
   });
 
+  fault('kill -9 of the CLI while a trainer and its setsid daemon run', 'resume: the trainer and the daemon that left its group are stopped', async () => {
+    const ws = faultRepo({ budget: { seconds: 60, graceSeconds: 2 } });
+    const first = startCli(['run', '-w', ws, '--proposer', 'offline', '--tag', 'k9d'], { env: { FAULT: 'escape', FAULT_AT: 'e0002', FAKE_ESCAPE: 'setsid', FAKE_ESCAPE_HANG: '1' } });
+    const daemon = await waitFor('the daemon', () => {
+      const f = path.join(ws, '.ratchet/runs/e0002/daemon.pid');
+      return existsSync(f) && Number(readFileSync(f, 'utf8'));
+    });
+    killed.push(daemon);
+    const rec = await waitFor('the trainer record', () => {
+      const f = path.join(ws, '.ratchet/runs/e0002/log.pid');
+      return existsSync(f) && (JSON.parse(readFileSync(f, 'utf8')) as { pid: number; cgroup: string | null });
+    });
+    killed.push(rec.pid);
+    first.child.kill('SIGKILL');
+    await first.done;
+    expect(running(daemon)).toBe(true);
+    expect(running(rec.pid)).toBe(true);
+    const r = await runCli(['run', '-w', ws, '--resume', '-n', '1', '--proposer', 'offline'], { env: { FAULT_AT: 'none' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(running(daemon)).toBe(false);
+    expect(running(rec.pid)).toBe(false);
+    expect(r.stdout).toMatch(/stopped a trainer left running by an earlier process \(pid \d+, 2 processes/);
+    expect(ledger(ws).map((x) => x.status)).toEqual(['baseline', 'interrupted', expect.stringMatching(/kept|discarded/)]);
+    return `trainer ${rec.pid} and daemon ${daemon} stopped (${rec.cgroup ? 'cgroup ' + path.basename(rec.cgroup) : 'marker'})`;
+  });
+
   fault('a recycled pid in a stale trainer record', 'left alone (start time differs)', async () => {
     const dir = tempDir();
     const runDir = path.join(dir, 'runs', 'e0001');

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
+import { ownCgroupDir, RunCgroup } from '../../src/core/trainer/runProcesses';
 import { cleanupTempDirs, gitIn } from '../support/tempRepo';
 import { fault } from './faultTable';
 import { faultRepo, gitConsistency, ledger, running, startCli } from './support';
@@ -67,6 +68,35 @@ describe('hostile trainers, through the loop', () => {
     expect(running(pid)).toBe(false);
     expect(row.status).toMatch(/kept|discarded/);
     return `${row.status}; child ${pid} gone`;
+  });
+
+  const daemonGone = async (ws: string) => {
+    const pid = Number(/daemon pid (\d+)/.exec(readFileSync(path.join(ws, '.ratchet/runs/e0002/log.txt'), 'utf8'))?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(running(pid)).toBe(false);
+    return pid;
+  };
+
+  fault('a trainer that leaves a daemon behind with setsid (its own session and group)', 'the daemon is ended with the run (cgroup v2 where available, else its RATCHET_RUN_DIR); run ok', async () => {
+    const { ws, row } = await withFault('escape', { FAKE_ESCAPE: 'setsid' });
+    expect(row.status).toMatch(/kept|discarded/);
+    const pid = await daemonGone(ws);
+    return `${row.status}; daemon ${pid} (SIGTERM ignored) gone${ownCgroupDir() ? '' : ' (no cgroup here: marker)'}`;
+  });
+
+  fault('a trainer that double-forks a daemon that clears its environment', 'ended with the run through the run\'s cgroup v2 subtree', async () => {
+    if (!RunCgroup.create('probe-faults')?.remove()) return 'SKIPPED: no writable cgroup v2 subtree here (needs root or a delegated cgroup)';
+    const { ws, row } = await withFault('escape', { FAKE_ESCAPE: 'double-fork', FAKE_ESCAPE_CLEAN_ENV: '1' });
+    expect(row.status).toMatch(/kept|discarded/);
+    const pid = await daemonGone(ws);
+    return `${row.status}; daemon ${pid} (parent init, no marker) gone`;
+  });
+
+  fault('a double-forked daemon with cgroups turned off (RATCHET_CGROUP=off)', 'ended with the run through its RATCHET_RUN_DIR marker in /proc/*/environ', async () => {
+    const { ws, row } = await withFault('escape', { FAKE_ESCAPE: 'double-fork', RATCHET_CGROUP: 'off' });
+    expect(row.status).toMatch(/kept|discarded/);
+    const pid = await daemonGone(ws);
+    return `${row.status}; daemon ${pid} gone`;
   });
 
   fault('a trainer that segfaults', 'recorded crashed (signal SIGSEGV) with its log tail', async () => {

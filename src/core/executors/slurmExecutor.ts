@@ -291,7 +291,7 @@ export class SlurmExecutor implements Executor {
     } else if (exitCode !== null && exitCode !== 0) {
       status = 'crashed';
       reason = exitCode > 128 ? `exit code ${exitCode} (signal ${exitCode - 128})` : `exit code ${exitCode}`;
-    } else if (finalProblem) {
+    } else if (finalProblem && !req.finalOptional) {
       status = 'crashed';
       reason = finalProblem;
     } else {

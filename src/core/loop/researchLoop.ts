@@ -884,6 +884,9 @@ export class ResearchLoop {
     const { config } = this.opts;
     const runDir = path.join(ratchetPaths(this.opts.workspace).runDir(rec.id), 'confirm');
     await fs.mkdir(runDir, { recursive: true });
+    // Like every run, it starts from the commit alone: nothing the training runs wrote is there.
+    await this.gitSerial(() => this.store.cleanWorktree(lane.name, rec.commit as string));
+    lane.head = rec.commit as string;
     const result = await this.executor.run(confirmRequest(config, { cwd: lane.cwd, runDir, id: rec.id, workspace: this.opts.workspace, signal }));
     const c = judgeConfirm(result, config.metric.name, config.metric.goal, confirmReference(state.rows), config.confirm?.tolerance ?? 0);
     rec.evidence = { ...(rec.evidence ?? {}), confirm: c };
@@ -984,6 +987,9 @@ export class ResearchLoop {
     const cwd = lane.cwd;
     const runDir = label ? path.join(ratchetPaths(this.opts.workspace).runDir(id), label) : ratchetPaths(this.opts.workspace).runDir(id);
     await fs.mkdir(runDir, { recursive: true });
+    // Nothing an earlier run wrote into the worktree (a module, data, a config) reaches this one.
+    await this.gitSerial(() => this.store.cleanWorktree(lane.name, commit));
+    lane.head = commit;
     const guarded = this.guardedFiles();
     const before = await this.hashFiles(cwd, guarded);
     const seal = await this.store.sealWorktree(lane.name);
@@ -1024,6 +1030,8 @@ export class ResearchLoop {
         graceSeconds: config.budget.graceSeconds,
         logPath: path.join(runDir, 'log.txt'),
         metricsPath: path.join(runDir, 'metrics.jsonl'),
+        // With an evaluator, only its result counts: a trainer that prints no final line is still evaluated.
+        finalOptional: !!config.evaluate,
         signal: runAbort.signal,
         onPoint: (point: MetricPoint) => {
           meter.add(point);
@@ -1061,24 +1069,34 @@ export class ResearchLoop {
     let trainerFinal: Record<string, number> | null = null;
     if (config.evaluate) {
       trainerFinal = train.final;
-      const ev = await this.executor.run({
-        command: config.evaluate,
-        cwd,
-        env,
-        output: 'ratchet',
-        budgetSeconds: config.budget.graceSeconds + 60,
-        graceSeconds: 5,
-        logPath: path.join(runDir, 'eval-log.txt'),
-        metricsPath: path.join(runDir, 'eval-metrics.jsonl'),
-        signal: runAbort.signal,
-      });
+      // The evaluator runs in a clean, read-only export of the commit (protected files exactly as
+      // committed); the run's artifacts reach it only through the run folder (RATCHET_RUN_DIR).
+      const evalRoot = path.join(ratchetPaths(this.opts.workspace).dir, 'eval', label ? `${id}-${label}` : id);
+      let ev: RunResult;
+      let changedByEval: string[];
+      try {
+        const evalCwd = await this.gitSerial(() => this.store.exportCommit(commit, evalRoot));
+        ev = await this.executor.run({
+          command: config.evaluate,
+          cwd: evalCwd,
+          readOnlyCwd: true,
+          env: { ...env, PYTHONDONTWRITEBYTECODE: '1' },
+          output: 'ratchet',
+          budgetSeconds: config.budget.graceSeconds + 60,
+          graceSeconds: 5,
+          logPath: path.join(runDir, 'eval-log.txt'),
+          metricsPath: path.join(runDir, 'eval-metrics.jsonl'),
+          signal: runAbort.signal,
+        });
+        const afterEval = await this.hashFiles(evalCwd, guarded);
+        changedByEval = guarded.filter((f) => before.get(f) !== afterEval.get(f));
+      } finally {
+        await this.store.removeExport(evalRoot).catch(() => undefined);
+      }
       const evalTampered = await this.gitTampered(lane, seal, commit, 'evaluation');
       if (evalTampered) return { ...base, trainerFinal, status: 'invalid', metric: null, final: ev.final, reason: evalTampered };
-      const afterEval = await this.hashFiles(cwd, guarded);
-      const changedByEval = guarded.filter((f) => before.get(f) !== afterEval.get(f));
       if (changedByEval.length > 0) {
-        await this.store.restoreFiles(state.tag, commit, changedByEval, lane.name);
-        return { ...base, trainerFinal, status: 'invalid', metric: null, final: ev.final, reason: `protected files ${changedByEval.join(', ')} changed during evaluation (restored); result not used` };
+        return { ...base, trainerFinal, status: 'invalid', metric: null, final: ev.final, reason: `protected files ${changedByEval.join(', ')} changed during evaluation; result not used` };
       }
       if (ev.status !== 'ok') return { ...base, train: { ...train, logTail: ev.logTail }, trainerFinal, status: ev.status, metric: null, final: ev.final, reason: `evaluator: ${ev.reason}` };
       final = ev.final;

@@ -75,8 +75,9 @@ export async function sandboxRequest(req: RunRequest, bwrap: string, extraWritab
   const command = await resolveCommand(req.command);
   const runDir = req.env.RATCHET_RUN_DIR ?? path.dirname(req.logPath);
   const cacheDir = sandboxCacheDir(req);
-  const root = worktreeRootOf(req.cwd);
-  const writable = [runDir, path.dirname(req.logPath), root, cacheDir, ...extraWritable];
+  // The evaluator's export stays read-only (and has no .git: worktreeRootOf would climb to the workspace).
+  const root = req.readOnlyCwd ? null : worktreeRootOf(req.cwd);
+  const writable = [runDir, path.dirname(req.logPath), ...(root ? [root] : []), cacheDir, ...extraWritable];
   const env = { ...sandboxCacheEnv(cacheDir, { ...process.env, ...req.env }), ...req.env, RATCHET_SANDBOX: '1' };
-  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd, readOnly: gitEntries(root), readable: [...(req.env.RATCHET_WORKSPACE ? [req.env.RATCHET_WORKSPACE] : []), ...command.filter((a) => path.isAbsolute(a) && existsSync(a)).map((a) => path.dirname(a))] })] };
+  return { ...req, env, command: [bwrap, ...bwrapArgs(command, { writable, cwd: req.cwd, readOnly: root ? gitEntries(root) : [], readable: [...(req.env.RATCHET_WORKSPACE ? [req.env.RATCHET_WORKSPACE] : []), ...command.filter((a) => path.isAbsolute(a) && existsSync(a)).map((a) => path.dirname(a))] })] };
 }

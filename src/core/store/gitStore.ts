@@ -50,7 +50,7 @@ export class GitStore {
   }
 
   /** git in the user's checkout (the repository found when the store opened). */
-  private ws(args: string[], opts: { allowFail?: boolean; keepNewline?: boolean } = {}): Promise<string> {
+  private ws(args: string[], opts: { allowFail?: boolean; keepNewline?: boolean; env?: Record<string, string> } = {}): Promise<string> {
     return git(this.workspace, args, { ...opts, repo: this.repo });
   }
 
@@ -198,17 +198,78 @@ export class GitStore {
    * the worktree: link them there so the trainer finds them where it expects them.
    */
   private async linkUntracked(tag: string): Promise<void> {
+    this.linked.set(tag, await this.linkUntrackedInto(this.worktreeWorkspace(tag)));
+    await this.populateSubmodules(tag);
+  }
+
+  /** Names linked into each worktree by linkUntracked: the user's inputs, which cleanWorktree keeps. */
+  private readonly linked = new Map<string, string[]>();
+
+  /** Links the workspace's untracked top-level entries into `cwd` (where absent); returns their names. */
+  private async linkUntrackedInto(cwd: string): Promise<string[]> {
     const entries = await fs.readdir(this.workspace);
-    const cwd = this.worktreeWorkspace(tag);
+    const names: string[] = [];
     for (const name of entries) {
       // Bytecode caches stay per checkout: linked, the worktree's compiled edits would land in the user's folder.
       if (name === '.git' || name === '.ratchet' || name === '__pycache__') continue;
       const tracked = await this.ws(['ls-files', '-z', '--', `:(literal)${name}`]);
       const dest = path.join(cwd, name);
       if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;
+      if (await fs.symlink(path.join(this.workspace, name), dest).then(() => true, () => false)) names.push(name);
+    }
+    return names;
+  }
+
+  /**
+   * Puts the worktree back at exactly `commit` before a run: tracked files as committed, and
+   * everything untracked or ignored that earlier runs wrote (modules, data, configs,
+   * checkpoints) removed. The user's inputs linked in by linkUntracked are kept (a link a run
+   * replaced is removed and linked again); submodule worktrees are left alone.
+   */
+  async cleanWorktree(worktree: string, commit: string): Promise<void> {
+    const cwd = this.worktreeWorkspace(worktree);
+    const names = this.linked.get(worktree) ?? [];
+    for (const name of names) {
+      const dest = path.join(cwd, name);
+      const target = await fs.readlink(dest).catch(() => null);
+      if (target === path.join(this.workspace, name)) continue;
+      await fs.rm(dest, { recursive: true, force: true });
       await fs.symlink(path.join(this.workspace, name), dest).catch(() => undefined);
     }
-    await this.populateSubmodules(tag);
+    await this.wt(worktree, ['reset', '-q', '--hard', commit]);
+    const keep = names.flatMap((n) => ['-e', '/' + this.repoPath(n).replace(/[\\*?[\]!#]/g, (c) => '\\' + c)]);
+    await this.wt(worktree, ['clean', '-ffdxq', ...keep]);
+  }
+
+  /**
+   * Writes the tree of `commit` (tracked files exactly as committed, no git metadata) into
+   * `dest`, links the workspace's untracked inputs in, and makes it read-only. Returns the
+   * workspace folder inside it. The evaluator runs there, so nothing a run wrote into its
+   * worktree reaches it. Remove it with removeExport.
+   */
+  async exportCommit(commit: string, dest: string): Promise<string> {
+    await this.removeExport(dest);
+    await fs.mkdir(dest, { recursive: true });
+    const index = `${dest}.index`;
+    try {
+      // A private index: the user's (even one another git holds locked) is not touched.
+      await this.ws(['read-tree', commit], { env: { GIT_INDEX_FILE: index } });
+      await this.ws(['checkout-index', '-a', '-f', `--prefix=${dest}/`], { env: { GIT_INDEX_FILE: index } });
+    } finally {
+      await fs.rm(index, { force: true });
+    }
+    const cwd = this.prefix ? path.join(dest, this.prefix) : dest;
+    await fs.mkdir(cwd, { recursive: true });
+    await this.linkUntrackedInto(cwd);
+    await setWritable(dest, false);
+    return cwd;
+  }
+
+  /** Removes a folder exportCommit made (read-only) and the index beside it. */
+  async removeExport(dest: string): Promise<void> {
+    await setWritable(dest, true).catch(() => undefined);
+    await fs.rm(dest, { recursive: true, force: true });
+    await fs.rm(`${dest}.index`, { force: true });
   }
 
   /** Gitlinks (submodules) of HEAD: repository-relative path and the recorded commit. */
@@ -264,6 +325,9 @@ export class GitStore {
     const names = await fs.readdir(dir).catch(() => [] as string[]);
     for (const name of names) await this.removeWorktree(name);
     await this.ws(['worktree', 'prune'], { allowFail: true });
+    // Evaluator exports (read-only) a crashed loop left.
+    const evalDir = path.join(ratchetPaths(this.workspace).dir, 'eval');
+    for (const name of await fs.readdir(evalDir).catch(() => [] as string[])) await this.removeExport(path.join(evalDir, name));
     return names;
   }
 
@@ -378,6 +442,19 @@ export class GitStore {
       map.set(ref.slice(`refs/ratchet/${tag}/`.length), sha);
     }
     return map;
+  }
+}
+
+/** chmod a tree (never following a symlink): read-only (files 0444, folders 0555) or writable again. */
+async function setWritable(dir: string, writable: boolean): Promise<void> {
+  const st = await fs.lstat(dir).catch(() => null);
+  if (!st || st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    if (writable) await fs.chmod(dir, 0o755);
+    for (const e of await fs.readdir(dir)) await setWritable(path.join(dir, e), writable);
+    if (!writable) await fs.chmod(dir, 0o555);
+  } else if (st.isFile()) {
+    await fs.chmod(dir, writable ? (st.mode & 0o111 ? 0o755 : 0o644) : st.mode & 0o111 ? 0o555 : 0o444);
   }
 }
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { LineSplitter, type SplitLine } from './lineSplitter';
 import { groupAlive, signalGroup, trackGroup } from './processGroup';
 import { removeTrainerPidFile, writeTrainerPidFile } from './trainerPidFile';
+import { endRunProcesses, RunCgroup } from './runProcesses';
 import type { RunRequest, RunResult, RunStatus } from './runTypes';
 import { formatSeconds, sleep } from './runUtil';
 import { ProtocolReader } from './protocolReader';
@@ -21,6 +22,7 @@ const TAIL_LINES = 40;
 /** Environment variables that hold the proposer's credentials; never inherited by a trainer. */
 export const PROPOSER_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 const TAIL_BYTES = 4096;
+let runCount = 0;
 
 /**
  * Runs one training command and reports how it ended.
@@ -37,11 +39,13 @@ const TAIL_BYTES = 4096;
  * - At `budgetSeconds + graceSeconds`, or when `req.signal` aborts, or at the first point with
  *   a non-finite loss, the group gets SIGTERM, then SIGKILL after {@link KILL_DELAY_MS}. When
  *   the trainer exits by itself, whatever it left running in its group is ended the same way.
+ *   In every case, what left the group (`setsid`, a double fork) is ended too (runProcesses.ts).
  *
  * Never throws for a trainer's failure (missing executable, crash, full disk): the result's
  * `status` and `reason` say what happened. Precedence: killed (budget, stop) or the
  * non-finite-loss stop, then signal / exit code, then `no final line`, then a non-finite
- * final value, else `ok`. A log write failure is appended to the reason.
+ * final value (neither with `req.finalOptional`), else `ok`. A log write failure is appended
+ * to the reason.
  */
 export async function runTrainer(req: RunRequest): Promise<RunResult> {
   const t0 = performance.now();
@@ -76,6 +80,10 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   // run's own env names them on purpose).
   for (const k of PROPOSER_SECRETS) if (!(k in req.env)) delete env[k];
 
+  // Every process of the run, also one that leaves the group (setsid, a double fork), is found
+  // by the run's cgroup (where one can be made) and by its RATCHET_RUN_DIR (runProcesses.ts).
+  const runDir = env.RATCHET_RUN_DIR ?? dirname(req.logPath);
+  let cgroup = RunCgroup.create(`run${++runCount}`);
   let child: ChildProcess;
   try {
     child = spawn(cmd, req.command.slice(1), {
@@ -85,8 +93,14 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (e) {
+    cgroup?.remove();
     await Promise.all([log.close(), metrics.close()]);
     return { ...base, status: 'crashed', reason: startFailure(cmd, e), durationMs: 0, logTail: '' };
+  }
+  // Moved at once, before the interpreter it execs gets to fork anything.
+  if (cgroup && (child.pid === undefined || !cgroup.add(child.pid))) {
+    cgroup.remove();
+    cgroup = null;
   }
   const startError = await new Promise<unknown>((resolve) => {
     child.once('spawn', () => resolve(null));
@@ -94,13 +108,14 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   });
   child.on('error', () => {});
   if (startError || child.pid === undefined) {
+    cgroup?.remove();
     await Promise.all([log.close(), metrics.close()]);
     return { ...base, status: 'crashed', reason: startFailure(cmd, startError), durationMs: Math.round(performance.now() - t0), logTail: '' };
   }
   const pgid = child.pid;
   const untrack = trackGroup(pgid);
   // Recorded so that a loop started after this process dies finds the trainer and stops it.
-  const pidFile = writeTrainerPidFile(req.logPath, pgid, env.RATCHET_RUN_DIR ?? dirname(req.logPath));
+  const pidFile = writeTrainerPidFile(req.logPath, pgid, runDir, cgroup?.path ?? null);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -178,6 +193,8 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   }
   groupDone = true;
   untrack();
+  // …and what left the group (setsid, a double fork): in the run's cgroup or carrying its marker.
+  await endRunProcesses({ cgroup, runDir, killDelayMs: KILL_DELAY_MS });
   await removeTrainerPidFile(await pidFile);
 
   // Read what is still in the pipes; a process that left the group may hold them open.
@@ -210,7 +227,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   } else if (code !== 0) {
     status = 'crashed';
     reason = `exit code ${code}`;
-  } else if (finalProblem) {
+  } else if (finalProblem && !req.finalOptional) {
     status = 'crashed';
     reason = finalProblem;
   } else {

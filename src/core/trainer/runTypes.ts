@@ -31,6 +31,10 @@ export interface RunRequest {
   /** Parsed curve points go here, one JSON object per line. */
   metricsPath: string;
   signal?: AbortSignal;
+  /** A missing or non-finite final line is not a crash (an evaluator, run next, gives the result). */
+  finalOptional?: boolean;
+  /** The working folder is a read-only export (the evaluator's): the sandbox does not make it writable. */
+  readOnlyCwd?: boolean;
   onPoint?: (p: MetricPoint) => void;
   /** Lines that are not protocol lines (stdout log and all of stderr), as they arrive. */
   onLog?: (line: string, stream?: 'stdout' | 'stderr') => void;

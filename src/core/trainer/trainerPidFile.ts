@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, promises as fs, type Dirent } from 'node:fs'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { groupAlive, readStat, signalGroup } from './processGroup';
+import { endRunProcesses, pruneDeadRunCgroups, RunCgroup } from './runProcesses';
 
 /**
  * A running trainer is recorded next to its log (`<run folder>/<log name>.pid`) so that, should
@@ -25,6 +26,8 @@ export interface TrainerPidRecord {
   ownerStartTime: number | null;
   /** RATCHET_RUN_DIR of the run: every process of the trainer inherits it. */
   runDir: string;
+  /** The run's cgroup v2 folder (runProcesses.ts), or null where none could be made. */
+  cgroup?: string | null;
   startedAt: string;
 }
 
@@ -59,7 +62,7 @@ export function pidFileFor(logPath: string): string {
 }
 
 /** Records a trainer that just started; returns the record's path (null when it could not be written). */
-export async function writeTrainerPidFile(logPath: string, pid: number, runDir: string): Promise<string | null> {
+export async function writeTrainerPidFile(logPath: string, pid: number, runDir: string, cgroup: string | null = null): Promise<string | null> {
   const file = pidFileFor(logPath);
   const rec: TrainerPidRecord = {
     pid,
@@ -70,6 +73,7 @@ export async function writeTrainerPidFile(logPath: string, pid: number, runDir: 
     owner: process.pid,
     ownerStartTime: procStartTime(process.pid),
     runDir,
+    cgroup,
     startedAt: new Date().toISOString(),
   };
   try {
@@ -176,6 +180,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function stopStaleTrainers(runsDir: string, opts: { killDelayMs?: number } = {}): Promise<StaleTrainer[]> {
   const killDelay = opts.killDelayMs ?? 3000;
   const found: StaleTrainer[] = [];
+  let ownerAlive = false;
   for (const file of await findPidFiles(runsDir)) {
     const rec = readRecord(file);
     if (!rec) {
@@ -188,6 +193,7 @@ export async function stopStaleTrainers(runsDir: string, opts: { killDelayMs?: n
     }
     if (rec.owner !== process.pid && sameProcess(rec.owner, rec.ownerStartTime) && rec.ownerStartTime !== null) {
       // Its owner still runs (a loop that lost its lock file?): not ours to stop.
+      ownerAlive = true;
       continue;
     }
     const sameBoot = rec.bootId === null || bootId() === null || rec.bootId === bootId();
@@ -217,8 +223,18 @@ export async function stopStaleTrainers(runsDir: string, opts: { killDelayMs?: n
         while (Date.now() - t1 < 2000 && trainerProcesses(rec).pids.length > 0) await sleep(25);
       }
     }
+    // What left the trainer's group (setsid, a double fork): its cgroup and its RATCHET_RUN_DIR.
+    const escaped = sameBoot ? (await endRunProcesses({ cgroup: rec.cgroup ? RunCgroup.at(rec.cgroup) : null, runDir: rec.runDir, killDelayMs: killDelay })).length : 0;
     if (!groupAlive(rec.pgid) || trainerProcesses(rec).pids.length === 0) await fs.rm(file, { force: true }).catch(() => undefined);
-    found.push({ file, pid: rec.pid, runDir: rec.runDir, outcome: count > 0 ? 'stopped' : 'gone', processes: count });
+    found.push({ file, pid: rec.pid, runDir: rec.runDir, outcome: count + escaped > 0 ? 'stopped' : 'gone', processes: count + escaped });
   }
+  if (!ownerAlive) {
+    // Processes of any run of this workspace whose record is gone (they outlived their trainer
+    // and their loop): found by the RATCHET_RUN_DIR every run's processes inherit.
+    const runs = path.resolve(runsDir);
+    const left = await endRunProcesses({ runDir: runs, prefix: true, killDelayMs: killDelay });
+    if (left.length > 0) found.push({ file: '', pid: left[0]!, runDir: runs, outcome: 'stopped', processes: left.length });
+  }
+  pruneDeadRunCgroups();
   return found;
 }

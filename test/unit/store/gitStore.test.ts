@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GitStore, WorkspaceError } from '../../../src/core/store/gitStore';
@@ -134,5 +134,68 @@ describe('session lock', () => {
     await again();
     expect(existsSync(path.join(ws, '.ratchet/lock'))).toBe(false);
     await release();
+  });
+});
+
+describe('GitStore: what one run leaves is not seen by the next, nor by the evaluator', () => {
+  it('cleanWorktree removes what runs wrote (untracked, ignored, edits to tracked files) and keeps the linked user inputs', async () => {
+    const dir = makeRepo({ 'proj/train.py': 'X = 1\n', 'proj/eval.py': 'E = 1\n', '.gitignore': '*.pt\n' });
+    const ws = path.join(dir, 'proj');
+    mkdirSync(path.join(ws, 'data'));
+    writeFileSync(path.join(ws, 'data', 'train.bin'), 'user data');
+    const store = await GitStore.open(ws);
+    const s = await store.openSession('c', { resume: false });
+    writeFileSync(path.join(s.cwd, 'json.py'), 'planted');
+    writeFileSync(path.join(s.cwd, 'model.pt'), 'checkpoint (ignored)');
+    mkdirSync(path.join(s.cwd, 'sub', 'deep'), { recursive: true });
+    writeFileSync(path.join(s.cwd, 'sub', 'deep', 'x.cfg'), 'x');
+    mkdirSync(path.join(s.worktree, 'nested'));
+    gitIn(path.join(s.worktree, 'nested'), 'init', '-q');
+    writeFileSync(path.join(s.cwd, 'eval.py'), 'E = 666\n');
+    await store.cleanWorktree('c', s.start);
+    expect(existsSync(path.join(s.cwd, 'json.py'))).toBe(false);
+    expect(existsSync(path.join(s.cwd, 'model.pt'))).toBe(false);
+    expect(existsSync(path.join(s.cwd, 'sub'))).toBe(false);
+    expect(existsSync(path.join(s.worktree, 'nested'))).toBe(false);
+    expect(readFileSync(path.join(s.cwd, 'eval.py'), 'utf8')).toBe('E = 1\n');
+    expect(readFileSync(path.join(s.cwd, 'data', 'train.bin'), 'utf8')).toBe('user data');
+    // A run that replaced the link to the user's data with a folder of its own: linked again.
+    rmSync(path.join(s.cwd, 'data'));
+    mkdirSync(path.join(s.cwd, 'data'));
+    writeFileSync(path.join(s.cwd, 'data', 'train.bin'), 'forged');
+    await store.cleanWorktree('c', s.start);
+    expect(readlinkSync(path.join(s.cwd, 'data'))).toBe(path.join(ws, 'data'));
+    expect(readFileSync(path.join(s.cwd, 'data', 'train.bin'), 'utf8')).toBe('user data');
+    expect(readFileSync(path.join(ws, 'data', 'train.bin'), 'utf8')).toBe('user data');
+  });
+
+  it('exportCommit writes the commit exactly, read-only, with the user inputs linked, and nothing of the worktree', async () => {
+    const dir = makeRepo({ 'proj/train.py': 'X = 1\n', 'proj/eval.py': 'E = 1\n', 'lib/common.py': 'C = 1\n' });
+    const ws = path.join(dir, 'proj');
+    mkdirSync(path.join(ws, 'data'));
+    writeFileSync(path.join(ws, 'data', 'val.bin'), 'held out');
+    const store = await GitStore.open(ws);
+    const s = await store.openSession('x', { resume: false });
+    writeFileSync(path.join(s.cwd, 'json.py'), 'planted');
+    writeFileSync(path.join(s.cwd, 'eval.py'), 'E = 666\n');
+    gitIn(dir, 'config', 'user.email', 't@t');
+    const dest = path.join(ws, '.ratchet', 'eval', 'e0001');
+    const cwd = await store.exportCommit(s.start, dest);
+    expect(cwd).toBe(path.join(dest, 'proj'));
+    expect(readFileSync(path.join(cwd, 'eval.py'), 'utf8')).toBe('E = 1\n');
+    expect(readFileSync(path.join(dest, 'lib', 'common.py'), 'utf8')).toBe('C = 1\n');
+    expect(existsSync(path.join(cwd, 'json.py'))).toBe(false);
+    expect(existsSync(path.join(dest, '.git'))).toBe(false);
+    expect(readFileSync(path.join(cwd, 'data', 'val.bin'), 'utf8')).toBe('held out');
+    expect(statSync(path.join(cwd, 'eval.py')).mode & 0o222).toBe(0);
+    expect(statSync(cwd).mode & 0o222).toBe(0);
+    // The user's data keeps its own mode (a link is never followed by the chmod).
+    expect(statSync(path.join(ws, 'data', 'val.bin')).mode & 0o200).not.toBe(0);
+    // The user's index is not used (a held index.lock does not matter).
+    writeFileSync(path.join(dir, '.git', 'index.lock'), '');
+    await store.exportCommit(s.start, dest);
+    rmSync(path.join(dir, '.git', 'index.lock'));
+    await store.removeExport(dest);
+    expect(existsSync(dest)).toBe(false);
   });
 });

@@ -120,6 +120,13 @@ describe('runTrainer', () => {
     expect(r).toMatchObject({ status: 'crashed', reason: 'no final line', exitCode: 0, final: null, points: 5 });
   });
 
+  it('accepts a missing final line when an evaluator gives the result (finalOptional), but not a failed exit', async () => {
+    const r = await runTrainer(request('no-final.mjs', { finalOptional: true }));
+    expect(r).toMatchObject({ status: 'ok', reason: 'ok', exitCode: 0, final: null, points: 5 });
+    const crash = await runTrainer(request('crash.mjs', { finalOptional: true }));
+    expect(crash.status).toBe('crashed');
+  });
+
   it('stops at once on a NaN loss', async () => {
     const r = await runTrainer(request('nan.mjs'));
     expect(r.status).toBe('crashed');
