@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { RatchetConfig } from '../config/configTypes';
 import { planEdits, writePlanned, type PlannedFile } from '../edits/applyEdits';
@@ -439,6 +439,8 @@ export class ResearchLoop {
     void this.experiment(state, f).then(
       (outcome) => {
         this.flights.delete(id);
+        // Nothing recorded: give back the id's run folder if nothing was written there.
+        if (outcome === 'skipped') void fs.rmdir(ratchetPaths(this.opts.workspace).runDir(id)).catch(() => undefined);
         after(outcome);
       },
       (err) => {
@@ -511,8 +513,23 @@ export class ResearchLoop {
     }
   }
 
+  /**
+   * The next experiment id, its run folder claimed exclusively (mkdir without `recursive`): a
+   * folder that exists already (another process's, or one a crash left) is never shared; the
+   * id after it is taken instead.
+   */
   private newId(): string {
-    return `e${String(this.nextNumber++).padStart(4, '0')}`;
+    const paths = ratchetPaths(this.opts.workspace);
+    mkdirSync(paths.runs, { recursive: true });
+    for (;;) {
+      const id = `e${String(this.nextNumber++).padStart(4, '0')}`;
+      try {
+        mkdirSync(paths.runDir(id));
+        return id;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
   }
 
   private baseRecord(session: string, id: string, parent: ExperimentRecord | null, hypothesis: string, startedAt: string): ExperimentRecord {
