@@ -14,6 +14,7 @@ import { GitStore } from '../store/gitStore';
 import { appendLedger, appendResultsTsv, readLedger, serialized } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { acquireLock } from '../store/sessionLock';
+import { finalValue } from '../trainer/finalValue';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 import { createEarlyStop } from './earlyStop/createEarlyStop';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
@@ -1082,7 +1083,7 @@ export class ResearchLoop {
       if (ev.status !== 'ok') return { ...base, train: { ...train, logTail: ev.logTail }, trainerFinal, status: ev.status, metric: null, final: ev.final, reason: `evaluator: ${ev.reason}` };
       final = ev.final;
     }
-    const metric = final?.[config.metric.name];
+    const metric = finalValue(final, config.metric.name);
     if (metric === undefined) {
       const keys = Object.keys(final ?? {});
       return { ...base, trainerFinal, status: 'crashed', metric: null, final, reason: `the final result has no "${config.metric.name}" (it has ${keys.length ? keys.join(', ') : 'no keys'})` };
