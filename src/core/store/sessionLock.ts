@@ -100,7 +100,7 @@ export async function acquireLock(workspace: string, tag: string, opts: AcquireL
       await sleep(20 + Math.random() * 80);
     }
   }
-  throw new LockedError(`could not take ${lock}: other processes kept changing it`);
+  throw new LockedError(`could not take ${lock}: another process kept taking it over (stop the other Ratchet loops on this workspace, then try again)`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -115,11 +115,32 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
     await fs.link(tmp, file);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A filesystem without hard links: an exclusive create, written right after (a reader
+    // that finds it empty waits, see acquireLock).
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return createExclusiveOpen(file, text);
     throw err;
   } finally {
     await fs.rm(tmp, { force: true });
   }
+}
+
+async function createExclusiveOpen(file: string, text: string): Promise<boolean> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
 }
 
 /**
