@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // A skipped case fails the run (see test/support/failOnSkip.ts).
+    reporters: ['default', './test/support/failOnSkip.ts'],
     maxWorkers: 2,
   },
 });

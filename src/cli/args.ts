@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { GitStore } from '../core/store/gitStore';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -47,6 +48,24 @@ function positiveInt(v: string | undefined, flag: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * node:util's parseArgs errors in one line: "Option '--tag' argument is ambiguous. Did you
+ * forget…? To specify…" becomes "--tag needs a value (one that starts with "-" is written --tag=-x)".
+ */
+function parserMessage(err: Error): string {
+  const ambiguous = /^Option '(-\w, )?(--[\w-]+)(?: <value>)?' argument is ambiguous/.exec(err.message);
+  if (ambiguous) return `${ambiguous[2]} needs a value (a value that starts with "-" is written ${ambiguous[2]}=-x)`;
+  const missing = /^Option '(-\w, )?(--[\w-]+)(?: <value>)?' argument missing/.exec(err.message);
+  if (missing) return `${missing[2]} needs a value`;
+  return err.message.split('\n')[0]!.replace(/\. To specify.*$/, '');
+}
+
+/** A session tag names the branch ratchet/TAG: the loop's own rule (GitStore.validTag), checked before anything starts. */
+export function checkTag(tag: string | undefined): string | undefined {
+  if (tag !== undefined && !GitStore.validTag(tag)) throw new UsageError(`--tag: invalid tag ${JSON.stringify(tag)}: use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit (no "..", not ending in ".lock")`);
+  return tag;
+}
+
 export function parseCommand(argv: string[]): Command {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return { kind: 'help' };
@@ -91,7 +110,7 @@ export function parseCommand(argv: string[]): Command {
         proposer: proposer as 'offline' | 'claude' | 'auto' | undefined,
         experiments: positiveInt(values.experiments, '--experiments'),
         budget: values.budget !== undefined ? parseBudget(values.budget) : undefined,
-        tag: values.tag,
+        tag: checkTag(values.tag),
         resume: values.resume ?? false,
         maxCost,
         review: values.review ?? false,
@@ -106,7 +125,7 @@ export function parseCommand(argv: string[]): Command {
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`ratchet ${sub}: ${(err as Error).message.replace(/\. To specify.*$/, '')}`);
+    throw new UsageError(`${sub}: ${parserMessage(err as Error)}`);
   }
   throw new UsageError(`unknown command "${sub}": expected init, run or status`);
 }

@@ -26,3 +26,18 @@ export function truncate(s: string, n: number): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > n ? one.slice(0, n - 1) + '…' : one;
 }
+
+/**
+ * Text a trainer or a model wrote, made safe for a terminal: C0 and C1 control characters
+ * (ESC, BEL, the 8-bit CSI/OSC/DCS, DEL…) are removed, so an OSC 52 (clipboard write), a title
+ * change or a screen clear prints as inert text. Newline and tab stay; a carriage return becomes
+ * a newline (it could otherwise overwrite what was printed before it).
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
+/** JSON for a terminal: the C1 controls and DEL JSON.stringify leaves raw are written as \u escapes (still the same JSON). */
+export function terminalSafeJson(json: string): string {
+  return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

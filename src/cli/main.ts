@@ -7,7 +7,8 @@ import { createProposer, MissingApiKeyError } from '../core/proposers/createProp
 import { WorkspaceError } from '../core/store/gitStore';
 import { LockedError } from '../core/store/sessionLock';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
-import { statusCommand } from './statusCommand';
+import { StatusError, statusCommand } from './statusCommand';
+import { terminalSafe, terminalSafeJson } from './format';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
 import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
@@ -26,8 +27,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     cmd = parseCommand(argv);
   } catch (err) {
-    console.error(`ratchet: ${(err as Error).message}`);
-    console.error(`run \`ratchet --help\` for usage`);
+    console.error(`ratchet: ${terminalSafe((err as Error).message)} (usage: ratchet --help)`);
     return 2;
   }
   switch (cmd.kind) {
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`scaffolded the reference trainer in ${path.resolve(cmd.dir)}; next: ratchet run --workspace ${cmd.dir}`);
       return 0;
     case 'status':
-      return statusCommand(cmd.workspace, cmd.json, (s) => console.log(s));
+      return statusCommand(cmd.workspace, cmd.json, (s) => console.log(cmd.json ? terminalSafeJson(s) : terminalSafe(s)));
     case 'run':
       return runCommand(cmd);
   }
@@ -104,6 +104,13 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   process.on('SIGHUP', onSignal);
   try {
     await loop.run();
+  } catch (err) {
+    // Stopped by the user (Ctrl-C during the baseline, say): say why and exit 130, as for any stop.
+    if (signals > 0 && err instanceof LoopError) {
+      console.error(`ratchet: ${terminalSafe(err.message)}`);
+      return 130;
+    }
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -117,9 +124,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: Error) => {
-    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof WorkspaceError || err instanceof LockedError || err instanceof MissingApiKeyError || err instanceof SandboxUnavailableError;
-    console.error(`ratchet: ${err.message}`);
-    if (!usage && !(err instanceof LoopError) && process.env.RATCHET_DEBUG) console.error(err.stack);
+    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof WorkspaceError || err instanceof LockedError || err instanceof MissingApiKeyError || err instanceof SandboxUnavailableError || err instanceof StatusError;
+    // A loop error can quote a trainer's log tail: no control character reaches the terminal.
+    console.error(`ratchet: ${terminalSafe(err.message)}`);
+    if (!usage && !(err instanceof LoopError) && process.env.RATCHET_DEBUG) console.error(terminalSafe(err.stack ?? ''));
     process.exitCode = usage ? 2 : 1;
   },
 );

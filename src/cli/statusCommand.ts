@@ -53,8 +53,16 @@ export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal)
   });
 }
 
+/** The workspace given to `ratchet status` is not a folder (exit 2). */
+export class StatusError extends Error {
+  override name = 'StatusError';
+}
+
 export async function statusCommand(workspace: string, json: boolean, print: (s: string) => void): Promise<number> {
   const ws = path.resolve(workspace);
+  const st = await fs.stat(ws).catch((err: NodeJS.ErrnoException) => err);
+  if (st instanceof Error) throw new StatusError(st.code === 'ENOENT' ? `status: no such folder: ${ws}` : `status: cannot read ${ws}: ${st.message}`);
+  if (!st.isDirectory()) throw new StatusError(`status: ${ws} is not a folder: give the workspace folder with --workspace DIR`);
   let goal: MetricGoal = 'minimize';
   let metricName = 'metric';
   try {

@@ -1,7 +1,7 @@
 import type { MetricGoal } from '../core/config/configTypes';
 import type { LoopEvent, SessionSummary } from '../core/loop/loopEvents';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
-import { fmtChange, fmtDuration, fmtMetric, fmtTokens, truncate } from './format';
+import { fmtChange, fmtDuration, fmtMetric, fmtTokens, terminalSafe, truncate } from './format';
 
 export interface TerminalOut {
   /** Permanent lines. */
@@ -23,11 +23,12 @@ export function processTerminal(): TerminalOut {
     line(text) {
       if (liveShown) process.stdout.write('\r\x1b[2K');
       liveShown = false;
-      process.stdout.write(text + '\n');
+      process.stdout.write(terminalSafe(text) + '\n');
     },
     live(text) {
       if (!tty) return;
-      process.stdout.write('\r\x1b[2K' + text);
+      // One line: anything that could move the cursor or start a new line is gone.
+      process.stdout.write('\r\x1b[2K' + terminalSafe(text).replace(/[\n\t]/g, ' '));
       liveShown = text !== '';
     },
   };
@@ -35,7 +36,11 @@ export function processTerminal(): TerminalOut {
 
 const STATUS_WIDTH = 11;
 
-/** Turns loop events into terminal lines: a live line per run, a row per experiment, a summary. */
+/**
+ * Turns loop events into terminal lines: a live line per run, a row per experiment, a summary.
+ * Every line passes through terminalSafe() whatever `out` is: hypotheses, reasons, log tails
+ * and final key names come from a trainer or a model.
+ */
 export class TerminalRenderer {
   private goal: MetricGoal = 'minimize';
   private readonly runs = new Map<string, { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number; worker?: number }>();
@@ -43,7 +48,20 @@ export class TerminalRenderer {
   private hypothesis = '';
   private ticker: NodeJS.Timeout | null = null;
 
-  constructor(private readonly out: TerminalOut) {}
+  private readonly out: TerminalOut;
+
+  constructor(out: TerminalOut) {
+    this.out = {
+      get isTTY() {
+        return out.isTTY;
+      },
+      get columns() {
+        return out.columns;
+      },
+      line: (text) => out.line(terminalSafe(text)),
+      live: (text) => out.live(terminalSafe(text).replace(/[\n\t]/g, ' ')),
+    };
+  }
 
   handle(e: LoopEvent): void {
     switch (e.type) {

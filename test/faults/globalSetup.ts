@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatTable, type FaultRow } from './tableFormat';
+import { formatTable, summaryLine, type FaultRow } from './tableFormat';
 
 /** Collects the rows every fault-suite file records and prints them as one table at the end. */
 export default function setup(): () => void {
@@ -15,8 +15,7 @@ export default function setup(): () => void {
       /* no rows */
     }
     rows.sort((a, b) => a.file.localeCompare(b.file));
-    const failed = rows.filter((r) => !r.ok).length;
-    console.log(`\nFault injection: ${rows.length} faults, ${rows.length - failed} as expected${failed ? `, ${failed} NOT` : ''}\n${formatTable(rows)}\n`);
+    console.log(`\n${summaryLine(rows)}\n${formatTable(rows)}\n`);
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { ownCgroupDir, RunCgroup } from '../../src/core/trainer/runProcesses';
@@ -106,22 +107,32 @@ describe('hostile trainers, through the loop', () => {
     return `crashed: ${row.reason}`;
   });
 
-  const canMount = (() => {
-    try {
-      execFileSync('unshare', [...(process.getuid?.() === 0 ? [] : ['-r']), '-m', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=64k tmpfs /tmp'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
+  /**
+   * How to get a private mount namespace where a tmpfs can be mounted: as root `unshare -m`; as
+   * any user (or as root without CAP_SYS_ADMIN, in a container) `unshare -r -m` in a user
+   * namespace. The first that mounts is used; when none does, the error says why.
+   */
+  const mountNs = (() => {
+    const tries = process.getuid?.() === 0 ? [['-m'], ['-r', '-m']] : [['-r', '-m']];
+    const errors: string[] = [];
+    for (const flags of tries) {
+      try {
+        execFileSync('unshare', [...flags, 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$0"', os.tmpdir()], { stdio: ['ignore', 'ignore', 'pipe'] });
+        return { flags, why: '' };
+      } catch (err) {
+        errors.push(`unshare ${flags.join(' ')}: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n')[0]}`);
+      }
     }
+    return { flags: null, why: errors.join('; ') };
   })();
 
-  fault('the disk of the run folder fills up', 'the run and the loop go on; the record says the log write failed', async () => {
-    if (!canMount) return 'SKIPPED: cannot mount a tmpfs here (needs root or unprivileged user namespaces)';
+  fault('the disk of the run folder fills up', 'the run and the loop go on; the record says the log write failed', async ({ skip }) => {
+    if (!mountNs.flags) skip(`cannot mount a tmpfs in a private mount namespace (${mountNs.why}): needs root, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)`);
     // The CLI runs in a mount namespace where .ratchet/runs is a 1 MiB tmpfs; the trainer writes 5 MiB.
     const ws = faultRepo();
     const runs = path.join(ws, '.ratchet', 'runs');
     mkdirSync(runs, { recursive: true });
-    const prefix = ['unshare', ...(process.getuid?.() === 0 ? [] : ['-r']), '-m', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"', runs];
+    const prefix = ['unshare', ...mountNs.flags!, 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"', runs];
     const cli = startCli(['run', '-w', ws, '-n', '2', '--proposer', 'offline', '--tag', 'full'], { env: { FAULT: 'flood', FAULT_AT: 'e0002', FAKE_FLOOD_MB: '5' }, prefix });
     const r = await cli.done;
     expect(r.code).toBe(0);

@@ -101,8 +101,8 @@ const haveBwrap = (() => {
 })();
 
 describe('the opt-in sandbox ("sandbox": true), through the loop', () => {
-  fault('a run that tries the network and writes outside its folders, sandboxed', 'connect to a 127.0.0.1 server fails; $HOME and the user workspace stay unwritten; the run folder and worktree writable', async () => {
-    if (!haveBwrap) return 'SKIPPED: bubblewrap not installed or not usable here';
+  fault('a run that tries the network and writes outside its folders, sandboxed', 'connect to a 127.0.0.1 server fails; $HOME and the user workspace stay unwritten; the run folder and worktree writable', async ({ skip }) => {
+    if (!haveBwrap) skip('bubblewrap not installed or not usable here (`apt-get install bubblewrap`; .ci/run installs it)');
     const server = http.createServer((_q, s) => s.end('reached'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {

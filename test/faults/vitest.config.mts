@@ -14,6 +14,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // A skipped case fails the run (see test/support/failOnSkip.ts).
+    reporters: ['default', './test/support/failOnSkip.ts'],
     maxWorkers: 2,
   },
 });

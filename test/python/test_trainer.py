@@ -1,7 +1,7 @@
 """Tests of the reference trainer (train/train.py, train/prepare.py).
 
 Run with an interpreter that has torch:
-    /usr/bin/python3 -m unittest discover -s test/python
+    /usr/bin/python3 test/python/run.py   (npm run test:python: fails when a test is skipped)
 
 Every run uses a small RATCHET_BUDGET_STEPS and one thread, so results are
 deterministic and the whole file takes well under a minute on two cores.

@@ -50,6 +50,7 @@ function checkField(spec: NullableSpec, value: unknown, key: string, file: strin
       return;
     case 'stringMap':
       if (!isPlainObject(value) || Object.values(value).some((s) => typeof s !== 'string')) fail('must be an object of string values');
+      for (const k of Object.keys(value as object)) checkKey(k, `${key}.`, file);
       return;
     case 'object':
       if (!isPlainObject(value)) fail('must be an object');
@@ -58,9 +59,17 @@ function checkField(spec: NullableSpec, value: unknown, key: string, file: strin
   }
 }
 
+/** Keys that name a prototype's machinery: never a setting, and never copied into the config. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function checkKey(k: string, prefix: string, file: string): void {
+  if (RESERVED_KEYS.has(k)) throw new ConfigError(`${file}: key "${prefix}${k}" is not allowed (${[...RESERVED_KEYS].join(', ')} are reserved names)`);
+}
+
 function checkObject(fields: Record<string, FieldSpec | NullableSpec>, obj: Record<string, unknown>, prefix: string, file: string): void {
   for (const [k, v] of Object.entries(obj)) {
-    const spec = fields[k];
+    checkKey(k, prefix, file);
+    const spec = Object.hasOwn(fields, k) ? fields[k] : undefined;
     if (!spec) {
       const known = Object.keys(fields).filter((f) => f !== '$schema');
       throw new ConfigError(`${file}: unknown key "${prefix}${k}" (known: ${known.join(', ')})`);
@@ -72,7 +81,10 @@ function checkObject(fields: Record<string, FieldSpec | NullableSpec>, obj: Reco
 function mergeDefaults<T>(base: T, over: unknown): T {
   if (!isPlainObject(over) || !isPlainObject(base)) return (over === undefined ? base : over) as T;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeDefaults(out[k], v) : v;
+  for (const [k, v] of Object.entries(over)) {
+    // Defined, never assigned: a key can only ever become an own property.
+    Object.defineProperty(out, k, { value: isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? mergeDefaults(out[k], v) : v, enumerable: true, writable: true, configurable: true });
+  }
   return out as T;
 }
 

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { FileEdit, Located } from './editTypes';
 import { detectEol, locate } from './locate';
@@ -108,6 +108,63 @@ async function checkPath(opts: PlanOptions, rawPath: string, mustExist = true): 
   return { ok: true, rel, real };
 }
 
+/** The largest file a proposal's diff is shown for (the review reads it while the model streams). */
+export const MAX_REVIEW_READ_BYTES = 2 * 1024 * 1024;
+/** The largest editable file an edit is planned on. */
+export const MAX_EDIT_READ_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads `file` only if it is a regular file of at most `maxBytes`: opened without blocking (a
+ * FIFO or a device never stalls the caller) and without following a symlink, checked with
+ * fstat on the open descriptor (so a file swapped after a check is not read instead).
+ */
+export async function readRegularFile(file: string, maxBytes: number): Promise<{ ok: true; buf: Buffer } | { ok: false; reason: string }> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ELOOP' ? 'it is a symbolic link' : code === 'ENOENT' ? 'it does not exist' : (e as Error).message };
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { ok: false, reason: 'it is not a regular file' };
+    if (st.size > maxBytes) return { ok: false, reason: `it is larger than ${maxBytes} bytes (${st.size})` };
+    // Read at most maxBytes + 1: a file that grew past the cap since fstat is refused too.
+    const buf = Buffer.alloc(Math.min(maxBytes + 1, st.size + 65536));
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes) return { ok: false, reason: `it is larger than ${maxBytes} bytes` };
+    return { ok: true, buf: buf.subarray(0, n) };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Reads a file a proposal names, under exactly the rules an edit to it must pass (checkPath:
+ * workspace-relative, not under .git/ or .ratchet/, not protected, one of the editable files,
+ * every folder and the file itself resolving inside the workspace) and only if it is a regular
+ * UTF-8 file of at most `maxBytes`. Nothing is opened before the path passes. The review in
+ * the extension shows a streaming proposal's left-hand side through this.
+ */
+export async function readProposedFile(opts: PlanOptions, rawPath: string, maxBytes = MAX_REVIEW_READ_BYTES): Promise<{ ok: true; rel: string; text: string } | { ok: false; reason: string }> {
+  const check = await checkPath(opts, rawPath);
+  if (!check.ok) return { ok: false, reason: check.reason };
+  const read = await readRegularFile(check.real, maxBytes);
+  if (!read.ok) return { ok: false, reason: `not read "${check.rel}": ${read.reason}` };
+  const text = decodeUtf8(read.buf);
+  if (text === null) return { ok: false, reason: `not read "${check.rel}": it is not a UTF-8 text file` };
+  return { ok: true, rel: check.rel, text };
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes a file as UTF-8 (a BOM is kept in the string so it round-trips); null when not text. */
@@ -173,12 +230,9 @@ export async function planEdits(opts: PlanOptions, edits: FileEdit[]): Promise<P
     }
     let planned = files.get(check.rel);
     if (!planned) {
-      let buf: Buffer;
-      try {
-        buf = await fs.readFile(check.real);
-      } catch (e) {
-        return { ok: false, kind: 'io', path: check.rel, reason: `cannot read "${check.rel}": ${(e as Error).message}`, index };
-      }
+      const read = await readRegularFile(check.real, MAX_EDIT_READ_BYTES);
+      if (!read.ok) return { ok: false, kind: 'io', path: check.rel, reason: `cannot read "${check.rel}": ${read.reason}`, index };
+      const buf = read.buf;
       const text = decodeUtf8(buf);
       if (text === null) {
         return { ok: false, kind: 'forbidden', path: check.rel, reason: `refused edit to "${check.rel}": it is not a UTF-8 text file`, index };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { RatchetConfig } from '../config/configTypes';
 import { planEdits, writePlanned, type PlannedFile } from '../edits/applyEdits';
@@ -14,6 +14,7 @@ import { GitStore, type GitSeal } from '../store/gitStore';
 import { appendLedger, appendResultsTsv, readLedger, serialized } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { acquireLock } from '../store/sessionLock';
+import { finalValue } from '../trainer/finalValue';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 import { createEarlyStop } from './earlyStop/createEarlyStop';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
@@ -439,6 +440,8 @@ export class ResearchLoop {
     void this.experiment(state, f).then(
       (outcome) => {
         this.flights.delete(id);
+        // Nothing recorded: give back the id's run folder if nothing was written there.
+        if (outcome === 'skipped') void fs.rmdir(ratchetPaths(this.opts.workspace).runDir(id)).catch(() => undefined);
         after(outcome);
       },
       (err) => {
@@ -511,8 +514,23 @@ export class ResearchLoop {
     }
   }
 
+  /**
+   * The next experiment id, its run folder claimed exclusively (mkdir without `recursive`): a
+   * folder that exists already (another process's, or one a crash left) is never shared; the
+   * id after it is taken instead.
+   */
   private newId(): string {
-    return `e${String(this.nextNumber++).padStart(4, '0')}`;
+    const paths = ratchetPaths(this.opts.workspace);
+    mkdirSync(paths.runs, { recursive: true });
+    for (;;) {
+      const id = `e${String(this.nextNumber++).padStart(4, '0')}`;
+      try {
+        mkdirSync(paths.runDir(id));
+        return id;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
   }
 
   private baseRecord(session: string, id: string, parent: ExperimentRecord | null, hypothesis: string, startedAt: string): ExperimentRecord {
@@ -1101,7 +1119,7 @@ export class ResearchLoop {
       if (ev.status !== 'ok') return { ...base, train: { ...train, logTail: ev.logTail }, trainerFinal, status: ev.status, metric: null, final: ev.final, reason: `evaluator: ${ev.reason}` };
       final = ev.final;
     }
-    const metric = final?.[config.metric.name];
+    const metric = finalValue(final, config.metric.name);
     if (metric === undefined) {
       const keys = Object.keys(final ?? {});
       return { ...base, trainerFinal, status: 'crashed', metric: null, final, reason: `the final result has no "${config.metric.name}" (it has ${keys.length ? keys.join(', ') : 'no keys'})` };

@@ -71,6 +71,20 @@ export class LiveProposal {
     }
   }
 
+  /**
+   * The original of `path` has arrived (it is read asynchronously): complete blocks that could
+   * not be located without it are located now. Returns the paths whose right-hand side changed.
+   */
+  originalLoaded(path: string): string[] {
+    let any = false;
+    for (const b of this.blocks.values()) {
+      if (b.path !== path) continue;
+      any = true;
+      if (b.startLine === null) this.locate(b);
+    }
+    return any ? [path] : [];
+  }
+
   /** The exact result once the proposal is complete. */
   setFinal(files: { path: string; after: string }[]): string[] {
     for (const f of files) this.finals.set(f.path, f.after);

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { readProposedFile } from '../../core/edits/applyEdits';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ReviewRequest } from '../../core/loop/researchLoop';
 import type { RatchetSettings } from '../settings/settings';
@@ -19,6 +19,10 @@ interface Current {
   live: LiveProposal;
   opened: Set<string>;
   revealed: Set<string>;
+  /** Originals read (null: refused or unreadable) or being read, by path. */
+  originals: Map<string, string | null | Promise<void>>;
+  /** Paths whose exact left-hand side came with the proposal. */
+  exact: Set<string>;
 }
 
 /**
@@ -32,6 +36,8 @@ export class ReviewController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   /** Where the loop's experiments live (the session worktree), for the left-hand sides. */
   private root: string | null = null;
+  /** The session's editable and protected files: a path the model names is read only under an edit's rules. */
+  private rules: { editable: string[]; protected: string[] } | null = null;
   private readonly recentIds: string[] = [];
   /** Diff editors opened (for tests and the output channel). */
   readonly opened: { id: string; path: string; at: number }[] = [];
@@ -56,6 +62,9 @@ export class ReviewController implements vscode.Disposable {
 
   onLoopEvent(e: LoopEvent): void {
     switch (e.type) {
+      case 'session-started':
+        this.rules = { editable: [...e.config.editable], protected: [...e.config.protected] };
+        break;
       case 'experiment-started':
         if (!e.baseline) this.begin(e.id);
         break;
@@ -69,7 +78,7 @@ export class ReviewController implements vscode.Disposable {
       case 'proposal-ready': {
         const cur = this.ensure(e.id);
         cur.live.hypothesis = e.hypothesis;
-        for (const f of e.files) this.docs.set(proposalUri(e.id, 'before', f.path), f.before);
+        for (const f of e.files) this.setExactBefore(cur, f.path, f.before);
         for (const p of cur.live.setFinal(e.files)) this.update(cur, p);
         this.docs.flush();
         break;
@@ -87,7 +96,7 @@ export class ReviewController implements vscode.Disposable {
     if (s.reviewMode === 'never') return Promise.resolve('accept');
     const cur = this.ensure(r.id);
     for (const f of r.files) {
-      this.docs.set(proposalUri(r.id, 'before', f.path), f.before);
+      this.setExactBefore(cur, f.path, f.before);
       cur.live.setFinal([f]);
       this.update(cur, f.path);
     }
@@ -144,7 +153,8 @@ export class ReviewController implements vscode.Disposable {
   }
 
   private begin(id: string): Current {
-    this.current = { id, live: new LiveProposal((p) => this.readOriginal(p)), opened: new Set(), revealed: new Set() };
+    const cur: Current = { id, live: new LiveProposal((p) => this.original(cur, p)), opened: new Set(), revealed: new Set(), originals: new Map(), exact: new Set() };
+    this.current = cur;
     this.recentIds.push(id);
     while (this.recentIds.length > 5) this.recentIds.shift();
     this.docs.prune(this.recentIds);
@@ -155,18 +165,37 @@ export class ReviewController implements vscode.Disposable {
     return this.current?.id === id ? this.current : this.begin(id);
   }
 
-  private readOriginal(rel: string): string | undefined {
-    if (!this.root) return undefined;
-    try {
-      return readFileSync(path.join(this.root, rel), 'utf8');
-    } catch {
-      return undefined;
+  private setExactBefore(cur: Current, p: string, before: string): void {
+    cur.exact.add(p);
+    this.docs.set(proposalUri(cur.id, 'before', p), before);
+  }
+
+  /**
+   * The original of a file the model names, as far as it is known now. It is read once per
+   * proposal, asynchronously and only through readProposedFile (an edit's path rules, regular
+   * files only, a size cap); when it arrives the diff is brought up to date.
+   */
+  private original(cur: Current, rel: string): string | undefined {
+    const known = cur.originals.get(rel);
+    if (typeof known === 'string') return known;
+    if (known === undefined && this.root && this.rules) {
+      const opts = { root: this.root, ...this.rules };
+      cur.originals.set(rel, readProposedFile(opts, rel).then((r) => {
+        cur.originals.set(rel, r.ok ? r.text : null);
+        if (!r.ok) this.log.info(`review: ${r.reason}`);
+        if (this.current !== cur) return;
+        for (const p of cur.live.originalLoaded(rel)) this.update(cur, p);
+      }).catch((err: Error) => {
+        cur.originals.set(rel, null);
+        this.log.warn(`review: could not show the original of ${rel}: ${err.message}`);
+      }));
     }
+    return undefined;
   }
 
   private update(cur: Current, p: string): void {
     const before = proposalUri(cur.id, 'before', p);
-    if (this.docs.get(before) === undefined) this.docs.set(before, this.readOriginal(p) ?? '');
+    if (!cur.exact.has(p)) this.docs.set(before, this.original(cur, p) ?? '');
     this.docs.set(proposalUri(cur.id, 'after', p), cur.live.after(p));
     if (!cur.opened.has(p)) void this.open(cur, p);
     else this.reveal(cur, p);

@@ -1,3 +1,4 @@
+import { finalValue } from '../../trainer/finalValue';
 import * as path from 'node:path';
 import type { ConfirmConfig, MetricGoal, RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
@@ -37,7 +38,7 @@ export function confirmReference(rows: readonly ExperimentRecord[]): number | nu
  */
 export function judgeConfirm(result: Pick<RunResult, 'status' | 'final' | 'reason'>, metricName: string, goal: MetricGoal, reference: number | null, tolerance: number): ConfirmOutcome {
   if (result.status !== 'ok') return { pass: false, metric: null, reference, reason: `confirm command failed: ${result.reason}` };
-  const m = result.final?.[metricName];
+  const m = finalValue(result.final, metricName);
   if (m === undefined) return { pass: true, metric: null, reference, reason: 'confirm command succeeded (it printed no metric to compare)' };
   if (!Number.isFinite(m)) return { pass: false, metric: m, reference, reason: `confirm: non-finite ${metricName} ${m}` };
   if (reference === null) return { pass: true, metric: m, reference, reason: `confirm: ${metricName} ${m} (first confirmation, now the reference)` };
