@@ -1,4 +1,5 @@
-// Early-stop benchmark on simulated loss curves (test/fixtures/trainers/noisySim.ts): half the
+// Early-stop benchmark on SIMULATED loss curves, kept for scale (the real-run replay is
+// bench/earlyStopRun.ts on bench/data/corpus/runs.jsonl). test/fixtures/trainers/noisySim.ts: half the
 // proposals are harmful (slightly worse, clearly worse, or diverging), half are neutral or
 // helpful, many with curves that cross (slower early, better at the end). Each run is watched
 // by the early-stop rule against the best kept run's curve; a run that is not stopped is kept
@@ -96,8 +97,11 @@ export async function runEarlyStop(label: string, opts: Partial<CurveEarlyStopOp
 
 export async function main(): Promise<EarlyStopResult[]> {
   return [
-    await runEarlyStop('default (margin 10%, minProgress 0.3)', {}),
-    await runEarlyStop('margin 5%, minProgress 0.2', { margin: 0.05, minProgress: 0.2 }),
+    // The simulated curves report no learning rate, so the default (curves compared only while the
+    // schedules agree) never compares them here: only NaN and divergence stop a run.
+    await runEarlyStop('default (same schedule only; simulated curves report no LR)', {}),
+    await runEarlyStop('any schedule (the old default: margin 10%, minProgress 0.3)', { sameSchedule: false }),
+    await runEarlyStop('any schedule, margin 5%, minProgress 0.2', { sameSchedule: false, margin: 0.05, minProgress: 0.2 }),
     await runEarlyStop('curve comparison off (NaN/divergence only)', { enabled: false }),
   ];
 }
