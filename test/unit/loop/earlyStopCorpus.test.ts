@@ -1,0 +1,29 @@
+// The default early-stop rule replayed on the committed corpus of real runs
+// (bench/data/corpus/runs.jsonl): every run with a result as the best run, every other run with
+// the same budget as the candidate. No run that ends better than the best may be stopped.
+import { describe, expect, it } from 'vitest';
+import { loadCorpus, runPoints } from '../../../bench/corpus/corpus';
+import { replayEarlyStop } from '../../../bench/corpus/earlyStopReplay';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { createEarlyStop } from '../../../src/core/loop/earlyStop/createEarlyStop';
+
+const runs = loadCorpus();
+
+describe('early stop on the corpus of real runs', () => {
+  it('the corpus is there, with curves that report the learning rate', () => {
+    expect(runs.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(runs.map((r) => r.kind))).toContain('schedule');
+    const pts = runPoints(runs[0]);
+    expect(pts.length).toBeGreaterThan(5);
+    expect(pts.every((p) => typeof p.lr === 'number' && typeof p.progress === 'number')).toBe(true);
+  });
+
+  it('the default rule loses no would-be keep, schedule changes included', () => {
+    const r = replayEarlyStop(runs, createEarlyStop(defaultConfig())!, 'default');
+    expect(r.wouldBeKeeps).toBeGreaterThan(0);
+    expect(r.lostExamples).toEqual([]);
+    expect(r.lostKeeps).toBe(0);
+    // Runs that blow up are stopped against every best run.
+    expect(r.divergingStopped).toBe(r.divergingPairs);
+  });
+});
