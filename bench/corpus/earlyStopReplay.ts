@@ -29,7 +29,11 @@ export interface ReplayResult {
   divergingStopped: number;
 }
 
-export function replayEarlyStop(runs: readonly CorpusRun[], rule: EarlyStopRule, label: string, badMargin = 0.05): ReplayResult {
+/**
+ * `isBest` limits which runs are taken as the best run (default: all of them; a short test
+ * takes a few seeds of each group).
+ */
+export function replayEarlyStop(runs: readonly CorpusRun[], rule: EarlyStopRule, label: string, badMargin = 0.05, isBest: (r: CorpusRun) => boolean = () => true): ReplayResult {
   const res: ReplayResult = { label, runs: runs.length, pairs: 0, wouldBeKeeps: 0, lostKeeps: 0, lostExamples: [], stopped: 0, clearlyBad: 0, clearlyBadStopped: 0, timeSaved: 0, timeSavedOnClearlyBad: 0, diverging: 0, divergingPairs: 0, divergingStopped: 0 };
   let saved = 0;
   let savedBad = 0;
@@ -38,7 +42,7 @@ export function replayEarlyStop(runs: readonly CorpusRun[], rule: EarlyStopRule,
     const points = new Map(group.map((r) => [r.id, runPoints(r)]));
     for (const best of group) {
       const bestFinal = finalOf(best);
-      if (!Number.isFinite(bestFinal)) continue;
+      if (!Number.isFinite(bestFinal) || !isBest(best)) continue;
       const bestCurve = points.get(best.id)!;
       for (const cand of group) {
         if (cand === best) continue;

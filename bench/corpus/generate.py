@@ -65,8 +65,12 @@ PLAN = [
     ("warmup0.3", "schedule", {"WARMUP_FRACTION": 0.3}, ("steps",), 4),
     ("warmup0.25-peak1.6e-2", "schedule", {"WARMUP_FRACTION": 0.25, "LEARNING_RATE": 1.6e-2}, ("steps",), 4),
     ("minlr0", "schedule", {"MIN_LR_FRACTION": 0.0}, ("steps",), 4),
-    # changes that blow up
-    ("lr0.2-noclip", "diverge", {"LEARNING_RATE": 0.2, "GRAD_CLIP": 0.0}, ("steps",), 2),
+    ("wsd0.1-lin", "schedule", {"WARMDOWN_FRACTION": 0.1, "WARMDOWN_SHAPE": 1}, ("steps",), 4),
+    ("lr4e-3-wsd0.2-lin", "schedule", {"LEARNING_RATE": 4e-3, "WARMDOWN_FRACTION": 0.2, "WARMDOWN_SHAPE": 1}, ("steps",), 4),
+    ("warmup0.6", "schedule", {"WARMUP_FRACTION": 0.6}, ("steps",), 4),
+    ("lr0.2-noclip", "hparam", {"LEARNING_RATE": 0.2, "GRAD_CLIP": 0.0}, ("steps",), 2),
+    # a change that blows up (the loss climbs to thousands)
+    ("lr30-noclip", "diverge", {"LEARNING_RATE": 30.0, "GRAD_CLIP": 0.0}, ("steps",), 3),
 ]
 
 HYPER_RE = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=\s*(\S+)\s*(#.*)?$")
@@ -210,6 +214,8 @@ def main():
                     help="interpreter with torch that runs the trainer (default: $RATCHET_PYTHON, else /usr/bin/python3)")
     ap.add_argument("--steps", type=int, default=STEPS, help="fixed-step budget (default %d)" % STEPS)
     ap.add_argument("--seconds", type=float, default=SECONDS, help="wall-clock budget (default %d)" % SECONDS)
+    ap.add_argument("--repeats-first", action="store_true",
+                    help="run the wall-clock runs, then the seed repeats, before the changes")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--summary", action="store_true", help="print the per-group table of the corpus and exit")
     a = ap.parse_args()
@@ -217,7 +223,15 @@ def main():
         raise SystemExit("--steps must be at least 10 and --seconds at least 5")
     if a.summary:
         table, n = summary(a.out)
-        print("%d runs\n\n%s" % (n, table))
+        text = "%d runs (`python3 bench/corpus/generate.py --summary`). \"vs base\": the group's mean minus the defaults' mean under the same budget, in units of the defaults' seed-to-seed sd (negative: better).\n\n%s\n" % (n, table)
+        readme = os.path.join(os.path.dirname(os.path.abspath(a.out)), "README.md")
+        if os.path.exists(readme):
+            with open(readme, encoding="utf-8") as f:
+                doc = f.read()
+            head = doc.split("## Groups\n")[0]
+            with open(readme, "w", encoding="utf-8") as f:
+                f.write(head + "## Groups\n\n" + text)
+        print(text)
         return
     runs = plan_runs(a.steps, int(a.seconds) if a.seconds == int(a.seconds) else a.seconds)
     if a.only:
@@ -233,6 +247,9 @@ def main():
                 if line.strip():
                     done.add(json.loads(line)["id"])
     runs = [r for r in runs if r["id"] not in done]
+    if a.repeats_first:
+        # On a slow machine: the wall-clock runs (a fixed 12 s each) and the seed repeats first.
+        runs.sort(key=lambda r: (r["budget"]["kind"] == "steps", r["kind"] != "repeat", r["seed"]))
     if a.limit:
         runs = runs[:a.limit]
     if a.list:

@@ -1,9 +1,11 @@
 // The default early-stop rule replayed on the committed corpus of real runs
-// (bench/data/corpus/runs.jsonl): every run with a result as the best run, every other run with
-// the same budget as the candidate. No run that ends better than the best may be stopped.
+// (bench/data/corpus/runs.jsonl): the first 3 seeds of every configuration as the best run (all
+// of them in npm run bench:earlystop), every other run with the same budget as the candidate.
+// No run that ends better than the best may be stopped.
 import { describe, expect, it } from 'vitest';
 import { loadCorpus, runPoints } from '../../../bench/corpus/corpus';
 import { replayEarlyStop } from '../../../bench/corpus/earlyStopReplay';
+import { runLateWinners } from '../../../bench/keepEarlyStopBench';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { createEarlyStop } from '../../../src/core/loop/earlyStop/createEarlyStop';
 
@@ -19,11 +21,16 @@ describe('early stop on the corpus of real runs', () => {
   });
 
   it('the default rule loses no would-be keep, schedule changes included', () => {
-    const r = replayEarlyStop(runs, createEarlyStop(defaultConfig())!, 'default');
+    const r = replayEarlyStop(runs, createEarlyStop(defaultConfig())!, 'default', 0.05, (best) => best.seed <= 3);
     expect(r.wouldBeKeeps).toBeGreaterThan(0);
     expect(r.lostExamples).toEqual([]);
     expect(r.lostKeeps).toBe(0);
     // Runs that blow up are stopped against every best run.
     expect(r.divergingStopped).toBe(r.divergingPairs);
+  });
+
+  it('simulated late winners (schedule changes that run behind, then end better): the default stops none, a schedule-blind comparison stops them', () => {
+    expect(runLateWinners('default', {}, 40).stopped).toBe(0);
+    expect(runLateWinners('any schedule', { sameSchedule: false }, 40).stopped).toBeGreaterThan(30);
   });
 });

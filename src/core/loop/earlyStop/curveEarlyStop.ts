@@ -123,12 +123,24 @@ function scheduleOf(points: readonly MetricPoint[], key: string, o: CurveEarlySt
   return out.sort((a, b) => a.p - b.p);
 }
 
+/** Index of the first point of a sorted schedule at or after `p` (its length when none). */
+function firstAtOrAfter(schedule: readonly { p: number }[], p: number): number {
+  let lo = 0;
+  let hi = schedule.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (schedule[mid].p < p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Linear interpolation of a sorted schedule at `p`, clamped to its ends. */
 function lrAt(schedule: readonly { p: number; lr: number }[], p: number): number {
   if (p <= schedule[0].p) return schedule[0].lr;
   const last = schedule[schedule.length - 1];
   if (p >= last.p) return last.lr;
-  const hi = schedule.findIndex((s) => s.p >= p);
+  const hi = firstAtOrAfter(schedule, p);
   const a = schedule[hi - 1];
   const b = schedule[hi];
   return b.p === a.p ? b.lr : a.lr + ((b.lr - a.lr) * (p - a.p)) / (b.p - a.p);
@@ -143,7 +155,7 @@ function lrAt(schedule: readonly { p: number; lr: number }[], p: number): number
 export function scheduleMatches(schedule: readonly { p: number; lr: number }[], p: number, lr: number, tol: number, window = 0.01): boolean {
   if (schedule.length === 0 || p < schedule[0].p - window || p > schedule[schedule.length - 1].p + window) return false;
   const vals = [lrAt(schedule, p), lrAt(schedule, p - window), lrAt(schedule, p + window)];
-  for (const s of schedule) if (Math.abs(s.p - p) <= window) vals.push(s.lr);
+  for (let i = firstAtOrAfter(schedule, p - window); i < schedule.length && schedule[i].p <= p + window; i++) vals.push(schedule[i].lr);
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
   const slack = tol * Math.max(Math.abs(lo), Math.abs(hi), Math.abs(lr));
