@@ -68,6 +68,9 @@ PLAN = [
     ("wsd0.1-lin", "schedule", {"WARMDOWN_FRACTION": 0.1, "WARMDOWN_SHAPE": 1}, ("steps",), 4),
     ("lr4e-3-wsd0.2-lin", "schedule", {"LEARNING_RATE": 4e-3, "WARMDOWN_FRACTION": 0.2, "WARMDOWN_SHAPE": 1}, ("steps",), 4),
     ("warmup0.6", "schedule", {"WARMUP_FRACTION": 0.6}, ("steps",), 4),
+    # the offline proposer's first changes in `npm run demo` (scripts/demo.mjs)
+    ("batch64", "hparam", {"BATCH_SIZE": 64}, ("steps",), 4),
+    ("lr1.17e-2", "hparam", {"LEARNING_RATE": 1.17e-2}, ("steps",), 4),
     ("lr0.2-noclip", "hparam", {"LEARNING_RATE": 0.2, "GRAD_CLIP": 0.0}, ("steps",), 2),
     # a change that blows up (the loss climbs to thousands)
     ("lr30-noclip", "diverge", {"LEARNING_RATE": 30.0, "GRAD_CLIP": 0.0}, ("steps",), 3),
@@ -216,6 +219,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=SECONDS, help="wall-clock budget (default %d)" % SECONDS)
     ap.add_argument("--repeats-first", action="store_true",
                     help="run the wall-clock runs, then the seed repeats, before the changes")
+    ap.add_argument("--kind", choices=("steps", "seconds"), help="only runs with this budget kind")
+    ap.add_argument("--max-seed", type=int, default=0, help="only seeds up to this one")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--summary", action="store_true", help="print the per-group table of the corpus and exit")
     a = ap.parse_args()
@@ -247,6 +252,10 @@ def main():
                 if line.strip():
                     done.add(json.loads(line)["id"])
     runs = [r for r in runs if r["id"] not in done]
+    if a.kind:
+        runs = [r for r in runs if r["budget"]["kind"] == a.kind]
+    if a.max_seed:
+        runs = [r for r in runs if r["seed"] <= a.max_seed]
     if a.repeats_first:
         # On a slow machine: the wall-clock runs (a fixed 12 s each) and the seed repeats first.
         runs.sort(key=lambda r: (r["budget"]["kind"] == "steps", r["kind"] != "repeat", r["seed"]))
