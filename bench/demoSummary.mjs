@@ -39,6 +39,12 @@ for (const name of readdirSync(dir).sort()) {
   });
 }
 const withKeep = runs.filter((r) => r.kept > 0).length;
-const out = { date: new Date().toISOString().slice(0, 10), source: 'npm run demo, ledgers in demo-workspace/*/.ratchet/experiments.jsonl', runs: runs.length, runsWithKeep: withKeep, shareWithKeep: runs.length ? withKeep / runs.length : 0, details: runs };
+const label = (b) => (b?.steps ? `${b.steps} steps` : `${b?.seconds} s`);
+const byBudget = [...new Set(runs.map((r) => label(r.budget)))].map((budget) => {
+  const rs = runs.filter((r) => label(r.budget) === budget);
+  const k = rs.filter((r) => r.kept > 0).length;
+  return { budget, runs: rs.length, runsWithKeep: k, shareWithKeep: k / rs.length, experiments: rs.reduce((a, r) => a + r.experiments, 0), kept: rs.reduce((a, r) => a + r.kept, 0) };
+});
+const out = { date: new Date().toISOString().slice(0, 10), source: 'npm run demo, ledgers in demo-workspace/*/.ratchet/experiments.jsonl', runs: runs.length, runsWithKeep: withKeep, shareWithKeep: runs.length ? withKeep / runs.length : 0, byBudget, details: runs };
 writeFileSync(join(root, 'bench', 'demoResults.json'), JSON.stringify(out, null, 2) + '\n');
 console.log(`${runs.length} demo runs, ${withKeep} kept an improvement; wrote bench/demoResults.json`);

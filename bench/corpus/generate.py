@@ -185,6 +185,7 @@ def summary(out):
         cells.setdefault((r["group"], r["budget"]["kind"], r["budget"]["value"]), []).append(r)
     def finals(rs):
         return [r["final"]["val_bpb"] for r in rs if r["final"]["val_bpb"] is not None]
+    data = []
     lines = ["| group | kind | change | budget | runs | val_bpb mean | sd | vs base (in base sd) | steps/s |",
              "|---|---|---|---|---:|---:|---:|---:|---:|"]
     order = {p[0]: i for i, p in enumerate(PLAN)}
@@ -199,11 +200,16 @@ def summary(out):
         sps = [r["stepsPerSec"] for r in rs if r.get("stepsPerSec")]
         change = ", ".join("%s=%g" % kv for kv in sorted(rs[0]["config"].items())) or "(defaults)"
         blown = len(rs) - len(f)
+        data.append({"id": "%s/%s%g" % (group, kind, value), "group": group, "budget": {"kind": kind, "value": value},
+                     "runs": len(rs), "finite": len(f), "mean": mean, "sd": sd,
+                     "delta": (mean - st.mean(base)) if (group != "base" and f and base) else None,
+                     "effect": ((mean - st.mean(base)) / st.stdev(base)) if effect else None,
+                     "stepsPerSec": st.mean(sps) if sps else None})
         lines.append("| %s | %s | %s | %s %g | %d%s | %s | %s | %s | %s |" % (
             group, rs[0]["kind"], change, kind, value, len(rs), " (%d blew up)" % blown if blown else "",
             "%.4f" % mean if mean is not None else "-", "%.4f" % sd if sd is not None else "-", effect,
             "%.1f" % st.mean(sps) if sps else "-"))
-    return "\n".join(lines), len(runs)
+    return "\n".join(lines), len(runs), data
 
 
 def main():
@@ -227,7 +233,10 @@ def main():
     if a.steps < 10 or a.seconds < 5:
         raise SystemExit("--steps must be at least 10 and --seconds at least 5")
     if a.summary:
-        table, n = summary(a.out)
+        table, n, data = summary(a.out)
+        with open(os.path.join(os.path.dirname(os.path.abspath(a.out)), "summary.json"), "w", encoding="utf-8") as f:
+            json.dump({"runs": n, "groups": data}, f, indent=1)
+            f.write("\n")
         text = "%d runs (`python3 bench/corpus/generate.py --summary`). \"vs base\": the group's mean minus the defaults' mean under the same budget, in units of the defaults' seed-to-seed sd (negative: better).\n\n%s\n" % (n, table)
         readme = os.path.join(os.path.dirname(os.path.abspath(a.out)), "README.md")
         if os.path.exists(readme):

@@ -8,6 +8,7 @@ import { replayEarlyStop } from '../../../bench/corpus/earlyStopReplay';
 import { runLateWinners } from '../../../bench/keepEarlyStopBench';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { createEarlyStop } from '../../../src/core/loop/earlyStop/createEarlyStop';
+import { CurveEarlyStop } from '../../../src/core/loop/earlyStop/curveEarlyStop';
 
 const runs = loadCorpus();
 
@@ -26,7 +27,15 @@ describe('early stop on the corpus of real runs', () => {
     expect(r.lostExamples).toEqual([]);
     expect(r.lostKeeps).toBe(0);
     // Runs that blow up are stopped against every best run.
+    expect(r.divergingPairs).toBeGreaterThan(0);
     expect(r.divergingStopped).toBe(r.divergingPairs);
+  });
+
+  it('the corpus has a real late winner: a schedule-blind, tighter comparison stops it', () => {
+    // A warmup-stable-decay run behind a lower-LR best run at 69% of its budget ends better.
+    const r = replayEarlyStop(runs, new CurveEarlyStop({ sameSchedule: false, margin: 0.05, minProgress: 0.2 }), 'blind', 0.05, (best) => best.seed <= 3);
+    expect(r.lostKeeps).toBeGreaterThan(0);
+    expect(r.lostExamples.some((e) => e.startsWith('wsd'))).toBe(true);
   });
 
   it('simulated late winners (schedule changes that run behind, then end better): the default stops none, a schedule-blind comparison stops them', () => {
