@@ -36,6 +36,8 @@ DROPOUT = 0.0
 LEARNING_RATE = 8e-3
 MIN_LR_FRACTION = 0.1
 WARMUP_FRACTION = 0.05
+WARMDOWN_FRACTION = 1.0
+WARMDOWN_SHAPE = 0
 WEIGHT_DECAY = 0.1
 BETA1 = 0.9
 BETA2 = 0.99
@@ -178,12 +180,25 @@ def make_optimizer(model, device):
 
 
 def lr_at(progress):
-    """Linear warmup, then cosine decay to MIN_LR_FRACTION of the peak."""
+    """Linear warmup, a constant plateau, then a warmdown to MIN_LR_FRACTION of the peak.
+
+    The warmdown covers the last WARMDOWN_FRACTION of the budget (1.0: everything after
+    the warmup, i.e. plain cosine decay; 0.2: warmup-stable-decay / trapezoidal).
+    WARMDOWN_SHAPE: 0 cosine, 1 linear, 2 one minus square root.
+    """
     if progress < WARMUP_FRACTION:
         return LEARNING_RATE * (progress + 1e-3) / WARMUP_FRACTION
-    t = (progress - WARMUP_FRACTION) / max(1e-8, 1.0 - WARMUP_FRACTION)
-    t = min(1.0, t)
-    return LEARNING_RATE * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * t)))
+    start = max(WARMUP_FRACTION, 1.0 - WARMDOWN_FRACTION)
+    if progress < start:
+        return LEARNING_RATE
+    t = min(1.0, (progress - start) / max(1e-8, 1.0 - start))
+    if WARMDOWN_SHAPE == 1:
+        keep = 1.0 - t
+    elif WARMDOWN_SHAPE == 2:
+        keep = 1.0 - math.sqrt(t)
+    else:
+        keep = 0.5 * (1 + math.cos(math.pi * t))
+    return LEARNING_RATE * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * keep)
 
 
 def main():
@@ -288,13 +303,14 @@ def main():
             done = step / total_steps if total_steps else (now - t_train) / (deadline - t_train)
             prepare.emit({"step": step, "loss": round(loss_sum / loss_n, 5),
                           "progress": round(min(1.0, done), 4),
+                          "lr": float("%.4g" % lr_at(min(1.0, done))),  # the schedule at this progress
                           "tokens_per_s": round(tokens_since / max(1e-9, now - t_last))})
             loss_sum, loss_n, tokens_since, t_last = 0.0, 0, 0, now
 
     training_seconds = time.time() - t_train
     if loss_n:
         prepare.emit({"step": step, "loss": round(loss_sum / loss_n, 5), "progress": 1.0,
-                      "tokens_per_s": round(tokens_since / max(1e-9, time.time() - t_last))})
+                      "lr": float("%.4g" % lr_at(1.0)), "tokens_per_s": round(tokens_since / max(1e-9, time.time() - t_last))})
     val_bpb = prepare.evaluate_bpb(model, BLOCK_SIZE, device)
     if not math.isfinite(val_bpb):
         prepare.log("val_bpb is not finite")

@@ -112,6 +112,16 @@ class TrainerRun(unittest.TestCase):
             self.assertTrue(("step" in l and "loss" in l) or "eval" in l or "final" in l, l)
         self.assertIn("final", self.lines[-1], "the final line must come last")
 
+    def test_points_report_the_learning_rate_of_the_schedule(self):
+        points = [l for l in self.lines if "step" in l and "loss" in l]
+        hp = hyperparameters()
+        peak = hp["LEARNING_RATE"]
+        for p in points:
+            self.assertGreater(p["lr"], 0.0)
+            self.assertLessEqual(p["lr"], peak * 1.0001)
+        # the default schedule ends at MIN_LR_FRACTION of the peak
+        self.assertAlmostEqual(points[-1]["lr"] / peak, hp["MIN_LR_FRACTION"], places=3)
+
     def test_final_line(self):
         final = final_of(self.lines)
         self.assertIsNotNone(final)
@@ -167,6 +177,54 @@ class Determinism(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_TORCH, "needs torch (use /usr/bin/python3)")
+@unittest.skipUnless(HAVE_TORCH, "needs torch (use /usr/bin/python3)")
+class Schedule(unittest.TestCase):
+    """lr_at: warmup, plateau, warmdown over the last WARMDOWN_FRACTION (cosine, linear, 1-sqrt)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("ratchet_train_under_test", os.path.join(TRAIN_DIR, "train.py"))
+        cls.train = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cls.train)
+
+    def setUp(self):
+        self.saved = {k: getattr(self.train, k) for k in ("LEARNING_RATE", "MIN_LR_FRACTION", "WARMUP_FRACTION",
+                                                          "WARMDOWN_FRACTION", "WARMDOWN_SHAPE")}
+        self.train.LEARNING_RATE, self.train.MIN_LR_FRACTION, self.train.WARMUP_FRACTION = 1.0, 0.1, 0.1
+
+    def tearDown(self):
+        for k, v in self.saved.items():
+            setattr(self.train, k, v)
+
+    def test_defaults_are_cosine_over_the_whole_run(self):
+        self.assertEqual(self.saved["WARMDOWN_FRACTION"], 1.0)
+        self.assertEqual(self.saved["WARMDOWN_SHAPE"], 0)
+        self.train.WARMDOWN_FRACTION, self.train.WARMDOWN_SHAPE = 1.0, 0
+        lr = self.train.lr_at
+        self.assertLess(lr(0.05), lr(0.099))                    # warming up
+        self.assertAlmostEqual(lr(0.1), 1.0)                    # peak at the end of warmup
+        self.assertAlmostEqual(lr(0.55), 0.1 + 0.9 * 0.5)       # half way down the cosine
+        self.assertAlmostEqual(lr(1.0), 0.1)
+
+    def test_warmup_stable_decay(self):
+        self.train.WARMDOWN_FRACTION = 0.3
+        for shape, mid in ((0, 0.1 + 0.9 * 0.5), (1, 0.1 + 0.9 * 0.5), (2, 0.1 + 0.9 * (1 - math.sqrt(0.5)))):
+            self.train.WARMDOWN_SHAPE = shape
+            lr = self.train.lr_at
+            self.assertAlmostEqual(lr(0.2), 1.0)                # plateau
+            self.assertAlmostEqual(lr(0.69), 1.0)
+            self.assertAlmostEqual(lr(0.85), mid, msg=shape)    # half way through the warmdown
+            self.assertAlmostEqual(lr(1.0), 0.1)
+
+    def test_warmdown_longer_than_the_run_starts_after_warmup(self):
+        self.train.WARMDOWN_FRACTION, self.train.WARMDOWN_SHAPE = 5.0, 1
+        self.assertAlmostEqual(self.train.lr_at(0.1), 1.0)
+        self.assertAlmostEqual(self.train.lr_at(0.55), 0.55)
+        self.train.WARMUP_FRACTION = 0.0
+        self.assertAlmostEqual(self.train.lr_at(0.0), 1.0)
+
+
 class Budgets(unittest.TestCase):
     def test_token_budget_rounds_up_to_whole_steps(self):
         hp = hyperparameters()

@@ -84,6 +84,7 @@ export const configSpec: Record<string, NullableSpec> = {
       enabled: { type: 'boolean', description: 'Compare live curves with the best run (NaN and divergence stop a run even when off).' },
       margin: { type: 'number', min: 0, description: 'How much higher (a fraction of the best curve) the smoothed loss must stay before the run is stopped.' },
       minProgress: { type: 'number', min: 0, description: 'Progress (0 to 1) before the curve comparison may stop a run.' },
+      sameSchedule: { type: 'boolean', description: 'Compare curves only while the run reports the same learning-rate schedule as the best run (an `lr` or `lrm` value on its points); a schedule change makes curves cross, so comparing them can stop a run that would have been kept. False compares whatever the schedules.' },
     },
   },
   confirm: {

@@ -55,6 +55,11 @@ export interface EarlyStopConfig {
   margin: number;
   /** Progress (0-1) before the curve comparison may stop a run (NaN or divergence stops at once). */
   minProgress: number;
+  /**
+   * Compare curves only while the run's learning-rate schedule (the `lr`/`lrm` its points report)
+   * matches the best run's; false compares whatever the schedules (it can stop late winners).
+   */
+  sameSchedule?: boolean;
 }
 
 /** A held-out check run on kept changes. */

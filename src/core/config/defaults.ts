@@ -20,7 +20,7 @@ export function defaultConfig(): RatchetConfig {
     maxCost: null,
     env: {},
     noise: { seeds: 3, confidence: 0.95, screen: 0.5 },
-    earlyStop: { enabled: true, margin: 0.1, minProgress: 0.3 },
+    earlyStop: { enabled: true, margin: 0.1, minProgress: 0.3, sameSchedule: true },
     confirm: { command: null, every: 1, tolerance: 0 },
     sanity: { enabled: true, relative: 0.1 },
     pipeline: true,

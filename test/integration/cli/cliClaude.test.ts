@@ -90,7 +90,9 @@ describe('trustworthy keeps through the CLI', () => {
     });
 
   it('early stop kills a run whose curve is clearly losing, keeps its curve, and records why', async () => {
-    const ws = workspace({ keepRule: 'threshold' });
+    // The fixture reports no learning rate, so the default (compare only the same schedule) would
+    // never compare: this test is about the loop's handling of a stop, with curves always compared.
+    const ws = workspace({ keepRule: 'threshold', earlyStop: { sameSchedule: false } });
     server.enqueue(streamedAnswer(proposalText('A much smaller learning rate.', [{ path: 'train.py', search: 'LEARNING_RATE = 0.01', replace: 'LEARNING_RATE = 0.00001' }])));
     const r = await runCli(['run', '-w', ws, '-n', '1', '--proposer', 'claude', '--tag', 'es'], {
       env: { ANTHROPIC_API_KEY: CANARY, ANTHROPIC_BASE_URL: server.url, FAKE_STEP_SECONDS: '0.05' },

@@ -25,9 +25,43 @@ export interface CurveEarlyStopOptions {
   window: number;
   /** Diverging: the running median exceeds this many times the starting loss. */
   divergeFactor: number;
+  /**
+   * Compare curves only while the run's learning-rate schedule agrees with the best run's: both
+   * report a learning rate (`lr`, `lrm` or `learning_rate` on their points) and the run's has
+   * matched the best's at the same progress at every point so far. A schedule change (warmdown
+   * length or shape, peak LR, warmup) makes curves cross (a long plateau, then a late drop below
+   * the best), so comparing them can stop a run that would have been kept; from the first point
+   * where the schedules differ the run is only watched for NaN and divergence. False compares
+   * curves whatever the schedules (faster to act, but it stops late winners).
+   */
+  sameSchedule: boolean;
+  /** Relative tolerance when matching learning rates, and the progress window around each point. */
+  scheduleTolerance: number;
+  scheduleWindow: number;
 }
 
-export const DEFAULT_EARLY_STOP: CurveEarlyStopOptions = { enabled: true, margin: 0.1, minProgress: 0.3, lookback: 0.1, reach: 0.5, patience: 3, window: 5, divergeFactor: 3 };
+export const DEFAULT_EARLY_STOP: CurveEarlyStopOptions = {
+  enabled: true,
+  margin: 0.1,
+  minProgress: 0.3,
+  lookback: 0.1,
+  reach: 0.5,
+  patience: 3,
+  window: 5,
+  divergeFactor: 3,
+  sameSchedule: true,
+  scheduleTolerance: 0.03,
+  scheduleWindow: 0.01,
+};
+
+/** Point keys that carry the learning rate (the reference trainer's `lr`, autoresearch's `lrm`). */
+export const LR_KEYS = ['lr', 'lrm', 'learning_rate'] as const;
+
+/** The key among `LR_KEYS` a curve reports its learning rate under (the first one any point has). */
+export function lrKeyOf(points: readonly MetricPoint[]): string | null {
+  for (const key of LR_KEYS) if (points.some((pt) => typeof pt[key] === 'number' && Number.isFinite(pt[key]))) return key;
+  return null;
+}
 
 interface CurvePoint {
   p: number;
@@ -78,11 +112,63 @@ export function lossAt(curve: readonly CurvePoint[], p: number): number | null {
   return b.p === a.p ? b.loss : a.loss + ((b.loss - a.loss) * (p - a.p)) / (b.p - a.p);
 }
 
+/** The learning-rate schedule of a curve: sorted (progress, lr) pairs. */
+function scheduleOf(points: readonly MetricPoint[], key: string, o: CurveEarlyStopOptions): { p: number; lr: number }[] {
+  const out: { p: number; lr: number }[] = [];
+  for (const pt of points) {
+    const p = progressOf(pt, o);
+    const lr = pt[key];
+    if (p !== null && typeof lr === 'number' && Number.isFinite(lr)) out.push({ p, lr });
+  }
+  return out.sort((a, b) => a.p - b.p);
+}
+
+/** Index of the first point of a sorted schedule at or after `p` (its length when none). */
+function firstAtOrAfter(schedule: readonly { p: number }[], p: number): number {
+  let lo = 0;
+  let hi = schedule.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (schedule[mid].p < p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Linear interpolation of a sorted schedule at `p`, clamped to its ends. */
+function lrAt(schedule: readonly { p: number; lr: number }[], p: number): number {
+  if (p <= schedule[0].p) return schedule[0].lr;
+  const last = schedule[schedule.length - 1];
+  if (p >= last.p) return last.lr;
+  const hi = firstAtOrAfter(schedule, p);
+  const a = schedule[hi - 1];
+  const b = schedule[hi];
+  return b.p === a.p ? b.lr : a.lr + ((b.lr - a.lr) * (p - a.p)) / (b.p - a.p);
+}
+
+/**
+ * Whether `lr` at progress `p` matches `schedule` there: within `tol` (relative) of the range the
+ * schedule spans within `window` of `p` (the interpolated values at p and p ± window, and every
+ * point in between; so a warmup peak or the start of a warmdown between two points matches).
+ * Outside the schedule's progress range (± window): no match.
+ */
+export function scheduleMatches(schedule: readonly { p: number; lr: number }[], p: number, lr: number, tol: number, window = 0.01): boolean {
+  if (schedule.length === 0 || p < schedule[0].p - window || p > schedule[schedule.length - 1].p + window) return false;
+  const vals = [lrAt(schedule, p), lrAt(schedule, p - window), lrAt(schedule, p + window)];
+  for (let i = firstAtOrAfter(schedule, p - window); i < schedule.length && schedule[i].p <= p + window; i++) vals.push(schedule[i].lr);
+  const lo = Math.min(...vals);
+  const hi = Math.max(...vals);
+  const slack = tol * Math.max(Math.abs(lo), Math.abs(hi), Math.abs(lr));
+  return lr >= lo - slack && lr <= hi + slack;
+}
+
 /**
  * Stops a run whose live loss is clearly worse than the best kept run's at the same progress.
  * Conservative: after `minProgress`, the running median must stay above the best's by `margin`
  * (relative) and be out of reach (see `catchUp`) for `patience` points in a row. A NaN or
- * infinite loss, or a loss that diverges, stops the run at once, best curve or not.
+ * infinite loss, or a loss that diverges, stops the run at once, best curve or not. With
+ * `sameSchedule` (the default) curves are compared only while the two runs' learning-rate
+ * schedules agree (see the option).
  */
 export class CurveEarlyStop implements EarlyStopRule {
   readonly opts: CurveEarlyStopOptions;
@@ -100,6 +186,10 @@ export class CurveEarlyStop implements EarlyStopRule {
     let ownStart: number | null = null;
     let strikes = 0;
     const trail: CurvePoint[] = [];
+    const lrKey = o.sameSchedule && bestCurve ? lrKeyOf(bestCurve) : null;
+    const bestSchedule = lrKey ? scheduleOf(bestCurve!, lrKey, o) : [];
+    // With sameSchedule, curves are compared only while the schedules have agreed at every point.
+    let agree = !o.sameSchedule || bestSchedule.length > 0;
     return (point) => {
       const loss = point.loss;
       if (loss === undefined) return null;
@@ -117,6 +207,11 @@ export class CurveEarlyStop implements EarlyStopRule {
       }
       if (!o.enabled || bestEnd === null) return null;
       const p = progressOf(point, o);
+      if (o.sameSchedule && agree) {
+        const lr = point[lrKey!];
+        if (p === null || typeof lr !== 'number' || !scheduleMatches(bestSchedule, p, lr, o.scheduleTolerance, o.scheduleWindow)) agree = false;
+      }
+      if (!agree) return null;
       if (p === null || p < o.minProgress || recent.length < Math.min(o.window, 3)) {
         strikes = 0;
         return null;
@@ -134,7 +229,8 @@ export class CurveEarlyStop implements EarlyStopRule {
       const outOfReach = projected - bestEnd > o.reach * o.margin * Math.abs(bestEnd);
       strikes = worse && outOfReach ? strikes + 1 : 0;
       if (strikes < o.patience) return null;
-      return `losing to the best run: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
+      const same = o.sameSchedule ? ' with the same learning-rate schedule' : '';
+      return `losing to the best run${same}: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
     };
   }
 }
