@@ -43,6 +43,7 @@ export const configSpec: Record<string, NullableSpec> = {
   keepRule: { type: 'enum', values: ['threshold', 'strict', 'noise'], description: 'How a result is judged: noise (the default: better beyond run-to-run noise, with paired re-runs), threshold (better than the best by minDelta), strict (any improvement, as autoresearch).' },
   minDelta: { type: 'number', min: 0, description: 'The least improvement over the best kept result that counts as better.' },
   seed: { type: 'integer', min: 0, description: 'Seed passed as RATCHET_SEED.' },
+  seedOffset: { type: 'boolean', description: 'Python trainers: re-runs with another seed offset the seed the script fixes itself (torch.manual_seed(42), random.seed, numpy.random.seed) by RATCHET_SEED - seed, through a sitecustomize put first on PYTHONPATH (default true; the first run of every change is unchanged). Without it a script that hard-codes its seed gives identical re-runs.' },
   proposer: { type: 'enum', values: ['auto', 'offline', 'claude'], description: 'Who proposes changes: Claude, the offline hyperparameter search, or auto (Claude when an API key is set).' },
   claude: {
     type: 'object',

@@ -14,6 +14,7 @@ export function defaultConfig(): RatchetConfig {
     keepRule: 'noise',
     minDelta: 0,
     seed: 1337,
+    seedOffset: true,
     proposer: 'auto',
     claude: { model: DEFAULT_CLAUDE_MODEL, maxTokens: 8192, thinkingBudget: 0, stallSeconds: 60, maxRetries: 6 },
     maxCost: null,

@@ -20,6 +20,7 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from './keepRules/confirmGate';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import { noiseSummary } from './keepRules/noiseSummary';
+import { seedOffsetEnv } from '../trainer/seeding/seedEnv';
 import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
@@ -981,6 +982,7 @@ export class ResearchLoop {
       RATCHET_EXPERIMENT_ID: id,
       RATCHET_WORKSPACE: this.opts.workspace,
       PYTHONUNBUFFERED: '1',
+      ...(await seedOffsetEnv(this.opts.workspace, config, seed)),
     };
     if (slot.device !== null) env.CUDA_VISIBLE_DEVICES = slot.device;
     if (this.workers > 1) env.RATCHET_WORKER = String(slot.index);
