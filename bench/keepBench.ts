@@ -42,6 +42,7 @@ export interface Scenario {
   proposals: number;
   gain: GainFn;
   rho?: number;
+  rhoCode?: number;
 }
 
 /** Half harmful, a quarter neutral, a quarter helpful, the size of each drawn at random (in σ). */
@@ -55,6 +56,7 @@ const mixed: GainFn = (r) => {
 export const SCENARIOS: Scenario[] = [
   { name: 'A/A (gain 0)', sessions: 200, proposals: 20, gain: () => 0 },
   { name: 'A/A, ρ=0.5 (seed shared)', sessions: 100, proposals: 20, gain: () => 0, rho: 0.5 },
+  { name: 'A/A, re-runs share 30% of the noise', sessions: 100, proposals: 20, gain: () => 0, rhoCode: 0.3 },
   { name: 'gain 1σ', sessions: 100, proposals: 10, gain: () => 1 },
   { name: 'gain 2σ', sessions: 100, proposals: 10, gain: () => 2 },
   { name: 'gain 3σ', sessions: 100, proposals: 10, gain: () => 3 },
@@ -73,7 +75,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     const r = rng(seed * 1_000_003 + s);
     const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
     const config = { ...defaultConfig(), ...rule.config };
-    const o: SimOptions = { sigma: SIGMA, rho: sc.rho ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: 1, config };
+    const o: SimOptions = { sigma: SIGMA, rho: sc.rho ?? 0, rhoCode: sc.rhoCode ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: 1, config };
     const res = await simulateSession(createKeepPolicy(config), gains, o);
     decisions += res.decisions;
     kept += res.kept.filter(Boolean).length;

@@ -73,9 +73,9 @@ export const configSpec: Record<string, NullableSpec> = {
     type: 'object',
     description: 'The noise keep rule: measures run-to-run noise with extra seeds and keeps a change only when its improvement is beyond it.',
     fields: {
-      seeds: { type: 'integer', min: 2, description: 'Runs per side (candidate and best, paired by seed) behind a keep; also the baseline runs of the first noise estimate.' },
-      confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) that an improvement is real, required to keep.' },
-      screen: { type: 'number', min: 0, description: 'A single run must beat the best mean by this many standard deviations to earn confirming re-runs.' },
+      seeds: { type: 'integer', min: 2, description: 'At most this many runs of a candidate behind a decision (re-runs stop as soon as the answer is clear; default 5).' },
+      confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) of each look of the sequential test (default 0.85; with the screen and the futility stop, changes that do nothing are kept about 4% of the time).' },
+      screen: { type: 'number', min: 0, description: 'A first run must beat the best mean by this many standard errors to earn a re-run (default 0.3).' },
     },
   },
   earlyStop: {

@@ -19,7 +19,7 @@ export function defaultConfig(): RatchetConfig {
     claude: { model: DEFAULT_CLAUDE_MODEL, maxTokens: 8192, thinkingBudget: 0, stallSeconds: 60, maxRetries: 6 },
     maxCost: null,
     env: {},
-    noise: { seeds: 3, confidence: 0.95, screen: 0.5 },
+    noise: { seeds: 5, confidence: 0.85, screen: 0.3 },
     earlyStop: { enabled: true, margin: 0.1, minProgress: 0.3 },
     confirm: { command: null, every: 1, tolerance: 0 },
     sanity: { enabled: true, relative: 0.1 },
