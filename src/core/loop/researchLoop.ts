@@ -20,6 +20,7 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from './keepRules/confirmGate';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import { noiseSummary } from './keepRules/noiseSummary';
+import { headline } from './keepRules/headline';
 import { seedOffsetEnv } from '../trainer/seeding/seedEnv';
 import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { KeepPolicy } from './keepRules/keepPolicy';
@@ -129,6 +130,9 @@ function defaultTag(): string {
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'APIUserAbortError';
 const PRE_TRAINING: ReadonlySet<Stage> = new Set(['proposing', 'reviewing', 'ready']);
 
+/** Seeds of the final re-runs: session seed + this + i, far from the seeds keep decisions use. */
+const FRESH_SEED_OFFSET = 1000;
+
 /**
  * The keep-or-revert loop: baseline, then propose → review → apply → commit → run → decide →
  * record, until the experiment count, a stop, an exhausted proposer or the cost cap. It emits
@@ -149,6 +153,9 @@ export class ResearchLoop {
   private readonly workers: number;
   private readonly pipeline: boolean;
   private stopReason: string | null = null;
+  /** The best's final re-runs on fresh seeds (finalCheck), and their abort. */
+  private freshBest: number[] = [];
+  private finalAbort: AbortController | null = null;
   /** Set when the loop winds down: no new experiments, proposals in flight dropped, runs in flight finish. */
   private finishing: string | null = null;
   private fatal: unknown = null;
@@ -189,6 +196,7 @@ export class ResearchLoop {
   /** Ends the loop: proposals in flight are aborted, runs in flight are killed and recorded `killed`. */
   stop(reason = 'stopped by user'): void {
     this.stopReason ??= reason;
+    this.finalAbort?.abort(reason);
     for (const f of this.flights.values()) f.abort.abort(reason);
     this.setPhase('stopping', this.oldestFlight()?.id ?? null);
     this.changed.open();
@@ -331,6 +339,7 @@ export class ResearchLoop {
         done = await scheduled;
       }
       if (this.fatal) throw this.fatal;
+      await this.finalCheck(state);
       stopReason = this.stopReason ?? this.finishing ?? (this.opts.experiments !== undefined ? `ran ${done} experiment${done === 1 ? '' : 's'}` : 'done');
     } catch (err) {
       stopReason = (err as Error).message;
@@ -1076,6 +1085,34 @@ export class ResearchLoop {
     return { ...base, trainerFinal, status: 'ok', metric, final, reason: 'ok' };
   }
 
+  /**
+   * The honest headline: when a session ends on its own (not stopped) with a kept change, the best
+   * is re-run on `finalRuns` fresh seeds (seeds no keep decision used), so the summary's improvement
+   * is not its luckiest draw. A stop during these runs ends them; a failure is only a warning.
+   */
+  private async finalCheck(state: SessionState): Promise<void> {
+    const n = this.opts.config.finalRuns ?? 2;
+    const best = state.best;
+    if (n <= 0 || this.stopReason !== null || !best || best.status !== 'kept' || !best.commit) return;
+    const lane = await this.lanes.acquire();
+    const slot = await this.slots.acquire();
+    this.finalAbort = new AbortController();
+    try {
+      this.setPhase('training', best.id);
+      for (let i = 0; i < n && this.stopReason === null; i++) {
+        const seed = this.opts.config.seed + FRESH_SEED_OFFSET + i;
+        const m = await this.remeasure(state, lane, slot, best.id, best.commit, seed, this.finalAbort.signal, null);
+        if (m !== null) this.freshBest.push(m);
+      }
+    } catch (err) {
+      this.emit({ type: 'warning', message: `final re-runs of the best failed: ${(err as Error).message}` });
+    } finally {
+      this.finalAbort = null;
+      this.slots.release(slot);
+      this.lanes.release(lane);
+    }
+  }
+
   private summary(state: SessionState, stopReason: string): SessionSummary {
     const rows = state?.rows ?? [];
     const baseline = rows.find((r) => r.status === 'baseline') ?? null;
@@ -1095,6 +1132,7 @@ export class ResearchLoop {
       tokens,
       stopReason,
       noise: noiseSummary(rows),
+      headline: headline(rows, state?.best ?? null, this.opts.config.seed, this.opts.config.metric.goal, this.freshBest),
     };
   }
 }

@@ -22,7 +22,7 @@ export interface NoiseOptions {
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
 // at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 5, confidence: 0.85, screen: 0.3, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -237,10 +237,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
     // Looks better: make sure the noise is measured and the best is measured well enough.
     if (this.sigma([]).df === 0) {
-      await fillBest(Math.max(2, o.calibrate, o.bestRuns));
+      await fillBest(Math.max(2, o.calibrate));
       calibrated = true;
-    } else {
-      await fillBest(o.bestRuns);
     }
     let sg = this.sigma([]);
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
@@ -271,6 +269,14 @@ export class NoiseKeepPolicy implements KeepPolicy {
       if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
       if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold), `not confirmed: ${summary}`);
       if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold), `within noise after ${nc} runs: ${summary}`);
+      // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
+      if (nb < o.bestRuns) {
+        await fillBest(nb + 1);
+        if (bestRuns.size > nb) {
+          sg = this.sigma([cand]);
+          continue;
+        }
+      }
       const s = s0 + nc;
       const m = await run('candidate', s);
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
