@@ -58,8 +58,18 @@ export interface CorpusModel {
   /** Pooled run-to-run standard deviation of val_bpb over the seed-repeat groups. */
   sigma: number;
   sigmaDf: number;
-  /** Residuals of every seed-repeat run from its group's mean (the noise draws). */
+  /** Residuals of every seed-repeat run from its group's mean. */
   residuals: number[];
+  /**
+   * The same residuals split into the part the seed explains (the mean residual of the repeat
+   * groups at that seed: every configuration run with seed s shares its init and data order) and
+   * the rest, rescaled by √(G/(G-1)) for the G groups it was taken from. Empty when fewer than two
+   * repeat groups share seeds.
+   */
+  seedEffects: number[];
+  idiosyncratic: number[];
+  /** The share of the noise variance the seed explains (null without seed effects). */
+  seedShare: number | null;
   repeatGroups: { group: string; n: number; mean: number; sd: number }[];
   effects: EffectGroup[];
 }
@@ -96,6 +106,30 @@ export function corpusModel(lines: readonly CorpusLine[], budget: string, baseGr
     df += v.length - 1;
     repeatGroups.push({ group: name, n: v.length, mean: m, sd: sd(v) });
   }
+  // Seed-shared part: seeds that every repeat group ran.
+  const bySeed = new Map<number, number[]>();
+  for (const rg of repeatGroups) {
+    const g = groups.get(rg.group)!;
+    for (const r of g) if (isNum(r.final.val_bpb)) {
+      if (!bySeed.has(r.seed)) bySeed.set(r.seed, []);
+      bySeed.get(r.seed)!.push(r.final.val_bpb - rg.mean);
+    }
+  }
+  const G = repeatGroups.length;
+  const seedEffects: number[] = [];
+  const idiosyncratic: number[] = [];
+  if (G >= 2) {
+    for (const rs of bySeed.values()) {
+      if (rs.length !== G) continue;
+      const e = mean(rs);
+      seedEffects.push(e);
+      for (const x of rs) idiosyncratic.push((x - e) * Math.sqrt(G / (G - 1)));
+    }
+    if (seedEffects.length < 3) {
+      seedEffects.length = 0;
+      idiosyncratic.length = 0;
+    }
+  }
   if (df === 0) throw new Error(`corpus: no seed-repeat group with 3 or more finished runs under budget ${budget} (groups: ${[...groups.keys()].join(', ') || 'none'})`);
   const sigma = Math.sqrt(ss / df);
   const base = groups.get(baseGroup);
@@ -111,16 +145,32 @@ export function corpusModel(lines: readonly CorpusLine[], budget: string, baseGr
     const se = sigma * Math.sqrt(1 / v.length + 1 / b.length);
     effects.push({ group: name, n: v.length, effect, se, cls: effect > 2 * se ? 'helpful' : effect < -2 * se ? 'harmful' : 'neutral' });
   }
-  return { budget, sigma, sigmaDf: df, residuals, repeatGroups, effects };
+  const vs = seedEffects.length ? sd(seedEffects) ** 2 : 0;
+  const vi = idiosyncratic.length ? sd(idiosyncratic) ** 2 : 0;
+  const seedShare = seedEffects.length ? vs / (vs + vi) : null;
+  return { budget, sigma, sigmaDf: df, residuals, seedEffects, idiosyncratic, seedShare, repeatGroups, effects };
 }
 
-/** A noise draw for (session, code, seed): one of the corpus residuals, fixed by the key. */
+function draw(key: string): () => number {
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return rng(h >>> 0);
+}
+
+/**
+ * A noise draw for the simulator's key "session|code|seed": with seed effects, the session's seed
+ * picks one of the corpus's seeds (its shared part, the same for every code run with that seed)
+ * plus an idiosyncratic part drawn for (code, seed); without, one residual drawn for the key.
+ */
 export function corpusNoise(model: CorpusModel): (key: string) => number {
+  const pick = (xs: number[], r: () => number) => xs[Math.floor(r() * xs.length)];
   return (key: string) => {
-    let h = 2166136261;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-    const r = rng(h >>> 0);
-    return model.residuals[Math.floor(r() * model.residuals.length)];
+    if (model.seedEffects.length === 0) return pick(model.residuals, draw(key));
+    const parts = key.split('|');
+    const seed = parts.pop();
+    parts.pop();
+    const session = parts.join('|');
+    return pick(model.seedEffects, draw(`${session}|seed|${seed}`)) + pick(model.idiosyncratic, draw(key));
   };
 }
 

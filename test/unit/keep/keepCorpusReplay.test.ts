@@ -34,12 +34,33 @@ describe('corpus model', () => {
     lines.push(line('boom', 1, null, 'diverge'), line('boom', 2, null, 'diverge'));
     const m = corpusModel(lines, 'steps:200');
     expect(m.residuals).toHaveLength(10);
+    expect(m.seedShare).toBeNull();
     expect(m.sigma).toBeGreaterThan(0.004);
     expect(m.sigma).toBeLessThan(0.02);
     const cls = Object.fromEntries(m.effects.map((e) => [e.group, e.cls]));
     expect(cls).toEqual({ good: 'helpful', bad: 'harmful', same: 'neutral' });
     expect(corpusMixed(m).fallbacks).toEqual([]);
     expect(() => corpusModel(lines, 'seconds:12')).toThrow(/no seed-repeat group .* under budget seconds:12/);
+  });
+
+  it('splits the noise into the seed-shared part and the rest when two repeat groups share seeds', () => {
+    const lines: CorpusLine[] = [];
+    for (let s = 1; s <= 20; s++) {
+      const shared = 0.02 * z(`seed${s}`);
+      lines.push(line('base', s, 3.4 + shared + 0.005 * z(`b${s}`), 'repeat'), line('wsd', s, 3.3 + shared + 0.005 * z(`w${s}`), 'repeat'));
+    }
+    const m = corpusModel(lines, 'steps:200');
+    expect(m.seedEffects).toHaveLength(20);
+    expect(m.seedShare!).toBeGreaterThan(0.7);
+    // The same session seed gives every code the same shared part.
+    const noise = corpusNoise(m);
+    let sameSeed = 0;
+    let otherSeed = 0;
+    for (let i = 0; i < 400; i++) {
+      sameSeed += (noise(`s${i}|a|1`) - noise(`s${i}|b|1`)) ** 2;
+      otherSeed += (noise(`s${i}|a|1`) - noise(`s${i}|b|2`)) ** 2;
+    }
+    expect(sameSeed).toBeLessThan(otherSeed / 2);
   });
 });
 
