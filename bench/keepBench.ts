@@ -53,6 +53,8 @@ export interface Scenario {
   /** The corpus replay: σ of the corpus (gains are in its units) and its noise draws. */
   sigma?: number;
   noise?: (key: string) => number;
+  /** The defaults' mean val_bpb (the corpus replay), so that relative bounds see real magnitudes. */
+  baseQuality?: number;
 }
 
 /** Half harmful, a quarter neutral, a quarter helpful, the size of each drawn at random (in σ). */
@@ -85,9 +87,11 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
   for (let s = 0; s < sc.sessions; s++) {
     const r = rng(seed * 1_000_003 + s);
     const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
-    const config = { ...defaultConfig(), ...rule.config };
     const sigma = sc.sigma ?? SIGMA;
-    const o: SimOptions = { sigma, noise: sc.noise, rho: sc.rho ?? 0, rhoCode: sc.rhoCode ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: 1, config };
+    // minDelta is written for the simulator's σ; the corpus replay scales it to the corpus's.
+    const scaled = rule.config.minDelta !== undefined ? { minDelta: (rule.config.minDelta * sigma) / SIGMA } : {};
+    const config = { ...defaultConfig(), ...rule.config, ...scaled };
+    const o: SimOptions = { sigma, noise: sc.noise, rho: sc.rho ?? 0, rhoCode: sc.rhoCode ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: sc.baseQuality ?? 1, config };
     const res = await simulateSession(createKeepPolicy(config), gains, o);
     falseKeepsHarmful += res.kept.filter((k, i) => k && gains[i] < 0).length;
     decisions += res.decisions;
@@ -116,7 +120,7 @@ export function corpusScenarios(model: CorpusModel): { scenarios: Scenario[]; fa
   const noise = corpusNoise(model);
   const mix = corpusMixed(model);
   const tag = `corpus ${model.budget}`;
-  const base = { sigma: model.sigma, noise };
+  const base = { sigma: model.sigma, noise, baseQuality: model.baseMean };
   return {
     fallbacks: mix.fallbacks,
     scenarios: [

@@ -72,6 +72,8 @@ export interface CorpusModel {
   seedShare: number | null;
   repeatGroups: { group: string; n: number; mean: number; sd: number }[];
   effects: EffectGroup[];
+  /** Mean val_bpb of the defaults. */
+  baseMean: number;
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
@@ -148,7 +150,7 @@ export function corpusModel(lines: readonly CorpusLine[], budget: string, baseGr
   const vs = seedEffects.length ? sd(seedEffects) ** 2 : 0;
   const vi = idiosyncratic.length ? sd(idiosyncratic) ** 2 : 0;
   const seedShare = seedEffects.length ? vs / (vs + vi) : null;
-  return { budget, sigma, sigmaDf: df, residuals, seedEffects, idiosyncratic, seedShare, repeatGroups, effects };
+  return { budget, sigma, sigmaDf: df, residuals, seedEffects, idiosyncratic, seedShare, repeatGroups, effects, baseMean: mb };
 }
 
 function draw(key: string): () => number {

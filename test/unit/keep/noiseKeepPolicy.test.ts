@@ -123,6 +123,24 @@ describe('noise keep rule on the seeded stand-in', () => {
     expect(d.keep).toBe(ev.t! > ev.threshold!);
   });
 
+  it('compares by seed when the seed explains most of the noise (as on the corpus of real runs)', async () => {
+    const seedEffect = [0, 0.05, -0.05, 0.03, -0.02];
+    const runs = (offset: number, jitter: number[]) => Object.fromEntries(seedEffect.map((e, i) => [String(1337 + i), 1.0 + e + offset + jitter[i]]));
+    const c0 = runs(0, [0, 0, 0, 0, 0]);
+    const base = rec('e1', 'c0', c0['1337']);
+    const tried = rec('e2', 'c1', 1.001, 'discarded', { rule: 'noise', candidate: { runs: runs(0.001, [0, 0.001, -0.001, 0.0005, -0.0005]) }, best: { id: 'e1', commit: 'c0', runs: c0 } });
+    const calls: string[] = [];
+    // 0.02 better at the session seed: far inside the unpaired noise (σ ≈ 0.04), far beyond the paired one (≈ 0.001).
+    const d = await new NoiseKeepPolicy().decide(input(0.98, base, [base, tried], { best: (s) => c0[String(s)] ?? null, candidate: () => null }, calls));
+    expect(calls).toEqual([]);
+    expect(d.keep).toBe(true);
+    const ev = d.evidence as unknown as NoiseEvidence;
+    expect(ev.paired).toBe(true);
+    expect(ev.sigmaPaired!).toBeLessThan(0.002);
+    expect(ev.sigma!).toBeGreaterThan(0.02);
+    expect(d.reason).toMatch(/paired by seed/);
+  });
+
   it('discards a candidate whose re-run fails or is no longer better', async () => {
     const base = rec('e1', 'c0', 1.0);
     const bestRuns: Record<number, number> = { 1338: 1.02, 1339: 0.98 };

@@ -15,6 +15,8 @@ export interface NoiseOptions {
   calibrate: number;
   /** The share of 1 - confidence spent on keeping after one run (the rest on the last look). */
   firstLook: number;
+  /** Degrees of freedom the σ of paired differences needs before paired comparisons are used. */
+  pairedDf: number;
   /** After a re-run, a candidate whose improvement is below this many standard errors is discarded without more runs. */
   futility: number;
 }
@@ -22,13 +24,19 @@ export interface NoiseOptions {
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
 // at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
  * (or fixes it itself in a way the seed offset cannot reach) and run-to-run noise cannot be measured.
  */
 export const DEGENERATE_RELATIVE = 1e-9;
+/**
+ * Paired comparisons are used only when their standard error is below this share of the unpaired
+ * one: choosing the test by a noisy estimate of its SE must not make false keeps more likely when
+ * pairing buys little (noise the seed does not explain).
+ */
+export const PAIRED_GAIN = 0.7;
 /** Without a measurable noise and without `minDelta`, an improvement must be at least this fraction of |best|. */
 export const DEGENERATE_FLOOR = 1e-3;
 
@@ -66,6 +74,10 @@ export interface NoiseEvidence {
   stage: 'screen' | 'confirm' | 'degenerate';
   /** Runs of the candidate behind the decision (1: decided on its first run). */
   looks?: number;
+  /** Compared by seed (candidate minus best at the same seeds), with the pooled σ of paired differences. */
+  paired?: boolean;
+  sigmaPaired?: number;
+  sigmaPairedDf?: number;
   /** degenerate: the least improvement that counted (minDelta, or 0.1% of |best| when minDelta is 0). */
   floor?: number;
   /** degenerate: the plain-language explanation (also on the summary). */
@@ -126,6 +138,8 @@ export function isDegenerate(sigma: number | null, scale: number): boolean {
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
   private readonly cache = new Map<string, Runs>();
+  /** Candidate/best commit pairs of earlier decisions: their runs at the same seeds give paired differences. */
+  private readonly pairs = new Map<string, [string, string]>();
   private readonly opts: NoiseOptions;
 
   constructor(opts: Partial<NoiseOptions> = {}) {
@@ -153,6 +167,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         if (r.commit) for (const [s, m] of runsFromObject(ev.candidate?.runs)) this.runs(r.commit).set(s, m);
         const bk = ev.best?.commit ?? ev.best?.id;
         if (bk) for (const [s, m] of runsFromObject(ev.best?.runs)) this.runs(bk).set(s, m);
+        if (bk && r.commit) this.pairs.set(`${r.commit}\u0000${bk}`, [r.commit, bk]);
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);
@@ -162,6 +177,23 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
   private sigma(extra: Runs[]): { sigma: number | null; df: number } {
     const groups = [...this.cache.values(), ...extra].map((g) => [...g.values()]);
+    const { variance, df } = pooledVariance(groups);
+    return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
+  }
+
+  /**
+   * Pooled standard deviation of paired differences (candidate minus best at the same seed, around
+   * each pair's mean difference): what a paired comparison's noise is when the seed explains much of
+   * a run's result (same init and data order for every code version), as on the corpus of real runs.
+   */
+  private pairedSigma(extra: [Runs, Runs] | null): { sigma: number | null; df: number } {
+    const groups: number[][] = [];
+    const add = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => {
+      const d = [...a.keys()].filter((k) => b.has(k)).map((k) => a.get(k)! - b.get(k)!);
+      if (d.length >= 2) groups.push(d);
+    };
+    for (const [a, b] of this.pairs.values()) add(this.runsOf(a), this.runsOf(b));
+    if (extra) add(extra[0], extra[1]);
     const { variance, df } = pooledVariance(groups);
     return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
   }
@@ -257,18 +289,34 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const alpha = 1 - o.confidence;
     const qFirst = 1 - o.firstLook * alpha;
     const qLater = 1 - (1 - o.firstLook) * alpha;
+    let paired = false;
     for (;;) {
       const nb = bestRuns.size;
       const nc = cand.size;
-      const d = improvement(candMean(), bestMean(), goal);
-      const se = sg.sigma! * Math.sqrt(1 / nc + 1 / nb);
+      // Unpaired: the candidate's mean against the best's mean over all its runs, σ pooled.
+      let d = improvement(candMean(), bestMean(), goal);
+      let se = sg.sigma! * Math.sqrt(1 / nc + 1 / nb);
+      let df = sg.df;
+      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(candMean())} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
+      // Paired, when every run of the candidate has the best's run at the same seed and paired differences are known to be less noisy.
+      const sp = this.pairedSigma(nc >= 2 ? [cand, bestRuns] : null);
+      const seedsC = [...cand.keys()];
+      if (sp.sigma !== null && sp.df >= o.pairedDf && seedsC.every((k) => bestRuns.has(k)) && sp.sigma / Math.sqrt(nc) < PAIRED_GAIN * se) {
+        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestRuns.get(k)!, goal));
+        d = mean(diffs);
+        se = sp.sigma / Math.sqrt(nc);
+        df = sp.df;
+        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map((k) => bestRuns.get(k)!)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
+        paired = true;
+      } else paired = false;
       const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
-      const threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, sg.df));
-      const summary = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(candMean())} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
-      if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold), `better beyond noise: ${summary}`);
-      if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
-      if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold), `not confirmed: ${summary}`);
-      if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold), `within noise after ${nc} runs: ${summary}`);
+      const threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, df));
+      const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
+      const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
+      if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
+      if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
+      if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
+      if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
       if (nb < o.bestRuns) {
         await fillBest(nb + 1);
