@@ -156,6 +156,7 @@ export class ResearchLoop {
   /** The best's final re-runs on fresh seeds (finalCheck), and their abort. */
   private freshBest: number[] = [];
   private finalAbort: AbortController | null = null;
+  private seedOffsetNoted = false;
   /** Set when the loop winds down: no new experiments, proposals in flight dropped, runs in flight finish. */
   private finishing: string | null = null;
   private fatal: unknown = null;
@@ -943,12 +944,29 @@ export class ResearchLoop {
     return 'skipped';
   }
 
+  /** Says once per session that the trainer fixes its own seed and that re-runs offset it (the run folder's seed-offset.json). */
+  private async noteSeedOffset(runDir: string): Promise<void> {
+    const text = await fs.readFile(path.join(runDir, 'seed-offset.json'), 'utf8').catch(() => null);
+    if (!text) return;
+    try {
+      const rec = JSON.parse(text) as { offset: number; calls: { fn: string; seed: unknown; used: unknown }[] };
+      if (!rec.calls?.length) return;
+      this.seedOffsetNoted = true;
+      const calls = rec.calls.slice(0, 3).map((c) => `${c.fn}(${String(c.seed)}) → ${String(c.used)}`).join(', ');
+      this.emit({ type: 'warning', message: `the trainer sets its own seed; on re-runs Ratchet offsets it so that they differ (${calls}; "seedOffset": false turns this off)` });
+    } catch {
+      /* a torn file: say nothing */
+    }
+  }
+
   /** A confirming re-run for a keep rule: checks out `commit` in the experiment's worktree, runs with `seed` on its accelerator, puts the candidate back. */
   private async remeasure(state: SessionState, lane: Lane, slot: Slot, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null): Promise<number | null> {
     const candidate = lane.head as string;
     await this.checkout(state, lane, commit);
     try {
-      const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, `rerun-${commit.slice(0, 7)}-s${seed}`);
+      const label = `rerun-${commit.slice(0, 7)}-s${seed}`;
+      const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, label);
+      if (!this.seedOffsetNoted) await this.noteSeedOffset(path.join(ratchetPaths(this.opts.workspace).runDir(id), label));
       return m.status === 'ok' ? m.metric : null;
     } finally {
       await this.checkout(state, lane, candidate);

@@ -64,10 +64,14 @@ describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest h
     const lines = summaryLines(summary, 'minimize');
     expect(lines.some((l) => l.startsWith('de-biased: baseline'))).toBe(true);
     expect(lines.some((l) => l.includes('as recorded'))).toBe(true);
+    // The user is told once that the trainer's own seed is offset on re-runs.
+    const notes = events.filter((e) => e.type === 'warning' && /sets its own seed/.test(e.message));
+    expect(notes).toHaveLength(1);
+    expect((notes[0] as { message: string }).message).toMatch(/random\.seed\(42\) → 4[3-9]/);
   }, 120_000);
 
   it('with the seed offset off, identical re-runs are reported as unmeasurable noise, never σ ≈ 0', async () => {
-    const { summary } = await session({ seedOffset: false, finalRuns: 0 }, [{ knob: 0, to: 3 }, { knob: 1, to: 0.0001 }]);
+    const { summary, events } = await session({ seedOffset: false, finalRuns: 0 }, [{ knob: 0, to: 3 }, { knob: 1, to: 0.0001 }]);
     expect(summary.noise?.degenerate).toBe(true);
     expect(summary.noise!.line).toMatch(/not measurable/);
     expect(summary.noise!.line).not.toMatch(/e-1\d/);
@@ -75,5 +79,6 @@ describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest h
     expect(summary.kept).toBe(1);
     expect(summary.headline?.fresh).toBe(false);
     expect(summary.headline?.method).toMatch(/may still flatter it/);
+    expect(events.some((e) => e.type === 'warning' && /sets its own seed/.test(e.message))).toBe(false);
   }, 120_000);
 });

@@ -81,6 +81,17 @@ describe.skipIf(!hasPython)('seed offset (sitecustomize on PYTHONPATH)', () => {
     expect(rec.calls[0]).toEqual({ fn: 'random.seed', seed: 42, used: 44 });
   });
 
+  it('leaves a seed the script takes from RATCHET_SEED alone (it varies already)', async () => {
+    const ws = workspace();
+    writeFileSync(path.join(ws, 'honours.py'), 'import json, os, random\nrandom.seed(int(os.environ["RATCHET_SEED"]))\nprint(json.dumps({"x": [random.random()]}))\n');
+    const runDir = path.join(ws, 'run');
+    mkdirSync(runDir);
+    const r = run(ws, { ...(await seedOffsetEnv(ws, config, config.seed + 1, {})), RATCHET_SEED: String(config.seed + 1), RATCHET_RUN_DIR: runDir }, 'honours.py');
+    const ref = spawnSync(PY, ['-c', `import random; random.seed(${config.seed + 1}); print(random.random())`], { encoding: 'utf8' });
+    expect(r.x[0]).toBe(Number(ref.stdout.trim()));
+    expect(existsSync(path.join(runDir, 'seed-offset.json'))).toBe(false);
+  });
+
   it('keeps the user PYTHONPATH and still runs the sitecustomize found after it', async () => {
     const ws = workspace();
     const other = path.join(ws, 'other');

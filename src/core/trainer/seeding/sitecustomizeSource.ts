@@ -6,7 +6,8 @@ export const SITECUSTOMIZE_PY = `# Ratchet's seed offset (written by Ratchet; se
 # re-run, and a noise estimate from re-runs then sees no noise. Ratchet puts this folder first on
 # PYTHONPATH with RATCHET_SEED_OFFSET set: the seeding calls below add the offset to the seed the
 # script asks for, so the first run of the session (offset 0) is exactly what the script does on
-# its own and each re-run gets another seed. Turn it off with "seedOffset": false in ratchet.json.
+# its own and each re-run gets another seed. A seed equal to RATCHET_SEED is left alone: that
+# script already varies with Ratchet's seed. Turn it off with "seedOffset": false in ratchet.json.
 # Any other sitecustomize (the system's, a virtual environment's) is still imported after this one.
 import os
 import sys
@@ -50,6 +51,11 @@ def _ratchet_install(offset):
                 except OSError:
                     pass
 
+    try:
+        honoured = int(os.environ.get("RATCHET_SEED", ""))
+    except ValueError:
+        honoured = None
+
     def shift(seed, modulo=None):
         if isinstance(seed, bool) or seed is None:
             return seed
@@ -57,6 +63,8 @@ def _ratchet_install(offset):
             import numbers
 
             if isinstance(seed, numbers.Integral):
+                if int(seed) == honoured:
+                    return seed  # the script already seeds from RATCHET_SEED: nothing to offset
                 s = int(seed) + offset
                 return s % modulo if modulo else s
         except Exception:
@@ -76,14 +84,15 @@ def _ratchet_install(offset):
             if getattr(local, "inside", False):
                 return orig(*args, **kwargs)
             args = list(args)
-            if args:
-                used = shift(args[0], modulo)
-                note(fn_name, args[0] if isinstance(args[0], (int, str)) else repr(args[0]), used if isinstance(used, (int, str)) else repr(used))
-                args[0] = used
-            elif "seed" in kwargs:
-                used = shift(kwargs["seed"], modulo)
-                note(fn_name, kwargs["seed"] if isinstance(kwargs["seed"], (int, str)) else repr(kwargs["seed"]), used if isinstance(used, (int, str)) else repr(used))
-                kwargs["seed"] = used
+            if args or "seed" in kwargs:
+                given = args[0] if args else kwargs["seed"]
+                used = shift(given, modulo)
+                if used is not given:
+                    note(fn_name, given if isinstance(given, (int, str)) else repr(given), used if isinstance(used, (int, str)) else repr(used))
+                if args:
+                    args[0] = used
+                else:
+                    kwargs["seed"] = used
             local.inside = True
             try:
                 return orig(*args, **kwargs)
