@@ -1,10 +1,13 @@
-// Keep-rule benchmark on the simulated stand-in (test/fixtures/trainers/noisySim.ts): result =
-// true quality + Gaussian noise σ; the same code with the same seed gives the same draw. Run with
-// `npm run bench:keep` (bench/keepBench.mjs bundles this file with esbuild and runs it).
+// Keep-rule benchmark: the simulated stand-in (test/fixtures/trainers/noisySim.ts: result = true
+// quality + Gaussian noise σ; the same code with the same seed gives the same draw), at scale, and
+// the replay of the corpus of real runs (bench/keepCorpus.ts) when bench/data/corpus/runs.jsonl is
+// there. Run with `npm run bench:keep` (bench/keepRun.ts).
 import type { RatchetConfig } from '../src/core/config/configTypes';
 import { defaultConfig } from '../src/core/config/defaults';
 import { createKeepPolicy } from '../src/core/loop/keepRules/createKeepPolicy';
+import { existsSync } from 'node:fs';
 import { rng, simulateSession, type SimOptions } from '../test/fixtures/trainers/noisySim';
+import { corpusFile, corpusMixed, corpusModel, corpusNoise, readCorpus, type CorpusModel } from './keepCorpus';
 
 export interface RuleSpec {
   label: string;
@@ -24,6 +27,10 @@ export interface ScenarioResult {
   finalGainSigma: number;
   /** Training runs per session (baseline + proposals + re-runs), mean. */
   runsPerSession: number;
+  /** Final true gain (σ) per training run, re-runs counted: gain per GPU-hour, in units of one run. */
+  gainPerRun: number;
+  /** Kept changes that made things worse (gain < 0), per decision. */
+  harmfulKeepRate: number;
 }
 
 const SIGMA = 0.01;
@@ -31,7 +38,7 @@ const SIGMA = 0.01;
 export const RULES: RuleSpec[] = [
   { label: 'strict (autoresearch: any improvement)', config: { keepRule: 'strict' } },
   { label: 'threshold minDelta=2σ (σ known in advance)', config: { keepRule: 'threshold', minDelta: 2 * SIGMA } },
-  { label: 'noise (default: 3 seeds, 95%, 0.5σ screen)', config: { keepRule: 'noise' } },
+  { label: 'noise (default: sequential, up to 6 runs)', config: { keepRule: 'noise' } },
 ];
 
 type GainFn = (r: () => number, i: number) => number;
@@ -42,6 +49,12 @@ export interface Scenario {
   proposals: number;
   gain: GainFn;
   rho?: number;
+  rhoCode?: number;
+  /** The corpus replay: σ of the corpus (gains are in its units) and its noise draws. */
+  sigma?: number;
+  noise?: (key: string) => number;
+  /** The defaults' mean val_bpb (the corpus replay), so that relative bounds see real magnitudes. */
+  baseQuality?: number;
 }
 
 /** Half harmful, a quarter neutral, a quarter helpful, the size of each drawn at random (in σ). */
@@ -55,6 +68,7 @@ const mixed: GainFn = (r) => {
 export const SCENARIOS: Scenario[] = [
   { name: 'A/A (gain 0)', sessions: 200, proposals: 20, gain: () => 0 },
   { name: 'A/A, ρ=0.5 (seed shared)', sessions: 100, proposals: 20, gain: () => 0, rho: 0.5 },
+  { name: 'A/A, re-runs share 30% of the noise', sessions: 100, proposals: 20, gain: () => 0, rhoCode: 0.3 },
   { name: 'gain 1σ', sessions: 100, proposals: 10, gain: () => 1 },
   { name: 'gain 2σ', sessions: 100, proposals: 10, gain: () => 2 },
   { name: 'gain 3σ', sessions: 100, proposals: 10, gain: () => 3 },
@@ -67,20 +81,25 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
   let kept = 0;
   let reruns = 0;
   let falseKeeps = 0;
+  let falseKeepsHarmful = 0;
   let finalGain = 0;
   let runs = 0;
   for (let s = 0; s < sc.sessions; s++) {
     const r = rng(seed * 1_000_003 + s);
     const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
-    const config = { ...defaultConfig(), ...rule.config };
-    const o: SimOptions = { sigma: SIGMA, rho: sc.rho ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: 1, config };
+    const sigma = sc.sigma ?? SIGMA;
+    // minDelta is written for the simulator's σ; the corpus replay scales it to the corpus's.
+    const scaled = rule.config.minDelta !== undefined ? { minDelta: (rule.config.minDelta * sigma) / SIGMA } : {};
+    const config = { ...defaultConfig(), ...rule.config, ...scaled };
+    const o: SimOptions = { sigma, noise: sc.noise, rho: sc.rho ?? 0, rhoCode: sc.rhoCode ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: sc.baseQuality ?? 1, config };
     const res = await simulateSession(createKeepPolicy(config), gains, o);
+    falseKeepsHarmful += res.kept.filter((k, i) => k && gains[i] < 0).length;
     decisions += res.decisions;
     kept += res.kept.filter(Boolean).length;
     falseKeeps += res.kept.filter((k, i) => k && gains[i] <= 0).length;
     reruns += res.reruns;
     runs += res.runs;
-    finalGain += (res.baseQuality - res.finalQuality) / SIGMA;
+    finalGain += (res.baseQuality - res.finalQuality) / sigma;
   }
   return {
     rule: rule.label,
@@ -91,7 +110,57 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     falseKeepRate: falseKeeps / decisions,
     finalGainSigma: finalGain / sc.sessions,
     runsPerSession: runs / sc.sessions,
+    gainPerRun: finalGain / runs,
+    harmfulKeepRate: falseKeepsHarmful / decisions,
   };
+}
+
+/** The corpus replay's scenarios for one budget: A/A, a 2σ gain, and the mixed workload with measured effects. */
+export function corpusScenarios(model: CorpusModel): { scenarios: Scenario[]; fallbacks: string[] } {
+  const noise = corpusNoise(model);
+  const mix = corpusMixed(model);
+  const tag = `corpus ${model.budget}`;
+  const base = { sigma: model.sigma, noise, baseQuality: model.baseMean };
+  return {
+    fallbacks: mix.fallbacks,
+    scenarios: [
+      { name: `${tag}: A/A (gain 0)`, sessions: 200, proposals: 20, gain: () => 0, ...base },
+      { name: `${tag}: gain 2σ`, sessions: 100, proposals: 10, gain: () => 2, ...base },
+      { name: `${tag}: mixed (measured effects)`, sessions: 200, proposals: 30, gain: (r) => mix.gain(r), ...base },
+    ],
+  };
+}
+
+export interface CorpusReport {
+  file: string;
+  runs: number;
+  models: { budget: string; sigma: number; sigmaDf: number; seedShare: number | null; repeatGroups: CorpusModel['repeatGroups']; effects: CorpusModel['effects']; fallbacks: string[] }[];
+  results: ScenarioResult[];
+  /** Why there is no replay (no corpus file, no seed repeats yet). */
+  missing?: string;
+}
+
+/** Replays the corpus of real runs when it is there (bench/data/corpus/runs.jsonl). */
+export async function corpusMain(budgets = ['steps:200', 'seconds:12']): Promise<CorpusReport> {
+  const file = corpusFile();
+  if (!existsSync(file)) return { file: 'bench/data/corpus/runs.jsonl', runs: 0, models: [], results: [], missing: 'bench/data/corpus/runs.jsonl not found (the corpus is generated by bench/corpus/generate.py)' };
+  const lines = readCorpus(file);
+  const report: CorpusReport = { file, runs: lines.length, models: [], results: [] };
+  const errors: string[] = [];
+  for (const b of budgets) {
+    let model: CorpusModel;
+    try {
+      model = corpusModel(lines, b);
+    } catch (e) {
+      errors.push((e as Error).message);
+      continue;
+    }
+    const { scenarios, fallbacks } = corpusScenarios(model);
+    report.models.push({ budget: b, sigma: model.sigma, sigmaDf: model.sigmaDf, seedShare: model.seedShare, repeatGroups: model.repeatGroups, effects: model.effects, fallbacks });
+    for (const sc of scenarios) for (const rule of RULES) report.results.push(await runScenario(rule, sc));
+  }
+  if (report.models.length === 0) report.missing = errors.join('; ');
+  return report;
 }
 
 export async function main(): Promise<ScenarioResult[]> {

@@ -158,8 +158,9 @@ export function summaryLines(s: SessionSummary, goal: MetricGoal): string[] {
   const lines = [`— ${s.stopReason}`];
   if (s.baseline !== null && s.best !== null) {
     const rel = s.baseline !== 0 ? ((s.best - s.baseline) / Math.abs(s.baseline)) * 100 : 0;
-    lines.push(`baseline ${fmtMetric(s.baseline)} → best ${fmtMetric(s.best)} (${s.bestId}, ${rel >= 0 ? '+' : ''}${rel.toFixed(2)}%, ${goal})`);
+    lines.push(`baseline ${fmtMetric(s.baseline)} → best ${fmtMetric(s.best)} (${s.bestId}, ${rel >= 0 ? '+' : ''}${rel.toFixed(2)}%, ${goal}${s.headline ? ', as recorded' : ''})`);
   }
+  if (s.headline) lines.push(s.headline.line);
   lines.push(`${s.experiments} experiment${s.experiments === 1 ? '' : 's'}, ${s.kept} kept; branch ${s.branch}`);
   if (s.keptChain.length > 1) {
     lines.push('kept chain:');

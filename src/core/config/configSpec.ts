@@ -43,6 +43,8 @@ export const configSpec: Record<string, NullableSpec> = {
   keepRule: { type: 'enum', values: ['threshold', 'strict', 'noise'], description: 'How a result is judged: noise (the default: better beyond run-to-run noise, with paired re-runs), threshold (better than the best by minDelta), strict (any improvement, as autoresearch).' },
   minDelta: { type: 'number', min: 0, description: 'The least improvement over the best kept result that counts as better.' },
   seed: { type: 'integer', min: 0, description: 'Seed passed as RATCHET_SEED.' },
+  finalRuns: { type: 'integer', min: 0, description: 'Runs of the best kept change on fresh seeds when a session ends on its own, so that the summary\'s improvement is not the luckiest draw (default 2; 0: none, the summary then says its figure is not de-biased).' },
+  seedOffset: { type: 'boolean', description: 'Python trainers: re-runs with another seed offset the seed the script fixes itself (torch.manual_seed(42), random.seed, numpy.random.seed) by RATCHET_SEED - seed, through a sitecustomize put first on PYTHONPATH (default true; the first run of every change is unchanged). Without it a script that hard-codes its seed gives identical re-runs.' },
   proposer: { type: 'enum', values: ['auto', 'offline', 'claude'], description: 'Who proposes changes: Claude, the offline hyperparameter search, or auto (Claude when an API key is set).' },
   claude: {
     type: 'object',
@@ -72,9 +74,9 @@ export const configSpec: Record<string, NullableSpec> = {
     type: 'object',
     description: 'The noise keep rule: measures run-to-run noise with extra seeds and keeps a change only when its improvement is beyond it.',
     fields: {
-      seeds: { type: 'integer', min: 2, description: 'Runs per side (candidate and best, paired by seed) behind a keep; also the baseline runs of the first noise estimate.' },
-      confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) that an improvement is real, required to keep.' },
-      screen: { type: 'number', min: 0, description: 'A single run must beat the best mean by this many standard deviations to earn confirming re-runs.' },
+      seeds: { type: 'integer', min: 2, description: 'At most this many runs of a candidate behind a decision (re-runs stop as soon as the answer is clear; default 6).' },
+      confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) of each look of the sequential test (default 0.84; with the screen and the futility stop, changes that do nothing are kept about 4% of the time).' },
+      screen: { type: 'number', min: 0, description: 'A first run must beat the best mean by this many standard errors to earn a re-run (default 0.2).' },
     },
   },
   earlyStop: {

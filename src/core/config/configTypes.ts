@@ -92,6 +92,10 @@ export interface RatchetConfig {
   minDelta: number;
   /** Seed for the baseline and, unless a keep rule varies it, every run. */
   seed: number;
+  /** Fresh-seed runs of the best at the end of a session that ends on its own, for an unbiased headline (default 2). */
+  finalRuns?: number;
+  /** Offset a Python trainer's own fixed seed by RATCHET_SEED - seed on re-runs (default true; loadConfig fills it). */
+  seedOffset?: boolean;
   proposer: ProposerName;
   claude: ClaudeConfig;
   /** Stop the loop once this many dollars were spent on proposals. */

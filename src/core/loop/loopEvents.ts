@@ -1,6 +1,7 @@
 import type { RatchetConfig } from '../config/configTypes';
 import type { FileEdit } from '../edits/editTypes';
 import type { ProposalStreamEvent } from '../proposers/proposer';
+import type { Headline } from './keepRules/headline';
 import type { NoiseSummary } from './keepRules/noiseSummary';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
@@ -21,6 +22,12 @@ export interface SessionSummary {
   stopReason: string;
   /** The noise rule's estimate of run-to-run noise, when it made a decision. */
   noise?: NoiseSummary | null;
+  /**
+   * The improvement measured without the winner's curse (baseline mean vs the best re-run on fresh
+   * seeds), with `method` saying how; null when nothing was kept. `baseline`/`best` above are the
+   * recorded numbers.
+   */
+  headline?: Headline | null;
 }
 
 /** Everything the loop tells its faces (CLI, extension, tests). */

@@ -21,6 +21,8 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from './keepRules/confirmGate';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import { noiseSummary } from './keepRules/noiseSummary';
+import { headline } from './keepRules/headline';
+import { seedOffsetEnv } from '../trainer/seeding/seedEnv';
 import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
@@ -129,6 +131,9 @@ function defaultTag(): string {
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'APIUserAbortError';
 const PRE_TRAINING: ReadonlySet<Stage> = new Set(['proposing', 'reviewing', 'ready']);
 
+/** Seeds of the final re-runs: session seed + this + i, far from the seeds keep decisions use. */
+const FRESH_SEED_OFFSET = 1000;
+
 /**
  * The keep-or-revert loop: baseline, then propose → review → apply → commit → run → decide →
  * record, until the experiment count, a stop, an exhausted proposer or the cost cap. It emits
@@ -149,6 +154,10 @@ export class ResearchLoop {
   private readonly workers: number;
   private readonly pipeline: boolean;
   private stopReason: string | null = null;
+  /** The best's final re-runs on fresh seeds (finalCheck), and their abort. */
+  private freshBest: number[] = [];
+  private finalAbort: AbortController | null = null;
+  private seedOffsetNoted = false;
   /** Set when the loop winds down: no new experiments, proposals in flight dropped, runs in flight finish. */
   private finishing: string | null = null;
   private fatal: unknown = null;
@@ -189,6 +198,7 @@ export class ResearchLoop {
   /** Ends the loop: proposals in flight are aborted, runs in flight are killed and recorded `killed`. */
   stop(reason = 'stopped by user'): void {
     this.stopReason ??= reason;
+    this.finalAbort?.abort(reason);
     for (const f of this.flights.values()) f.abort.abort(reason);
     this.setPhase('stopping', this.oldestFlight()?.id ?? null);
     this.changed.open();
@@ -331,6 +341,7 @@ export class ResearchLoop {
         done = await scheduled;
       }
       if (this.fatal) throw this.fatal;
+      await this.finalCheck(state);
       stopReason = this.stopReason ?? this.finishing ?? (this.opts.experiments !== undefined ? `ran ${done} experiment${done === 1 ? '' : 's'}` : 'done');
     } catch (err) {
       stopReason = (err as Error).message;
@@ -954,12 +965,29 @@ export class ResearchLoop {
     return 'skipped';
   }
 
+  /** Says once per session that the trainer fixes its own seed and that re-runs offset it (the run folder's seed-offset.json). */
+  private async noteSeedOffset(runDir: string): Promise<void> {
+    const text = await fs.readFile(path.join(runDir, 'seed-offset.json'), 'utf8').catch(() => null);
+    if (!text) return;
+    try {
+      const rec = JSON.parse(text) as { offset: number; calls: { fn: string; seed: unknown; used: unknown }[] };
+      if (!rec.calls?.length) return;
+      this.seedOffsetNoted = true;
+      const calls = rec.calls.slice(0, 3).map((c) => `${c.fn}(${String(c.seed)}) → ${String(c.used)}`).join(', ');
+      this.emit({ type: 'warning', message: `the trainer sets its own seed; on re-runs Ratchet offsets it so that they differ (${calls}; "seedOffset": false turns this off)` });
+    } catch {
+      /* a torn file: say nothing */
+    }
+  }
+
   /** A confirming re-run for a keep rule: checks out `commit` in the experiment's worktree, runs with `seed` on its accelerator, puts the candidate back. */
   private async remeasure(state: SessionState, lane: Lane, slot: Slot, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null): Promise<number | null> {
     const candidate = lane.head as string;
     await this.checkout(state, lane, commit);
     try {
-      const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, `rerun-${commit.slice(0, 7)}-s${seed}`);
+      const label = `rerun-${commit.slice(0, 7)}-s${seed}`;
+      const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, label);
+      if (!this.seedOffsetNoted) await this.noteSeedOffset(path.join(ratchetPaths(this.opts.workspace).runDir(id), label));
       return m.status === 'ok' ? m.metric : null;
     } finally {
       await this.checkout(state, lane, candidate);
@@ -1019,6 +1047,7 @@ export class ResearchLoop {
       RATCHET_EXPERIMENT_ID: id,
       RATCHET_WORKSPACE: this.opts.workspace,
       PYTHONUNBUFFERED: '1',
+      ...(await seedOffsetEnv(this.opts.workspace, config, seed)),
     };
     if (slot.device !== null) env.CUDA_VISIBLE_DEVICES = slot.device;
     if (this.workers > 1) env.RATCHET_WORKER = String(slot.index);
@@ -1128,6 +1157,34 @@ export class ResearchLoop {
     return { ...base, trainerFinal, status: 'ok', metric, final, reason: 'ok' };
   }
 
+  /**
+   * The honest headline: when a session ends on its own (not stopped) with a kept change, the best
+   * is re-run on `finalRuns` fresh seeds (seeds no keep decision used), so the summary's improvement
+   * is not its luckiest draw. A stop during these runs ends them; a failure is only a warning.
+   */
+  private async finalCheck(state: SessionState): Promise<void> {
+    const n = this.opts.config.finalRuns ?? 2;
+    const best = state.best;
+    if (n <= 0 || this.stopReason !== null || !best || best.status !== 'kept' || !best.commit) return;
+    const lane = await this.lanes.acquire();
+    const slot = await this.slots.acquire();
+    this.finalAbort = new AbortController();
+    try {
+      this.setPhase('training', best.id);
+      for (let i = 0; i < n && this.stopReason === null; i++) {
+        const seed = this.opts.config.seed + FRESH_SEED_OFFSET + i;
+        const m = await this.remeasure(state, lane, slot, best.id, best.commit, seed, this.finalAbort.signal, null);
+        if (m !== null) this.freshBest.push(m);
+      }
+    } catch (err) {
+      this.emit({ type: 'warning', message: `final re-runs of the best failed: ${(err as Error).message}` });
+    } finally {
+      this.finalAbort = null;
+      this.slots.release(slot);
+      this.lanes.release(lane);
+    }
+  }
+
   private summary(state: SessionState, stopReason: string): SessionSummary {
     const rows = state?.rows ?? [];
     const baseline = rows.find((r) => r.status === 'baseline') ?? null;
@@ -1147,6 +1204,7 @@ export class ResearchLoop {
       tokens,
       stopReason,
       noise: noiseSummary(rows),
+      headline: headline(rows, state?.best ?? null, this.opts.config.seed, this.opts.config.metric.goal, this.freshBest),
     };
   }
 }

@@ -67,8 +67,8 @@ export function evidenceLines(r: ExperimentRecord): string[] {
   const side = (x: { mean: number; sd: number; n: number }) => `${formatMetric(x.mean)}${x.n > 1 && isNum(x.sd) ? ` ± ${formatMetric(x.sd)}` : ''} over ${plural(x.n, 'run')}`;
   const lines = [`Noise rule: ${side(ev.candidate)} vs best ${side(ev.best)}`];
   const rest: string[] = [];
-  if (ev.stage === 'exact') rest.push('no run-to-run noise (exact)');
-  else if (ev.stage === 'screen') rest.push(`screened out on one run${isNum(ev.sigma) ? ` (σ ${formatMetric(ev.sigma)})` : ''}`);
+  if (ev.stage === 'degenerate') rest.push(ev.message ?? 'no measurable run-to-run noise');
+  else if (ev.stage === 'screen' && r.status !== 'kept') rest.push(`screened out on one run${isNum(ev.sigma) ? ` (σ ${formatMetric(ev.sigma)})` : ''}`);
   else if (isNum(ev.confidence)) rest.push(`confidence ${(ev.confidence * 100).toFixed(1)}%${isNum(ev.t) && isNum(ev.threshold) ? ` (t ${ev.t.toFixed(2)}, needs ${ev.threshold.toFixed(2)})` : ''}`);
   else rest.push('not tested');
   const reruns = isNum(ev.reruns) ? ev.reruns : 0;

@@ -5,6 +5,7 @@ import { validateConfig } from '../../../src/core/config/validateConfig';
 import { createKeepPolicy } from '../../../src/core/loop/keepRules/createKeepPolicy';
 import type { KeepInput } from '../../../src/core/loop/keepRules/keepPolicy';
 import { NoiseKeepPolicy, type NoiseEvidence } from '../../../src/core/loop/keepRules/noiseKeepPolicy';
+import { noiseSummary } from '../../../src/core/loop/keepRules/noiseSummary';
 import { SanityBoundPolicy } from '../../../src/core/loop/keepRules/sanityBound';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import { simulateSession } from '../../fixtures/trainers/noisySim';
@@ -75,26 +76,26 @@ describe('noise keep rule on the seeded stand-in', () => {
     expect(r.reruns).toBeLessThan(1.5);
   });
 
-  it('measures the baseline noise first, records the evidence, and reuses runs', async () => {
+  it('measures the baseline noise first, keeps a change far beyond it on one run, and reuses runs', async () => {
     const base = rec('e1', 'c0', 1.0);
     const calls: string[] = [];
     const bestRuns: Record<number, number> = { 1338: 1.01, 1339: 0.99 };
-    const candRuns: Record<number, number> = { 1338: 0.9, 1339: 0.91 };
     const policy = new NoiseKeepPolicy();
-    const d = await policy.decide(input(0.9, base, [base], { best: (s) => bestRuns[s], candidate: (s) => candRuns[s] }, calls));
-    expect(calls).toEqual(['best:1338', 'best:1339', 'candidate:1338']);
+    const d = await policy.decide(input(0.9, base, [base], { best: (s) => bestRuns[s], candidate: () => 0.9 }, calls));
+    expect(calls).toEqual(['best:1338', 'best:1339']);
     expect(d.keep).toBe(true);
     const ev = d.evidence as unknown as NoiseEvidence;
     expect(ev.rule).toBe('noise');
     expect(ev.calibrated).toBe(true);
+    expect(ev.looks).toBe(1);
     expect(ev.best.runs).toEqual({ '1337': 1.0, '1338': 1.01, '1339': 0.99 });
-    expect(ev.candidate.runs).toEqual({ '1337': 0.9, '1338': 0.9 });
-    expect(ev.sigma).toBeGreaterThan(0);
-    expect(ev.confidence).toBeGreaterThan(0.95);
-    expect(ev.reruns).toBe(3);
+    expect(ev.candidate.runs).toEqual({ '1337': 0.9 });
+    expect(ev.sigma).toBeCloseTo(0.01, 12);
+    expect(ev.t!).toBeGreaterThan(ev.threshold!);
+    expect(ev.reruns).toBe(2);
     expect(d.metric).toBeCloseTo(0.9, 12);
 
-    // The kept candidate is the new best: its runs are known, the old best's too.
+    // The kept candidate is the new best; a worse candidate is discarded without any run.
     const kept = rec('e2', 'c1', d.metric!, 'kept', d.evidence);
     const calls2: string[] = [];
     const d2 = await policy.decide(input(0.95, kept, [base, kept], { best: () => 0.9, candidate: () => 0.95 }, calls2));
@@ -108,25 +109,76 @@ describe('noise keep rule on the seeded stand-in', () => {
     expect(calls3).toEqual([]);
   });
 
+  it('re-runs an unclear candidate, measuring the best better first, and stops as soon as the answer is clear', async () => {
+    const base = rec('e1', 'c0', 1.0);
+    const hist = [base, rec('e2', 'c9', 1.0, 'discarded', { rule: 'noise', candidate: { runs: { 1337: 1.0, 1338: 1.02, 1339: 0.98, 1340: 1.0, 1341: 0.99, 1342: 1.01 } } })];
+    const calls: string[] = [];
+    // σ known (5 df); best measured once; first run 0.98: unclear → the best is re-run, then the candidate.
+    const d = await new NoiseKeepPolicy().decide(input(0.98, base, hist, { best: (s) => ({ 1338: 1.0, 1339: 1.0 })[s] ?? null, candidate: () => 0.97 }, calls));
+    expect(calls.slice(0, 2)).toEqual(['best:1338', 'best:1339']);
+    expect(calls[2]).toBe('candidate:1338');
+    const ev = d.evidence as unknown as NoiseEvidence;
+    expect(ev.stage).toBe('confirm');
+    expect(ev.looks).toBe(calls.filter((c) => c.startsWith('candidate')).length + 1);
+    expect(d.keep).toBe(ev.t! > ev.threshold!);
+  });
+
+  it('compares by seed when the seed explains most of the noise (as on the corpus of real runs)', async () => {
+    const seedEffect = [0, 0.05, -0.05, 0.03, -0.02];
+    const runs = (offset: number, jitter: number[]) => Object.fromEntries(seedEffect.map((e, i) => [String(1337 + i), 1.0 + e + offset + jitter[i]]));
+    const c0 = runs(0, [0, 0, 0, 0, 0]);
+    const base = rec('e1', 'c0', c0['1337']);
+    const tried = rec('e2', 'c1', 1.001, 'discarded', { rule: 'noise', candidate: { runs: runs(0.001, [0, 0.001, -0.001, 0.0005, -0.0005]) }, best: { id: 'e1', commit: 'c0', runs: c0 } });
+    const calls: string[] = [];
+    // 0.02 better at the session seed: far inside the unpaired noise (σ ≈ 0.04), far beyond the paired one (≈ 0.001).
+    const d = await new NoiseKeepPolicy().decide(input(0.98, base, [base, tried], { best: (s) => c0[String(s)] ?? null, candidate: () => null }, calls));
+    expect(calls).toEqual([]);
+    expect(d.keep).toBe(true);
+    const ev = d.evidence as unknown as NoiseEvidence;
+    expect(ev.paired).toBe(true);
+    expect(ev.sigmaPaired!).toBeLessThan(0.002);
+    expect(ev.sigma!).toBeGreaterThan(0.02);
+    expect(d.reason).toMatch(/paired by seed/);
+  });
+
   it('discards a candidate whose re-run fails or is no longer better', async () => {
     const base = rec('e1', 'c0', 1.0);
     const bestRuns: Record<number, number> = { 1338: 1.02, 1339: 0.98 };
     const calls: string[] = [];
-    const d = await new NoiseKeepPolicy().decide(input(0.9, base, [base], { best: (s) => bestRuns[s], candidate: () => null }, calls));
+    const d = await new NoiseKeepPolicy().decide(input(0.97, base, [base], { best: (s) => bestRuns[s], candidate: () => null }, calls));
     expect(d.keep).toBe(false);
     expect(d.reason).toMatch(/re-run with seed 1338 failed/);
-    const d2 = await new NoiseKeepPolicy().decide(input(0.9, base, [base], { best: (s) => bestRuns[s], candidate: () => 1.2 }, []));
+    const d2 = await new NoiseKeepPolicy().decide(input(0.97, base, [base], { best: (s) => bestRuns[s], candidate: () => 1.2 }, []));
     expect(d2.keep).toBe(false);
-    expect(d2.reason).toMatch(/no longer better/);
+    expect(d2.reason).toMatch(/not confirmed/);
   });
 
-  it('decides exactly when the trainer has no noise', async () => {
+  it('says so plainly when re-runs are identical, and requires an explicit improvement instead of σ = 0', async () => {
     const base = rec('e1', 'c0', 1.0);
-    const better = await new NoiseKeepPolicy().decide(input(0.999, base, [base], { best: () => 1.0, candidate: () => 0.999 }, []));
-    expect(better.keep).toBe(true);
-    expect((better.evidence as unknown as NoiseEvidence).stage).toBe('exact');
-    const same = await new NoiseKeepPolicy().decide(input(1.0, base, [base], { best: () => 1.0, candidate: () => 1.0 }, []));
-    expect(same.keep).toBe(false);
+    // Identical up to rounding: the pooled σ would print as 9.6e-17.
+    const same = (s: number) => [1.0, 1.0000000000000002, 0.9999999999999999][s - 1337] ?? 1.0;
+    const tiny = await new NoiseKeepPolicy().decide(input(0.9995, base, [base], { best: same, candidate: () => 0.9995 }, []));
+    const ev = tiny.evidence as unknown as NoiseEvidence;
+    expect(ev.stage).toBe('degenerate');
+    expect(ev.sigma).toBe(0);
+    expect(tiny.keep).toBe(false);
+    expect(tiny.reason).toMatch(/identical results/);
+    expect(tiny.reason).not.toMatch(/e-1\d/);
+    expect(ev.floor).toBeCloseTo(0.001, 12);
+    const clear = await new NoiseKeepPolicy().decide(input(0.99, base, [base], { best: same, candidate: () => 0.99 }, []));
+    expect(clear.keep).toBe(true);
+    expect((clear.evidence as unknown as NoiseEvidence).stage).toBe('degenerate');
+    // An explicit minDelta is the floor.
+    const strictCfg = { ...defaultConfig(), minDelta: 0.02 };
+    const under = await new NoiseKeepPolicy().decide(input(0.99, base, [base], { best: same, candidate: () => 0.99 }, [], strictCfg));
+    expect(under.keep).toBe(false);
+    // The summary the faces show carries the flag and the text.
+    const row = rec('e2', 'c1', 0.99, 'kept', clear.evidence);
+    const s = noiseSummary([base, row])!;
+    expect(s.degenerate).toBe(true);
+    expect(s.message).toMatch(/cannot be measured/);
+    expect(s.line).toMatch(/^noise: not measurable/);
+    expect(s.line).not.toMatch(/σ \d/);
   });
 });
 

@@ -22,7 +22,8 @@ export function knobWorkspace(knobs = 40): string {
 }
 
 export function knobConfig(over: Partial<RatchetConfig> = {}): RatchetConfig {
-  return { ...defaultConfig(), command: ['true'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, ...over };
+  // finalRuns 0: the loop and throughput measurements here are about scheduling, not the session's final re-runs of the best.
+  return { ...defaultConfig(), command: ['true'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, finalRuns: 0, ...over };
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) =>

@@ -3,15 +3,42 @@ import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from 
 import { mean, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
-  /** Runs per side (candidate and best, paired by seed) behind a keep; also the baseline's runs for the first noise estimate. */
+  /** At most this many runs of a candidate (and of the best) behind a decision; also the baseline's runs for the first noise estimate. */
   seeds: number;
-  /** One-sided confidence that the improvement is real, required to keep. */
+  /** One-sided confidence that an improvement is real, required to keep (over all looks of the sequential test). */
   confidence: number;
-  /** A candidate's single run must beat the best's mean by this many σ to earn re-runs (the rest are discarded at once). */
+  /** A candidate's first run must beat the best's mean by this many standard errors to earn a re-run (the rest are discarded at once). */
   screen: number;
+  /** Runs of the best before a candidate is judged against it (re-run once per best, only when a candidate looks better). */
+  bestRuns: number;
+  /** Runs of the baseline behind the first noise estimate (made when the first candidate looks better). */
+  calibrate: number;
+  /** The share of 1 - confidence spent on keeping after one run (the rest on the last look). */
+  firstLook: number;
+  /** Degrees of freedom the σ of paired differences needs before paired comparisons are used. */
+  pairedDf: number;
+  /** After a re-run, a candidate whose improvement is below this many standard errors is discarded without more runs. */
+  futility: number;
 }
 
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 3, confidence: 0.95, screen: 0.5 };
+// Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
+// at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
+// futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4 };
+
+/**
+ * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
+ * (or fixes it itself in a way the seed offset cannot reach) and run-to-run noise cannot be measured.
+ */
+export const DEGENERATE_RELATIVE = 1e-9;
+/**
+ * Paired comparisons are used only when their standard error is below this share of the unpaired
+ * one: choosing the test by a noisy estimate of its SE must not make false keeps more likely when
+ * pairing buys little (noise the seed does not explain).
+ */
+export const PAIRED_GAIN = 0.7;
+/** Without a measurable noise and without `minDelta`, an improvement must be at least this fraction of |best|. */
+export const DEGENERATE_FLOOR = 1e-3;
 
 /** seed → metric of one commit. */
 type Runs = Map<number, number>;
@@ -39,8 +66,22 @@ interface NoiseEvidenceSide {
 /** What the noise rule writes on the ledger row (`evidence`). */
 export interface NoiseEvidence {
   rule: 'noise';
-  /** screen: discarded on its one run; confirm: re-run and tested; exact: the trainer has no noise. */
-  stage: 'screen' | 'confirm' | 'exact';
+  /**
+   * screen: decided on its one run (discarded, or kept when far beyond the noise); confirm: re-run
+   * and tested; degenerate: re-runs gave identical results, so the noise could not be measured and
+   * the improvement had to clear `floor` instead.
+   */
+  stage: 'screen' | 'confirm' | 'degenerate';
+  /** Runs of the candidate behind the decision (1: decided on its first run). */
+  looks?: number;
+  /** Compared by seed (candidate minus best at the same seeds), with the pooled σ of paired differences. */
+  paired?: boolean;
+  sigmaPaired?: number;
+  sigmaPairedDf?: number;
+  /** degenerate: the least improvement that counted (minDelta, or 0.1% of |best| when minDelta is 0). */
+  floor?: number;
+  /** degenerate: the plain-language explanation (also on the summary). */
+  message?: string;
   candidate: NoiseEvidenceSide;
   best: NoiseEvidenceSide & { id: string; commit: string | null };
   /** Pooled run-to-run standard deviation and its degrees of freedom (all comparable runs of the session). */
@@ -62,29 +103,49 @@ export interface NoiseEvidence {
   calibrated?: boolean;
 }
 
+/** The text Ratchet shows when re-runs return identical metrics (CLI, tree tooltip, chart). */
+export function degenerateMessage(floor: number, fromMinDelta: boolean): string {
+  return `re-runs with other seeds returned identical results, so run-to-run noise cannot be measured (the trainer ignores RATCHET_SEED, or fixes its seed where Ratchet's seed offset cannot reach it). Ratchet does not assume σ = 0: a change must improve by at least ${fmt(floor)}${fromMinDelta ? ' (minDelta)' : ' (0.1% of the best; set minDelta in ratchet.json to choose)'}; make the trainer read RATCHET_SEED for noise-aware decisions`;
+}
+
+/** True when a pooled σ is no noise at all (identical re-runs, up to floating-point rounding). */
+export function isDegenerate(sigma: number | null, scale: number): boolean {
+  return sigma !== null && sigma <= DEGENERATE_RELATIVE * Math.max(Math.abs(scale), 1e-300);
+}
+
 /**
- * Keeps a change only when its improvement is larger than run-to-run noise can explain.
+ * Keeps a change only when its improvement is larger than run-to-run noise can explain, with as
+ * few re-runs as the answer needs (a sequential test).
  *
+ * - A candidate no better than the best's mean on its first run is discarded at once: no re-run,
+ *   and no noise estimate needed.
  * - Noise: σ is pooled over every commit measured with several seeds in this session (each
- *   commit has its own mean; the spread around it is noise). The first decision measures it by
- *   re-running the best (the baseline) with `seeds - 1` more seeds.
- * - Screen: a candidate whose one run does not beat the best's mean by `screen`·σ is discarded
- *   without re-runs; most proposals end here, which keeps the cost small.
- * - Confirm: a promising candidate is re-run with the seeds the best already ran with, and kept
- *   when the mean paired improvement exceeds the one-sided Student t threshold at `confidence`
- *   with SE = σ·√(2/n) (σ pooled, so the degrees of freedom grow over the session). The SE
- *   assumes the two sides independent, which is conservative when the seed correlates them.
- * - Every run is cached by commit and seed (and rebuilt from the ledger's evidence on resume): a
- *   kept candidate's runs become the new best's, so the next decision rarely re-runs the best.
+ *   commit has its own mean; the spread around it is noise). The first candidate that looks better
+ *   has the best (the baseline) re-run with `seeds - 1` more seeds to measure it.
+ * - The best is judged by its mean over at least `bestRuns` runs (re-run once per best, and only
+ *   when a candidate looks better than it). A kept candidate's runs become the new best's.
+ * - Look 1 (the candidate's own run): z = improvement / (σ·√(1 + 1/n_best)). Below `screen`:
+ *   discarded. Beyond the Student t quantile at 1 - firstLook·(1 - confidence): kept on one run.
+ * - Otherwise the candidate is re-run (seed+1, seed+2: the seeds the best ran with), and after each
+ *   re-run kept when z = mean improvement / (σ·√(1/n + 1/n_best)) passes the t quantile at
+ *   1 - (1 - firstLook)·(1 - confidence); discarded when it falls below `futility` or at `seeds` runs.
+ *   The two looks split 1 - confidence between them, so a change that does nothing is kept at most
+ *   about that often.
+ * - No measurable noise (re-runs identical): the improvement must clear minDelta, or 0.1% of |best|
+ *   when minDelta is 0, and the evidence says so (stage "degenerate"). Never "σ = 0, so anything counts".
+ * - Every run is cached by commit and seed (and rebuilt from the ledger's evidence on resume).
  */
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
   private readonly cache = new Map<string, Runs>();
+  /** Candidate/best commit pairs of earlier decisions: their runs at the same seeds give paired differences. */
+  private readonly pairs = new Map<string, [string, string]>();
   private readonly opts: NoiseOptions;
 
   constructor(opts: Partial<NoiseOptions> = {}) {
     this.opts = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (this.opts.seeds < 2) this.opts.seeds = 2;
+    this.opts.bestRuns = Math.max(1, Math.min(this.opts.bestRuns, this.opts.seeds));
   }
 
   /** Runs known for a commit (tests, summaries). */
@@ -106,6 +167,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         if (r.commit) for (const [s, m] of runsFromObject(ev.candidate?.runs)) this.runs(r.commit).set(s, m);
         const bk = ev.best?.commit ?? ev.best?.id;
         if (bk) for (const [s, m] of runsFromObject(ev.best?.runs)) this.runs(bk).set(s, m);
+        if (bk && r.commit) this.pairs.set(`${r.commit}\u0000${bk}`, [r.commit, bk]);
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);
@@ -119,9 +181,27 @@ export class NoiseKeepPolicy implements KeepPolicy {
     return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
   }
 
+  /**
+   * Pooled standard deviation of paired differences (candidate minus best at the same seed, around
+   * each pair's mean difference): what a paired comparison's noise is when the seed explains much of
+   * a run's result (same init and data order for every code version), as on the corpus of real runs.
+   */
+  private pairedSigma(extra: [Runs, Runs] | null): { sigma: number | null; df: number } {
+    const groups: number[][] = [];
+    const add = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => {
+      const d = [...a.keys()].filter((k) => b.has(k)).map((k) => a.get(k)! - b.get(k)!);
+      if (d.length >= 2) groups.push(d);
+    };
+    for (const [a, b] of this.pairs.values()) add(this.runsOf(a), this.runsOf(b));
+    if (extra) add(extra[0], extra[1]);
+    const { variance, df } = pooledVariance(groups);
+    return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
+  }
+
   async decide(input: KeepInput): Promise<KeepDecision> {
     const { metric, best, goal, config, history } = input;
-    const n = this.opts.seeds;
+    const o = this.opts;
+    const n = o.seeds;
     const s0 = config.seed;
     const seeds = Array.from({ length: n }, (_, i) => s0 + i);
     const bestKey = best.commit ?? best.id;
@@ -131,6 +211,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const cand: Runs = new Map([[s0, metric]]);
     let reruns = 0;
     let rerunMs = 0;
+    let calibrated = false;
     const run = async (which: 'candidate' | 'best', seed: number): Promise<number | null> => {
       const t0 = Date.now();
       reruns++;
@@ -140,99 +221,115 @@ export class NoiseKeepPolicy implements KeepPolicy {
         rerunMs += Date.now() - t0;
       }
     };
-    const fillBest = async (upTo: number[]) => {
-      for (const s of upTo) {
+    /** Runs the best with the first `k` session seeds it lacks. */
+    const fillBest = async (k: number) => {
+      for (let i = 0; i < k; i++) {
+        const s = s0 + i;
         if (bestRuns.has(s)) continue;
         const m = await run('best', s);
         if (m !== null && Number.isFinite(m)) bestRuns.set(s, m);
       }
     };
+    const minDelta = config.minDelta;
+    const bestMean = () => mean([...bestRuns.values()]);
+    const candMean = () => mean([...cand.values()]);
+    const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df)`);
+    const build = (stage: NoiseEvidence['stage'], sg: { sigma: number | null; df: number }, diff: number, se: number | null, z: number | null, threshold: number | null, extra: Partial<NoiseEvidence> = {}): NoiseEvidence => {
+      const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
+      const conf = z === null ? null : Number.isFinite(z) ? tCdf(z, Math.max(1, sg.df)) : z > 0 ? 1 : 0;
+      return {
+        rule: 'noise',
+        stage,
+        looks: cand.size,
+        candidate: { runs: runsObject(cand), n: cand.size, mean: candMean(), sd: sd([...cand.values()]) },
+        best: { id: best.id, commit: best.commit, runs: runsObject(bestRuns), n: bestRuns.size, mean: bestMean(), sd: sd([...bestRuns.values()]) },
+        sigma: sg.sigma,
+        sigmaDf: sg.df,
+        pairedSeeds: paired,
+        diff,
+        se,
+        t: z,
+        threshold,
+        confidence: conf,
+        reruns,
+        rerunSeconds: Math.round(rerunMs) / 1000,
+        ...(calibrated ? { calibrated } : {}),
+        ...extra,
+      };
+    };
+    const out = (keep: boolean, ev: NoiseEvidence, reason: string): KeepDecision => ({ keep, delta: ev.diff, metric: ev.candidate.mean, reason, evidence: ev as unknown as Record<string, unknown> });
 
-    let calibrated = false;
+    // Not better than the best at all: no re-run can make it a keep worth its cost.
+    const d1 = improvement(metric, bestMean(), goal);
+    if (!(d1 > 0) || d1 < minDelta) {
+      const sg = this.sigma([]);
+      const why = d1 > 0 ? `better by only ${fmt(d1)} < minDelta ${fmt(minDelta)}` : `not better (${fmt(metric)} vs best mean ${fmt(bestMean())} over ${bestRuns.size} run${bestRuns.size === 1 ? '' : 's'})`;
+      return out(false, build('screen', sg, d1, null, null, null), `${why}; ${noiseText(sg)}`);
+    }
+
+    // Looks better: make sure the noise is measured and the best is measured well enough.
     if (this.sigma([]).df === 0) {
-      await fillBest(seeds);
+      await fillBest(Math.max(2, o.calibrate));
       calibrated = true;
     }
-    const build = (stage: NoiseEvidence['stage'], paired: number[], diff: number, se: number | null, t: number | null, threshold: number | null, conf: number | null, sig: { sigma: number | null; df: number }): NoiseEvidence => ({
-      rule: 'noise',
-      stage,
-      candidate: { runs: runsObject(cand), n: cand.size, mean: mean([...cand.values()]), sd: sd([...cand.values()]) },
-      best: { id: best.id, commit: best.commit, runs: runsObject(bestRuns), n: bestRuns.size, mean: mean([...bestRuns.values()]), sd: sd([...bestRuns.values()]) },
-      sigma: sig.sigma,
-      sigmaDf: sig.df,
-      pairedSeeds: paired,
-      diff,
-      se,
-      t,
-      threshold,
-      confidence: conf,
-      reruns,
-      rerunSeconds: Math.round(rerunMs) / 1000,
-      ...(calibrated ? { calibrated } : {}),
-    });
+    let sg = this.sigma([]);
+    if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
-    const bestMean = mean([...bestRuns.values()]);
-    const sig0 = this.sigma([]);
-    const d1 = improvement(metric, bestMean, goal);
-    const minDelta = config.minDelta;
-    const noiseText = (s: number | null, df: number) => (s === null ? 'σ unknown' : `σ ${fmt(s)} (${df} df)`);
-
-    if (sig0.sigma === 0) {
-      // Every commit measured twice gave the same number: the trainer is deterministic; decide exactly.
-      const keep = d1 > 0 && d1 >= minDelta;
-      const ev = build('exact', [s0], d1, 0, null, null, keep ? 1 : 0, sig0);
-      return { keep, delta: d1, reason: `${keep ? 'better' : 'not better'} by ${fmt(d1)} with no run-to-run noise (the same result over seeds): ${fmt(metric)} vs ${fmt(bestMean)}`, evidence: ev as unknown as Record<string, unknown> };
-    }
-    const screenBar = Math.max(this.opts.screen * (sig0.sigma ?? 0), minDelta);
-    if (!(d1 > 0) || d1 <= screenBar) {
-      const ev = build('screen', [], d1, null, null, null, null, sig0);
-      const why = d1 > 0 ? `better by only ${fmt(d1)} ≤ ${fmt(screenBar)} (${this.opts.screen}σ screen), not worth re-runs` : `not better: ${fmt(metric)} vs best mean ${fmt(bestMean)}`;
-      return { keep: false, delta: d1, reason: `${why}; ${noiseText(sig0.sigma, sig0.df)}`, evidence: ev as unknown as Record<string, unknown> };
+    // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
+    if (isDegenerate(sg.sigma, bestMean())) {
+      const fromMinDelta = minDelta > 0;
+      const floor = fromMinDelta ? minDelta : DEGENERATE_FLOOR * Math.abs(bestMean());
+      const d = improvement(metric, bestMean(), goal);
+      const keep = d > 0 && d >= floor;
+      const message = degenerateMessage(floor, fromMinDelta);
+      const ev = build('degenerate', { sigma: 0, df: sg.df }, d, null, null, null, { floor, message, sigma: 0 });
+      return out(keep, ev, `${keep ? 'better' : 'not better'} by ${fmt(d)} (needs ${fmt(floor)}): ${message}`);
     }
 
-    // Promising: re-run the candidate with the best's seeds, stopping as soon as the mean is no longer better.
-    let failed: string | null = null;
-    for (const s of seeds.slice(1)) {
-      await fillBest([s]);
+    const alpha = 1 - o.confidence;
+    const qFirst = 1 - o.firstLook * alpha;
+    const qLater = 1 - (1 - o.firstLook) * alpha;
+    let paired = false;
+    for (;;) {
+      const nb = bestRuns.size;
+      const nc = cand.size;
+      // Unpaired: the candidate's mean against the best's mean over all its runs, σ pooled.
+      let d = improvement(candMean(), bestMean(), goal);
+      let se = sg.sigma! * Math.sqrt(1 / nc + 1 / nb);
+      let df = sg.df;
+      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(candMean())} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
+      // Paired, when every run of the candidate has the best's run at the same seed and paired differences are known to be less noisy.
+      const sp = this.pairedSigma(nc >= 2 ? [cand, bestRuns] : null);
+      const seedsC = [...cand.keys()];
+      if (sp.sigma !== null && sp.df >= o.pairedDf && seedsC.every((k) => bestRuns.has(k)) && sp.sigma / Math.sqrt(nc) < PAIRED_GAIN * se) {
+        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestRuns.get(k)!, goal));
+        d = mean(diffs);
+        se = sp.sigma / Math.sqrt(nc);
+        df = sp.df;
+        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map((k) => bestRuns.get(k)!)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
+        paired = true;
+      } else paired = false;
+      const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
+      const threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, df));
+      const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
+      const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
+      if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
+      if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
+      if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
+      if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
+      // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
+      if (nb < o.bestRuns) {
+        await fillBest(nb + 1);
+        if (bestRuns.size > nb) {
+          sg = this.sigma([cand]);
+          continue;
+        }
+      }
+      const s = s0 + nc;
       const m = await run('candidate', s);
-      if (m === null || !Number.isFinite(m)) {
-        failed = `its re-run with seed ${s} failed`;
-        break;
-      }
+      if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
-      const p = [...cand.keys()].filter((k) => bestRuns.has(k));
-      const dNow = improvement(mean(p.map((k) => cand.get(k)!)), mean(p.map((k) => bestRuns.get(k)!)), goal);
-      if (dNow <= 0) {
-        failed = `after ${cand.size} runs it is no longer better (${fmt(dNow)})`;
-        break;
-      }
-      // Clearly better already: no need for the remaining seeds.
-      const sNow = this.sigma([cand]);
-      if (sNow.sigma !== null && sNow.sigma > 0 && dNow >= minDelta && dNow / (sNow.sigma * Math.sqrt(2 / p.length)) > tQuantile(this.opts.confidence, sNow.df)) break;
+      sg = this.sigma([cand]);
     }
-    const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
-    const cMean = mean(paired.map((k) => cand.get(k)!));
-    const bMean = mean(paired.map((k) => bestRuns.get(k)!));
-    const diff = improvement(cMean, bMean, goal);
-    const sig = this.sigma([cand]);
-    const candMean = mean([...cand.values()]);
-    if (failed !== null || sig.sigma === null) {
-      const ev = build('confirm', paired, diff, null, null, null, null, sig);
-      return { keep: false, delta: diff, metric: candMean, reason: `promising at first (${fmt(d1)}), but ${failed ?? 'the noise could not be measured'}; ${noiseText(sig.sigma, sig.df)}`, evidence: ev as unknown as Record<string, unknown> };
-    }
-    const se = sig.sigma * Math.sqrt(2 / paired.length);
-    const t = se > 0 ? diff / se : diff > 0 ? Infinity : -Infinity;
-    const threshold = tQuantile(this.opts.confidence, sig.df);
-    const conf = Number.isFinite(t) ? tCdf(t, sig.df) : t > 0 ? 1 : 0;
-    const keep = t > threshold && diff >= minDelta;
-    const ev = build('confirm', paired, diff, se, t, threshold, conf, sig);
-    const summary = `mean of ${paired.length} paired runs ${fmt(cMean)} vs ${fmt(bMean)}: ${diff > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(diff))} = ${Number.isFinite(t) ? t.toFixed(2) : t} SE (needs ${threshold.toFixed(2)}), confidence ${(conf * 100).toFixed(1)}%; ${noiseText(sig.sigma, sig.df)}`;
-    return {
-      keep,
-      delta: diff,
-      metric: candMean,
-      reason: keep ? `better beyond noise: ${summary}` : diff >= minDelta ? `within noise: ${summary}` : `better by less than minDelta ${fmt(minDelta)}: ${summary}`,
-      evidence: ev as unknown as Record<string, unknown>,
-    };
   }
 }

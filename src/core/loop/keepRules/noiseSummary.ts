@@ -3,7 +3,7 @@ import type { NoiseEvidence } from './noiseKeepPolicy';
 
 /** The session's noise estimate, for the CLI summary, the tree tooltip and the chart band. */
 export interface NoiseSummary {
-  /** Pooled run-to-run standard deviation of the metric, from the latest decision. */
+  /** Pooled run-to-run standard deviation of the metric, from the latest decision (0 when degenerate). */
   sigma: number;
   df: number;
   /** The current best's mean and its standard error (σ/√n): the chart band is mean ± 2·se, or ± 2σ for one run. */
@@ -13,8 +13,20 @@ export interface NoiseSummary {
   reruns: number;
   rerunSeconds: number;
   decisions: number;
+  /**
+   * Re-runs with other seeds returned identical results: the noise cannot be measured, and the
+   * rule requires `floor` (minDelta, or 0.1% of the best) instead. Faces show `message` as is, and
+   * no noise band (there is no σ to draw).
+   */
+  degenerate?: boolean;
+  /** degenerate: the least improvement a keep needs. */
+  floor?: number;
+  /** Plain-language text for the faces (set when degenerate). */
+  message?: string;
   line: string;
 }
+
+const p = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 
 /** Reads the noise rule's evidence from the session's rows; null when it made no decision with a noise estimate. */
 export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | null {
@@ -33,8 +45,24 @@ export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | 
   if (!last) return null;
   const keptLast = [...rows].reverse().find((r) => r.status === 'kept' && (r.evidence as Partial<NoiseEvidence> | undefined)?.rule === 'noise');
   const side = keptLast ? (keptLast.evidence as unknown as NoiseEvidence).candidate : last.best;
+  const cost = `${reruns} re-run${reruns === 1 ? '' : 's'} (${Math.round(rerunSeconds)} s) for ${decisions} decision${decisions === 1 ? '' : 's'}`;
+  if (last.stage === 'degenerate') {
+    const message = last.message ?? 're-runs with other seeds returned identical results, so run-to-run noise cannot be measured';
+    return {
+      sigma: 0,
+      df: last.sigmaDf,
+      bestMean: side.mean,
+      bestRuns: side.n,
+      reruns,
+      rerunSeconds,
+      decisions,
+      degenerate: true,
+      ...(typeof last.floor === 'number' ? { floor: last.floor } : {}),
+      message,
+      line: `noise: not measurable: ${message}; ${cost}`,
+    };
+  }
   const sigma = last.sigma!;
-  const p = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
   return {
     sigma,
     df: last.sigmaDf,
@@ -43,6 +71,7 @@ export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | 
     reruns,
     rerunSeconds,
     decisions,
-    line: `noise: σ ${p(sigma)} (${last.sigmaDf} df); best ${p(side.mean)} ± ${p(sigma / Math.sqrt(Math.max(1, side.n)))} over ${side.n} run${side.n === 1 ? '' : 's'}; ${reruns} re-run${reruns === 1 ? '' : 's'} (${Math.round(rerunSeconds)} s) for ${decisions} decision${decisions === 1 ? '' : 's'}`,
+    degenerate: false,
+    line: `noise: σ ${p(sigma)} (${last.sigmaDf} df); best ${p(side.mean)} ± ${p(sigma / Math.sqrt(Math.max(1, side.n)))} over ${side.n} run${side.n === 1 ? '' : 's'}; ${cost}`,
   };
 }

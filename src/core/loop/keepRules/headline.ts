@@ -1,0 +1,95 @@
+import type { MetricGoal } from '../../config/configTypes';
+import type { ExperimentRecord } from '../../store/experimentRecord';
+import type { NoiseEvidence } from './noiseKeepPolicy';
+import { mean } from './stats';
+
+/**
+ * The session's improvement, measured so that the winner's curse does not inflate it: the best
+ * kept result is the luckiest of many draws, so "baseline → best" on the recorded numbers is biased
+ * in its favour. The de-biased figure compares the baseline's mean over its runs (never selected
+ * on) with the best re-run on fresh seeds at the end of the session (seeds no decision used); when
+ * there was no final re-run it falls back to the best's mean over all its runs, and says so.
+ */
+export interface Headline {
+  baseline: number;
+  best: number;
+  bestId: string;
+  baselineRuns: number;
+  bestRuns: number;
+  /** The best was re-measured on fresh seeds (unbiased); false: its mean over the runs that selected it. */
+  fresh: boolean;
+  /** Relative change from baseline to best, in % (negative is lower). */
+  relative: number;
+  /** The recorded (biased) figures, for comparison. */
+  recorded: { baseline: number; best: number; relative: number };
+  /** How it was measured, in words. */
+  method: string;
+  line: string;
+}
+
+/** Every run of each commit the noise rule recorded (commit → seed → metric), plus each row's own run at the session seed. */
+export function runsByCommit(rows: readonly ExperimentRecord[], sessionSeed: number): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  const at = (k: string) => {
+    let m = out.get(k);
+    if (!m) out.set(k, (m = new Map()));
+    return m;
+  };
+  const put = (k: string | null | undefined, runs: unknown) => {
+    if (!k || !runs || typeof runs !== 'object') return;
+    for (const [s, v] of Object.entries(runs as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v) && Number.isInteger(Number(s))) at(k).set(Number(s), v);
+  };
+  for (const r of rows) {
+    const ev = r.evidence as Partial<NoiseEvidence> | undefined;
+    if (ev?.rule === 'noise') {
+      put(r.commit, ev.candidate?.runs);
+      put(ev.best?.commit ?? ev.best?.id, ev.best?.runs);
+    }
+    if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept') && !at(r.commit).has(sessionSeed)) {
+      // A kept row's metric may be a mean over runs; only a baseline's is the run at the session seed.
+      if (r.status === 'baseline' || ev?.rule !== 'noise') at(r.commit).set(sessionSeed, r.metric);
+    }
+  }
+  return out;
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
+const rel = (a: number, b: number) => (a !== 0 ? ((b - a) / Math.abs(a)) * 100 : 0);
+const runsText = (n: number) => (n === 1 ? 'one run' : `mean of ${n} runs`);
+
+/**
+ * The de-biased headline of a session; null without a baseline, or when nothing was kept.
+ * `fresh` are the best's final re-runs on seeds no decision used (empty: none were made).
+ */
+export function headline(rows: readonly ExperimentRecord[], best: ExperimentRecord | null, sessionSeed: number, goal: MetricGoal, fresh: readonly number[] = []): Headline | null {
+  const base = rows.find((r) => r.status === 'baseline');
+  if (!base || !best || best.id === base.id || typeof base.metric !== 'number' || typeof best.metric !== 'number') return null;
+  const runs = runsByCommit(rows, sessionSeed);
+  const baseRuns = [...(runs.get(base.commit ?? '') ?? new Map<number, number>()).values()];
+  if (baseRuns.length === 0) baseRuns.push(base.metric);
+  const freshOk = fresh.filter((x) => Number.isFinite(x));
+  const bestRunsAll = [...(runs.get(best.commit ?? '') ?? new Map<number, number>()).values()];
+  if (bestRunsAll.length === 0) bestRunsAll.push(best.metric);
+  const useFresh = freshOk.length > 0;
+  const b0 = mean(baseRuns);
+  const b1 = useFresh ? mean(freshOk) : mean(bestRunsAll);
+  const n1 = useFresh ? freshOk.length : bestRunsAll.length;
+  const method = useFresh
+    ? `baseline: ${runsText(baseRuns.length)}; best (${best.id}): ${runsText(n1)} on fresh seeds at the end of the session (seeds no keep decision used, so its luck does not count)`
+    : `baseline: ${runsText(baseRuns.length)}; best (${best.id}): ${runsText(n1)} that selected it, so it may still flatter it${n1 === 1 ? ' (a single lucky draw)' : ''}`;
+  const r = rel(b0, b1);
+  const rr = rel(base.metric, best.metric);
+  const better = goal === 'minimize' ? b1 < b0 : b1 > b0;
+  return {
+    baseline: b0,
+    best: b1,
+    bestId: best.id,
+    baselineRuns: baseRuns.length,
+    bestRuns: n1,
+    fresh: useFresh,
+    relative: r,
+    recorded: { baseline: base.metric, best: best.metric, relative: rr },
+    method,
+    line: `${useFresh ? 'de-biased' : 'not de-biased'}: baseline ${fmt(b0)} → best ${fmt(b1)} (${r >= 0 ? '+' : ''}${r.toFixed(2)}%${better ? '' : ', no better than the baseline'}); ${method}`,
+  };
+}

@@ -1,0 +1,84 @@
+// The research loop with a real Python trainer that hard-codes its seed (random.seed(42), as
+// autoresearch's train.py does with torch.manual_seed(42)): the seed offset makes its re-runs
+// differ, so the noise rule measures real noise; with the offset off the re-runs are identical and
+// the session says so; and a session that ends on its own re-runs the best on fresh seeds for its
+// headline.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RatchetConfig } from '../../../src/core/config/configTypes';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { ResearchLoop } from '../../../src/core/loop/researchLoop';
+import type { LoopEvent } from '../../../src/core/loop/loopEvents';
+import { summaryLines } from '../../../src/cli/terminalRenderer';
+import { StandInProposer } from './standIns';
+
+const PY = '/usr/bin/python3';
+
+function workspace(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-seedloop-'));
+  const knobs = Array.from({ length: 8 }, (_, i) => `K${i} = 0\n`).join('');
+  writeFileSync(
+    path.join(dir, 'train.py'),
+    `${knobs}import json, random
+random.seed(42)
+noise = random.gauss(0, 0.3)
+print(json.dumps({"final": {"val_bpb": 100 - (${Array.from({ length: 8 }, (_, i) => `K${i}`).join(' + ')}) + noise}}))
+`,
+  );
+  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
+  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
+  g('init', '-q', '-b', 'main');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return dir;
+}
+
+async function session(over: Partial<RatchetConfig>, plan: { knob: number; to: number }[]) {
+  const ws = workspace();
+  const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, pipeline: false, ...over };
+  const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(0, plan), experiments: plan.length, tag: 't', earlyStop: null, detectDevices: async () => [] });
+  const events: LoopEvent[] = [];
+  loop.on((e) => events.push(e));
+  const summary = await loop.run();
+  return { summary, events };
+}
+
+describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest headline in the loop', () => {
+  it('a trainer that fixes its seed still shows real noise, and the headline re-runs the best on fresh seeds', async () => {
+    const { summary, events } = await session({}, [{ knob: 0, to: 3 }, { knob: 1, to: 0.01 }, { knob: 2, to: 3 }]);
+    expect(summary.noise?.degenerate).toBe(false);
+    expect(summary.noise!.sigma).toBeGreaterThan(0.05);
+    expect(summary.noise!.sigma).toBeLessThan(1);
+    expect(summary.kept).toBeGreaterThanOrEqual(1);
+    const h = summary.headline!;
+    expect(h.fresh).toBe(true);
+    expect(h.bestRuns).toBe(2);
+    expect(h.method).toMatch(/fresh seeds/);
+    expect(h.baselineRuns).toBeGreaterThanOrEqual(3);
+    // The final runs used seeds no decision used (session seed + 1000, + 1001).
+    const finals = events.filter((e) => e.type === 'run-started').slice(-2);
+    expect(finals.map((e) => (e as { id: string }).id)).toEqual([summary.bestId, summary.bestId]);
+    const lines = summaryLines(summary, 'minimize');
+    expect(lines.some((l) => l.startsWith('de-biased: baseline'))).toBe(true);
+    expect(lines.some((l) => l.includes('as recorded'))).toBe(true);
+    // The user is told once that the trainer's own seed is offset on re-runs.
+    const notes = events.filter((e) => e.type === 'warning' && /sets its own seed/.test(e.message));
+    expect(notes).toHaveLength(1);
+    expect((notes[0] as { message: string }).message).toMatch(/random\.seed\(42\) → 4[3-9]/);
+  }, 120_000);
+
+  it('with the seed offset off, identical re-runs are reported as unmeasurable noise, never σ ≈ 0', async () => {
+    const { summary, events } = await session({ seedOffset: false, finalRuns: 0 }, [{ knob: 0, to: 3 }, { knob: 1, to: 0.0001 }]);
+    expect(summary.noise?.degenerate).toBe(true);
+    expect(summary.noise!.line).toMatch(/not measurable/);
+    expect(summary.noise!.line).not.toMatch(/e-1\d/);
+    // A change of 0.0001 on ~100 is below the 0.1% floor: not kept, though it is "better".
+    expect(summary.kept).toBe(1);
+    expect(summary.headline?.fresh).toBe(false);
+    expect(summary.headline?.method).toMatch(/may still flatter it/);
+    expect(events.some((e) => e.type === 'warning' && /sets its own seed/.test(e.message))).toBe(false);
+  }, 120_000);
+});
