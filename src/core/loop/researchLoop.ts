@@ -1,3 +1,4 @@
+import { hardDeadlineSeconds } from '../config/validateConfig';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -1007,7 +1008,7 @@ export class ResearchLoop {
         env,
         output: config.output,
         budgetSeconds: config.budget.seconds,
-        graceSeconds: config.budget.graceSeconds,
+        graceSeconds: hardDeadlineSeconds(config.budget) - config.budget.seconds,
         logPath: path.join(runDir, 'log.txt'),
         metricsPath: path.join(runDir, 'metrics.jsonl'),
         signal: runAbort.signal,
