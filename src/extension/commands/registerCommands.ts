@@ -77,7 +77,13 @@ async function requireWorkspace(s: Services): Promise<string | undefined> {
 async function ensureConfig(s: Services, ws: string, interactive: boolean): Promise<RatchetConfig | undefined> {
   const file = path.join(ws, CONFIG_FILE);
   if (!existsSync(file)) {
-    const detected = await detectConfig(ws);
+    let detected: Record<string, unknown> | null;
+    try {
+      detected = await detectConfig(ws);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Ratchet: ${(err as Error).message}`);
+      return undefined;
+    }
     if (!detected) {
       void vscode.window.showErrorMessage(`Ratchet: no ${CONFIG_FILE} and no train.py in this folder. Add a ${CONFIG_FILE} with the command that trains, or create a New Research Workspace.`, 'New Research Workspace')
         .then((a) => a && vscode.commands.executeCommand('ratchet.newWorkspace'));

@@ -1,0 +1,39 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { parseLedger } from '../../../src/core/store/ledger';
+import { autoresearchFiles, fakeUvBin } from '../../support/autoresearchStandIn';
+import { runCli } from '../../support/runCli';
+import { cleanupTempDirs, makeRepo } from '../../support/tempRepo';
+
+afterAll(cleanupTempDirs);
+
+const ledger = (ws: string): ExperimentRecord[] => parseLedger(readFileSync(path.join(ws, '.ratchet/experiments.jsonl'), 'utf8')).records;
+
+describe('ratchet run in an autoresearch workspace without ratchet.json', () => {
+  it('runs what detection found: `uv run train.py`, autoresearch output, the hard deadline shown at the start', async () => {
+    const ws = makeRepo(autoresearchFiles());
+    const r = await runCli(['run', '--workspace', ws, '--experiments', '2', '--proposer', 'offline', '--tag', 'ar1'], {
+      env: { PATH: `${fakeUvBin()}:${process.env.PATH}` },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('no ratchet.json: detected a karpathy/autoresearch workspace; running `uv run train.py`, output autoresearch');
+    expect(r.stdout).toMatch(/budget 300s per run, hard deadline 600s from process start/);
+    const rows = ledger(ws);
+    expect(rows[0]).toMatchObject({ status: 'baseline', metric: 1.0001 });
+    expect(rows[0]!.final).toMatchObject({ val_bpb: 1.0001, peak_vram_mb: 45060.2, num_steps: 20 });
+    expect(readFileSync(path.join(ws, '.ratchet/runs', rows[0]!.id, 'uv-calls.txt'), 'utf8')).toContain('run train.py');
+    const metrics = readFileSync(path.join(ws, '.ratchet/runs', rows[0]!.id, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(metrics).toHaveLength(20);
+    expect(existsSync(path.join(ws, 'ratchet.json'))).toBe(false);
+  });
+
+  it('without uv, python3 lacking a module train.py imports: exit 2 and a message naming what to install', async () => {
+    const ws = makeRepo(autoresearchFiles({ extraImport: 'ratchet_no_such_module_xyz' }));
+    const r = await runCli(['run', '--workspace', ws, '--experiments', '1', '--proposer', 'offline'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ratchet: this is a karpathy\/autoresearch workspace, run with `uv run train\.py`, and uv is not installed: install uv .*lacks ratchet_no_such_module_xyz/);
+  });
+});
