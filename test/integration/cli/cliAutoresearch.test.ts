@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -5,7 +6,7 @@ import type { ExperimentRecord } from '../../../src/core/store/experimentRecord'
 import { parseLedger } from '../../../src/core/store/ledger';
 import { autoresearchFiles, fakeUvBin } from '../../support/autoresearchStandIn';
 import { runCli } from '../../support/runCli';
-import { cleanupTempDirs, makeRepo } from '../../support/tempRepo';
+import { cleanupTempDirs, makeRepo, REPO_ROOT } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 
@@ -28,6 +29,15 @@ describe('ratchet run in an autoresearch workspace without ratchet.json', () => 
     const metrics = readFileSync(path.join(ws, '.ratchet/runs', rows[0]!.id, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(metrics).toHaveLength(20);
     expect(existsSync(path.join(ws, 'ratchet.json'))).toBe(false);
+    // results.tsv as autoresearch writes it, read as its analysis notebook reads it
+    const tsv = readFileSync(path.join(ws, '.ratchet/results.tsv'), 'utf8');
+    expect(tsv.split('\n')[0]).toBe('commit\tval_bpb\tmemory_gb\tstatus\tdescription');
+    expect(tsv.split('\n')[1]).toBe(`${rows[0]!.commit!.slice(0, 7)}\t1.000100\t44.0\tkeep\tbaseline`);
+    const read = JSON.parse(execFileSync('/usr/bin/python3', [path.join(REPO_ROOT, 'test/fixtures/autoresearch/read_results_tsv.py'), path.join(ws, '.ratchet/results.tsv')], { encoding: 'utf8' }));
+    expect(read.total).toBe(rows.length);
+    expect(read.baseline).toBe(1.0001);
+    expect(read.baseline_description).toBe('baseline');
+    expect(read.counts.KEEP).toBe(rows.filter((x) => x.status === 'kept' || x.status === 'baseline').length);
   });
 
   it('without uv, python3 lacking a module train.py imports: exit 2 and a message naming what to install', async () => {
