@@ -9,6 +9,7 @@ import { WorkspaceError } from '../core/store/gitStore';
 import { LockedError } from '../core/store/sessionLock';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
 import { statusCommand } from './statusCommand';
+import { reportCommand } from './reportCommand';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
 import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
@@ -40,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(cmd.workspace, cmd.json, (s) => console.log(s));
     case 'run':
       return runCommand(cmd);
+    case 'report':
+      return reportCommand(cmd.workspace, cmd.tag, cmd.out, (l) => console.log(l));
   }
 }
 
