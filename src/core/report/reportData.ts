@@ -108,11 +108,10 @@ function noiseLine(r: ExperimentRecord): string | null {
   return `σ ${fmtMetric(ev.sigma)}${c ? `, mean ${fmtMetric(c.mean)} over ${c.n} run${c.n === 1 ? '' : 's'}` : ''}`;
 }
 
-/** A metric value with enough digits to tell results apart (6 significant, as autoresearch prints val_bpb). */
+/** A metric value as autoresearch prints val_bpb (6 decimals), or in e-notation when far from 1. */
 export function fmtMetric(x: number): string {
-  if (x === 0) return '0';
   const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e6 ? x.toFixed(Math.max(0, 5 - Math.floor(Math.log10(a)))) : x.toExponential(3);
+  return x === 0 || (a >= 1e-3 && a < 1e5) ? x.toFixed(6) : x.toExponential(3);
 }
 
 export function fmtDuration(seconds: number): string {

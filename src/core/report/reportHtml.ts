@@ -40,7 +40,7 @@ ${stat('kept / discarded / crashed', `${kept.length} / ${d.counts.discard} / ${d
 ${stat('time (all / training)', `${fmtDuration(d.wallSeconds)} / ${fmtDuration(d.runSeconds)}`)}
 ${stat('proposal cost', `$${d.costUsd.toFixed(2)}`)}
 </div>
-${d.noise ? `<p class="card">Noise: ${esc(d.noise)}</p>` : ''}
+${d.noise ? `<p class="card">${esc(d.noise.replace(/^noise: /, 'Noise: '))}</p>` : ''}
 <h2>Progress</h2>
 <div class="card">${chartSvg(chartModel(d))}</div>
 <h2>The kept chain</h2>

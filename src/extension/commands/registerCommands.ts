@@ -1,3 +1,4 @@
+import { exportReport } from './exportReport';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -338,5 +339,6 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     reg('ratchet.refreshExperiments', () => s.tree.refresh()),
     reg('ratchet.showOutput', () => s.log.show(true)),
     reg('ratchet.statusMenu', () => statusMenu(s)),
+    reg('ratchet.exportReport', () => exportReport(s.workspace(), s.log)),
   ];
 }

@@ -38,6 +38,22 @@ describe('ratchet run in an autoresearch workspace without ratchet.json', () => 
     expect(read.baseline).toBe(1.0001);
     expect(read.baseline_description).toBe('baseline');
     expect(read.counts.KEEP).toBe(rows.filter((x) => x.status === 'kept' || x.status === 'baseline').length);
+
+    // the report of that session
+    const rep = await runCli(['report', '--workspace', ws]);
+    expect(rep.stderr).toBe('');
+    expect(rep.code).toBe(0);
+    const dir = path.join(ws, '.ratchet/report/ar1');
+    expect(rep.stdout).toContain(path.join(dir, 'report.html'));
+    expect(rep.stdout).toMatch(/### Ratchet: val_bpb 1\.000100 → \d\.\d{6}/);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('Ratchet report: session ar1');
+    expect(html).toContain(rows[1]!.id);
+    expect(readFileSync(path.join(dir, 'progress.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(readFileSync(path.join(dir, 'summary.md'), 'utf8')).toContain('![progress](progress.png)');
+    const unknown = await runCli(['report', '--workspace', ws, '--tag', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('ratchet: report: no session "nope" in the ledger (sessions: ar1)\n');
   });
 
   it('without uv, python3 lacking a module train.py imports: exit 2 and a message naming what to install', async () => {

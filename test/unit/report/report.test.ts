@@ -113,6 +113,9 @@ describe('writeReport', () => {
     expect(readFileSync(w.markdown, 'utf8')).toBe(w.summary);
     const png = readPng(readFileSync(w.png));
     expect([png.width, png.height]).toEqual([2400, 1200]);
-    if (process.env.RATCHET_REPORT_SAMPLE) writeFileSync(process.env.RATCHET_REPORT_SAMPLE, readFileSync(w.png));
+    if (process.env.RATCHET_REPORT_SAMPLE) {
+      writeFileSync(process.env.RATCHET_REPORT_SAMPLE, readFileSync(w.png));
+      writeFileSync(process.env.RATCHET_REPORT_SAMPLE + '.html', html);
+    }
   });
 });
