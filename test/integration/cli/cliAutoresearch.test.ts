@@ -62,4 +62,21 @@ describe('ratchet run in an autoresearch workspace without ratchet.json', () => 
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^ratchet: this is a karpathy\/autoresearch workspace, run with `uv run train\.py`, and uv is not installed: install uv .*lacks ratchet_no_such_module_xyz/);
   });
+
+  it('the hard deadline: a baseline close to it is warned about, one past it is killed with the setting to raise', async () => {
+    const close = makeRepo({
+      'train.py': 'import json, time\nX = 1\ntime.sleep(4.2)\nprint(json.dumps({"final": {"val_bpb": 1.0}}))\n',
+      'ratchet.json': JSON.stringify({ command: ['python3', 'train.py'], editable: ['train.py'], budget: { seconds: 1, deadlineSeconds: 5 }, keepRule: 'threshold' }),
+    });
+    const r = await runCli(['run', '--workspace', close, '--experiments', '1', '--proposer', 'offline']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/warning: the baseline took \d s of the 5 s hard deadline: a slightly slower experiment would be killed; raise "budget\.deadlineSeconds"/);
+    const past = makeRepo({
+      'train.py': 'import time\nX = 1\ntime.sleep(30)\n',
+      'ratchet.json': JSON.stringify({ command: ['python3', 'train.py'], editable: ['train.py'], budget: { seconds: 1, deadlineSeconds: 1.5 } }),
+    });
+    const k = await runCli(['run', '--workspace', past, '--experiments', '1', '--proposer', 'offline']);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toMatch(/baseline run was killed: budget exceeded \(1\.5 s\) \(the hard deadline, counted from the process start: raise "budget\.deadlineSeconds"/);
+  });
 });
