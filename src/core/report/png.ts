@@ -24,7 +24,9 @@ export class Raster {
 
   constructor(readonly width: number, readonly height: number, background: Rgb = [255, 255, 255]) {
     this.data = new Uint8Array(width * height * 3);
-    for (let i = 0; i < width * height; i++) this.data.set(background, i * 3);
+    const row = new Uint8Array(width * 3);
+    for (let x = 0; x < width; x++) row.set(background, x * 3);
+    for (let y = 0; y < height; y++) this.data.set(row, y * width * 3);
   }
 
   /** Blends `color` into pixel (x, y) with coverage `a` (0-1). */
@@ -117,7 +119,7 @@ export class Raster {
     ihdr.writeUInt32BE(this.height, 4);
     ihdr[8] = 8;
     ihdr[9] = 2;
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 6 })), chunk('IEND', Buffer.alloc(0))]);
   }
 }
 

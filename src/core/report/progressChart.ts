@@ -12,7 +12,7 @@ export interface ChartModel {
   title: string;
   yLabel: string;
   /** x is the position among experiments that trained (the notebook's index after dropping crashes). */
-  points: { x: number; y: number; kept: boolean; label: string }[];
+  points: { x: number; y: number; kept: boolean; label: string; /** Kept ones: the improvement over the running best before it (0 for the baseline). */ gain: number }[];
   /** The running best over kept experiments, as (x, y) steps ("post"). */
   steps: { x: number; y: number }[];
   xMax: number;
@@ -24,12 +24,13 @@ export const COLORS = { discarded: '#cccccc', kept: '#2ecc71', keptEdge: '#00000
 
 export function chartModel(d: ReportData): ChartModel {
   const valid = d.rows.filter((r) => (r.outcome === 'keep' || r.outcome === 'discard') && r.metric !== null);
-  const points = valid.map((r, x) => ({ x, y: r.metric!, kept: r.outcome === 'keep', label: shorten(r.hypothesis, 45) }));
+  const points = valid.map((r, x) => ({ x, y: r.metric!, kept: r.outcome === 'keep', label: shorten(r.hypothesis, 45), gain: 0 }));
   const minimize = d.goal === 'minimize';
   const steps: { x: number; y: number }[] = [];
   let run: number | null = null;
   for (const p of points) {
     if (!p.kept) continue;
+    if (run !== null) p.gain = minimize ? run - p.y : p.y - run;
     run = run === null ? p.y : minimize ? Math.min(run, p.y) : Math.max(run, p.y);
     steps.push({ x: p.x, y: run });
   }
@@ -55,6 +56,45 @@ export function chartModel(d: ReportData): ChartModel {
 function shorten(s: string, n: number): string {
   const t = s.replace(/\s+/g, ' ').trim();
   return t.length > n ? t.slice(0, n - 3) + '...' : t;
+}
+
+/**
+ * Where each kept experiment's label goes (in pixels, top-left corner), or nowhere: the baseline,
+ * the best and then the largest improvements first, each beside its dot (above-right, then
+ * below-right, above-left, below-left) where it overlaps no label placed before and stays in
+ * the plot. With a hundred keeps the chart stays readable; every label is still in the HTML
+ * tooltips and tables.
+ */
+export function placeLabels(m: ChartModel, L: Layout, textWidth: (s: string) => number, textHeight: number, gap: number): Map<number, { x: number; y: number }> {
+  const kept = m.points.filter((p) => p.kept);
+  const last = kept[kept.length - 1];
+  const order = [...kept].sort((a, b) => rank(b) - rank(a));
+  function rank(p: ChartModel['points'][number]): number {
+    return p.x === 0 ? 3e9 : p === last ? 2e9 : p.gain;
+  }
+  const boxes: { x0: number; y0: number; x1: number; y1: number }[] = [];
+  const out = new Map<number, { x: number; y: number }>();
+  for (const p of order) {
+    const px = L.toX(p.x);
+    const py = L.toY(p.y);
+    if (py < L.top || py > L.bottom) continue;
+    const w = textWidth(p.label);
+    const tries = [
+      [px + gap, py - gap - textHeight],
+      [px + gap, py + gap],
+      [px - gap - w, py - gap - textHeight],
+      [px - gap - w, py + gap],
+    ] as const;
+    for (const [x, y] of tries) {
+      const box = { x0: x, y0: y, x1: x + w, y1: y + textHeight };
+      if (box.x0 < L.left || box.x1 > L.right || box.y0 < L.top || box.y1 > L.bottom) continue;
+      if (boxes.some((b) => box.x0 < b.x1 && b.x0 < box.x1 && box.y0 < b.y1 && b.y0 < box.y1)) continue;
+      boxes.push(box);
+      out.set(p.x, { x, y });
+      break;
+    }
+  }
+  return out;
 }
 
 interface Layout {
@@ -125,11 +165,13 @@ export function chartSvg(m: ChartModel, w = 1200, h = 600): string {
     const d = stepPath(m.steps, L.toX, L.toY, L.right);
     out.push(`<path d="${d}" fill="none" stroke="${COLORS.step}" stroke-width="2.5" stroke-opacity="0.7"/>`);
   }
+  const labels = placeLabels(m, L, (t) => t.length * 6.3, 13, 7);
   for (const p of m.points.filter((q) => q.kept)) {
     const x = L.toX(p.x);
     const y = L.toY(p.y);
     out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="${COLORS.kept}" stroke="${COLORS.keptEdge}" stroke-width="0.7"><title>${esc(`#${p.x} ${fmtMetric(p.y)} kept: ${p.label}`)}</title></circle>`);
-    out.push(`<text transform="translate(${(x + 7).toFixed(1)} ${(y - 7).toFixed(1)}) rotate(-30)" font-size="11" fill="${COLORS.label}">${esc(p.label)}</text>`);
+    const at = labels.get(p.x);
+    if (at) out.push(`<text x="${at.x.toFixed(1)}" y="${(at.y + 10).toFixed(1)}" font-size="11" font-family="ui-monospace, Menlo, monospace" fill="${COLORS.label}">${esc(p.label)}</text>`);
   }
   out.push('</g>');
   out.push(legendSvg(L));
@@ -202,17 +244,18 @@ export function chartPng(m: ChartModel, w = 1200, h = 600, scale = 2): Buffer {
     }
     r.line(px, py, L.right, py, color, 2.5 * s, 0.8);
   }
+  const lts = Math.round(1.5 * s) || 1;
+  const labels = placeLabels(m, L, (t) => Raster.textWidth(t, lts), 9 * lts, 8 * s);
   for (const p of m.points.filter((q) => q.kept)) {
     const x = L.toX(p.x);
     const y = L.toY(p.y);
     if (!inPlot(y)) continue;
     r.disc(x, y, 6.5 * s, c(COLORS.keptEdge));
     r.disc(x, y, 5.5 * s, c(COLORS.kept));
-    // labels go up and to the right, kept inside the image
-    const ts = Math.round(1.5 * s) || 1;
-    const lw = Raster.textWidth(p.label, ts);
-    const lx = Math.min(x + 9 * s, r.width - lw - 4 * s);
-    r.text(lx, y - 9 * s - 7 * ts, p.label, c(COLORS.label), ts);
+  }
+  for (const p of m.points.filter((q) => q.kept)) {
+    const at = labels.get(p.x);
+    if (at) r.text(at.x, at.y, p.label, c(COLORS.label), lts);
   }
   const lx = L.right - 160 * s;
   const ly = L.top + 10 * s;

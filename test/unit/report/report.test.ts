@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chartModel, niceTicks } from '../../../src/core/report/progressChart';
+import { chartModel, layout, niceTicks, placeLabels } from '../../../src/core/report/progressChart';
 import { crc32, Raster } from '../../../src/core/report/png';
 import { reportData } from '../../../src/core/report/reportData';
 import { reportMarkdown } from '../../../src/core/report/reportMarkdown';
@@ -72,6 +72,33 @@ describe('report data', () => {
     expect(md).toContain('| experiment | change | val_bpb | Δ |');
     expect(md).toContain(`| ${kept[0]!.id} (\`${kept[0]!.commit!.slice(0, 7)}\`) | ${kept[0]!.hypothesis} |`);
     expect(md).toContain('![progress](progress.png)');
+  });
+
+  it('labels: the baseline, the best and the largest gains first, never overlapping, inside the plot', () => {
+    for (const n of [40, 700]) {
+      const m = chartModel(reportData(sessionLedger(n)));
+      const L = layout(m, 1200, 600);
+      const placed = placeLabels(m, L, (t) => t.length * 6, 13, 7);
+      const kept = m.points.filter((p) => p.kept);
+      expect(placed.has(0)).toBe(true);
+      expect(placed.has(kept[kept.length - 1]!.x)).toBe(true);
+      const boxes = [...placed].map(([x, at]) => ({ ...at, w: m.points[x]!.label.length * 6 }));
+      for (const b of boxes) {
+        expect(b.x).toBeGreaterThanOrEqual(L.left);
+        expect(b.x + b.w).toBeLessThanOrEqual(L.right);
+        expect(b.y).toBeGreaterThanOrEqual(L.top);
+        expect(b.y + 13).toBeLessThanOrEqual(L.bottom);
+      }
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i]!;
+          const b = boxes[j]!;
+          expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + 13 && b.y < a.y + 13).toBe(false);
+        }
+      }
+      if (n === 40) expect(placed.size).toBe(kept.length);
+      else expect(placed.size).toBeLessThan(kept.length);
+    }
   });
 
   it('nice ticks', () => {
