@@ -70,9 +70,13 @@ export async function detectWorkspace(workspace: string, opts: DetectOptions = {
     notes.push('no pyproject.toml or uv.lock: runs with python3');
     return { protocol, config, notes };
   }
-  if (findOnPath('uv', env.PATH ?? '')) {
-    config.command = ['uv', 'run', 'train.py'];
-    notes.push('runs with `uv run train.py` (its pyproject.toml / uv.lock environment)');
+  const uv = findUv(env);
+  if (uv) {
+    config.command = [uv, 'run', 'train.py'];
+    notes.push(`runs with \`${uv} run train.py\` (its pyproject.toml / uv.lock environment)`);
+    if (!(await fs.stat(join(workspace, '.venv')).then((st) => st.isDirectory(), () => false))) {
+      notes.push('no .venv in the workspace yet: run `uv sync` there once, so every run (and every worktree, which links it) uses the same environment instead of building its own');
+    }
     return { protocol, config, notes };
   }
   const modules = thirdPartyImports([train, prepare ?? ''], await localModules(workspace));
@@ -146,6 +150,17 @@ function missingModules(python: string, modules: string[], cwd: string, env: Nod
       resolve(stdout.trim().split(/\s+/).filter(Boolean));
     });
   });
+}
+
+/**
+ * `uv` on PATH, else where its installer puts it (~/.local/bin, ~/.cargo/bin; an editor started
+ * from a desktop often lacks them on PATH), as an absolute path; null when not installed.
+ */
+export function findUv(env: NodeJS.ProcessEnv): string | null {
+  if (findOnPath('uv', env.PATH ?? '')) return 'uv';
+  const home = env.HOME ?? env.USERPROFILE;
+  if (!home) return null;
+  return findOnPath('uv', [join(home, '.local', 'bin'), join(home, '.cargo', 'bin')].join(delimiter));
 }
 
 async function exists(workspace: string, rel: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import type { ExperimentRecord } from '../../../src/core/store/experimentRecord'
 import { parseLedger } from '../../../src/core/store/ledger';
 import { autoresearchFiles, fakeUvBin } from '../../support/autoresearchStandIn';
 import { runCli } from '../../support/runCli';
-import { cleanupTempDirs, makeRepo, REPO_ROOT } from '../../support/tempRepo';
+import { cleanupTempDirs, makeRepo, REPO_ROOT, tempDir } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 
@@ -58,7 +58,7 @@ describe('ratchet run in an autoresearch workspace without ratchet.json', () => 
 
   it('without uv, python3 lacking a module train.py imports: exit 2 and a message naming what to install', async () => {
     const ws = makeRepo(autoresearchFiles({ extraImport: 'ratchet_no_such_module_xyz' }));
-    const r = await runCli(['run', '--workspace', ws, '--experiments', '1', '--proposer', 'offline'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    const r = await runCli(['run', '--workspace', ws, '--experiments', '1', '--proposer', 'offline'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tempDir() } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^ratchet: this is a karpathy\/autoresearch workspace, run with `uv run train\.py`, and uv is not installed: install uv .*lacks ratchet_no_such_module_xyz/);
   });

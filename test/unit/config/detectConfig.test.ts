@@ -18,7 +18,7 @@ function workspace(files: Record<string, string>): string {
   return dir;
 }
 
-const NO_UV = { PATH: '/usr/bin:/bin' };
+const NO_UV = { PATH: '/usr/bin:/bin', HOME: '/nonexistent' };
 
 describe('detectWorkspace', () => {
   it('an autoresearch workspace with uv installed runs `uv run train.py`, unmodified, with its own budget and program.md\'s 10-minute deadline', async () => {
@@ -35,6 +35,19 @@ describe('detectWorkspace', () => {
     });
     const c = validateConfig(d!.config);
     expect(hardDeadlineSeconds(c.budget)).toBe(600);
+  });
+
+  it('finds uv where its installer puts it when PATH lacks it (an editor started from a desktop), and says when .venv is missing', async () => {
+    const home = tempDir();
+    mkdirSync(path.join(home, '.local/bin'), { recursive: true });
+    writeFileSync(path.join(home, '.local/bin/uv'), '#!/bin/sh\n', { mode: 0o755 });
+    const ws = workspace(autoresearchFiles());
+    const d = await detectWorkspace(ws, { env: { PATH: '/usr/bin:/bin', HOME: home } });
+    expect(d?.config.command).toEqual([path.join(home, '.local/bin/uv'), 'run', 'train.py']);
+    expect(d?.notes.join('\n')).toMatch(/no \.venv in the workspace yet: run `uv sync` there once/);
+    mkdirSync(path.join(ws, '.venv'));
+    const again = await detectWorkspace(ws, { env: { PATH: '/usr/bin:/bin', HOME: home } });
+    expect(again?.notes.join('\n')).not.toMatch(/uv sync/);
   });
 
   it('uv.lock alone also marks a uv project', async () => {
