@@ -120,11 +120,14 @@ function timeBudget(prepare: string | null): number | null {
   return Number.isFinite(n) && n > 0 ? n : null;
 }
 
-/** Top-level modules named by `import x` / `from x import …`, without the workspace's own files. */
+/**
+ * Modules named by unindented `import x` / `from x import …` lines, without the workspace's own
+ * files (imports inside `try:` or functions are optional ones, like autoresearch's `triton`).
+ */
 export function thirdPartyImports(sources: string[], local: Set<string>): string[] {
   const found = new Set<string>();
   for (const src of sources) {
-    for (const m of src.matchAll(/^\s*(?:import\s+([\w.]+(?:\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)/gm)) {
+    for (const m of src.matchAll(/^(?:import\s+([\w.]+(?:\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)/gm)) {
       const names = m[1] ? m[1].split(',') : [m[2]!];
       for (const n of names) {
         const top = n.trim().split('.')[0]!;

@@ -90,7 +90,7 @@ describe('detectWorkspace', () => {
   });
 
   it('lists third-party imports, not local modules', () => {
-    expect(thirdPartyImports(['import os, torch.nn as nn\nfrom prepare import X\nfrom kernels import get_kernel\nimport numpy as np\n'], new Set(['prepare']))).toEqual(['kernels', 'numpy', 'os', 'torch']);
+    expect(thirdPartyImports(['import os, torch.nn as nn\nfrom prepare import X\nfrom kernels import get_kernel\nimport numpy as np\ntry:\n    import triton\nexcept ImportError:\n    pass\n'], new Set(['prepare']))).toEqual(['kernels', 'numpy', 'os', 'torch']);
   });
 
   it('no train.py: nothing detected', async () => {
