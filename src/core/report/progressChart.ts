@@ -5,8 +5,8 @@ import { hexColor, Raster } from './png';
  * The plot autoresearch users draw in analysis.ipynb (progress.png): every experiment that
  * trained, in order (crashes left out), discarded ones as faint dots, kept ones as green dots
  * with their descriptions as labels, and the running best as a step line; the y-axis spans the
- * best to the baseline with a 15% margin, so discarded results far off the baseline fall off
- * the top edge (drawn clipped, as the notebook leaves them out).
+ * best result to the baseline with a 15% margin, so results worse than the baseline fall off
+ * the chart (the notebook leaves them out).
  */
 export interface ChartModel {
   title: string;
@@ -35,9 +35,13 @@ export function chartModel(d: ReportData): ChartModel {
     steps.push({ x: p.x, y: run });
   }
   const baseline = points[0]?.y ?? 0;
-  const best = run ?? baseline;
-  let lo = Math.min(baseline, best);
-  let hi = Math.max(baseline, best);
+  // From the baseline to the best result any run reached (a discarded one can look better than
+  // the best kept: the noise rule discards results within noise), as the notebook's ylim does
+  // for kept ones; results worse than the baseline fall off the chart, as there.
+  const ys = points.map((p) => p.y);
+  const reach = ys.length ? (minimize ? Math.min(...ys) : Math.max(...ys)) : (run ?? baseline);
+  let lo = Math.min(baseline, reach);
+  let hi = Math.max(baseline, reach);
   const margin = (hi - lo) * 0.15 || Math.abs(baseline) * 0.01 || 1;
   lo -= margin;
   hi += margin;
@@ -97,6 +101,24 @@ export function placeLabels(m: ChartModel, L: Layout, textWidth: (s: string) => 
   return out;
 }
 
+/** The corner of the plot (inset by `pad`) where a legend box of w×h covers the fewest points and steps. */
+export function legendCorner(m: ChartModel, L: Layout, w: number, h: number, pad: number): { x: number; y: number } {
+  const corners = [
+    { x: L.right - pad - w, y: L.top + pad },
+    { x: L.left + pad, y: L.bottom - pad - h },
+    { x: L.left + pad, y: L.top + pad },
+    { x: L.right - pad - w, y: L.bottom - pad - h },
+  ];
+  const marks = [...m.points.map((p) => [L.toX(p.x), L.toY(p.y)] as const)];
+  for (let i = 0; i < m.steps.length; i++) {
+    const a = m.steps[i]!;
+    const bx = i + 1 < m.steps.length ? L.toX(m.steps[i + 1]!.x) : L.right;
+    for (let x = L.toX(a.x); x <= bx; x += 4) marks.push([x, L.toY(a.y)]);
+  }
+  const cost = (c: { x: number; y: number }) => marks.filter(([x, y]) => x >= c.x - 8 && x <= c.x + w + 8 && y >= c.y - 8 && y <= c.y + h + 8).length;
+  return corners.reduce((best, c) => (cost(c) < cost(best) ? c : best));
+}
+
 interface Layout {
   w: number;
   h: number;
@@ -113,7 +135,7 @@ interface Layout {
 export function layout(m: ChartModel, w: number, h: number, s = 1): Layout {
   const left = 90 * s;
   const right = w - 30 * s;
-  const top = 50 * s;
+  const top = 60 * s;
   const bottom = h - 60 * s;
   const pad = Math.max(0.5, m.xMax * 0.02);
   const toX = (x: number) => left + ((right - left) * (x + pad)) / (m.xMax + 2 * pad);
@@ -174,14 +196,14 @@ export function chartSvg(m: ChartModel, w = 1200, h = 600): string {
     if (at) out.push(`<text x="${at.x.toFixed(1)}" y="${(at.y + 10).toFixed(1)}" font-size="11" font-family="ui-monospace, Menlo, monospace" fill="${COLORS.label}">${esc(p.label)}</text>`);
   }
   out.push('</g>');
-  out.push(legendSvg(L));
+  out.push(legendSvg(legendCorner(m, L, 150, 68, 12)));
   out.push('</svg>');
   return out.join('\n');
 }
 
-function legendSvg(L: Layout): string {
-  const x = L.right - 150;
-  const y = L.top + 12;
+function legendSvg(at: { x: number; y: number }): string {
+  const x = at.x + 10;
+  const y = at.y + 10;
   return [
     `<rect x="${x - 10}" y="${y - 10}" width="150" height="68" fill="#fff" fill-opacity="0.85" stroke="${COLORS.grid}"/>`,
     `<circle cx="${x}" cy="${y + 4}" r="3.5" fill="${COLORS.discarded}"/><text x="${x + 12}" y="${y + 8}" font-size="12">Discarded</text>`,
@@ -224,7 +246,7 @@ export function chartPng(m: ChartModel, w = 1200, h = 600, scale = 2): Buffer {
   r.line(L.right, L.top, L.right, L.bottom, axis, s);
   const xl = 'Experiment #';
   r.text((L.left + L.right - Raster.textWidth(xl, 2 * s)) / 2, h * s - 30 * s, xl, c(COLORS.text), 2 * s);
-  r.text(8 * s, L.top - 20 * s, m.yLabel, c(COLORS.text), Math.round(1.5 * s) || 1);
+  r.text(8 * s, L.top - 24 * s, m.yLabel, c(COLORS.text), Math.round(1.5 * s) || 1);
   const inPlot = (y: number) => y >= L.top - 1 && y <= L.bottom + 1;
   for (const p of m.points.filter((q) => !q.kept)) {
     const y = L.toY(p.y);
@@ -257,9 +279,10 @@ export function chartPng(m: ChartModel, w = 1200, h = 600, scale = 2): Buffer {
     const at = labels.get(p.x);
     if (at) r.text(at.x, at.y, p.label, c(COLORS.label), lts);
   }
-  const lx = L.right - 160 * s;
-  const ly = L.top + 10 * s;
-  r.fillRect(lx - 10 * s, ly - 8 * s, 160 * s, 70 * s, [255, 255, 255], 0.9);
+  const corner = legendCorner(m, L, 160 * s, 70 * s, 12 * s);
+  const lx = corner.x + 10 * s;
+  const ly = corner.y + 8 * s;
+  r.fillRect(corner.x, corner.y, 160 * s, 70 * s, [255, 255, 255], 0.9);
   const ts = Math.round(1.5 * s) || 1;
   r.disc(lx, ly + 5 * s, 3.5 * s, c(COLORS.discarded));
   r.text(lx + 14 * s, ly, 'Discarded', c(COLORS.text), ts);

@@ -32,8 +32,10 @@ export interface ReportData {
   baseline: ReportRow | null;
   best: ReportRow | null;
   counts: { keep: number; discard: number; crash: number; other: number };
-  /** Sum of run durations (training time, re-runs excluded), in seconds. */
+  /** Sum of the experiments' own run durations, in seconds. */
   runSeconds: number;
+  /** Seconds of the noise rule's confirming re-runs. */
+  rerunSeconds: number;
   /** First start to last end, in seconds. */
   wallSeconds: number;
   costUsd: number;
@@ -86,6 +88,7 @@ export function reportData(records: readonly ExperimentRecord[], opts: { session
     best,
     counts,
     runSeconds: rows.reduce((s, r) => s + (r.durationMs ?? 0), 0) / 1000,
+    rerunSeconds: own.reduce((s, r) => s + (((r.evidence as { rule?: string; rerunSeconds?: number } | undefined)?.rule === 'noise' ? (r.evidence as { rerunSeconds?: number }).rerunSeconds : 0) ?? 0), 0),
     wallSeconds: times.length ? (Math.max(...times) - Math.min(...times)) / 1000 : 0,
     costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
     noise: noiseSummary(own)?.line ?? null,

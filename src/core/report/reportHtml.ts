@@ -37,7 +37,7 @@ ${stat('best', best !== null ? fmtMetric(best) : '–')}
 ${stat('improvement', base !== null && best !== null && base !== 0 ? `${(((best - base) / Math.abs(base)) * 100).toFixed(2)}%` : '–')}
 ${stat('experiments', String(tried))}
 ${stat('kept / discarded / crashed', `${kept.length} / ${d.counts.discard} / ${d.counts.crash}`)}
-${stat('time (all / training)', `${fmtDuration(d.wallSeconds)} / ${fmtDuration(d.runSeconds)}`)}
+${stat('time (all / training / re-runs)', `${fmtDuration(d.wallSeconds)} / ${fmtDuration(d.runSeconds)} / ${fmtDuration(d.rerunSeconds)}`)}
 ${stat('proposal cost', `$${d.costUsd.toFixed(2)}`)}
 </div>
 ${d.noise ? `<p class="card">${esc(d.noise.replace(/^noise: /, 'Noise: '))}</p>` : ''}

@@ -10,7 +10,7 @@ export function reportMarkdown(d: ReportData, opts: { png?: string; maxRows?: nu
   lines.push(`### Ratchet: ${d.metricName} ${base !== null ? fmtMetric(base) : '?'} → ${best !== null ? fmtMetric(best) : '?'}${change} in ${tried} experiments`);
   lines.push('');
   lines.push(`- Session \`${d.session}\` (branch \`ratchet/${d.session}\`): ${Math.max(0, d.counts.keep - 1)} kept, ${d.counts.discard} discarded, ${d.counts.crash} crashed${d.counts.other ? `, ${d.counts.other} not trained (vetoed or interrupted)` : ''}.`);
-  lines.push(`- Time: ${fmtDuration(d.wallSeconds)} in all, ${fmtDuration(d.runSeconds)} of training runs. Proposals cost $${d.costUsd.toFixed(2)}.`);
+  lines.push(`- Time: ${fmtDuration(d.wallSeconds)} in all; training ${fmtDuration(d.runSeconds)}${d.rerunSeconds > 0 ? ` plus ${fmtDuration(d.rerunSeconds)} of noise re-runs` : ''}. Proposals cost $${d.costUsd.toFixed(2)}.`);
   if (d.noise) lines.push(`- ${d.noise.replace(/^noise: /, 'Noise: ')}.`);
   lines.push('');
   const kept = d.chain.filter((r) => r.status !== 'baseline');

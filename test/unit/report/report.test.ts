@@ -58,6 +58,15 @@ describe('report data', () => {
     expect(d.noise).toMatch(/^noise: σ 4\.00e-4 \(4 df\)/);
   });
 
+  it('a discarded result better than the best kept one (within noise) stays on the chart', () => {
+    const [b, , , k] = sessionLedger(4);
+    const rows = [b!, { ...b!, id: 'e0002', status: 'discarded' as const, metric: 0.9, hypothesis: 'lucky seed' }, { ...k!, id: 'e0003', status: 'kept' as const, metric: 0.95 }];
+    const m = chartModel(reportData(rows));
+    expect(m.yMin).toBeCloseTo(0.9 - (0.9979 - 0.9) * 0.15, 9);
+    expect(m.yMax).toBeCloseTo(0.9979 + (0.9979 - 0.9) * 0.15, 9);
+    expect(m.steps.map((p) => p.y)).toEqual([0.9979, 0.95]);
+  });
+
   it('refuses an empty ledger or an unknown session with a clear message', () => {
     expect(() => reportData([])).toThrow(/no experiments yet/);
     expect(() => reportData(sessionLedger(3), { session: 'nope' })).toThrow(/no session "nope" in the ledger \(sessions: mar5\)/);
