@@ -69,14 +69,14 @@ function shorten(s: string, n: number): string {
  * the plot. With a hundred keeps the chart stays readable; every label is still in the HTML
  * tooltips and tables.
  */
-export function placeLabels(m: ChartModel, L: Layout, textWidth: (s: string) => number, textHeight: number, gap: number): Map<number, { x: number; y: number }> {
+export function placeLabels(m: ChartModel, L: Layout, textWidth: (s: string) => number, textHeight: number, gap: number, obstacles: { x: number; y: number; w: number; h: number }[] = []): Map<number, { x: number; y: number }> {
   const kept = m.points.filter((p) => p.kept);
   const last = kept[kept.length - 1];
   const order = [...kept].sort((a, b) => rank(b) - rank(a));
   function rank(p: ChartModel['points'][number]): number {
     return p.x === 0 ? 3e9 : p === last ? 2e9 : p.gain;
   }
-  const boxes: { x0: number; y0: number; x1: number; y1: number }[] = [];
+  const boxes: { x0: number; y0: number; x1: number; y1: number }[] = obstacles.map((o) => ({ x0: o.x, y0: o.y, x1: o.x + o.w, y1: o.y + o.h }));
   const out = new Map<number, { x: number; y: number }>();
   for (const p of order) {
     const px = L.toX(p.x);
@@ -187,16 +187,17 @@ export function chartSvg(m: ChartModel, w = 1200, h = 600): string {
     const d = stepPath(m.steps, L.toX, L.toY, L.right);
     out.push(`<path d="${d}" fill="none" stroke="${COLORS.step}" stroke-width="2.5" stroke-opacity="0.7"/>`);
   }
-  const labels = placeLabels(m, L, (t) => t.length * 6.3, 13, 7);
+  const legendAt = legendCorner(m, L, 150, 68, 12);
+  const labels = placeLabels(m, L, (t) => t.length * 6.3, 13, 7, [{ ...legendAt, w: 150, h: 68 }]);
   for (const p of m.points.filter((q) => q.kept)) {
     const x = L.toX(p.x);
     const y = L.toY(p.y);
     out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="${COLORS.kept}" stroke="${COLORS.keptEdge}" stroke-width="0.7"><title>${esc(`#${p.x} ${fmtMetric(p.y)} kept: ${p.label}`)}</title></circle>`);
     const at = labels.get(p.x);
-    if (at) out.push(`<text x="${at.x.toFixed(1)}" y="${(at.y + 10).toFixed(1)}" font-size="11" font-family="ui-monospace, Menlo, monospace" fill="${COLORS.label}">${esc(p.label)}</text>`);
+    if (at) out.push(`<text x="${at.x.toFixed(1)}" y="${(at.y + 10).toFixed(1)}" font-size="11" font-family="ui-monospace, Menlo, monospace" fill="${COLORS.label}" stroke="#fff" stroke-width="3" stroke-opacity="0.8" paint-order="stroke">${esc(p.label)}</text>`);
   }
   out.push('</g>');
-  out.push(legendSvg(legendCorner(m, L, 150, 68, 12)));
+  out.push(legendSvg(legendAt));
   out.push('</svg>');
   return out.join('\n');
 }
@@ -267,7 +268,8 @@ export function chartPng(m: ChartModel, w = 1200, h = 600, scale = 2): Buffer {
     r.line(px, py, L.right, py, color, 2.5 * s, 0.8);
   }
   const lts = Math.round(1.5 * s) || 1;
-  const labels = placeLabels(m, L, (t) => Raster.textWidth(t, lts), 9 * lts, 8 * s);
+  const corner = legendCorner(m, L, 160 * s, 70 * s, 12 * s);
+  const labels = placeLabels(m, L, (t) => Raster.textWidth(t, lts), 9 * lts, 8 * s, [{ ...corner, w: 160 * s, h: 70 * s }]);
   for (const p of m.points.filter((q) => q.kept)) {
     const x = L.toX(p.x);
     const y = L.toY(p.y);
@@ -277,9 +279,10 @@ export function chartPng(m: ChartModel, w = 1200, h = 600, scale = 2): Buffer {
   }
   for (const p of m.points.filter((q) => q.kept)) {
     const at = labels.get(p.x);
-    if (at) r.text(at.x, at.y, p.label, c(COLORS.label), lts);
+    if (!at) continue;
+    r.fillRect(at.x - 2 * s, at.y - 1 * s, Raster.textWidth(p.label, lts) + 4 * s, 9 * lts + 2 * s, [255, 255, 255], 0.75);
+    r.text(at.x, at.y, p.label, c(COLORS.label), lts);
   }
-  const corner = legendCorner(m, L, 160 * s, 70 * s, 12 * s);
   const lx = corner.x + 10 * s;
   const ly = corner.y + 8 * s;
   r.fillRect(corner.x, corner.y, 160 * s, 70 * s, [255, 255, 255], 0.9);
