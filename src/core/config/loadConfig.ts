@@ -39,6 +39,10 @@ export async function loadConfigDetailed(workspace: string, overrides: Record<st
     throw new ConfigError(`${CONFIG_FILE}: not found in ${workspace}, and no train.py to run there: add a ratchet.json with a "command"`);
   }
   const source = detected ? detected.config : raw;
+  // A detected deadline is a default, not the user's word: a longer --budget moves past it.
+  const overSeconds = (overrides.budget as { seconds?: number } | undefined)?.seconds;
+  const detectedBudget = detected?.config.budget as { deadlineSeconds?: number } | undefined;
+  if (overSeconds !== undefined && detectedBudget?.deadlineSeconds !== undefined && detectedBudget.deadlineSeconds < overSeconds) delete detectedBudget.deadlineSeconds;
   const config = validateConfig(mergeOverrides(source, overrides), detected ? `${CONFIG_FILE} (detected, none in the workspace)` : CONFIG_FILE);
   await checkFilesExist(workspace, config);
   return { config, detected };

@@ -120,5 +120,9 @@ describe('budget: what the trainer is told vs the hard deadline', () => {
     expect(c.output).toBe('autoresearch');
     expect(c.protected).toEqual(['prepare.py']);
     expect(c.budget).toMatchObject({ seconds: 300, deadlineSeconds: 600 });
+    // a --budget longer than the detected deadline moves past it (to the default: twice the budget)
+    const long = await loadConfig(ws, { budget: { seconds: 900 } });
+    expect(hardDeadlineSeconds(long.budget)).toBe(1800);
+    expect(hardDeadlineSeconds((await loadConfig(ws, { budget: { seconds: 120 } })).budget)).toBe(600);
   });
 });
