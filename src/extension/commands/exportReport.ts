@@ -16,8 +16,9 @@ export async function exportReport(workspace: string | undefined, log: vscode.Lo
   try {
     const w = await writeReport(workspace, { metricName: config?.metric.name, goal: config?.metric.goal });
     log.info(`report: wrote ${w.html}, ${w.png}, ${w.markdown}`);
-    await vscode.env.clipboard.writeText(w.summary);
-    void vscode.window.showInformationMessage(`Ratchet: report of session ${w.session} written; its markdown summary is on the clipboard.`, 'Open in Browser', 'Reveal Files').then((a) => {
+    // A clipboard the host refuses (a browser workbench without the permission) is no failure.
+    const copied = await Promise.resolve(vscode.env.clipboard.writeText(w.summary)).then(() => true, () => false);
+    void vscode.window.showInformationMessage(`Ratchet: report of session ${w.session} written${copied ? '; its markdown summary is on the clipboard' : ` (summary: ${w.markdown})`}.`, 'Open in Browser', 'Reveal Files').then((a) => {
       if (a === 'Open in Browser') void vscode.env.openExternal(vscode.Uri.file(w.html));
       if (a === 'Reveal Files') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(w.png));
     });
