@@ -20,6 +20,9 @@ export const USAGE = `usage:
       --no-pipeline                      do not write the next proposal while a run trains
       --executor local|slurm             where runs happen (default: from ratchet.json, local)
   ratchet status [--workspace DIR] [--json]
+  ratchet report [--workspace DIR] [--tag NAME] [--out DIR]
+                                         write report.html, progress.png and summary.md of a session
+                                         (default: the latest, into .ratchet/report/NAME/)
   ratchet --version | --help`;
 
 export type Command =
@@ -27,7 +30,8 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
   | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
-  | { kind: 'status'; workspace: string; json: boolean };
+  | { kind: 'status'; workspace: string; json: boolean }
+  | { kind: 'report'; workspace: string; tag?: string; out?: string };
 
 export function parseBudget(text: string): { seconds?: number; steps?: number } {
   const m = /^(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|steps?)?$/i.exec(text.trim());
@@ -123,9 +127,13 @@ export function parseCommand(argv: string[]): Command {
       const { values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' }, json: { type: 'boolean', default: false } } });
       return { kind: 'status', workspace: values.workspace ?? process.cwd(), json: values.json ?? false };
     }
+    if (sub === 'report') {
+      const { values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' }, tag: { type: 'string' }, out: { type: 'string', short: 'o' } } });
+      return { kind: 'report', workspace: values.workspace ?? process.cwd(), tag: values.tag, out: values.out };
+    }
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${sub}: ${parserMessage(err as Error)}`);
   }
-  throw new UsageError(`unknown command "${sub}": expected init, run or status`);
+  throw new UsageError(`unknown command "${sub}": expected init, run, status or report`);
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
-import { ConfigError, loadConfig } from '../core/config/loadConfig';
+import { ConfigError, loadConfigDetailed } from '../core/config/loadConfig';
+import { startLine } from './startLine';
 import { LoopError, ResearchLoop, type ReviewFn } from '../core/loop/researchLoop';
 import { scaffoldWorkspace } from '../core/init/scaffold';
 import { createProposer, MissingApiKeyError } from '../core/proposers/createProposer';
@@ -9,6 +10,7 @@ import { LockedError } from '../core/store/sessionLock';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
 import { StatusError, statusCommand } from './statusCommand';
 import { terminalSafe, terminalSafeJson } from './format';
+import { reportCommand } from './reportCommand';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
 import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
@@ -45,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(cmd.workspace, cmd.json, (s) => console.log(cmd.json ? terminalSafeJson(s) : terminalSafe(s)));
     case 'run':
       return runCommand(cmd);
+    case 'report':
+      return reportCommand(cmd.workspace, cmd.tag, cmd.out, (l) => console.log(l));
   }
 }
 
@@ -55,8 +59,7 @@ async function latestTag(workspace: string): Promise<string | undefined> {
 
 async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<number> {
   const workspace = path.resolve(cmd.workspace);
-  const config = await loadConfig(workspace);
-  if (cmd.budget?.seconds !== undefined) config.budget.seconds = cmd.budget.seconds;
+  const { config, detected } = await loadConfigDetailed(workspace, cmd.budget?.seconds !== undefined ? { budget: { seconds: cmd.budget.seconds } } : {});
   if (cmd.budget?.steps !== undefined) {
     config.budget.steps = cmd.budget.steps;
     delete config.budget.tokens;
@@ -87,6 +90,7 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
       }
     };
   }
+  for (const l of startLine(config, detected)) term.line(l);
   const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, review, autoResumeMs: 5 * 60_000 });
   loop.on((e) => renderer.handle(e));
   let signals = 0;

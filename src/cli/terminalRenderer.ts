@@ -1,3 +1,4 @@
+import { hardDeadlineSeconds } from '../core/config/validateConfig';
 import type { MetricGoal } from '../core/config/configTypes';
 import type { LoopEvent, SessionSummary } from '../core/loop/loopEvents';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
@@ -67,7 +68,7 @@ export class TerminalRenderer {
     switch (e.type) {
       case 'session-started':
         this.goal = e.config.metric.goal;
-        this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run`);
+        this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run, hard deadline ${hardDeadlineSeconds(e.config.budget)}s from process start (budget.deadlineSeconds)`);
         break;
       case 'experiment-started':
         this.hypothesis = '';

@@ -31,12 +31,13 @@ export const configSpec: Record<string, NullableSpec> = {
   },
   budget: {
     type: 'object',
-    description: 'How long one training run may take.',
+    description: 'How long one training run may take: "seconds" is what the trainer is told, the hard deadline (deadlineSeconds, default seconds + graceSeconds) is when it is stopped.',
     fields: {
       seconds: { type: 'number', min: 0, exclusiveMin: true, description: 'Wall-clock training budget (RATCHET_BUDGET_SECONDS).' },
       steps: { type: 'integer', min: 1, description: 'Optional step budget (RATCHET_BUDGET_STEPS) for runs comparable across machines.' },
       tokens: { type: 'integer', min: 1, description: 'Optional token budget (RATCHET_BUDGET_TOKENS).' },
-      graceSeconds: { type: 'number', min: 0, description: 'Seconds allowed past the budget (evaluation, shutdown) before the run is terminated.' },
+      graceSeconds: { type: 'number', min: 0, description: 'Seconds allowed past the budget (start-up, evaluation, shutdown) before the run is terminated. Default: the budget itself, at least 60 s.' },
+      deadlineSeconds: { type: 'number', min: 0, exclusiveMin: true, description: 'Hard deadline counted from the process start, after which the run is terminated (overrides seconds + graceSeconds). The trainer is told only "seconds".' },
     },
   },
   output: { type: 'enum', values: ['ratchet', 'autoresearch'], description: 'How the trainer reports: ratchet JSON lines, or karpathy/autoresearch\'s text output.' },

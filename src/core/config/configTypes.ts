@@ -5,14 +5,16 @@ export type KeepRuleName = 'threshold' | 'strict' | 'noise';
 export type ProposerName = 'auto' | 'offline' | 'claude';
 
 export interface BudgetConfig {
-  /** Wall-clock training budget in seconds (always set: it is also the hard limit). */
+  /** Wall-clock training budget in seconds: what the trainer is told (RATCHET_BUDGET_SECONDS). */
   seconds: number;
   /** Optional step budget passed as RATCHET_BUDGET_STEPS. */
   steps?: number;
   /** Optional token budget passed as RATCHET_BUDGET_TOKENS. */
   tokens?: number;
-  /** Seconds past `seconds` before the run is terminated (evaluation, shutdown). */
+  /** Seconds past `seconds` before the run is terminated (start-up, evaluation, shutdown). */
   graceSeconds: number;
+  /** Hard deadline from process start; when absent, `seconds + graceSeconds` (see hardDeadlineSeconds). */
+  deadlineSeconds?: number;
 }
 
 export interface ClaudeConfig {

@@ -2,14 +2,23 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { RatchetConfig } from './configTypes';
 import { ConfigError, validateConfig } from './validateConfig';
+import { detectConfig, detectWorkspace, type Detection } from './detectConfig';
 
 export const CONFIG_FILE = 'ratchet.json';
 
 /**
  * Reads `ratchet.json` at the workspace root (every key optional) and returns the full config.
+ * Without one, the config detected from the workspace's files is used (see detectConfig.ts).
+ * `overrides` (command-line options) are merged into the file's object before validation, so
+ * defaults that depend on them (the hard deadline on the budget) follow.
  * Throws ConfigError with one line that names the file, the key and the problem.
  */
-export async function loadConfig(workspace: string): Promise<RatchetConfig> {
+export async function loadConfig(workspace: string, overrides: Record<string, unknown> = {}): Promise<RatchetConfig> {
+  return (await loadConfigDetailed(workspace, overrides)).config;
+}
+
+/** loadConfig, also saying whether the config was detected (no ratchet.json) and how. */
+export async function loadConfigDetailed(workspace: string, overrides: Record<string, unknown> = {}): Promise<{ config: RatchetConfig; detected: Detection | null }> {
   const file = path.join(workspace, CONFIG_FILE);
   let raw: unknown = {};
   let text: string | null = null;
@@ -25,35 +34,28 @@ export async function loadConfig(workspace: string): Promise<RatchetConfig> {
       throw new ConfigError(`${CONFIG_FILE}: not valid JSON: ${(err as Error).message}`);
     }
   }
-  const detected = text === null ? await detectConfig(workspace) : null;
+  const detected = text === null ? await detectWorkspace(workspace) : null;
   if (text === null && !detected) {
     throw new ConfigError(`${CONFIG_FILE}: not found in ${workspace}, and no train.py to run there: add a ratchet.json with a "command"`);
   }
-  const config = validateConfig(raw ?? {}, CONFIG_FILE);
+  const source = detected ? detected.config : raw;
+  // A detected deadline is a default, not the user's word: a longer --budget moves past it.
+  const overSeconds = (overrides.budget as { seconds?: number } | undefined)?.seconds;
+  const detectedBudget = detected?.config.budget as { deadlineSeconds?: number } | undefined;
+  if (overSeconds !== undefined && detectedBudget?.deadlineSeconds !== undefined && detectedBudget.deadlineSeconds < overSeconds) delete detectedBudget.deadlineSeconds;
+  const config = validateConfig(mergeOverrides(source, overrides), detected ? `${CONFIG_FILE} (detected, none in the workspace)` : CONFIG_FILE);
   await checkFilesExist(workspace, config);
-  return config;
+  return { config, detected };
 }
 
-/** What a new `ratchet.json` would contain for this workspace, or null when nothing trainable is found. */
-export async function detectConfig(workspace: string): Promise<Record<string, unknown> | null> {
-  const has = async (p: string) => fs.stat(path.join(workspace, p)).then((s) => s.isFile(), () => false);
-  if (!(await has('train.py'))) return null;
-  const detected: Record<string, unknown> = {
-    command: ['python3', 'train.py'],
-    editable: ['train.py'],
-    metric: { name: 'val_bpb', goal: 'minimize' },
-    budget: { seconds: 300 },
-  };
-  if (await has('prepare.py')) {
-    detected.protected = ['prepare.py'];
-    const prepare = await fs.readFile(path.join(workspace, 'prepare.py'), 'utf8');
-    // karpathy/autoresearch prints `---` then `val_bpb: …` from train.py itself.
-    const train = await fs.readFile(path.join(workspace, 'train.py'), 'utf8');
-    if (/print\(\s*["']---["']\s*\)/.test(train) || /evaluate_bpb/.test(prepare) && !/RATCHET_RUN_DIR/.test(train)) {
-      detected.output = 'autoresearch';
-    }
+function mergeOverrides(base: unknown, over: Record<string, unknown>): unknown {
+  if (!base || typeof base !== 'object' || Array.isArray(base)) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const cur = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? mergeOverrides(cur, v as Record<string, unknown>) : v;
   }
-  return detected;
+  return out;
 }
 
 async function checkFilesExist(workspace: string, config: RatchetConfig): Promise<void> {
@@ -65,4 +67,4 @@ async function checkFilesExist(workspace: string, config: RatchetConfig): Promis
   }
 }
 
-export { ConfigError };
+export { ConfigError, detectConfig };

@@ -98,6 +98,16 @@ export function checkRelativePath(p: string, key: string, file: string): string 
   return norm;
 }
 
+/** Seconds past the budget a run may take by default: the budget itself, at least 60 s (start-up, compilation, the final evaluation). */
+export function defaultGraceSeconds(budgetSeconds: number): number {
+  return Math.max(60, budgetSeconds);
+}
+
+/** When a run is terminated, in seconds from its process start. */
+export function hardDeadlineSeconds(budget: { seconds: number; graceSeconds: number; deadlineSeconds?: number }): number {
+  return budget.deadlineSeconds ?? budget.seconds + budget.graceSeconds;
+}
+
 /** Validates parsed `ratchet.json` contents and fills defaults. */
 export function validateConfig(raw: unknown, file = 'ratchet.json'): RatchetConfig {
   if (!isPlainObject(raw)) throw new ConfigError(`${file}: must hold a JSON object, got ${describe(raw)}`);
@@ -108,6 +118,11 @@ export function validateConfig(raw: unknown, file = 'ratchet.json'): RatchetConf
   config.protected = config.protected.map((p) => checkRelativePath(p, 'protected', file));
   const both = config.editable.find((p) => config.protected.includes(p));
   if (both) throw new ConfigError(`${file}: "${both}" is both editable and protected: a file can be one or the other`);
+  const rawBudget = isPlainObject(rest.budget) ? rest.budget : {};
+  if (rawBudget.graceSeconds === undefined) config.budget.graceSeconds = defaultGraceSeconds(config.budget.seconds);
+  if (config.budget.deadlineSeconds !== undefined && config.budget.deadlineSeconds < config.budget.seconds) {
+    throw new ConfigError(`${file}: "budget.deadlineSeconds" (${config.budget.deadlineSeconds}) is shorter than "budget.seconds" (${config.budget.seconds}): every run would be killed before its budget ends`);
+  }
   if (config.budget.steps !== undefined && config.budget.tokens !== undefined) {
     throw new ConfigError(`${file}: "budget.steps" and "budget.tokens" are both set: choose one`);
   }

@@ -1,3 +1,4 @@
+import { hardDeadlineSeconds } from '../config/validateConfig';
 import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -607,7 +608,12 @@ export class ResearchLoop {
       rec.status = m.status === 'killed' ? 'killed' : m.status === 'invalid' ? 'invalid' : 'crashed';
       await this.record(rec, state.rows, null);
       if (this.stopReason !== null) throw new LoopError(`stopped during the baseline run: ${this.stopReason}`);
-      throw new LoopError(`the baseline run ${rec.status === 'killed' ? 'was killed' : 'failed'}: ${m.reason}. Fix the trainer and run again.${m.train.logTail ? `\n--- last output ---\n${m.train.logTail}` : ''}`);
+      const deadlineHint = m.reason.startsWith('budget exceeded') ? ` (the hard deadline, counted from the process start: raise "budget.deadlineSeconds" in ratchet.json if the trainer needs longer to start and evaluate)` : '';
+      throw new LoopError(`the baseline run ${rec.status === 'killed' ? 'was killed' : 'failed'}: ${m.reason}${deadlineHint}. Fix the trainer and run again.${m.train.logTail ? `\n--- last output ---\n${m.train.logTail}` : ''}`);
+    }
+    const deadline = hardDeadlineSeconds(this.opts.config.budget);
+    if (m.train.durationMs > 0.8 * deadline * 1000) {
+      this.emit({ type: 'warning', message: `the baseline took ${Math.round(m.train.durationMs / 1000)} s of the ${deadline} s hard deadline: a slightly slower experiment would be killed; raise "budget.deadlineSeconds" in ratchet.json` });
     }
     rec.status = 'baseline';
     rec.reason = 'baseline';
@@ -1074,7 +1080,7 @@ export class ResearchLoop {
         env,
         output: config.output,
         budgetSeconds: config.budget.seconds,
-        graceSeconds: config.budget.graceSeconds,
+        graceSeconds: hardDeadlineSeconds(config.budget) - config.budget.seconds,
         logPath: path.join(runDir, 'log.txt'),
         metricsPath: path.join(runDir, 'metrics.jsonl'),
         // With an evaluator, only its result counts: a trainer that prints no final line is still evaluated.

@@ -85,13 +85,23 @@ async function appendLedgerNow(workspace: string, record: ExperimentRecord): Pro
 
 const TSV_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription\n';
 
-/** One row of autoresearch's `results.tsv` (its analysis notebook reads these columns). */
-export function resultsTsvRow(r: ExperimentRecord): string {
-  const status = r.status === 'kept' || r.status === 'baseline' ? 'keep' : r.status === 'crashed' || r.status === 'killed' ? 'crash' : 'discard';
-  const metric = r.metric === null || !Number.isFinite(r.metric) ? 0 : r.metric;
-  const vram = r.final?.peak_vram_mb;
-  const memGb = typeof vram === 'number' && Number.isFinite(vram) ? vram / 1024 : 0;
-  const description = (r.hypothesis || r.status).replace(/[\t\r\n]+/g, ' ');
+/**
+ * One row of autoresearch's `results.tsv`, as its program.md specifies and its analysis.ipynb
+ * reads (`pd.read_csv(sep="\t")`, status upper-cased to KEEP / DISCARD / CRASH, the first
+ * non-crash row taken as the baseline): short commit, val_bpb with 6 decimals (0.000000 for a
+ * crash), peak memory in GB with 1 decimal (peak_vram_mb / 1024; 0.0 for a crash), keep /
+ * discard / crash, a one-line description. Null for what autoresearch never records: a vetoed
+ * proposal (never trained) and an interrupted run (trained again on resume).
+ */
+export function resultsTsvRow(r: ExperimentRecord): string | null {
+  if (r.status === 'vetoed' || r.status === 'interrupted') return null;
+  const status = r.status === 'kept' || r.status === 'baseline' ? 'keep' : r.status === 'discarded' ? 'discard' : 'crash';
+  const ran = status !== 'crash';
+  const metric = !ran || r.metric === null || !Number.isFinite(r.metric) ? 0 : r.metric;
+  const vram = r.final?.peak_vram_mb ?? r.trainerFinal?.peak_vram_mb;
+  const memGb = ran && typeof vram === 'number' && Number.isFinite(vram) ? vram / 1024 : 0;
+  const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || r.status;
+  const description = text.replace(/[\t\r\n]+/g, ' ').trim();
   return `${(r.commit ?? '').slice(0, 7)}\t${metric.toFixed(6)}\t${memGb.toFixed(1)}\t${status}\t${description}\n`;
 }
 
@@ -103,5 +113,7 @@ async function appendResultsTsvNow(workspace: string, record: ExperimentRecord):
   const { dir, resultsTsv } = ratchetPaths(workspace);
   await fs.mkdir(dir, { recursive: true });
   const exists = await fs.stat(resultsTsv).then(() => true, () => false);
-  await fs.appendFile(resultsTsv, (exists ? '' : TSV_HEADER) + resultsTsvRow(record));
+  const row = resultsTsvRow(record);
+  if (row === null) return;
+  await fs.appendFile(resultsTsv, (exists ? '' : TSV_HEADER) + row);
 }

@@ -18,6 +18,9 @@ import type { ParsedLine } from './runTypes';
  * gathered so far (so the last one reported is the whole block). `key: value` lines before
  * `---` are log.
  *
+ * `FAIL` (printed when the loss is NaN or above 100, then exit 1) sets {@link failed}; when it
+ * ends a progress line, the line still yields its point.
+ *
  * Stateful: use one instance per run.
  */
 export class AutoresearchParser {
@@ -34,8 +37,18 @@ export class AutoresearchParser {
     return this.separatorSeen && Object.keys(this.values).length > 0 ? { ...this.values } : null;
   }
 
+  /** Whether train.py printed `FAIL` (its fast fail on a NaN loss or one above 100). */
+  failed = false;
+
   parseLine(line: string): ParsedLine {
-    const s = line.trim();
+    let s = line.trim();
+    // `print("FAIL")` follows a progress line printed with end="", so it ends that line.
+    const fail = /(?:^|\s)FAIL$/.exec(s);
+    if (fail && (fail.index === 0 || s.startsWith('step'))) {
+      this.failed = true;
+      s = s.slice(0, fail.index).trim();
+      if (s === '') return { kind: 'log', text: line };
+    }
     if (s === '---') {
       this.separatorSeen = true;
       return { kind: 'log', text: line };

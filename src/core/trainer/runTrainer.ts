@@ -36,7 +36,8 @@ let runCount = 0;
  *   `req.metricsPath` as JSON lines `{t, step, loss, progress, …}` (`t`: ms since start;
  *   a non-finite value is written as `null`) and passed to `req.onPoint`; evals go to
  *   `req.onEval`; other lines, and all of stderr, to `req.onLog`. Callback errors are ignored.
- * - At `budgetSeconds + graceSeconds`, or when `req.signal` aborts, or at the first point with
+ * - At `budgetSeconds + graceSeconds` after the process starts (the hard deadline: the loop
+ *   passes `graceSeconds = budget.deadlineSeconds - budget.seconds`), or when `req.signal` aborts, or at the first point with
  *   a non-finite loss, the group gets SIGTERM, then SIGKILL after {@link KILL_DELAY_MS}. When
  *   the trainer exits by itself, whatever it left running in its group is ended the same way.
  *   In every case, what left the group (`setsid`, a double fork) is ended too (runProcesses.ts).
@@ -226,7 +227,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     reason = `signal ${signal}`;
   } else if (code !== 0) {
     status = 'crashed';
-    reason = `exit code ${code}`;
+    reason = `exit code ${code}${reader.crashNote()}`;
   } else if (finalProblem && !req.finalOptional) {
     status = 'crashed';
     reason = finalProblem;

@@ -1,3 +1,4 @@
+import { exportReport } from './exportReport';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -77,7 +78,13 @@ async function requireWorkspace(s: Services): Promise<string | undefined> {
 async function ensureConfig(s: Services, ws: string, interactive: boolean): Promise<RatchetConfig | undefined> {
   const file = path.join(ws, CONFIG_FILE);
   if (!existsSync(file)) {
-    const detected = await detectConfig(ws);
+    let detected: Record<string, unknown> | null;
+    try {
+      detected = await detectConfig(ws);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Ratchet: ${(err as Error).message}`);
+      return undefined;
+    }
     if (!detected) {
       void vscode.window.showErrorMessage(`Ratchet: no ${CONFIG_FILE} and no train.py in this folder. Add a ${CONFIG_FILE} with the command that trains, or create a New Research Workspace.`, 'New Research Workspace')
         .then((a) => a && vscode.commands.executeCommand('ratchet.newWorkspace'));
@@ -332,5 +339,6 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     reg('ratchet.refreshExperiments', () => s.tree.refresh()),
     reg('ratchet.showOutput', () => s.log.show(true)),
     reg('ratchet.statusMenu', () => statusMenu(s)),
+    reg('ratchet.exportReport', () => exportReport(s.workspace(), s.log)),
   ];
 }

@@ -29,7 +29,7 @@ describe('validateConfig', () => {
 
   it('keeps nested defaults when only one nested key is given', () => {
     const c = validateConfig({ budget: { seconds: 30 }, metric: { goal: 'maximize' } });
-    expect(c.budget).toMatchObject({ seconds: 30, graceSeconds: 30 });
+    expect(c.budget).toMatchObject({ seconds: 30, graceSeconds: 60 });
     expect(c.metric).toEqual({ name: 'val_bpb', goal: 'maximize' });
   });
 
@@ -94,6 +94,7 @@ describe('loadConfig', () => {
     expect(d).toMatchObject({ editable: ['train.py'], protected: ['prepare.py'], output: 'autoresearch' });
     const c = await loadConfig(dir);
     expect(c.command).toEqual(['python3', 'train.py']);
+    expect(c.output).toBe('autoresearch');
   });
 
   it('refuses editable files that do not exist', async () => {

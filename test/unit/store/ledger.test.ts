@@ -74,13 +74,17 @@ describe('results.tsv (autoresearch columns)', () => {
     await appendResultsTsv(ws, row('e2', { status: 'crashed', metric: null, hypothesis: 'tabs\tand\nnewlines' }));
     const lines = readFileSync(path.join(ws, '.ratchet/results.tsv'), 'utf8').trim().split('\n');
     expect(lines[0]).toBe('commit\tval_bpb\tmemory_gb\tstatus\tdescription');
-    expect(lines[1]).toBe('abcdef1\t0.997900\t44.0\tkeep\th e1');
+    expect(lines[1]).toBe('abcdef1\t0.997900\t44.0\tkeep\tbaseline');
     expect(lines[2]).toBe('abcdef1\t0.000000\t0.0\tcrash\ttabs and newlines');
   });
 
   it('maps statuses to keep / discard / crash', () => {
     expect(resultsTsvRow(row('a', { status: 'kept' }))).toContain('\tkeep\t');
-    expect(resultsTsvRow(row('a', { status: 'vetoed' }))).toContain('\tdiscard\t');
+    expect(resultsTsvRow(row('a', { status: 'discarded' }))).toContain('\tdiscard\t');
+    expect(resultsTsvRow(row('a', { status: 'invalid' }))).toContain('\tcrash\t');
+    // never trained, or trained again on resume: autoresearch has no row for these
+    expect(resultsTsvRow(row('a', { status: 'vetoed' }))).toBeNull();
+    expect(resultsTsvRow(row('a', { status: 'interrupted' }))).toBeNull();
     expect(resultsTsvRow(row('a', { status: 'killed' }))).toContain('\tcrash\t');
   });
 });

@@ -62,6 +62,26 @@ function budgetText(cfg: RatchetConfig): string {
   return parts.join(', ');
 }
 
+/**
+ * Put before a workspace's program.md. Programs like karpathy/autoresearch's are written for an
+ * agent that runs the loop by hand (branch, commit, run, grep the log, log results.tsv, git reset,
+ * never stop); here the loop does all of that, so the model is told which instructions are the
+ * loop's and that only the research guidance is its own.
+ */
+export function programPreamble(cfg: RatchetConfig): string {
+  const deadline = cfg.budget.deadlineSeconds ?? cfg.budget.seconds + cfg.budget.graceSeconds;
+  return `## How the research program below is carried out here
+The program below may be written for an agent that runs the experiment loop by hand. Here the loop is run by Ratchet, and these of its instructions are carried out by Ratchet, not by you:
+- Setup: the run tag, the branch, checking the data, creating results.tsv, confirming with the human. All done.
+- Commits: Ratchet commits each of your proposals; never write git commands.
+- Resets: Ratchet keeps or reverts each change by its keep rule (${cfg.keepRule}${cfg.keepRule === 'noise' ? ': better beyond run-to-run noise, confirmed by re-runs with other seeds' : ''}) and returns you to the best kept version.
+- Running: Ratchet runs \`${cfg.command.join(' ')}\`, captures its output, reads \`${cfg.metric.name}\` from it and enforces the time limit (a run is stopped ${deadline} s after it starts).
+- Logging: Ratchet records every experiment (its ledger and results.tsv); the history below is that record.
+- Crashes: a crashed run is recorded with the end of its log, shown to you in the history; fix it with a new proposal if the idea is worth it.
+- Never stopping: Ratchet keeps the loop going and asks you for one experiment per turn; never ask whether to continue.
+Your part is only the research: follow the program's goal, its rules on what may and may not change, its simplicity criterion and its ideas, and answer each turn with one hypothesis and its edits in the answer format above. Ignore its shell commands (\`git\`, \`uv run\`, \`grep\`, \`tail\`), output redirection and results.tsv bookkeeping.`;
+}
+
 /** The research program used when the workspace has no program.md. */
 export function defaultProgram(cfg: RatchetConfig): string {
   const editable = cfg.editable.map((p) => `\`${p}\``).join(', ');
@@ -201,7 +221,9 @@ export function buildPrompt(ctx: ProposerContext): Prompt {
   const readOnly = ctx.files.filter((f) => !f.editable);
   const system: TextBlock[] = [
     { type: 'text', text: `${INTRO}\n\n${ANSWER_FORMAT}` },
-    { type: 'text', text: ctx.program && ctx.program.trim() !== '' ? `# Research program (program.md)\n\n${ctx.program}` : defaultProgram(cfg) },
+    ...(ctx.program && ctx.program.trim() !== ''
+      ? [{ type: 'text' as const, text: `${programPreamble(cfg)}\n\n# Research program (program.md)\n\n${ctx.program}` }]
+      : [{ type: 'text' as const, text: defaultProgram(cfg) }]),
   ];
   if (ctx.program) {
     system.push({

@@ -1,0 +1,37 @@
+import { fmtDuration, fmtMetric, type ReportData } from './reportData';
+
+/** A short summary to paste into a pull request: the result, the kept chain, noise, cost and time. */
+export function reportMarkdown(d: ReportData, opts: { png?: string; maxRows?: number } = {}): string {
+  const lines: string[] = [];
+  const base = d.baseline?.metric ?? null;
+  const best = d.best?.metric ?? null;
+  const change = base !== null && best !== null && base !== 0 ? ` (${signed(((best - base) / Math.abs(base)) * 100, 2)}%)` : '';
+  const tried = d.rows.filter((r) => r.outcome !== null).length;
+  lines.push(`### Ratchet: ${d.metricName} ${base !== null ? fmtMetric(base) : '?'} → ${best !== null ? fmtMetric(best) : '?'}${change} in ${tried} experiments`);
+  lines.push('');
+  lines.push(`- Session \`${d.session}\` (branch \`ratchet/${d.session}\`): ${Math.max(0, d.counts.keep - 1)} kept, ${d.counts.discard} discarded, ${d.counts.crash} crashed${d.counts.other ? `, ${d.counts.other} not trained (vetoed or interrupted)` : ''}.`);
+  lines.push(`- Time: ${fmtDuration(d.wallSeconds)} in all; training ${fmtDuration(d.runSeconds)}${d.rerunSeconds > 0 ? ` plus ${fmtDuration(d.rerunSeconds)} of noise re-runs` : ''}. Proposals cost $${d.costUsd.toFixed(2)}.`);
+  if (d.noise) lines.push(`- ${d.noise.replace(/^noise: /, 'Noise: ')}.`);
+  lines.push('');
+  const kept = d.chain.filter((r) => r.status !== 'baseline');
+  if (kept.length) {
+    const max = opts.maxRows ?? 15;
+    lines.push(`| experiment | change | ${d.metricName} | Δ |`);
+    lines.push('|---|---|---|---|');
+    for (const r of kept.slice(0, max)) lines.push(`| ${r.id}${r.commit ? ` (\`${r.commit.slice(0, 7)}\`)` : ''} | ${cell(r.hypothesis)} | ${fmtMetric(r.metric!)} | ${r.delta !== null ? signed(-(d.goal === 'minimize' ? r.delta : -r.delta), 6, true) : ''} |`);
+    if (kept.length > max) lines.push(`| … | ${kept.length - max} more kept changes in the report | | |`);
+  } else {
+    lines.push('No change beat the baseline.');
+  }
+  if (opts.png) lines.push('', `![progress](${opts.png})`);
+  return lines.join('\n') + '\n';
+}
+
+function signed(x: number, digits: number, metric = false): string {
+  const s = metric ? fmtMetric(Math.abs(x)) : Math.abs(x).toFixed(digits);
+  return `${x < 0 ? '−' : '+'}${s}`;
+}
+
+function cell(s: string): string {
+  return s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim().slice(0, 160);
+}
