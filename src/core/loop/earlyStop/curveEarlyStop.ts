@@ -134,7 +134,7 @@ export class CurveEarlyStop implements EarlyStopRule {
       const outOfReach = projected - bestEnd > o.reach * o.margin * Math.abs(bestEnd);
       strikes = worse && outOfReach ? strikes + 1 : 0;
       if (strikes < o.patience) return null;
-      return `losing to the best run: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
+      return `losing to the best run: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run, compared by progress (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
     };
   }
 }
