@@ -49,8 +49,9 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     setContext('ratchet.running', s.running);
     setContext('ratchet.phase', s.phase);
     setContext('ratchet.paused', loop.isPaused);
-    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training'));
+    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
   }));
+  own(review.onDidAutoAccept((w) => loop.setSnapshot({ ...loop.snapshot, vetoWindow: w })));
   own(review.onDidChange((p) => {
     setContext('ratchet.reviewing', !!p);
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });

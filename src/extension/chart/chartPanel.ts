@@ -1,3 +1,5 @@
+import { CHART_VIEW_TYPE_ID } from '../layout/ids';
+import { groups, pickChartColumn, toColumn } from '../layout/editorPlaces';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
@@ -8,7 +10,7 @@ import { readLedger } from '../../core/store/ledger';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
 import { ChartModel, parseMetrics } from './chartModel';
 
-export const CHART_VIEW_TYPE = 'ratchet.chart';
+export const CHART_VIEW_TYPE = CHART_VIEW_TYPE_ID;
 const FLUSH_MS = 250;
 
 /**
@@ -46,11 +48,14 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   /** Opens the chart (or reveals it). `preserveFocus` keeps the keyboard where it is. */
   async show(opts: { preserveFocus?: boolean; column?: vscode.ViewColumn } = {}): Promise<void> {
     if (this.panel) {
-      this.panel.reveal(opts.column ?? this.panel.viewColumn, opts.preserveFocus);
+      // Revealed where it is: moving it would leave an empty group behind and make a new one.
+      this.panel.reveal(this.panel.viewColumn, opts.preserveFocus);
       return;
     }
     await this.loadFromLedger();
-    const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPE, 'Ratchet: Loss', { viewColumn: opts.column ?? vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus ?? false }, this.webviewOptions());
+    // Its own group: an existing one that is not the user's (an empty one left by a reload first), else beside.
+    const column = opts.column === vscode.ViewColumn.Beside || opts.column === undefined ? toColumn(pickChartColumn(groups())) : opts.column;
+    const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPE, 'Ratchet: Loss', { viewColumn: column, preserveFocus: opts.preserveFocus ?? false }, this.webviewOptions());
     this.adopt(panel);
   }
 
