@@ -30,7 +30,7 @@ let lastRenderedPost = 0;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const chartEl = $('chart');
 const emptyEl = $('empty');
-const noteEl = $('legend-note');
+const noteEl: HTMLElement = $('legend-note') ?? document.createElement('div');
 const viewSel = $<HTMLSelectElement>('view');
 const xSel = $<HTMLSelectElement>('x');
 const smoothIn = $<HTMLInputElement>('smoothing');
@@ -154,6 +154,7 @@ function renderLoss(): number {
       series,
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
+      hooks: { draw: [drawn] },
     }, data, chartEl);
     plotKey = key;
   } else {
@@ -213,7 +214,7 @@ function renderProgress(): number {
           } : {}),
         },
       },
-      hooks: { drawClear: [drawBand] },
+      hooks: { drawClear: [drawBand], draw: [drawn] },
       axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
@@ -248,17 +249,37 @@ function drawBand(u: uPlot) {
   ctx.restore();
 }
 
+let renderStart = 0;
+let renderPoints = 0;
+let drawPending = false;
+
+/**
+ * Render time is taken when uPlot has drawn: `setData` only schedules the draw (a microtask), so a
+ * timer stopped after it would leave the canvas work out. Called from uPlot's `draw` hook, or
+ * after the render when nothing was drawn (an empty chart).
+ */
+function drawn() {
+  if (!drawPending) return;
+  drawPending = false;
+  report(renderPoints, performance.now() - renderStart);
+}
+
 function render() {
   scheduled = false;
-  const t0 = performance.now();
-  let points = 0;
+  renderStart = performance.now();
+  drawPending = true;
   try {
-    points = options.view === 'progress' ? renderProgress() : renderLoss();
+    renderPoints = options.view === 'progress' ? renderProgress() : renderLoss();
   } catch (e) {
+    drawPending = false;
     send({ type: 'error', message: `render failed: ${(e as Error).message}` });
     return;
   }
-  const ms = performance.now() - t0;
+  // uPlot's draw was queued before this: if it drew, `drawn` already ran; otherwise nothing draws.
+  queueMicrotask(drawn);
+}
+
+function report(points: number, ms: number) {
   document.body.dataset.points = String(points);
   document.body.dataset.runs = String(runs.size);
   document.body.dataset.renderMs = ms.toFixed(2);
