@@ -1,6 +1,7 @@
 import type { RatchetConfig } from './configTypes';
 
-import { DEFAULT_CLAUDE_MODEL } from '../proposers/claude/claudeProposer';
+/** The Claude model that proposes changes when neither ratchet.json nor a setting names one. */
+export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-5-5';
 
 export function defaultConfig(): RatchetConfig {
   return {

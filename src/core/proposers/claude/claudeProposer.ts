@@ -4,7 +4,7 @@ import { applyLocated } from '../../edits/applyEdits';
 import type { FileEdit } from '../../edits/editTypes';
 import { locate } from '../../edits/locate';
 import { diffSignature, isWhitespaceOnly } from '../../edits/normalizedDiff';
-import { AnswerStreamParser, type ParsedAnswer } from '../../edits/searchReplaceFormat';
+import { AnswerStreamParser, type ParsedAnswer } from './searchReplaceFormat';
 import { addUsage, costUsd, emptyUsage, priceFor } from '../../cost/priceTable';
 import type { ExperimentRecord, TokenUsage } from '../../store/experimentRecord';
 import type { ProposalStreamEvent, ProposeOutcome, Proposer, ProposerContext } from '../proposer';
@@ -18,7 +18,8 @@ import { abortError, streamWithRetries } from './claudeStream';
  * fraction of Opus's price, and fast enough to write the next proposal while a run trains.
  * Always overridable with `claude.model`.
  */
-export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-5-5';
+import { DEFAULT_CLAUDE_MODEL } from '../../config/defaults';
+export { DEFAULT_CLAUDE_MODEL };
 
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 

@@ -1,7 +1,7 @@
 import type { RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import type { ProposerContext, WorkspaceFile } from '../proposer';
-import { ANSWER_FORMAT_EXAMPLE } from '../../edits/searchReplaceFormat';
+import { ANSWER_FORMAT_EXAMPLE } from './searchReplaceFormat';
 
 /** A text content block as the Messages API takes it (system prompt and user turns). */
 export interface TextBlock {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerStreamParser, parseAnswer, type AnswerParserEvent } from '../../../src/core/edits/searchReplaceFormat';
+import { AnswerStreamParser, parseAnswer, type AnswerParserEvent } from '../../../src/core/proposers/claude/searchReplaceFormat';
 
 const answer = [
   '<hypothesis>Lower the learning rate tenfold: 0.1 is far above the stable range.</hypothesis>',

@@ -1,5 +1,5 @@
-import type { ProposalStreamEvent } from '../proposers/proposer';
-import type { FileEdit } from './editTypes';
+import type { ProposalStreamEvent } from '../proposer';
+import type { FileEdit } from '../../edits/editTypes';
 
 /**
  * The answer format (fixed: the diff view and the tests depend on it):
