@@ -37,6 +37,8 @@ export class ReviewController implements vscode.Disposable {
   private readonly recentIds: string[] = [];
   /** Diff editors opened (for tests and the output channel). */
   readonly opened: { id: string; path: string; at: number }[] = [];
+  /** Diff editors that failed to open (tests). */
+  readonly openFailures: string[] = [];
   /** Experiments on an accelerator now (training, evaluating or re-running). */
   private readonly busy = new Set<string>();
   /** Accelerators the loop trains on at once. */
@@ -224,6 +226,7 @@ export class ReviewController implements vscode.Disposable {
       this.opened.push({ id: cur.id, path: p, at: Date.now() });
       this.reveal(cur, p);
     } catch (err) {
+      this.openFailures.push(`${cur.id} ${p}: ${(err as Error).message}`);
       this.log.warn(`review: could not open the diff of ${p}: ${(err as Error).message}`);
     }
   }

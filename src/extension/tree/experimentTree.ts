@@ -37,6 +37,10 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
   for (const l of lives) if (!sessions.has(l.session)) sessions.set(l.session, []);
   const order = [...sessions.keys()];
   const out: TreeNode[] = [];
+  // A start that never measured its baseline left no session behind (its row stays in the ledger).
+  const failedStart = (rows: ExperimentRecord[]) => rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
+  for (const [session, rows] of sessions) if (failedStart(rows) && !lives.some((l) => l.session === session)) sessions.delete(session);
+  order.splice(0, order.length, ...sessions.keys());
   order.forEach((session, si) => {
     const rows = sessions.get(session)!;
     const nodes = new Map<string, Extract<TreeNode, { kind: 'experiment' }>>();

@@ -15,6 +15,7 @@ export async function run(): Promise<void> {
   require('./loop.test');
   require('./claude.test');
   require('./extras.test');
+  require('./issue13.test');
   await new Promise<void>((resolve, reject) => {
     mocha.run((failures) => {
       console.log(`[ratchet-test] done: ${failures} failure(s)`);
