@@ -32,7 +32,15 @@ export function errorSummary(message: string, tailLines = 3): { text: string; ru
   const [head, tail = ''] = message.split(/\n--- last output ---\n/);
   const headline = head.split('\n')[0];
   const lines = tail.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim());
-  const last = lines.slice(-tailLines).map((l) => l.trim());
+  // The error line: last in a Python traceback, before the stack in Node's output.
+  let end = lines.length;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)\b(?::|$)/.test(lines[i])) {
+      end = i + 1;
+      break;
+    }
+  }
+  const last = lines.slice(Math.max(0, end - tailLines), end).map((l) => l.trim());
   const runId = /\b(e\d{4,})\b/.exec(message)?.[1] ?? null;
   return { text: last.length ? `${headline} … ${last.join(' ⏎ ')}` : headline, runId };
 }

@@ -177,9 +177,12 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   }
 
   getParent(node: TreeNode): TreeNode | undefined {
+    // By key, not identity: the tree may have been rebuilt since VS Code got the node.
+    const key = (n: TreeNode) => (n.kind === 'session' ? `s/${n.session}` : n.kind === 'live' ? `l/${n.live.session}/${n.live.id}` : `e/${n.record.session}/${n.record.id}`);
+    const want = key(node);
     const find = (list: TreeNode[], parent: TreeNode | undefined): TreeNode | undefined => {
       for (const n of list) {
-        if (n === node) return parent;
+        if (key(n) === want) return parent;
         if (n.kind !== 'live') {
           const f = find(n.children, n);
           if (f) return f;

@@ -171,5 +171,7 @@ describe('Output channel and notifications (10)', () => {
     const { text } = errorSummary(msg);
     expect(text).toBe('the baseline run failed: exit code 1. Fix the trainer and run again. … File "train.py", line 3, in <module> ⏎ x = 1 / 0 ⏎ ZeroDivisionError: division by zero');
     expect(errorSummary('plain').text).toBe('plain');
+    const node = 'the baseline run failed: exit code 1. Fix the trainer and run again.\n--- last output ---\nloading data\nfile:///w/crash.mjs:3\nconsole.log(batch.size);\n                  ^\n\nTypeError: Cannot read properties of undefined (reading \'size\')\n    at file:///w/crash.mjs:3:19\n    at ModuleJob.run (node:internal/modules/esm/module_job:271:25)\n\nNode.js v20.20.2';
+    expect(errorSummary(node).text).toBe("the baseline run failed: exit code 1. Fix the trainer and run again. … console.log(batch.size); ⏎ ^ ⏎ TypeError: Cannot read properties of undefined (reading 'size')");
   });
 });
