@@ -10,7 +10,7 @@ import type { Proposer } from '../../core/proposers/proposer';
 import { GitStore } from '../../core/store/gitStore';
 import type { ReviewController } from '../review/reviewController';
 import type { RatchetSettings } from '../settings/settings';
-import { initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
+import { formatMetric, initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
 
 export interface StartOptions {
   workspace: string;
@@ -77,7 +77,7 @@ export class LoopController implements vscode.Disposable {
     this.running = loop.run().then(
       (summary) => {
         this.lastSummary = summary;
-        this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${summary.best})`);
+        this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${formatMetric(summary.best)}${summary.bestId ? ` (${summary.bestId})` : ''})`);
         return summary;
       },
       (err: Error) => {
