@@ -108,6 +108,8 @@ export class ReviewController implements vscode.Disposable {
   /** The loop's `review` hook: resolves when the user accepts or vetoes, the countdown ends, or the loop aborts. */
   review = (r: ReviewRequest): Promise<'accept' | 'veto'> => {
     const s = this.settings();
+    // Stopped before the review began (an abort listener added now would never fire).
+    if (r.signal.aborted) return Promise.resolve('veto');
     if (s.reviewMode === 'never') return Promise.resolve('accept');
     const cur = this.ensure(r.id);
     for (const f of r.files) {
