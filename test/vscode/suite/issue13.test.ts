@@ -155,7 +155,8 @@ suite('issue 13: the extension tells the story', function () {
       // (4) the baseline has a row of its own while it trains
       await waitFor('the baseline\'s live row', () => a.tree.lives.find((l) => l.baseline), 20_000);
       // The first proposal: nothing trains, so it trains at once (no countdown).
-      const first = await waitFor('the first run', () => rec.events.find((e) => e.type === 'run-started' && e.id !== a.loop.snapshot.baselineId && rec.events.some((x) => x.type === 'experiment-recorded' && x.record.status === 'baseline')), 60_000);
+      const baselineId = (await waitFor('the baseline to start', () => rec.events.find((e) => e.type === 'experiment-started' && e.baseline), 20_000) as { id: string }).id;
+      const first = await waitFor('the first run', () => rec.events.find((e) => e.type === 'run-started' && e.id !== baselineId), 60_000);
       const firstId = (first as { id: string }).id;
       // The second is written while the first trains: a countdown, during the run.
       const pending = await waitFor('a countdown while a run trains', () => a.review.pendingReview, 60_000);
@@ -211,10 +212,12 @@ suite('issue 13: the extension tells the story', function () {
       const item = a.tree.getTreeItem(find(a.tree.roots)!);
       assert.equal(item.description, 'stopped by you');
       assert.equal((item.iconPath as vscode.ThemeIcon).id, 'debug-stop');
-      const kept = a.tree.records.find((r) => r.session === 'timeout-overlap' && r.status !== 'baseline' && r.metric !== null);
-      if (kept) {
-        const label = String(a.tree.getTreeItem({ kind: 'experiment', record: kept, spine: false, children: [] }).label);
-        assert.match(label, /^\d+\.\d+ [−+±]\S* · width 80/);
+      const measured = a.tree.records.filter((r) => r.session === 'timeout-overlap' && r.status !== 'baseline' && r.metric !== null);
+      assert.ok(measured.length > 0);
+      for (const r of measured) {
+        const label = String(a.tree.getTreeItem({ kind: 'experiment', record: r, spine: false, children: [] }).label);
+        // metric (and change, when decided) before the hypothesis
+        assert.match(label, r.delta !== null ? /^\d+\.\d+ [−+±]\S* · \S/ : /^\d+\.\d+ · \S/, label);
       }
     } finally {
       await fs.writeFile(cfgFile, saved);
