@@ -161,8 +161,13 @@ try {
 
   // Start Loop again after the finished session: an offer, with continuing from its best first.
   const palette = async (title) => {
-    await page.keyboard.press('F1');
-    await input.waitFor();
+    // Focus the workbench first (not the chart's webview, which would swallow F1), then F1.
+    for (let attempt = 0; ; attempt++) {
+      await page.locator('.part.sidebar .pane-body').first().click({ position: { x: 200, y: 400 } }).catch(() => {});
+      await page.keyboard.press('F1');
+      if (await input.waitFor({ timeout: 5_000 }).then(() => true, () => false)) break;
+      if (attempt >= 2) throw new Error('F1 did not open the command palette');
+    }
     await input.fill(`>${title}`);
     await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
     await page.keyboard.press('Enter');
