@@ -133,6 +133,14 @@ try {
   await page.screenshot({ path: join(shots, 'loop-tree-chart.png') });
   step('screenshot: loop-tree-chart.png');
 
+  // Hover: every line's value at the cursor's x (the runs are sampled at different steps).
+  await chartFrame.locator('.u-over').first().hover({ position: { x: 250, y: 150 } });
+  await page.waitForTimeout(300);
+  const values = await chartFrame.locator('.u-legend .u-series .u-value').allInnerTexts();
+  step(`hover values: ${values.join(' | ')}`);
+  if (values.length < 3 || values.slice(1).some((v) => v.trim() === '—')) throw new Error(`hover left a line without a value: ${values.join(' | ')}`);
+  await page.screenshot({ path: join(shots, 'chart-hover.png') });
+
   // The session's progress view.
   const view = chartFrame.locator('#view');
   await view.selectOption('progress');
