@@ -10,6 +10,7 @@ import { ApiKeyStore } from './secrets/apiKey';
 import { readSettings } from './settings/settings';
 import { RatchetStatusBar } from './statusBar/statusBar';
 import { ExperimentsView } from './tree/experimentsView';
+import { bestOf } from './tree/experimentTree';
 import { GitDocuments } from './tree/gitDocuments';
 
 /** What activate() returns: the extension's services, for the integration tests. */
@@ -86,6 +87,10 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     }, () => undefined);
   }
   void tree.refresh().then(() => {
+    // The status bar shows the latest session's best from the start (after a reload too).
+    const last = tree.records.at(-1)?.session;
+    const best = last ? bestOf(tree.records.filter((r) => r.session === last)) : null;
+    if (best && !loop.isRunning && loop.snapshot.best === null) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
     const ws = workspace();
     if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));
   });
