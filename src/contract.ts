@@ -9,7 +9,9 @@ export type RunRole = 'current' | 'best' | 'baseline' | 'overlay';
 
 /** Status names shared with the tree (same colour per status on both sides). */
 export type ChartStatus =
-  | 'running' | 'baseline' | 'kept' | 'discarded' | 'crashed' | 'killed' | 'vetoed' | 'invalid' | 'interrupted';
+  | 'running' | 'baseline' | 'kept' | 'discarded' | 'crashed' | 'killed' | 'vetoed' | 'invalid' | 'interrupted'
+  /** `killed`, by who stopped it: the early-stop rule, the user, the time budget. */
+  | 'early-stopped' | 'stopped' | 'over-budget';
 
 /** The `--vscode-charts-*` colour of each status: the tree icon and the chart use the same. */
 export const statusColor: Record<ChartStatus, 'blue' | 'green' | 'yellow' | 'orange' | 'red' | 'purple' | 'foreground'> = {
@@ -22,6 +24,15 @@ export const statusColor: Record<ChartStatus, 'blue' | 'green' | 'yellow' | 'ora
   vetoed: 'purple',
   invalid: 'orange',
   interrupted: 'foreground',
+  'early-stopped': 'orange',
+  stopped: 'foreground',
+  'over-budget': 'red',
+};
+
+/** How a status is named in legends and the tree (`stopped` is the user's doing). */
+export const statusWords: Record<ChartStatus, string> = {
+  running: 'training', baseline: 'baseline', kept: 'kept', discarded: 'discarded', crashed: 'crashed', killed: 'killed',
+  vetoed: 'vetoed', invalid: 'invalid', interrupted: 'interrupted', 'early-stopped': 'early-stopped', stopped: 'stopped by you', 'over-budget': 'over budget',
 };
 
 export type XAxis = 'step' | 'time' | 'progress';
@@ -51,6 +62,8 @@ export interface RunSeries {
   roles: RunRole[];
   status: ChartStatus;
   points: SeriesColumns;
+  /** What else the legend says of the line (an overlay from another session: which one). */
+  note?: string;
 }
 
 /** One dot of the session progress view. */

@@ -14,6 +14,8 @@ export const USAGE = `usage:
       --budget 30s|5m|1500steps          training budget per run (overrides ratchet.json)
       --tag NAME                         session name; the branch is ratchet/NAME
       --resume                           continue the session of --tag (default: the latest)
+      --from best|branch                 a new session starts from the last session's best (default)
+                                         or from the current branch
       --max-cost USD                     stop once proposals cost this much
       --review                           ask before each proposal is trained (a terminal is needed)
       --workers N                        train N experiments at once, one accelerator each (default 1)
@@ -29,7 +31,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
-  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
   | { kind: 'status'; workspace: string; json: boolean }
   | { kind: 'report'; workspace: string; tag?: string; out?: string };
 
@@ -91,6 +93,7 @@ export function parseCommand(argv: string[]): Command {
           budget: { type: 'string' },
           tag: { type: 'string' },
           resume: { type: 'boolean', default: false },
+          from: { type: 'string' },
           'max-cost': { type: 'string' },
           review: { type: 'boolean', default: false },
           workers: { type: 'string' },
@@ -106,6 +109,8 @@ export function parseCommand(argv: string[]): Command {
         maxCost = Number(values['max-cost'].replace(/^\$/, ''));
         if (!(maxCost > 0)) throw new UsageError(`--max-cost must be a positive number of dollars, got "${values['max-cost']}"`);
       }
+      const from = values.from;
+      if (from !== undefined && from !== 'best' && from !== 'branch') throw new UsageError(`--from must be best or branch, got "${from}"`);
       const executor = values.executor;
       if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`--executor must be local or slurm, got "${executor}"`);
       return {
@@ -116,6 +121,7 @@ export function parseCommand(argv: string[]): Command {
         budget: values.budget !== undefined ? parseBudget(values.budget) : undefined,
         tag: checkTag(values.tag),
         resume: values.resume ?? false,
+        from: from as 'best' | 'branch' | undefined,
         maxCost,
         review: values.review ?? false,
         workers: positiveInt(values.workers, '--workers'),

@@ -91,7 +91,7 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
     };
   }
   for (const l of startLine(config, detected)) term.line(l);
-  const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, review, autoResumeMs: 5 * 60_000 });
+  const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, from: cmd.from ?? 'best', review, autoResumeMs: 5 * 60_000 });
   loop.on((e) => renderer.handle(e));
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

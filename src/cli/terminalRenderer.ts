@@ -2,6 +2,7 @@ import { hardDeadlineSeconds } from '../core/config/validateConfig';
 import type { MetricGoal } from '../core/config/configTypes';
 import type { LoopEvent, SessionSummary } from '../core/loop/loopEvents';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
+import { statusLabel } from '../core/store/stopKind';
 import { fmtChange, fmtDuration, fmtMetric, fmtTokens, terminalSafe, truncate } from './format';
 
 export interface TerminalOut {
@@ -35,7 +36,7 @@ export function processTerminal(): TerminalOut {
   };
 }
 
-const STATUS_WIDTH = 11;
+const STATUS_WIDTH = 15;
 
 /**
  * Turns loop events into terminal lines: a live line per run, a row per experiment, a summary.
@@ -69,6 +70,7 @@ export class TerminalRenderer {
       case 'session-started':
         this.goal = e.config.metric.goal;
         this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run, hard deadline ${hardDeadlineSeconds(e.config.budget)}s from process start (budget.deadlineSeconds)`);
+        if (e.start?.from === 'best' && e.start.session) this.out.line(`continuing from session ${e.start.session}'s best (${e.start.id}, ${e.start.commit.slice(0, 7)}); --from branch starts from the current branch`);
         break;
       case 'experiment-started':
         this.hypothesis = '';
@@ -146,7 +148,7 @@ export class TerminalRenderer {
   }
 
   row(r: ExperimentRecord): string {
-    const status = r.status.padEnd(STATUS_WIDTH);
+    const status = statusLabel(r).padEnd(STATUS_WIDTH);
     const metric = fmtMetric(r.metric).padStart(9);
     const change = fmtChange(r, this.goal).padStart(9);
     const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || '(no hypothesis)';

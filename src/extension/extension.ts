@@ -11,6 +11,7 @@ import { ApiKeyStore } from './secrets/apiKey';
 import { readSettings } from './settings/settings';
 import { RatchetStatusBar } from './statusBar/statusBar';
 import { ExperimentsView } from './tree/experimentsView';
+import { bestOf } from './tree/experimentTree';
 import { GitDocuments } from './tree/gitDocuments';
 
 /** What activate() returns: the extension's services, for the integration tests. */
@@ -55,8 +56,9 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     setContext('ratchet.running', s.running);
     setContext('ratchet.phase', s.phase);
     setContext('ratchet.paused', loop.isPaused);
-    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training'));
+    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
   }));
+  own(review.onDidAutoAccept((w) => loop.setSnapshot({ ...loop.snapshot, vetoWindow: w })));
   own(review.onDidChange((p) => {
     setContext('ratchet.reviewing', !!p);
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
@@ -91,6 +93,10 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     }, () => undefined);
   }
   void tree.refresh().then(() => {
+    // The status bar shows the latest session's best from the start (after a reload too).
+    const last = tree.records.at(-1)?.session;
+    const best = last ? bestOf(tree.records.filter((r) => r.session === last)) : null;
+    if (best && !loop.isRunning && loop.snapshot.best === null) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
     const ws = workspace();
     if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));
   });

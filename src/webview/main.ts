@@ -2,10 +2,11 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import {
-  defaultChartOptions, parseChartOptions, parseNoiseBand, statusColor,
+  defaultChartOptions, parseChartOptions, parseNoiseBand, statusColor, statusWords,
   type ChartOptions, type ChartState, type HostMessage, type ProgressState, type RunSeries, type WebviewMessage,
 } from '../contract';
 import { bandEdges, bandLabel, rangeWithBand, withAlpha } from './band';
+import { interpolateAt, legendNote, runLabel } from './labels';
 import { joinSeries, prepare, type XY } from './downsample';
 
 interface VsCodeApi {
@@ -29,6 +30,7 @@ let lastRenderedPost = 0;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const chartEl = $('chart');
 const emptyEl = $('empty');
+const noteEl: HTMLElement = $('legend-note') ?? document.createElement('div');
 const viewSel = $<HTMLSelectElement>('view');
 const xSel = $<HTMLSelectElement>('x');
 const smoothIn = $<HTMLInputElement>('smoothing');
@@ -98,12 +100,6 @@ function orderedRuns(): RunSeries[] {
   return [...runs.values()].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
 }
 
-function runLabel(r: RunSeries): string {
-  const role = r.roles.includes('current') ? 'current' : r.roles.includes('best') ? 'best' : r.roles.includes('baseline') ? 'baseline' : r.id;
-  const text = r.label.length > 48 ? `${r.label.slice(0, 47)}…` : r.label;
-  return `${role}: ${text}`;
-}
-
 function size() {
   const rect = chartEl.getBoundingClientRect();
   return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 24 - 26 * Math.ceil((runs.size + 1) / 2))) };
@@ -138,6 +134,7 @@ function renderLoss(): number {
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [{ label: options.x, value: (_u, v) => fmt(v) }];
+    noteEl.textContent = legendNote(drawable);
     for (const r of drawable) {
       const current = r.roles.includes('current');
       series.push({
@@ -147,7 +144,7 @@ function renderLoss(): number {
         dash: r.roles.includes('overlay') && !current && !r.roles.includes('best') ? [6, 4] : r.roles.includes('baseline') && !current ? [2, 3] : undefined,
         spanGaps: true,
         points: { show: false },
-        value: (_u, v) => fmt(v),
+        value: (u, _v, si, idx) => fmt(idx === null || idx === undefined ? null : interpolateAt(u.data[0] as number[], u.data[si] as (number | null)[], idx)),
       });
     }
     plot = new uPlot({
@@ -157,6 +154,7 @@ function renderLoss(): number {
       series,
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
+      hooks: { draw: [drawn] },
     }, data, chartEl);
     plotKey = key;
   } else {
@@ -178,7 +176,9 @@ function renderProgress(): number {
     if ((d.status === 'kept' || d.status === 'baseline') && d.metric !== null && (best === null || better(d.metric, best))) best = d.metric;
     return best;
   });
-  const rows = statuses.map((s) => dots.map((d) => (d.status === s ? d.metric : null)));
+  // A run without a metric (killed, crashed) gets its dot too, on the best line of the moment.
+  const rows = statuses.map((s) => dots.map((d, i) => (d.status === s ? (d.metric ?? bestRow[i] ?? null) : null)));
+  noteEl.textContent = dots.some((d) => d.metric === null) ? 'runs without a result (killed, crashed, vetoed) sit on the best line' : '';
   const band = progress.band ?? null;
   // The band's legend entry; the band itself is painted under the series (drawClear).
   const bandRow = band ? [xs.map(() => band.mean)] : [];
@@ -194,8 +194,9 @@ function renderProgress(): number {
         value: () => (progress.band ? `${fmt(progress.band.mean)} ± ${fmt(progress.band.half)}` : '—'),
       } satisfies uPlot.Series] : []),
       ...statuses.map((s): uPlot.Series => ({
-        label: s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
-        points: { show: true, size: 8, stroke: colorOf(s), fill: colorOf(s) }, value: (_u, v) => fmt(v),
+        label: statusWords[s] ?? s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
+        points: { show: true, size: 8, stroke: colorOf(s), fill: colorOf(s) },
+        value: (_u, v, _si, idx) => (v === null || v === undefined ? '—' : idx !== null && idx !== undefined && dots[idx]?.metric === null ? 'no result' : fmt(v)),
       })),
     ];
     plot = new uPlot({
@@ -213,7 +214,7 @@ function renderProgress(): number {
           } : {}),
         },
       },
-      hooks: { drawClear: [drawBand] },
+      hooks: { drawClear: [drawBand], draw: [drawn] },
       axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
@@ -248,17 +249,37 @@ function drawBand(u: uPlot) {
   ctx.restore();
 }
 
+let renderStart = 0;
+let renderPoints = 0;
+let drawPending = false;
+
+/**
+ * Render time is taken when uPlot has drawn: `setData` only schedules the draw (a microtask), so a
+ * timer stopped after it would leave the canvas work out. Called from uPlot's `draw` hook, or
+ * after the render when nothing was drawn (an empty chart).
+ */
+function drawn() {
+  if (!drawPending) return;
+  drawPending = false;
+  report(renderPoints, performance.now() - renderStart);
+}
+
 function render() {
   scheduled = false;
-  const t0 = performance.now();
-  let points = 0;
+  renderStart = performance.now();
+  drawPending = true;
   try {
-    points = options.view === 'progress' ? renderProgress() : renderLoss();
+    renderPoints = options.view === 'progress' ? renderProgress() : renderLoss();
   } catch (e) {
+    drawPending = false;
     send({ type: 'error', message: `render failed: ${(e as Error).message}` });
     return;
   }
-  const ms = performance.now() - t0;
+  // uPlot's draw was queued before this: if it drew, `drawn` already ran; otherwise nothing draws.
+  queueMicrotask(drawn);
+}
+
+function report(points: number, ms: number) {
   document.body.dataset.points = String(points);
   document.body.dataset.runs = String(runs.size);
   document.body.dataset.renderMs = ms.toFixed(2);

@@ -5,6 +5,9 @@
 // experiment tree grow. Saves screenshots under test-results/e2e/ (or $RATCHET_SCREENSHOTS);
 // --update-docs also copies the ones the README shows into docs/screenshots/.
 // --vsix <file>: test the packaged extension installed from the .vsix instead of the sources.
+// With --vsix the server runs without the smoke-test driver flag, so notification toasts show as
+// users see them: the start offer after a finished session, a failed start's error with "Show Log".
+import { existsSync } from 'node:fs';
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +44,8 @@ const workspace = makeWorkspace(undefined, (dir) => {
 });
 const server = await startCodeServer({
   vsix: vsix ?? undefined,
+  // Loading the sources needs the test payload, which only works with the smoke-test driver.
+  smokeDriver: vsix ? false : true,
   env: { ANTHROPIC_API_KEY: 'sk-ant-e2e-stand-in', ANTHROPIC_BASE_URL: api.url, FAKE_STEPS: '60', FAKE_STEP_MS: '60' },
   settings: { 'ratchet.reviewMode': 'always', 'ratchet.experiments': 1, 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false, 'window.commandCenter': false, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.editor.enablePreview': true },
 });
@@ -122,10 +127,19 @@ try {
   const tree = page.locator('.pane-body .monaco-list-row');
   await tree.filter({ hasText: 'Raise LR to 0.01' }).first().waitFor({ timeout: 60_000 });
   await page.getByText(/kept|discarded/).first().waitFor({ timeout: 60_000 }).catch(() => {});
-  await tree.filter({ hasText: /\(\+|\(−/ }).first().waitFor({ timeout: 60_000 });
+  // Metric and change come first in the label, before the hypothesis.
+  await tree.filter({ hasText: /\d\.\d+ [−+±]\S* · Raise LR/ }).first().waitFor({ timeout: 60_000 });
   await page.waitForTimeout(600);
   await page.screenshot({ path: join(shots, 'loop-tree-chart.png') });
   step('screenshot: loop-tree-chart.png');
+
+  // Hover: every line's value at the cursor's x (the runs are sampled at different steps).
+  await chartFrame.locator('.u-over').first().hover({ position: { x: 250, y: 150 } });
+  await page.waitForTimeout(300);
+  const values = await chartFrame.locator('.u-legend .u-series .u-value').allInnerTexts();
+  step(`hover values: ${values.join(' | ')}`);
+  if (values.length < 3 || values.slice(1).some((v) => v.trim() === '—')) throw new Error(`hover left a line without a value: ${values.join(' | ')}`);
+  await page.screenshot({ path: join(shots, 'chart-hover.png') });
 
   // The session's progress view.
   const view = chartFrame.locator('#view');
@@ -152,6 +166,58 @@ try {
   const viewAfter = await revived.locator('body').first().getAttribute('data-view');
   step(`after a reload: tree restored, chart revived by its serializer (${after} points, ${viewAfter} view)`);
   await page.screenshot({ path: join(shots, 'after-reload.png') });
+
+  // Start Loop again after the finished session: an offer, with continuing from its best first.
+  const palette = async (title) => {
+    // Focus the workbench first (not the chart's webview, which would swallow F1), then F1.
+    for (let attempt = 0; ; attempt++) {
+      await page.locator('.part.sidebar .pane-body').first().click({ position: { x: 200, y: 400 } }).catch(() => {});
+      await page.keyboard.press('F1');
+      if (await input.waitFor({ timeout: 5_000 }).then(() => true, () => false)) break;
+      if (attempt >= 2) throw new Error('F1 did not open the command palette');
+    }
+    await input.fill(`>${title}`);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+    await page.keyboard.press('Enter');
+  };
+  await palette('Ratchet: Start Loop');
+  const offer = page.locator('.quick-input-list .monaco-list-row');
+  await offer.filter({ hasText: /Continue from session .*'s best/ }).first().waitFor({ timeout: 30_000 });
+  await offer.filter({ hasText: 'Start fresh from the current branch' }).first().waitFor();
+  const firstRow = await offer.first().innerText();
+  if (!/Continue from session/.test(firstRow)) throw new Error(`the offer's default is not "continue from the best": ${firstRow}`);
+  await page.screenshot({ path: join(shots, 'start-offer.png') });
+  step('screenshot: start-offer.png (continue from best / start fresh)');
+  await page.keyboard.press('Escape');
+
+  // A start whose baseline crashes: the toast shows the error's last lines and "Show Log".
+  const cfgPath = join(workspace, 'ratchet.json');
+  const cfgSaved = readFileSync(cfgPath, 'utf8');
+  writeFileSync(join(workspace, 'crash.mjs'), 'console.log("loading data");\nconst batch = undefined;\nconsole.log(batch.size);\n');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(cfgSaved), command: ['node', 'crash.mjs'] }, null, 2));
+  await palette('Ratchet: Start Loop');
+  await offer.filter({ hasText: 'Start fresh from the current branch' }).first().click();
+  if (!vsix) {
+    // The smoke-test driver (needed to load the sources) hides toasts: seen only with --vsix.
+    step('SKIPPED: the crash toast (run with --vsix: the smoke-test driver hides toasts)');
+    await page.waitForTimeout(5000);
+  } else {
+  const toast = page.locator('.notification-toast', { hasText: 'baseline run failed' });
+  await toast.first().waitFor({ timeout: 60_000 });
+  const toastText = await toast.first().innerText();
+  if (!/TypeError: Cannot read properties of undefined/.test(toastText)) throw new Error(`the error line is not in the toast: ${toastText}`);
+  // A start that never measured its baseline leaves no session behind in the tree.
+  await page.locator('.pane-body .monaco-list-row', { hasText: 'baseline: the code as it is' }).first().waitFor({ state: 'detached', timeout: 15_000 });
+  if (await page.locator('.pane-body .monaco-list-row', { hasText: /Session .* 0 runs/ }).count()) throw new Error('the failed start left a session in the tree');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(shots, 'crash-toast.png') });
+  step('screenshot: crash-toast.png (the error line and Show Log)');
+  await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Show Log' }).first().click();
+  await page.locator('.tab', { hasText: 'log.txt' }).first().waitFor({ timeout: 15_000 });
+  step('Show Log opened the run\'s log');
+  }
+  writeFileSync(cfgPath, cfgSaved);
+  if (existsSync(join(workspace, 'crash.mjs'))) rmSync(join(workspace, 'crash.mjs'));
 } catch (e) {
   failed ??= e;
   try {

@@ -59,7 +59,9 @@ async function waitForHttp(url, ms, proc) {
 
 /**
  * Starts code-server on 127.0.0.1:<random port> in its own process group.
- * @param {{ env?: Record<string,string>, settings?: Record<string, unknown>, log?: (s: string) => void, dir?: string, vsix?: string }} [opts]
+ * `smokeDriver: false` starts it without `enable-smoke-test-driver`: notification toasts show as
+ * users see them (extension tests, which need `codeAutomationExit`, keep the default).
+ * @param {{ env?: Record<string,string>, settings?: Record<string, unknown>, log?: (s: string) => void, dir?: string, vsix?: string, smokeDriver?: boolean }} [opts]
  */
 export async function startCodeServer(opts = {}) {
   install();
@@ -87,7 +89,7 @@ export async function startCodeServer(opts = {}) {
     '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
     '--disable-getting-started-override', '--bind-addr', `127.0.0.1:${port}`, '--config', join(dir, 'config.yaml'),
     '--user-data-dir', join(dir, 'ud'), '--extensions-dir', join(dir, 'ext'),
-    '--vscode-option', 'enable-smoke-test-driver',
+    ...(opts.smokeDriver === false ? [] : ['--vscode-option', 'enable-smoke-test-driver']),
   ], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,14 @@ import type { NoiseSummary } from './keepRules/noiseSummary';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 
-export type LoopPhase = 'idle' | 'baseline' | 'proposing' | 'reviewing' | 'training' | 'deciding' | 'paused' | 'stopping' | 'done';
+/**
+ * What the loop is doing now. `evaluating`: the evaluator runs after training (a veto there throws
+ * away a finished run); `rerunning`: a keep rule re-runs a commit to measure the noise.
+ */
+export type LoopPhase = 'idle' | 'baseline' | 'proposing' | 'reviewing' | 'training' | 'evaluating' | 'rerunning' | 'deciding' | 'paused' | 'stopping' | 'done';
+
+/** Where a new session starts: the last session's best commit, or the user's current branch. */
+export type StartFrom = 'best' | 'branch';
 
 export interface SessionSummary {
   session: string;
@@ -32,7 +39,13 @@ export interface SessionSummary {
 
 /** Everything the loop tells its faces (CLI, extension, tests). */
 export type LoopEvent =
-  | { type: 'session-started'; session: string; branch: string; workspace: string; config: RatchetConfig; resumed: boolean }
+  | {
+      type: 'session-started'; session: string; branch: string; workspace: string; config: RatchetConfig; resumed: boolean;
+      /** The best so far when a session is resumed (null for a new one). */
+      best?: { id: string; metric: number | null } | null;
+      /** What a new session started from: the last session's best (`from`) or the current branch. */
+      start?: { from: StartFrom; session: string | null; id: string | null; commit: string } | null;
+    }
   | { type: 'phase'; phase: LoopPhase; id: string | null }
   | { type: 'experiment-started'; id: string; parent: string | null; baseline: boolean }
   | { type: 'proposal-event'; id: string; event: ProposalStreamEvent }

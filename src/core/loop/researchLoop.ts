@@ -26,7 +26,8 @@ import { headline } from './keepRules/headline';
 import { seedOffsetEnv } from '../trainer/seeding/seedEnv';
 import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { KeepPolicy } from './keepRules/keepPolicy';
-import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
+import type { LoopEvent, LoopListener, LoopPhase, SessionSummary, StartFrom } from './loopEvents';
+import { stoppedByReason } from '../store/stopKind';
 import { aborted, Gate, Pool, type Lane, type Slot } from './workerPool';
 
 export interface ReviewRequest {
@@ -47,6 +48,11 @@ export interface LoopOptions {
   tag?: string;
   /** Continue the session of `tag` when its branch exists. */
   resume?: boolean;
+  /**
+   * Where a new session starts: `best` continues from the best commit of the latest earlier
+   * session (its baseline is that code), `branch` from the user's HEAD (the default).
+   */
+  from?: StartFrom;
   /** Called with each complete proposal before it is applied; auto-accepted when absent. */
   review?: ReviewFn;
   executor?: Executor;
@@ -112,6 +118,8 @@ interface Flight {
   commit: string | null;
   startedAt: string;
   recheck: Recheck | null;
+  /** The experiment it builds on (for the interrupted row after a crash). */
+  parentId?: string | null;
   /** Resolves when the experiment is recorded or dropped. */
   settled: Promise<void>;
 }
@@ -176,6 +184,8 @@ export class ResearchLoop {
   private readonly rechecks: Recheck[] = [];
   /** Latencies of the latest proposals (ms), to tell a proposer worth pipelining from one that is not. */
   private readonly proposeMs: number[] = [];
+  /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
+  private earlierRows: ExperimentRecord[] = [];
   /** Git operations that touch shared state (worktree list, the session branch) run one at a time. */
   private gitQueue: Promise<unknown> = Promise.resolve();
 
@@ -305,18 +315,29 @@ export class ResearchLoop {
     const release = await acquireLock(workspace, tag, { log: (message) => this.emit({ type: 'warning', message }) });
     let state: SessionState | null = null;
     let stopReason = 'done';
+    let sessionOpened: { resumed: boolean } | null = null;
+    let measuredNothing = false;
     try {
       const stale = await this.store.pruneStaleWorktrees();
       if (stale.length > 0) this.opts.log?.(`removed ${stale.length} worktree(s) left by an earlier process: ${stale.join(', ')}`);
-      const session = await this.store.openSession(tag, { resume: !!this.opts.resume });
-      this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
-      this.slots = new Pool<Slot>(devices.map((device, index) => ({ index, device })));
       const ledger = await readLedger(workspace);
       if (ledger.skipped > 0) this.emit({ type: 'warning', message: `ledger: skipped ${ledger.skipped} unreadable line(s) (${ledger.skippedLines.join(', ')}), e.g. a torn write after a crash` });
       this.nextNumber = 1 + ledger.records.reduce((m, r) => Math.max(m, Number(/^e(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
+      this.earlierRows = ledger.records.filter((r) => r.session !== tag);
+      const exists = (await this.store.branchTip(tag)) !== null;
+      const start = !exists ? await this.startPoint(tag, ledger.records) : null;
+      const session = await this.store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
+      this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
+      this.slots = new Pool<Slot>(devices.map((device, index) => ({ index, device })));
       const rows = ledger.records.filter((r) => r.session === tag);
       await this.recordInterrupted(tag, rows);
-      this.emit({ type: 'session-started', session: tag, branch: session.branch, workspace, config, resumed: session.resumed });
+      const resumedBest = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
+      this.emit({
+        type: 'session-started', session: tag, branch: session.branch, workspace, config, resumed: session.resumed,
+        best: resumedBest ? { id: resumedBest.id, metric: resumedBest.metric } : null,
+        start: session.resumed ? null : { from: start?.from ?? 'branch', session: start?.session ?? null, id: start?.id ?? null, commit: session.start },
+      });
+      sessionOpened = { resumed: session.resumed };
       await this.writeSessionFile({ tag, branch: session.branch, status: 'running' });
       const best = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
       state = { tag, branch: session.branch, cwd: session.cwd, best: best!, rows };
@@ -334,6 +355,7 @@ export class ResearchLoop {
           this.stop('the baseline run failed');
           this.changed.open();
           await scheduled.catch(() => undefined);
+          measuredNothing = !sessionOpened?.resumed && !state.rows.some((r) => r.status !== 'baseline' && r.status !== 'crashed' && r.status !== 'killed' && r.status !== 'invalid' && r.status !== 'vetoed');
           throw err;
         }
         this.baselineGate = null;
@@ -349,8 +371,10 @@ export class ResearchLoop {
       throw err;
     } finally {
       if (state) {
-        await this.writeSessionFile({ tag, branch: state.branch, status: 'ended' }).catch(() => undefined);
+        await this.writeSessionFile({ tag, branch: state.branch, status: measuredNothing ? 'failed' : 'ended' }).catch(() => undefined);
         for (const lane of this.lanes?.all ?? []) await this.gitSerial(() => this.store.removeWorktree(lane.name)).catch(() => undefined);
+        // A new session whose baseline was never measured leaves no branch behind (its ledger row and log stay, for the error).
+        if (measuredNothing) await this.store.dropSession(tag).catch(() => undefined);
       }
       await release();
       this.setPhase('done', null);
@@ -484,11 +508,11 @@ export class ResearchLoop {
 
   private sessionInfo: { tag: string; branch: string; status: string } | null = null;
 
-  private async writeSessionFile(s: { tag: string; branch: string; status: string }, _current?: { id: string; commit: string | null; startedAt: string }): Promise<void> {
+  private async writeSessionFile(s: { tag: string; branch: string; status: string }, _current?: { id: string; commit: string | null; startedAt: string; hypothesis?: string }): Promise<void> {
     this.sessionInfo = s;
     const file = ratchetPaths(this.opts.workspace).session;
     await serialized(file, async () => {
-      const running = this.sortedFlights().filter((f) => f.commit !== null && (f.stage === 'training' || f.stage === 'deciding')).map((f) => ({ id: f.id, commit: f.commit, startedAt: f.startedAt }));
+      const running = this.sortedFlights().filter((f) => f.commit !== null && (f.stage === 'training' || f.stage === 'deciding')).map((f) => ({ id: f.id, commit: f.commit, startedAt: f.startedAt, hypothesis: f.hypothesis, parent: f.parentId }));
       const current = _current ?? running[0] ?? null;
       const inFlight = _current ? [_current] : running;
       const body = { session: s.tag, branch: s.branch, status: s.status, pid: process.pid, updatedAt: new Date().toISOString(), current, inFlight };
@@ -502,11 +526,31 @@ export class ResearchLoop {
     await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }).catch(() => undefined);
   }
 
+  /**
+   * Where a new session starts. `best`: the best commit (last kept, else baseline) of the latest
+   * earlier session that measured one, when git still has it; otherwise the user's HEAD.
+   */
+  private async startPoint(tag: string, records: readonly ExperimentRecord[]): Promise<{ from: StartFrom; session: string | null; id: string | null; commit: string } | null> {
+    if (this.opts.from !== 'best') return null;
+    const sessions: string[] = [];
+    for (const r of records) if (r.session !== tag && !sessions.includes(r.session)) sessions.push(r.session);
+    for (const s of sessions.reverse()) {
+      const rows = records.filter((r) => r.session === s);
+      let best: ExperimentRecord | null = null;
+      for (const r of rows) if ((r.status === 'kept' || r.status === 'baseline') && r.metric !== null && r.commit) best = r;
+      if (!best) continue;
+      if (await this.store.hasCommit(best.commit as string)) return { from: 'best', session: s, id: best.id, commit: best.commit as string };
+      this.emit({ type: 'warning', message: `the best of session ${s} (${best.id}) is gone from git: starting from the current branch` });
+      return null;
+    }
+    return null;
+  }
+
   /** Experiments that were running when a previous process died are recorded `interrupted`. */
   private async recordInterrupted(tag: string, rows: ExperimentRecord[]): Promise<void> {
     const text = await fs.readFile(ratchetPaths(this.opts.workspace).session, 'utf8').catch(() => null);
     if (!text) return;
-    type Cur = { id: string; commit: string | null; startedAt: string };
+    type Cur = { id: string; commit: string | null; startedAt: string; hypothesis?: string; parent?: string | null };
     let s: { session?: string; current?: Cur | null; inFlight?: Cur[] };
     try {
       s = JSON.parse(text);
@@ -520,7 +564,8 @@ export class ResearchLoop {
       if (!cur || typeof cur.id !== 'string' || seen.has(cur.id) || rows.some((r) => r.id === cur.id)) continue;
       seen.add(cur.id);
       this.nextNumber = Math.max(this.nextNumber, 1 + Number(/^e(\d+)$/.exec(cur.id)?.[1] ?? 0));
-      const rec = this.baseRecord(tag, cur.id, null, '(interrupted)', cur.startedAt);
+      const rec = this.baseRecord(tag, cur.id, null, typeof cur.hypothesis === 'string' && cur.hypothesis ? cur.hypothesis : '(interrupted)', cur.startedAt);
+      if (typeof cur.parent === 'string') rec.parent = cur.parent;
       Object.assign(rec, { status: 'interrupted', commit: cur.commit, reason: 'the process running this experiment died; it was not measured' });
       await this.record(rec, rows, null);
     }
@@ -592,7 +637,7 @@ export class ResearchLoop {
     const f: Flight = { id, seq: ++this.seq, abort: new AbortController(), veto: false, stage: 'training', hypothesis: rec.hypothesis, signature: null, baseCommit: commit, commit, startedAt, recheck: null, settled: Promise.resolve() };
     this.flights.set(id, f);
     await this.store.setExperimentRef(state.tag, id, commit);
-    await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt });
+    await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt, hypothesis: rec.hypothesis });
     const lane = await lanePromise;
     const slot = await slotPromise;
     let m: Measurement;
@@ -630,6 +675,7 @@ export class ResearchLoop {
     rec.steps = m.train.lastStep;
     rec.exitCode = m.train.exitCode;
     if (m.status !== 'ok') rec.logTail = m.train.logTail;
+    if (m.status === 'killed') rec.stoppedBy = stoppedByReason(m.reason);
     if (m.throughput && (m.throughput.stepsPerSec !== null || m.throughput.tokensPerSec !== null)) rec.throughput = m.throughput;
   }
 
@@ -709,7 +755,7 @@ export class ResearchLoop {
             root: lane.cwd,
             config,
             files: await this.readFiles(lane.cwd),
-            history: state.rows,
+            history: this.earlierRows.length ? [...this.earlierRows, ...state.rows] : state.rows,
             best: parent,
             feedback,
             inFlight: this.sortedFlights().filter((o) => o !== f && o.hypothesis).map((o) => o.hypothesis),
@@ -767,7 +813,8 @@ export class ResearchLoop {
       }
       plan = planned;
       const described = this.describe(rec, plan.files);
-      const twin = state.rows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit);
+      const twin = state.rows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit)
+        ?? this.earlierRows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
       if (twin) {
         rec.reason = `duplicate of ${twin.id} (the same change to the same code), not run again`;
         this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);
@@ -795,6 +842,7 @@ export class ResearchLoop {
         return 'recorded';
       }
       f.hypothesis = outcome.hypothesis;
+      f.parentId = parent.id;
       f.signature = described.signature;
       f.baseCommit = parent.commit;
       this.emit({ type: 'proposal-ready', id, hypothesis: outcome.hypothesis, edits: outcome.edits, diff: described.diff, files: plan.files });
@@ -885,6 +933,7 @@ export class ResearchLoop {
       if (this.stopReason !== null && abort.signal.aborted) {
         rec.status = 'killed';
         rec.reason = `stopped while deciding: ${this.stopReason}`;
+        rec.stoppedBy = 'user';
       } else {
         rec.status = decision.keep ? 'kept' : 'discarded';
         rec.delta = decision.delta;
@@ -990,6 +1039,7 @@ export class ResearchLoop {
   private async remeasure(state: SessionState, lane: Lane, slot: Slot, id: string, commit: string, seed: number, signal: AbortSignal, best: ExperimentRecord | null): Promise<number | null> {
     const candidate = lane.head as string;
     await this.checkout(state, lane, commit);
+    this.setPhase('rerunning', id);
     try {
       const label = `rerun-${commit.slice(0, 7)}-s${seed}`;
       const m = await this.measure(state, lane, slot, id, commit, seed, signal, best, label);
@@ -997,6 +1047,7 @@ export class ResearchLoop {
       return m.status === 'ok' ? m.metric : null;
     } finally {
       await this.checkout(state, lane, candidate);
+      if (this._phase === 'rerunning') this.setPhase('deciding', id);
     }
   }
 
@@ -1122,6 +1173,7 @@ export class ResearchLoop {
     let trainerFinal: Record<string, number> | null = null;
     if (config.evaluate) {
       trainerFinal = train.final;
+      if (!quiet) this.setPhase('evaluating', id);
       // The evaluator runs in a clean, read-only export of the commit (protected files exactly as
       // committed); the run's artifacts reach it only through the run folder (RATCHET_RUN_DIR).
       const evalRoot = path.join(ratchetPaths(this.opts.workspace).dir, 'eval', label ? `${id}-${label}` : id);

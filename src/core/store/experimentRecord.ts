@@ -33,6 +33,8 @@ export interface ExperimentRecord {
   endedAt: string;
   /** Why the decision was made, or why the run ended. */
   reason: string;
+  /** For `killed` rows: the early-stop rule, the user, or the time budget (see stopKind.ts). */
+  stoppedBy?: 'early-stop' | 'user' | 'budget';
   /** Every numeric key of the final result (the metric included). */
   final?: Record<string, number> | null;
   /** The trainer's own final result when an evaluator supplied the metric. */

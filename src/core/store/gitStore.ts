@@ -173,7 +173,7 @@ export class GitStore {
    * Creates (or, when resuming, reuses) the branch and the worktree, detached at `at`
    * (by default the branch's tip, or the user's HEAD for a new branch).
    */
-  async openSession(tag: string, opts: { resume: boolean }): Promise<{ branch: string; worktree: string; cwd: string; start: string; resumed: boolean }> {
+  async openSession(tag: string, opts: { resume: boolean; start?: string }): Promise<{ branch: string; worktree: string; cwd: string; start: string; resumed: boolean }> {
     if (!GitStore.validTag(tag)) throw new WorkspaceError(`invalid tag "${tag}": use letters, digits, '.', '_' and '-'`);
     await this.excludeRatchetDir();
     const branch = GitStore.branchName(tag);
@@ -183,7 +183,7 @@ export class GitStore {
     }
     const resumed = tip !== null;
     if (!tip) {
-      tip = await this.head();
+      tip = opts.start ?? (await this.head());
       await this.ws(['branch', '--no-track', branch, tip]);
     }
     const worktree = this.worktreeRoot(tag);
@@ -353,6 +353,18 @@ export class GitStore {
     const commit = await this.wt(worktree, ['rev-parse', 'HEAD']);
     await this.setExperimentRef(tag, id, commit);
     return commit;
+  }
+
+  /** Whether `commit` names a commit of this repository. */
+  async hasCommit(commit: string): Promise<boolean> {
+    return /^[0-9a-f]{7,64}$/i.test(commit) && gitOk(this.workspace, ['cat-file', '-e', `${commit}^{commit}`]);
+  }
+
+  /** Removes a session that never measured anything: its branch and its experiment refs. */
+  async dropSession(tag: string): Promise<void> {
+    await git(this.workspace, ['update-ref', '-d', `refs/heads/${GitStore.branchName(tag)}`], { allowFail: true });
+    const refs = await git(this.workspace, ['for-each-ref', '--format=%(refname)', `refs/ratchet/${tag}/`], { allowFail: true });
+    for (const ref of refs.split('\n').filter(Boolean)) await git(this.workspace, ['update-ref', '-d', ref], { allowFail: true });
   }
 
   async setExperimentRef(tag: string, id: string, commit: string): Promise<void> {

@@ -3,6 +3,13 @@ import {
   type ChartOptions, type ChartStatus, type HostMessage, type ProgressState, type RunRole, type RunSeries, type SeriesColumns,
 } from '../../contract';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
+import { stoppedBy } from '../../core/store/stopKind';
+
+/** The chart's status of a ledger row: `killed` split by who stopped the run. */
+export function chartStatusOf(r: Pick<ExperimentRecord, 'status' | 'reason' | 'stoppedBy'>): ChartStatus {
+  const k = stoppedBy(r);
+  return k === 'early-stop' ? 'early-stopped' : k === 'budget' ? 'over-budget' : k === 'user' ? 'stopped' : r.status;
+}
 import type { MetricPoint } from '../../core/trainer/runTypes';
 import { noiseBand } from './noiseBand';
 
@@ -71,13 +78,15 @@ export class ChartModel {
   }
 
   /** Adds or updates a run; `points` (when given) replace its points. */
-  setRun(id: string, label: string, status: ChartStatus, roles: RunRole[], points?: SeriesColumns): void {
+  setRun(id: string, label: string, status: ChartStatus, roles: RunRole[], points?: SeriesColumns, note?: string): void {
     let e = this.runs.get(id);
     if (!e) {
-      e = { series: { id, label, status, roles, points: points ?? emptyColumns() }, pending: emptyColumns() };
+      e = { series: { id, label, status, roles, points: points ?? emptyColumns(), ...(note ? { note } : {}) }, pending: emptyColumns() };
       this.runs.set(id, e);
     } else {
       e.series.label = label;
+      if (note) e.series.note = note;
+      else delete e.series.note;
       e.series.status = status;
       e.series.roles = roles;
       if (points) {
@@ -133,7 +142,7 @@ export class ChartModel {
     const rows = session ? records.filter((r) => r.session === session) : records;
     this.progress = {
       metricName, goal,
-      dots: rows.map((r, index) => ({ id: r.id, index, metric: r.metric !== null && Number.isFinite(r.metric) ? r.metric : null, status: r.status, hypothesis: r.hypothesis })),
+      dots: rows.map((r, index) => ({ id: r.id, index, metric: r.metric !== null && Number.isFinite(r.metric) ? r.metric : null, status: chartStatusOf(r), hypothesis: r.hypothesis })),
       // The noise estimate is a session's: with every session's rows, the last one's.
       band: noiseBand(session ? rows : rows.filter((r) => r.session === rows[rows.length - 1]?.session)),
     };

@@ -1,3 +1,5 @@
+import { CHART_VIEW_TYPE_ID } from '../layout/ids';
+import { groups, pickChartColumn, toColumn } from '../layout/editorPlaces';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
@@ -6,9 +8,9 @@ import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { readLedger } from '../../core/store/ledger';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
-import { ChartModel, parseMetrics } from './chartModel';
+import { ChartModel, chartStatusOf, parseMetrics } from './chartModel';
 
-export const CHART_VIEW_TYPE = 'ratchet.chart';
+export const CHART_VIEW_TYPE = CHART_VIEW_TYPE_ID;
 const FLUSH_MS = 250;
 
 /**
@@ -46,11 +48,14 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   /** Opens the chart (or reveals it). `preserveFocus` keeps the keyboard where it is. */
   async show(opts: { preserveFocus?: boolean; column?: vscode.ViewColumn } = {}): Promise<void> {
     if (this.panel) {
-      this.panel.reveal(opts.column ?? this.panel.viewColumn, opts.preserveFocus);
+      // Revealed where it is: moving it would leave an empty group behind and make a new one.
+      this.panel.reveal(this.panel.viewColumn, opts.preserveFocus);
       return;
     }
     await this.loadFromLedger();
-    const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPE, 'Ratchet: Loss', { viewColumn: opts.column ?? vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus ?? false }, this.webviewOptions());
+    // Its own group: an existing one that is not the user's (an empty one left by a reload first), else beside.
+    const column = opts.column === vscode.ViewColumn.Beside || opts.column === undefined ? toColumn(pickChartColumn(groups())) : opts.column;
+    const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPE, 'Ratchet: Loss', { viewColumn: column, preserveFocus: opts.preserveFocus ?? false }, this.webviewOptions());
     this.adopt(panel);
   }
 
@@ -172,7 +177,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
       case 'experiment-recorded': {
         const r = e.record;
         this.records = [...this.records.filter((x) => !(x.id === r.id && x.session === r.session)), r];
-        this.model.setStatus(r.id, r.status);
+        this.model.setStatus(r.id, chartStatusOf(r));
         if (r.status === 'baseline') this.model.assignRole('baseline', r.id);
         if (e.best && this.model.has(e.best.id)) this.model.assignRole('best', e.best.id);
         else if (e.best) void this.loadRun(e.best, 'best');
@@ -186,6 +191,12 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   private metric: { name: string; goal: 'minimize' | 'maximize' } | null = null;
   private readonly labels = new Map<string, string>();
 
+  /** An overlay from another session says which one (a dashed line nobody can place otherwise). */
+  private noteFor(r: ExperimentRecord): string | undefined {
+    const current = this.session ?? this.records.at(-1)?.session ?? null;
+    return r.session !== current ? `session ${r.session}` : undefined;
+  }
+
   private rolesFor(id: string, add: 'current' | 'best' | 'baseline' | 'overlay') {
     const roles = this.model.roleOf(id);
     return roles.includes(add) ? roles : [...roles, add];
@@ -196,12 +207,12 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     if (!this.workspace) return false;
     if (this.model.has(r.id)) {
       this.model.assignRole(role, role === 'overlay' ? null : r.id);
-      if (role === 'overlay') this.model.setRun(r.id, r.hypothesis, r.status, this.rolesFor(r.id, 'overlay'));
+      if (role === 'overlay') this.model.setRun(r.id, r.hypothesis, chartStatusOf(r), this.rolesFor(r.id, 'overlay'), undefined, this.noteFor(r));
       return true;
     }
     const text = await fs.readFile(ratchetPaths(this.workspace).runDir(r.id) + '/metrics.jsonl', 'utf8').catch(() => null);
     if (text === null) return false;
-    this.model.setRun(r.id, r.hypothesis || r.id, r.status as ChartStatus, [role], parseMetrics(text));
+    this.model.setRun(r.id, r.hypothesis || r.id, chartStatusOf(r), [role], parseMetrics(text), role === 'overlay' ? this.noteFor(r) : undefined);
     if (role !== 'overlay') this.model.assignRole(role, r.id);
     return true;
   }
@@ -211,7 +222,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     const roles = this.model.roleOf(r.id);
     if (roles.includes('overlay')) {
       const rest = roles.filter((x) => x !== 'overlay');
-      if (rest.length) this.model.setRun(r.id, r.hypothesis, r.status, rest);
+      if (rest.length) this.model.setRun(r.id, r.hypothesis, chartStatusOf(r), rest);
       else this.model.removeRun(r.id);
       return 'removed';
     }
@@ -226,12 +237,12 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
       if (!roles.includes('overlay') || want.has(id)) continue;
       const rest = roles.filter((x) => x !== 'overlay');
       const r = this.records.find((x) => x.id === id);
-      if (rest.length && r) this.model.setRun(id, r.hypothesis, r.status, rest);
+      if (rest.length && r) this.model.setRun(id, r.hypothesis, chartStatusOf(r), rest);
       else this.model.removeRun(id);
     }
     for (const r of records) {
       if (this.model.roleOf(r.id).includes('overlay')) continue;
-      if (this.model.has(r.id)) this.model.setRun(r.id, r.hypothesis || r.id, r.status, this.rolesFor(r.id, 'overlay'));
+      if (this.model.has(r.id)) this.model.setRun(r.id, r.hypothesis || r.id, chartStatusOf(r), this.rolesFor(r.id, 'overlay'), undefined, this.noteFor(r));
       else await this.loadRun(r, 'overlay');
     }
     this.flush();
@@ -289,6 +300,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
 </div>
 <div id="empty" class="empty" hidden></div>
 <div id="chart"></div>
+<div id="legend-note" class="legend-note"></div>
 <script nonce="${nonce}" src="${js}"></script>
 </body>
 </html>`;

@@ -9,6 +9,10 @@ import type { Proposer } from '../../core/proposers/proposer';
 import { scaffoldWorkspace } from '../../core/init/scaffold';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
+import { readLedger } from '../../core/store/ledger';
+import type { StartFrom } from '../../core/loop/loopEvents';
+import { unfinishedSession } from '../loop/resumeOffer';
+import { bestOf } from '../tree/experimentTree';
 import type { ChartPanel } from '../chart/chartPanel';
 import type { LoopController } from '../loop/loopController';
 import { formatMetric } from '../loop/loopState';
@@ -137,6 +141,45 @@ export interface StartArgs {
   proposer?: Proposer;
   /** Open the chart beside (without focus). Default true. */
   chart?: boolean;
+  /** Where a new session starts; asked when absent and an earlier session exists (default: its best). */
+  from?: StartFrom;
+}
+
+export interface StartChoice {
+  from: StartFrom;
+  resume?: string;
+}
+
+/**
+ * After a finished session: continue from its best (the default, first), start fresh from the
+ * current branch, or resume an interrupted session. Null when there is nothing to ask.
+ */
+export async function startChoices(ws: string): Promise<(vscode.QuickPickItem & { choice: StartChoice })[] | null> {
+  const { records } = await readLedger(ws).catch(() => ({ records: [] as ExperimentRecord[] }));
+  const unfinished = await unfinishedSession(ws);
+  const sessions = [...new Set(records.map((r) => r.session))];
+  let last: { session: string; best: ExperimentRecord } | null = null;
+  for (const session of sessions.reverse()) {
+    const best = bestOf(records.filter((r) => r.session === session));
+    if (best) {
+      last = { session, best };
+      break;
+    }
+  }
+  if (!last && !unfinished) return null;
+  const items: (vscode.QuickPickItem & { choice: StartChoice })[] = [];
+  if (last) {
+    const b = last.best;
+    items.push({
+      label: `$(debug-continue) Continue from session ${last.session}'s best`,
+      description: `${b.id}${b.metric !== null ? ` · ${formatMetric(b.metric)}` : ''}${b.status === 'kept' ? ` · ${b.hypothesis}` : ' · its baseline'}`,
+      detail: 'A new session starting from the best code so far; the proposer sees what earlier sessions tried.',
+      choice: { from: 'best' },
+    });
+  }
+  items.push({ label: '$(git-branch) Start fresh from the current branch', description: 'your checked-out code', detail: 'Earlier keeps are left aside (their experiments still inform the proposer).', choice: { from: 'branch' } });
+  if (unfinished) items.push({ label: `$(history) Resume session ${unfinished.session}`, description: 'interrupted', detail: `It did not end${unfinished.current ? ` (${unfinished.current.id} was in flight)` : ''}: go on where it stopped.`, choice: { from: 'best', resume: unfinished.session } });
+  return items;
 }
 
 export async function startLoop(s: Services, args: StartArgs = {}): Promise<boolean> {
@@ -148,12 +191,27 @@ export async function startLoop(s: Services, args: StartArgs = {}): Promise<bool
   if (!ws) return false;
   const config = await ensureConfig(s, ws, args.interactive !== false);
   if (!config) return false;
+  let { from, tag, resume } = args;
+  if (!from && !tag && !resume) {
+    const items = args.interactive === false ? null : await startChoices(ws);
+    if (items) {
+      const pick = await vscode.window.showQuickPick(items, { title: 'Ratchet: Start Loop', placeHolder: 'Where should the new session start?', ignoreFocusOut: true });
+      if (!pick) return false;
+      from = pick.choice.from;
+      if (pick.choice.resume) {
+        tag = pick.choice.resume;
+        resume = true;
+      }
+    }
+  }
+  from ??= 'best';
   const proposer = args.proposer ?? (await makeProposer(s, config));
   if (!proposer) return false;
   s.chart.workspace = ws;
   s.chart.setMetric(config.metric);
   if (args.chart !== false) await s.chart.show({ preserveFocus: true, column: vscode.ViewColumn.Beside });
-  void s.loop.start({ workspace: ws, config, proposer, settings: readSettings(), tag: args.tag, resume: args.resume, experiments: args.experiments });
+  s.log.info(`start: ${resume ? `resume ${tag}` : `new session${tag ? ` ${tag}` : ''} from ${from === 'best' ? 'the last session\'s best' : 'the current branch'}`}`);
+  void s.loop.start({ workspace: ws, config, proposer, settings: readSettings(), tag, resume, experiments: args.experiments, from });
   return true;
 }
 

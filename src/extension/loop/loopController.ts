@@ -1,12 +1,16 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RatchetConfig } from '../../core/config/configTypes';
-import type { LoopEvent, SessionSummary } from '../../core/loop/loopEvents';
+import type { LoopEvent, SessionSummary, StartFrom } from '../../core/loop/loopEvents';
+import { ratchetPaths } from '../../core/store/ratchetPaths';
+import { experimentLine, errorSummary } from './logLines';
 import { ResearchLoop, type LoopOptions } from '../../core/loop/researchLoop';
 import type { Proposer } from '../../core/proposers/proposer';
 import { GitStore } from '../../core/store/gitStore';
 import type { ReviewController } from '../review/reviewController';
 import type { RatchetSettings } from '../settings/settings';
-import { initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
+import { formatMetric, initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
 
 export interface StartOptions {
   workspace: string;
@@ -16,6 +20,8 @@ export interface StartOptions {
   tag?: string;
   resume?: boolean;
   experiments?: number;
+  /** Where a new session starts (default: the current branch). */
+  from?: StartFrom;
 }
 
 /**
@@ -33,6 +39,10 @@ export class LoopController implements vscode.Disposable {
   workspace: string | null = null;
   lastSummary: SessionSummary | null = null;
   lastError: string | null = null;
+  /** The text of the last error notification (tests read it). */
+  lastNotification: string | null = null;
+  private lastBaselineId: string | null = null;
+
 
   constructor(private readonly review: ReviewController, private readonly log: vscode.LogOutputChannel) {}
 
@@ -52,11 +62,14 @@ export class LoopController implements vscode.Disposable {
       experiments: o.experiments ?? o.settings.experiments ?? undefined,
       tag: o.tag,
       resume: o.resume,
+      from: o.from,
       review: this.review.review,
       log: (line) => this.log.info(line),
       ...(o.settings.earlyStop ? {} : { earlyStop: null }),
     };
     const loop = new ResearchLoop(opts);
+    this.review.capacity = Math.max(1, o.config.workers ?? 1);
+
     this.loop = loop;
     this.setSnapshot({ ...initialSnapshot(), running: true, phase: 'idle', metricName: o.config.metric.name, goal: o.config.metric.goal, best: this.snapshot.best });
     loop.on((e) => this.onLoopEvent(o.workspace, e));
@@ -64,13 +77,23 @@ export class LoopController implements vscode.Disposable {
     this.running = loop.run().then(
       (summary) => {
         this.lastSummary = summary;
-        this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${summary.best})`);
+        this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${formatMetric(summary.best)}${summary.bestId ? ` (${summary.bestId})` : ''})`);
         return summary;
       },
       (err: Error) => {
         this.lastError = err.message;
         this.log.error(`loop: failed: ${err.message}`);
-        void vscode.window.showErrorMessage(`Ratchet: ${err.message}`, 'Show Log').then((a) => a && this.log.show(true));
+        // The headline and the last lines of the error (a traceback ends with the error line), then the run's log.
+        const summary = errorSummary(err.message);
+        const text = summary.text;
+        const runId = summary.runId ?? (/baseline/.test(err.message) ? this.lastBaselineId : null);
+        const runLog = runId ? vscode.Uri.file(path.join(ratchetPaths(o.workspace).runDir(runId), 'log.txt')) : null;
+        this.lastNotification = text;
+        void vscode.window.showErrorMessage(`Ratchet: ${text}`, 'Show Log').then(async (a) => {
+          if (!a) return;
+          if (runLog && existsSync(runLog.fsPath)) await vscode.window.showTextDocument(runLog, { preview: true });
+          else this.log.show(true);
+        });
         return null;
       },
     ).finally(() => {
@@ -112,7 +135,14 @@ export class LoopController implements vscode.Disposable {
   /** Vetoes what is under review, else the experiment being proposed or trained. */
   veto(id?: string): boolean {
     if (this.review.veto(id)) return true;
-    if (!this.loop || this.snapshot.phase === 'baseline') return false;
+    if (!this.loop) return false;
+    // The baseline cannot be vetoed (Stop Loop ends it): veto what else is in flight.
+    const notBaseline = (x: string) => x !== this.snapshot.baselineId;
+    const window = this.snapshot.vetoWindow && this.snapshot.vetoWindow.deadline > Date.now() ? this.snapshot.vetoWindow.id : undefined;
+    const running = Object.entries(this.snapshot.runs).filter(([x]) => notBaseline(x)).sort((a, b) => a[1].startedAt - b[1].startedAt)[0]?.[0];
+    const target = id ?? (window && this.loop.inFlight.includes(window) ? window : undefined) ?? running ?? this.loop.inFlight.filter(notBaseline)[0];
+    if (!target || target === this.snapshot.baselineId) return false;
+    id = target;
     this.log.info(`loop: veto ${id ?? this.snapshot.currentId ?? ''} while ${this.snapshot.phase}`);
     this.loop.veto(id);
     return true;
@@ -123,6 +153,9 @@ export class LoopController implements vscode.Disposable {
       void GitStore.open(workspace).then((s) => this.review.setRoot(s.worktreeWorkspace(e.session)), () => this.review.setRoot(workspace));
     }
     if (e.type === 'warning') this.log.warn(e.message);
+    if (e.type === 'experiment-started' && e.baseline) this.lastBaselineId = e.id;
+    if (e.type === 'session-started' && e.start?.from === 'best' && e.start.session) this.log.info(`loop: session ${e.session} continues from session ${e.start.session}'s best (${e.start.id}, ${e.start.commit.slice(0, 7)})`);
+    if (e.type === 'experiment-recorded') this.log.info(experimentLine(e.record, this.snapshot.goal, this.snapshot.metricName));
     this.review.onLoopEvent(e);
     this.setSnapshot(reduceLoop(this.snapshot, e, Date.now()));
     this.events.fire(e);

@@ -19,41 +19,71 @@ export interface LoopSnapshot {
   goal: 'minimize' | 'maximize';
   /** Set while paused or after the loop stopped on its own. */
   message: string | null;
+  /** Runs on an accelerator now, by experiment id: what each is doing (several with pipelining or workers). */
+  runs: Record<string, RunState>;
+  /** The baseline's id while it is measured. */
+  baselineId: string | null;
+  /** An experiment accepted without waiting for the review countdown: it trains, and a veto until `deadline` kills it. */
+  vetoWindow: { id: string; deadline: number } | null;
 }
+
+export type RunStage = 'training' | 'evaluating' | 'rerunning' | 'deciding';
+
+export interface RunState {
+  startedAt: number;
+  budgetSeconds: number;
+  stage: RunStage;
+}
+
+const RUN_STAGES: ReadonlySet<string> = new Set(['training', 'evaluating', 'rerunning', 'deciding']);
 
 export function initialSnapshot(): LoopSnapshot {
   return {
     running: false, phase: 'idle', session: null, currentId: null, reviewId: null, reviewStartedAt: null,
     reviewDeadline: null, runStartedAt: null, budgetSeconds: null, best: null, bestId: null,
-    metricName: 'metric', goal: 'minimize', message: null,
+    metricName: 'metric', goal: 'minimize', message: null, runs: {}, baselineId: null, vetoWindow: null,
   };
 }
 
 export function reduceLoop(s: LoopSnapshot, e: LoopEvent, now: number): LoopSnapshot {
   switch (e.type) {
-    case 'session-started':
-      return { ...initialSnapshot(), running: true, phase: 'idle', session: e.session, metricName: e.config.metric.name, goal: e.config.metric.goal, best: s.best, bestId: s.bestId };
+    case 'session-started': {
+      // A resumed session starts from its best: the status bar shows it at once.
+      const best = e.best ? { best: e.best.metric, bestId: e.best.id } : e.resumed ? { best: s.best, bestId: s.bestId } : { best: null, bestId: null };
+      return { ...initialSnapshot(), running: true, phase: 'idle', session: e.session, metricName: e.config.metric.name, goal: e.config.metric.goal, ...best };
+    }
     case 'phase': {
       const next: LoopSnapshot = { ...s, phase: e.phase, currentId: e.id ?? s.currentId };
-      if (e.phase !== 'reviewing') Object.assign(next, { reviewId: null, reviewStartedAt: null, reviewDeadline: null });
-      if (e.phase !== 'training') Object.assign(next, { runStartedAt: null });
-      if (e.phase === 'done') next.running = false;
+      if (e.phase !== 'reviewing' && s.reviewId !== null && e.id === s.reviewId) Object.assign(next, { reviewId: null, reviewStartedAt: null, reviewDeadline: null });
+      if (e.id && RUN_STAGES.has(e.phase) && s.runs[e.id]) next.runs = { ...s.runs, [e.id]: { ...s.runs[e.id], stage: e.phase as RunStage } };
+      if (e.phase === 'done') Object.assign(next, { running: false, runs: {}, reviewId: null, vetoWindow: null });
       return next;
     }
     case 'experiment-started':
-      return { ...s, currentId: e.id };
+      return { ...s, currentId: e.id, ...(e.baseline ? { baselineId: e.id } : {}) };
     case 'review-waiting':
       return { ...s, phase: 'reviewing', reviewId: e.id, reviewStartedAt: now, reviewDeadline: e.deadline };
-    case 'run-started':
-      return { ...s, phase: 'training', currentId: e.id, runStartedAt: e.startedAt, budgetSeconds: e.budgetSeconds };
+    case 'run-started': {
+      const prev = s.runs[e.id];
+      const stage: RunStage = prev?.stage === 'rerunning' ? 'rerunning' : 'training';
+      const review = s.reviewId === e.id ? { reviewId: null, reviewStartedAt: null, reviewDeadline: null } : {};
+      return { ...s, ...review, phase: stage, currentId: e.id, runStartedAt: e.startedAt, budgetSeconds: e.budgetSeconds, runs: { ...s.runs, [e.id]: { startedAt: e.startedAt, budgetSeconds: e.budgetSeconds, stage } } };
+    }
     case 'run-finished':
       return { ...s, runStartedAt: null };
-    case 'experiment-recorded':
-      return e.best ? { ...s, best: e.best.metric, bestId: e.best.id } : s;
+    case 'experiment-recorded': {
+      const runs = { ...s.runs };
+      delete runs[e.record.id];
+      const next: LoopSnapshot = { ...s, runs };
+      if (s.baselineId === e.record.id) next.baselineId = null;
+      if (s.vetoWindow?.id === e.record.id) next.vetoWindow = null;
+      if (s.reviewId === e.record.id) Object.assign(next, { reviewId: null, reviewStartedAt: null, reviewDeadline: null });
+      return e.best ? { ...next, best: e.best.metric, bestId: e.best.id } : next;
+    }
     case 'warning':
       return { ...s, message: e.message };
     case 'session-ended':
-      return { ...s, running: false, phase: 'done', currentId: null, reviewId: null, runStartedAt: null, best: e.summary.best ?? s.best, bestId: e.summary.bestId ?? s.bestId, message: e.summary.stopReason };
+      return { ...s, running: false, phase: 'done', currentId: null, reviewId: null, runStartedAt: null, runs: {}, baselineId: null, vetoWindow: null, best: e.summary.best ?? s.best, bestId: e.summary.bestId ?? s.bestId, message: e.summary.stopReason };
     default:
       return s;
   }
@@ -80,38 +110,76 @@ export function formatDelta(d: number | null | undefined): string {
   return d > 0 ? `+${s}` : d < 0 ? `−${s}` : '±0';
 }
 
-/** The status bar text: idle / proposing / reviewing 12 s / training 2:31 of 5:00 / best 0.9713. */
+/** The run the status bar describes: the one that started last. */
+export function activeRun(s: LoopSnapshot): [string, RunState] | null {
+  const all = Object.entries(s.runs).sort((a, b) => b[1].startedAt - a[1].startedAt);
+  return all[0] ?? null;
+}
+
+/** One run's state in words: `training 0:12 of 0:20`, `evaluating`, `re-running for noise 0:05 of 0:20`, `deciding`. */
+export function runText(id: string, r: RunState, s: LoopSnapshot, now: number): string {
+  const el = formatClock((now - r.startedAt) / 1000);
+  const of = ` of ${formatClock(r.budgetSeconds)}`;
+  const who = id === s.baselineId ? 'baseline' : id;
+  switch (r.stage) {
+    case 'training':
+      return `${who === 'baseline' ? 'baseline ' : ''}training ${el}${of}`;
+    case 'evaluating':
+      return `${who === 'baseline' ? 'baseline ' : ''}evaluating`;
+    case 'rerunning':
+      return `re-running for noise ${el}${of}`;
+    case 'deciding':
+      return 'deciding';
+  }
+}
+
+/**
+ * The status bar text, one phase at a time: proposing / reviewing 12 s / training 2:31 of 5:00 /
+ * evaluating / re-running for noise / deciding / paused, then the best. A review that overlaps a
+ * run names both.
+ */
 export function statusText(s: LoopSnapshot, now: number): { text: string; tooltip: string } {
   const best = s.best !== null ? ` · best ${formatMetric(s.best)}` : '';
   if (!s.running) {
     return { text: `$(beaker) Ratchet: idle${best}`, tooltip: s.message ? `Ratchet: ${s.message}` : 'Ratchet: no loop running. Click to show the experiments.' };
   }
+  const run = activeRun(s);
+  const during = run ? ` · ${runText(run[0], run[1], s, now)}` : '';
+  if (s.reviewId !== null && (s.phase === 'reviewing' || s.reviewStartedAt !== null)) {
+    if (s.reviewDeadline !== null) {
+      const left = Math.max(0, Math.ceil((s.reviewDeadline - now) / 1000));
+      return { text: `$(eye) Ratchet: reviewing, accepts in ${left} s${during}${best}`, tooltip: `Ratchet: the proposal ${s.reviewId} is accepted automatically in ${left} s${run ? ', or as soon as the accelerator is free' : ''} unless you veto it.` };
+    }
+    const waited = s.reviewStartedAt !== null ? Math.floor((now - s.reviewStartedAt) / 1000) : 0;
+    return { text: `$(eye) Ratchet: reviewing ${waited} s${during}${best}`, tooltip: `Ratchet: the proposal ${s.reviewId} waits for you: Accept or Veto.` };
+  }
+  if (s.phase === 'paused') return { text: `$(debug-pause) Ratchet: paused${during}${best}`, tooltip: `Ratchet: paused${s.message ? `: ${s.message}` : ''}. Click Pause/Resume to go on.` };
+  if (s.phase === 'stopping') return { text: `$(loading~spin) Ratchet: stopping${during}${best}`, tooltip: 'Ratchet: stopping.' };
+  if (run) {
+    const [id, r] = run;
+    const veto = s.vetoWindow && s.vetoWindow.id === id && s.vetoWindow.deadline > now ? `, veto within ${Math.ceil((s.vetoWindow.deadline - now) / 1000)} s` : '';
+    const tips: Record<RunStage, string> = {
+      training: `Ratchet: ${id} is training${veto ? ' (accepted so the accelerator is not idle: a veto kills the run)' : '. Veto to kill the run and revert it.'}`,
+      evaluating: `Ratchet: ${id} finished training and is being evaluated (a veto now throws away a finished run).`,
+      rerunning: `Ratchet: re-running for ${id} to measure the run-to-run noise before deciding.`,
+      deciding: `Ratchet: deciding whether to keep ${id}.`,
+    };
+    const icon = r.stage === 'deciding' ? '$(loading~spin)' : r.stage === 'evaluating' ? '$(checklist)' : '$(loading~spin)';
+    const also = s.phase === 'proposing' ? ' · proposing next' : '';
+    return { text: `${icon} Ratchet: ${runText(id, r, s, now)}${veto}${also}${best}`, tooltip: tips[r.stage] };
+  }
   switch (s.phase) {
     case 'proposing':
       return { text: `$(sync~spin) Ratchet: proposing${best}`, tooltip: 'Ratchet: the next change is being proposed. Veto to abort it.' };
-    case 'reviewing': {
-      if (s.reviewDeadline !== null) {
-        const left = Math.max(0, Math.ceil((s.reviewDeadline - now) / 1000));
-        return { text: `$(eye) Ratchet: reviewing, accepts in ${left} s${best}`, tooltip: `Ratchet: the proposal is accepted automatically in ${left} s unless you veto it.` };
-      }
-      const waited = s.reviewStartedAt !== null ? Math.floor((now - s.reviewStartedAt) / 1000) : 0;
-      return { text: `$(eye) Ratchet: reviewing ${waited} s${best}`, tooltip: 'Ratchet: a proposal waits for you: Accept or Veto.' };
-    }
-    case 'training': {
-      const el = s.runStartedAt !== null ? (now - s.runStartedAt) / 1000 : 0;
-      const of = s.budgetSeconds !== null ? ` of ${formatClock(s.budgetSeconds)}` : '';
-      return { text: `$(loading~spin) Ratchet: training ${formatClock(el)}${of}${best}`, tooltip: 'Ratchet: an experiment is training. Veto to kill the run and revert it.' };
-    }
     case 'baseline':
       return { text: `$(loading~spin) Ratchet: baseline${best}`, tooltip: 'Ratchet: measuring the baseline.' };
-    case 'paused':
-      return { text: `$(debug-pause) Ratchet: paused${best}`, tooltip: `Ratchet: paused${s.message ? `: ${s.message}` : ''}. Click Pause/Resume to go on.` };
-    case 'stopping':
-      return { text: `$(loading~spin) Ratchet: stopping${best}`, tooltip: 'Ratchet: stopping.' };
     case 'deciding':
       return { text: `$(loading~spin) Ratchet: deciding${best}`, tooltip: 'Ratchet: deciding whether to keep the change.' };
+    case 'training':
+    case 'evaluating':
+    case 'rerunning':
+      return { text: `$(loading~spin) Ratchet: ${s.phase === 'rerunning' ? 're-running for noise' : s.phase}${best}`, tooltip: 'Ratchet' };
     default:
-      return { text: `$(beaker) Ratchet: ${s.phase}${best}`, tooltip: 'Ratchet' };
+      return { text: `$(beaker) Ratchet: ${s.phase === 'idle' ? 'starting' : s.phase}${best}`, tooltip: 'Ratchet' };
   }
 }
-

@@ -6,6 +6,8 @@ import type { ReviewRequest } from '../../core/loop/researchLoop';
 import type { RatchetSettings } from '../settings/settings';
 import { LiveProposal } from './liveProposal';
 import { proposalUri, type ProposalDocuments } from './proposalDocuments';
+import { closeProposalTabs, groups, pickProposalColumn, toColumn } from '../layout/editorPlaces';
+import { timeoutDecision } from './reviewTiming';
 
 export interface PendingReview {
   id: string;
@@ -41,6 +43,15 @@ export class ReviewController implements vscode.Disposable {
   private readonly recentIds: string[] = [];
   /** Diff editors opened (for tests and the output channel). */
   readonly opened: { id: string; path: string; at: number }[] = [];
+  /** Diff editors that failed to open (tests). */
+  readonly openFailures: string[] = [];
+  /** Experiments on an accelerator now (training, evaluating or re-running). */
+  private readonly busy = new Set<string>();
+  /** Accelerators the loop trains on at once. */
+  capacity = 1;
+  private readonly autoAccepted = new vscode.EventEmitter<{ id: string; deadline: number } | null>();
+  /** A proposal accepted at once because the accelerator was idle: it trains, a veto until `deadline` kills it. */
+  readonly onDidAutoAccept = this.autoAccepted.event;
 
   constructor(
     private readonly docs: ProposalDocuments,
@@ -83,9 +94,22 @@ export class ReviewController implements vscode.Disposable {
         this.docs.flush();
         break;
       }
+      case 'run-started':
+        this.busy.add(e.id);
+        break;
       case 'experiment-recorded':
       case 'session-ended':
+        if (e.type === 'experiment-recorded') this.busy.delete(e.record.id);
+        else this.busy.clear();
         if (this.pending && (e.type === 'session-ended' || this.pending.id === e.record.id)) this.settle('veto');
+        // Decided: its diff tabs close (pinned ones stay); at the end of a session, all of them.
+        void closeProposalTabs(e.type === 'experiment-recorded' ? e.record.id : undefined);
+        // A proposal waiting while another run trained: the accelerator is free now, train it.
+        if (this.pending && this.pending.deadline !== null && this.busy.size < this.capacity) {
+          this.log.info(`review: ${this.pending.id} accepted: the accelerator is free (veto while it trains to kill the run)`);
+          this.openVetoWindow(this.pending.id, this.pending.deadline);
+          this.settle('accept');
+        }
         break;
     }
   }
@@ -93,6 +117,8 @@ export class ReviewController implements vscode.Disposable {
   /** The loop's `review` hook: resolves when the user accepts or vetoes, the countdown ends, or the loop aborts. */
   review = (r: ReviewRequest): Promise<'accept' | 'veto'> => {
     const s = this.settings();
+    // Stopped before the review began (an abort listener added now would never fire).
+    if (r.signal.aborted) return Promise.resolve('veto');
     if (s.reviewMode === 'never') return Promise.resolve('accept');
     const cur = this.ensure(r.id);
     for (const f of r.files) {
@@ -102,6 +128,14 @@ export class ReviewController implements vscode.Disposable {
     }
     this.docs.flush();
     if (this.pending) this.settle('veto');
+    if (timeoutDecision(s.reviewMode, this.busy.size, this.capacity) === 'accept-now') {
+      // Nothing trains: waiting for the countdown would idle the accelerator. It trains now and
+      // the countdown becomes a veto window: a veto kills the run.
+      const deadline = Date.now() + s.reviewTimeoutSeconds * 1000;
+      this.log.info(`review: ${r.id} accepted at once, the accelerator was idle; veto within ${s.reviewTimeoutSeconds} s (or any time while it trains) kills the run: ${r.hypothesis}`);
+      this.openVetoWindow(r.id, deadline);
+      return Promise.resolve('accept');
+    }
     return new Promise((resolve) => {
       const startedAt = Date.now();
       const deadline = s.reviewMode === 'timeout' ? startedAt + s.reviewTimeoutSeconds * 1000 : null;
@@ -141,6 +175,14 @@ export class ReviewController implements vscode.Disposable {
     cur.opened.delete(paths[0]);
     await this.open(cur, paths[0]);
     return true;
+  }
+
+  private vetoTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private openVetoWindow(id: string, deadline: number): void {
+    if (this.vetoTimer) clearTimeout(this.vetoTimer);
+    this.autoAccepted.fire({ id, deadline });
+    this.vetoTimer = setTimeout(() => this.autoAccepted.fire(null), Math.max(0, deadline - Date.now()));
   }
 
   private settle(v: 'accept' | 'veto'): void {
@@ -206,14 +248,16 @@ export class ReviewController implements vscode.Disposable {
     this.docs.flush();
     const title = `${path.basename(p)}: proposal ${cur.id} (Ratchet)`;
     try {
+      // One place for proposals: never the chart's group, never the user's (see layout/placeChoice).
       await vscode.commands.executeCommand('vscode.diff', proposalUri(cur.id, 'before', p), proposalUri(cur.id, 'after', p), title, {
         preserveFocus: true,
         preview: true,
-        viewColumn: vscode.ViewColumn.Beside,
+        viewColumn: toColumn(pickProposalColumn(groups())),
       } satisfies vscode.TextDocumentShowOptions);
       this.opened.push({ id: cur.id, path: p, at: Date.now() });
       this.reveal(cur, p);
     } catch (err) {
+      this.openFailures.push(`${cur.id} ${p}: ${(err as Error).message}`);
       this.log.warn(`review: could not open the diff of ${p}: ${(err as Error).message}`);
     }
   }
@@ -233,6 +277,8 @@ export class ReviewController implements vscode.Disposable {
 
   dispose(): void {
     this.settle('veto');
+    if (this.vetoTimer) clearTimeout(this.vetoTimer);
     this.changed.dispose();
+    this.autoAccepted.dispose();
   }
 }

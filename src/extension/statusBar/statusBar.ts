@@ -29,13 +29,13 @@ export class RatchetStatusBar implements vscode.Disposable {
   update(s: LoopSnapshot): void {
     this.snap = s;
     this.render();
-    const ticking = s.running && (s.phase === 'training' || s.phase === 'reviewing');
+    const ticking = s.running && (s.phase === 'reviewing' || s.reviewId !== null || Object.keys(s.runs).length > 0 || s.vetoWindow !== null);
     if (ticking && !this.timer) this.timer = setInterval(() => this.render(), 1000);
     if (!ticking && this.timer) {
       clearInterval(this.timer);
       this.timer = null;
     }
-    if (s.running && s.phase === 'reviewing' && s.reviewId) {
+    if (s.running && s.reviewId) {
       this.accept.show();
       this.veto.show();
     } else {

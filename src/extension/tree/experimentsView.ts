@@ -5,7 +5,8 @@ import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { readLedger } from '../../core/store/ledger';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
 import { statusColor } from '../../contract';
-import { buildTree, recordContext, recordDescription, recordTooltip, statusIcon, type LiveExperiment, type TreeNode } from './experimentTree';
+import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
+import { buildTree, iconOf, recordContext, recordLabel, recordStatusText, recordTooltip, sigmaOf, type LiveExperiment, type TreeNode } from './experimentTree';
 
 /**
  * The Experiments view. Its source of truth is the ledger (`.ratchet/experiments.jsonl`),
@@ -18,7 +19,17 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   private readonly disposables: vscode.Disposable[] = [];
   records: ExperimentRecord[] = [];
   roots: TreeNode[] = [];
-  live: LiveExperiment | null = null;
+  /** Experiments in flight without a ledger row yet (the baseline while it trains, a proposal, a run). */
+  lives: LiveExperiment[] = [];
+  /** The newest live experiment (tests and commands read it). */
+  get live(): LiveExperiment | null {
+    return this.lives.at(-1) ?? null;
+  }
+  /** σ per session, for one precision throughout. */
+  private sigmas = new Map<string, number | null>();
+  private degenerate = new Map<string, string | null>();
+  /** Rows revealed (tests read it). */
+  readonly revealed: string[] = [];
   private metricName = 'metric';
   private goal: 'minimize' | 'maximize' = 'minimize';
   private session: string | null = null;
@@ -68,9 +79,17 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   }
 
   private rebuild(): void {
-    if (this.live && this.records.some((r) => r.id === this.live!.id && r.session === this.live!.session)) this.live = null;
-    this.roots = buildTree(this.records, this.live);
-    void vscode.commands.executeCommand('setContext', 'ratchet.hasExperiments', this.records.length > 0 || !!this.live);
+    this.lives = this.lives.filter((l) => !this.records.some((r) => r.id === l.id && r.session === l.session));
+    this.roots = buildTree(this.records, this.lives);
+    this.sigmas.clear();
+    this.degenerate.clear();
+    for (const session of new Set(this.records.map((r) => r.session))) {
+      const rows = this.records.filter((r) => r.session === session);
+      this.sigmas.set(session, sigmaOf(rows));
+      const summary = noiseSummary(rows) as (ReturnType<typeof noiseSummary> & { degenerate?: string | null }) | null;
+      this.degenerate.set(session, typeof summary?.degenerate === 'string' ? summary.degenerate : null);
+    }
+    void vscode.commands.executeCommand('setContext', 'ratchet.hasExperiments', this.records.length > 0 || this.lives.length > 0);
     this.view.message = undefined;
     this.changed.fire(undefined);
   }
@@ -83,38 +102,73 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
         this.goal = e.config.metric.goal;
         break;
       case 'experiment-started':
-        this.live = { id: e.id, session: this.session ?? '', parent: e.parent, hypothesis: e.baseline ? 'baseline: the code as it is' : '', phase: e.baseline ? 'baseline' : 'proposing', baseline: e.baseline };
+        this.lives = [...this.lives.filter((l) => l.id !== e.id), { id: e.id, session: this.session ?? '', parent: e.parent, hypothesis: e.baseline ? 'baseline: the code as it is' : '', phase: e.baseline ? 'baseline' : 'proposing', baseline: e.baseline }];
         this.rebuild();
+        this.revealLive(e.id);
         break;
       case 'proposal-event':
-        if (this.live?.id === e.id && e.event.kind === 'hypothesis' && e.event.text !== this.live.hypothesis) {
-          this.live = { ...this.live, hypothesis: e.event.text };
-          this.rebuild();
+        if (e.event.kind === 'hypothesis') {
+          const text = e.event.text;
+          this.updateLive(e.id, (l) => (l.hypothesis === text ? null : { ...l, hypothesis: text }));
         }
         break;
       case 'proposal-ready':
-        if (this.live?.id === e.id) {
-          this.live = { ...this.live, hypothesis: e.hypothesis };
-          this.rebuild();
-        }
+        this.updateLive(e.id, (l) => ({ ...l, hypothesis: e.hypothesis }));
         break;
       case 'phase':
-        if (this.live && e.id === this.live.id && (e.phase === 'reviewing' || e.phase === 'training' || e.phase === 'deciding' || e.phase === 'proposing')) {
-          this.live = { ...this.live, phase: e.phase };
-          this.rebuild();
+        if (e.id && (e.phase === 'reviewing' || e.phase === 'training' || e.phase === 'evaluating' || e.phase === 'rerunning' || e.phase === 'deciding' || e.phase === 'proposing')) {
+          const phase = e.phase;
+          this.updateLive(e.id, (l) => (l.phase === phase ? null : { ...l, phase }));
         }
         break;
       case 'experiment-recorded':
-        if (this.live?.id === e.record.id) this.live = null;
+        this.lives = this.lives.filter((l) => l.id !== e.record.id);
         if (!this.records.some((r) => r.id === e.record.id && r.session === e.record.session)) this.records = [...this.records, e.record];
         this.rebuild();
+        this.revealRecord(e.record.id);
         this.scheduleRefresh();
         break;
       case 'session-ended':
-        this.live = null;
+        this.lives = [];
         this.rebuild();
         break;
     }
+  }
+
+  private updateLive(id: string, fn: (l: LiveExperiment) => LiveExperiment | null): void {
+    const i = this.lives.findIndex((l) => l.id === id);
+    if (i < 0) return;
+    const next = fn(this.lives[i]);
+    if (!next) return;
+    this.lives = this.lives.map((l, j) => (j === i ? next : l));
+    this.rebuild();
+  }
+
+  private findNode(pred: (n: TreeNode) => boolean, list: TreeNode[] = this.roots): TreeNode | undefined {
+    for (const n of list) {
+      if (pred(n)) return n;
+      if (n.kind !== 'live') {
+        const f = this.findNode(pred, n.children);
+        if (f) return f;
+      }
+    }
+    return undefined;
+  }
+
+  /** Shows a new result where it landed (its parent expanded), without selecting or focusing it. */
+  private revealRecord(id: string): void {
+    const node = this.findNode((n) => n.kind === 'experiment' && n.record.id === id);
+    if (node) this.reveal(node, id);
+  }
+
+  private revealLive(id: string): void {
+    const node = this.findNode((n) => n.kind === 'live' && n.live.id === id);
+    if (node) this.reveal(node, id);
+  }
+
+  private reveal(node: TreeNode, id: string): void {
+    if (!this.view.visible) return;
+    this.view.reveal(node, { select: false, focus: false, expand: false }).then(() => this.revealed.push(id), (err) => this.log.debug(`tree: reveal ${id}: ${(err as Error).message}`));
   }
 
   getChildren(node?: TreeNode): TreeNode[] {
@@ -123,9 +177,12 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   }
 
   getParent(node: TreeNode): TreeNode | undefined {
+    // By key, not identity: the tree may have been rebuilt since VS Code got the node.
+    const key = (n: TreeNode) => (n.kind === 'session' ? `s/${n.session}` : n.kind === 'live' ? `l/${n.live.session}/${n.live.id}` : `e/${n.record.session}/${n.record.id}`);
+    const want = key(node);
     const find = (list: TreeNode[], parent: TreeNode | undefined): TreeNode | undefined => {
       for (const n of list) {
-        if (n === node) return parent;
+        if (key(n) === want) return parent;
         if (n.kind !== 'live') {
           const f = find(n.children, n);
           if (f) return f;
@@ -150,9 +207,10 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     }
     if (node.kind === 'live') {
       const l = node.live;
-      const item = new vscode.TreeItem(l.hypothesis || (l.phase === 'proposing' ? 'Proposing…' : l.id), vscode.TreeItemCollapsibleState.None);
+      const words: Record<LiveExperiment['phase'], string> = { proposing: 'proposing…', reviewing: 'waiting for review', training: 'training…', evaluating: 'evaluating…', rerunning: 're-running for noise…', deciding: 'deciding…', baseline: 'training…' };
+      const item = new vscode.TreeItem(l.baseline ? `${l.id} · baseline: the code as it is` : `${l.id} · ${l.hypothesis || (l.phase === 'proposing' ? 'proposing…' : '')}`, vscode.TreeItemCollapsibleState.None);
       item.id = `live/${l.session}/${l.id}`;
-      item.description = `${l.phase}…`;
+      item.description = words[l.phase] ?? `${l.phase}…`;
       item.iconPath = new vscode.ThemeIcon('loading~spin', new vscode.ThemeColor(`charts.${statusColor.running}`));
       item.contextValue = `experiment live status-running${l.phase === 'reviewing' ? ' reviewing' : ''}`;
       item.tooltip = `${l.id}: ${l.phase}`;
@@ -160,12 +218,13 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       return item;
     }
     const r = node.record;
-    const item = new vscode.TreeItem(r.hypothesis || r.id, node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const sigma = this.sigmas.get(r.session) ?? null;
+    const item = new vscode.TreeItem(recordLabel(r, this.goal, sigma), node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `exp/${r.session}/${r.id}`;
-    item.description = recordDescription(r, this.goal);
+    item.description = recordStatusText(r, this.goal, sigma);
     const color = statusColor[r.status] ?? 'foreground';
-    item.iconPath = new vscode.ThemeIcon(statusIcon[r.status] ?? 'circle-outline', new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
-    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName));
+    item.iconPath = new vscode.ThemeIcon(iconOf(r), new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
+    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null }));
     md.supportThemeIcons = false;
     item.tooltip = md;
     const hasLog = !!this.workspace && existsSync(ratchetPaths(this.workspace).runDir(r.id) + '/log.txt');

@@ -77,3 +77,27 @@ describe('CLI arguments', () => {
     expect(() => parseCommand(['run', '--max-cost', 'free'])).toThrow(/--max-cost must be a positive number/);
   });
 });
+
+describe('issue 13 in the CLI', () => {
+  it('--from best|branch', () => {
+    expect(parseCommand(['run', '--from', 'branch'])).toMatchObject({ kind: 'run', from: 'branch' });
+    expect(parseCommand(['run'])).toMatchObject({ kind: 'run', from: undefined });
+    expect(() => parseCommand(['run', '--from', 'tip'])).toThrow(/--from must be best or branch, got "tip"/);
+  });
+
+  it('killed rows say which kind: early-stopped, stopped by you, over budget', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    const base = { id: 'e0003', session: 's', parent: 'e0001', status: 'killed' as const, metric: null, delta: null, hypothesis: 'wider', commit: 'c', baseCommit: 'b', startedAt: '', endedAt: '' };
+    expect(r.row({ ...base, reason: 'early stop: losing to the best run', stoppedBy: 'early-stop' })).toMatch(/^e0003  early-stopped\s/);
+    expect(r.row({ ...base, reason: 'stopped: stopped by Ctrl-C' })).toMatch(/^e0003  stopped by you\s/);
+    expect(r.row({ ...base, reason: 'budget exceeded (20 s)' })).toMatch(/^e0003  over budget\s/);
+  });
+
+  it('a session continuing from an earlier best says so', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    r.handle({ type: 'session-started', session: 'b', branch: 'ratchet/b', workspace: '/w', config: validateConfig({}), resumed: false, start: { from: 'best', session: 'a', id: 'e0004', commit: '0123456789abcdef' } });
+    expect(t.lines[1]).toBe("continuing from session a's best (e0004, 0123456); --from branch starts from the current branch");
+  });
+});

@@ -42,7 +42,7 @@ suite('Claude proposer against the stand-in Messages API', function () {
     await setting('reviewMode', 'never');
     server.enqueue(streamedAnswer(proposalText('Halve the width: a smaller model trains more steps in the budget', [{ path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 32' }]), { chunkSize: 5, delayMs: 20 }));
     const before = a.tree.records.length;
-    const ok = await vscode.commands.executeCommand<boolean>('ratchet.startLoop', { tag: 'claude-test', experiments: 1, chart: false });
+    const ok = await vscode.commands.executeCommand<boolean>('ratchet.startLoop', { tag: 'claude-test', experiments: 1, chart: false, from: 'branch' });
     assert.equal(ok, true);
     await waitFor('the loop to end', () => !a.loop.isRunning && a.tree.records.length >= before + 2, 90_000, 100);
     assert.equal(a.loop.lastError, null);

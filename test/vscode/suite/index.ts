@@ -16,6 +16,7 @@ export async function run(): Promise<void> {
   require('./claude.test');
   require('./extras.test');
   require('./report.test');
+  require('./issue13.test');
   await new Promise<void>((resolve, reject) => {
     mocha.run((failures) => {
       console.log(`[ratchet-test] done: ${failures} failure(s)`);

@@ -230,7 +230,7 @@ export class CurveEarlyStop implements EarlyStopRule {
       strikes = worse && outOfReach ? strikes + 1 : 0;
       if (strikes < o.patience) return null;
       const same = o.sameSchedule ? ' with the same learning-rate schedule' : '';
-      return `losing to the best run${same}: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
+      return `losing to the best run${same}: loss ${f(smooth)} vs ${f(b)} at ${pct(p)} of the run, compared by progress (+${pct((smooth - b) / Math.abs(b))}, margin ${pct(o.margin)}); the best ended at ${f(bestEnd)}`;
     };
   }
 }

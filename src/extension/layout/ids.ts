@@ -1,0 +1,2 @@
+/** The chart webview's view type (the tab input reports it with a prefix). */
+export const CHART_VIEW_TYPE_ID = 'ratchet.chart';
