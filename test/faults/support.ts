@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExperimentRecord } from '../../src/core/store/experimentRecord';
 import { parseLedger } from '../../src/core/store/ledger';
@@ -23,7 +24,7 @@ export function faultRepo(config: Record<string, unknown> = {}, files: Record<st
   return makeRepo({
     'knobs.py': KNOBS,
     'ratchet.json': JSON.stringify({
-      command: [process.execPath, FAULTY],
+      command: [process.execPath, config.sandbox ? sandboxedTrainers() : FAULTY],
       editable: ['knobs.py'],
       budget: { seconds: 20, graceSeconds: 2 },
       keepRule: 'threshold',
@@ -33,6 +34,20 @@ export function faultRepo(config: Record<string, unknown> = {}, files: Record<st
     }),
     ...files,
   });
+}
+
+/**
+ * The sandbox shows only the trainer's own folder of a checkout that lives under /tmp (its /tmp
+ * is private): the fault trainers and the fixtures they import, copied into one folder outside
+ * /tmp, so a sandboxed case runs wherever the checkout is.
+ */
+function sandboxedTrainers(): string {
+  const base = existsSync('/var/tmp') ? '/var/tmp' : os.homedir();
+  const dir = mkdtempSync(path.join(base, 'ratchet-fault-trainers-'));
+  for (const src of [path.join(REPO_ROOT, 'test', 'fixtures', 'trainers'), path.dirname(FAULTY)]) {
+    for (const name of readdirSync(src)) if (name.endsWith('.mjs')) copyFileSync(path.join(src, name), path.join(dir, name));
+  }
+  return path.join(dir, 'faulty.mjs');
 }
 
 export interface StartedCli {

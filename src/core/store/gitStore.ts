@@ -253,8 +253,9 @@ export class GitStore {
     const index = `${dest}.index`;
     try {
       // A private index: the user's (even one another git holds locked) is not touched.
-      await this.ws(['read-tree', commit], { env: { GIT_INDEX_FILE: index } });
-      await this.ws(['checkout-index', '-a', '-f', `--prefix=${dest}/`], { env: { GIT_INDEX_FILE: index } });
+      await git(this.toplevel, ['read-tree', commit], { repo: this.repo, env: { GIT_INDEX_FILE: index } });
+      // From the top level: checkout-index -a in a subfolder writes only that subfolder.
+      await git(this.toplevel, ['checkout-index', '-a', '-f', `--prefix=${dest}/`], { repo: this.repo, env: { GIT_INDEX_FILE: index } });
     } finally {
       await fs.rm(index, { force: true });
     }
