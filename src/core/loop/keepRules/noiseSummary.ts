@@ -46,16 +46,12 @@ export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | 
   const keptLast = [...rows].reverse().find((r) => r.status === 'kept' && (r.evidence as Partial<NoiseEvidence> | undefined)?.rule === 'noise');
   const side = keptLast ? (keptLast.evidence as unknown as NoiseEvidence).candidate : last.best;
   const cost = `${reruns} re-run${reruns === 1 ? '' : 's'} (${Math.round(rerunSeconds)} s) for ${decisions} decision${decisions === 1 ? '' : 's'}`;
+  const common = { df: last.sigmaDf, bestMean: side.mean, bestRuns: side.n, reruns, rerunSeconds, decisions };
   if (last.stage === 'degenerate') {
     const message = last.message ?? 're-runs with other seeds returned identical results, so run-to-run noise cannot be measured';
     return {
+      ...common,
       sigma: 0,
-      df: last.sigmaDf,
-      bestMean: side.mean,
-      bestRuns: side.n,
-      reruns,
-      rerunSeconds,
-      decisions,
       degenerate: true,
       ...(typeof last.floor === 'number' ? { floor: last.floor } : {}),
       message,
@@ -64,13 +60,8 @@ export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | 
   }
   const sigma = last.sigma!;
   return {
+    ...common,
     sigma,
-    df: last.sigmaDf,
-    bestMean: side.mean,
-    bestRuns: side.n,
-    reruns,
-    rerunSeconds,
-    decisions,
     degenerate: false,
     line: `noise: σ ${p(sigma)} (${last.sigmaDf} df); best ${p(side.mean)} ± ${p(sigma / Math.sqrt(Math.max(1, side.n)))} over ${side.n} run${side.n === 1 ? '' : 's'}; ${cost}`,
   };
