@@ -11,6 +11,7 @@ import { ApiKeyStore } from './secrets/apiKey';
 import { readSettings } from './settings/settings';
 import { RatchetStatusBar } from './statusBar/statusBar';
 import { ExperimentsView } from './tree/experimentsView';
+import { BuiltIn, Cmd, Ctx, type ContextKey } from './ids';
 import { bestOf } from './tree/experimentTree';
 import { GitDocuments } from './tree/gitDocuments';
 
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
 
   const services: Services = { context, log, apiKey, loop, review, tree, chart, workspace, proposerOverride: null };
 
-  const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
+  const setContext = (key: ContextKey, value: unknown) => void vscode.commands.executeCommand(BuiltIn.setContext, key, value);
   own(loop.onEvent((e) => {
     tree.onLoopEvent(e);
     chart.onLoopEvent(e);
@@ -53,14 +54,14 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }));
   own(loop.onDidChangeSnapshot((s) => {
     status.update(s);
-    setContext('ratchet.running', s.running);
-    setContext('ratchet.phase', s.phase);
-    setContext('ratchet.paused', loop.isPaused);
-    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
+    setContext(Ctx.running, s.running);
+    setContext(Ctx.phase, s.phase);
+    setContext(Ctx.paused, loop.isPaused);
+    setContext(Ctx.vetoable, s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
   }));
   own(review.onDidAutoAccept((w) => loop.setSnapshot({ ...loop.snapshot, vetoWindow: w })));
   own(review.onDidChange((p) => {
-    setContext('ratchet.reviewing', !!p);
+    setContext(Ctx.reviewing, !!p);
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
   }));
   own(tree.onDidLoad((records) => {
@@ -74,7 +75,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }));
   own(chart.onDidSelect((id) => {
     const r = tree.find(id);
-    if (r) void vscode.commands.executeCommand('ratchet.openDiff', r);
+    if (r) void vscode.commands.executeCommand(Cmd.openDiff, r);
   }));
   own(vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('ratchet.reviewMode')) log.info(`settings: review mode ${readSettings().reviewMode}`);
@@ -82,8 +83,8 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   for (const d of registerCommands(services)) own(d);
 
   status.update(loop.snapshot);
-  setContext('ratchet.running', false);
-  setContext('ratchet.reviewing', false);
+  setContext(Ctx.running, false);
+  setContext(Ctx.reviewing, false);
   const ws0 = workspace();
   if (ws0) {
     // The metric's name and direction, for the tree and the chart before any loop runs.

@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
+import { Cmd, StatusItem } from '../ids';
 import { statusText, type LoopSnapshot } from '../loop/loopState';
 
 /** The loop's state at a glance, plus Accept / Veto buttons while a proposal waits for review. */
 export class RatchetStatusBar implements vscode.Disposable {
-  private readonly main = vscode.window.createStatusBarItem('ratchet.status', vscode.StatusBarAlignment.Left, 10);
-  private readonly accept = vscode.window.createStatusBarItem('ratchet.accept', vscode.StatusBarAlignment.Left, 9);
-  private readonly veto = vscode.window.createStatusBarItem('ratchet.veto', vscode.StatusBarAlignment.Left, 8);
+  private readonly main = vscode.window.createStatusBarItem(StatusItem.main, vscode.StatusBarAlignment.Left, 10);
+  private readonly accept = vscode.window.createStatusBarItem(StatusItem.accept, vscode.StatusBarAlignment.Left, 9);
+  private readonly veto = vscode.window.createStatusBarItem(StatusItem.veto, vscode.StatusBarAlignment.Left, 8);
   private timer: ReturnType<typeof setInterval> | null = null;
   private snap: LoopSnapshot | null = null;
   /** The text shown now (tests read it). */
@@ -13,16 +14,16 @@ export class RatchetStatusBar implements vscode.Disposable {
 
   constructor() {
     this.main.name = 'Ratchet';
-    this.main.command = 'ratchet.statusMenu';
+    this.main.command = Cmd.statusMenu;
     this.accept.name = 'Ratchet: Accept Proposal';
     this.accept.text = '$(check) Accept';
     this.accept.tooltip = 'Accept the proposal and train it (Ctrl+Alt+Y)';
-    this.accept.command = 'ratchet.acceptProposal';
+    this.accept.command = Cmd.acceptProposal;
     this.accept.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     this.veto.name = 'Ratchet: Veto Proposal';
     this.veto.text = '$(close) Veto';
     this.veto.tooltip = 'Veto the proposal (Ctrl+Alt+N)';
-    this.veto.command = 'ratchet.vetoProposal';
+    this.veto.command = Cmd.vetoProposal;
     this.main.show();
   }
 
