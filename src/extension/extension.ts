@@ -65,6 +65,8 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
   }));
   own(tree.onDidLoad((records) => {
+    // The status bar's best at the tree's precision: the running session's noise, else the last one's.
+    status.setSigma(tree.sigmaOf(loop.snapshot.session ?? records.at(-1)?.session ?? null));
     if (!loop.isRunning && chart.isOpen) void chart.loadFromLedger(records).then(() => chart.flush());
   }));
   // The runs selected in the tree are overlaid on the chart (several with Ctrl/Shift-click).

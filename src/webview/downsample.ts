@@ -97,22 +97,135 @@ export function decimate(s: XY, buckets: number): XY {
 /**
  * Joins series with different x values onto one sorted x axis (uPlot's aligned data):
  * row 0 is x, then one row per series with null where that series has no point.
+ * Each series' x ascends (pickXY and decimate keep that), so this is a k-way merge: O(total · k).
  */
 export function joinSeries(series: XY[]): [number[], ...(number | null)[][]] {
-  const xsSet = new Set<number>();
-  for (const s of series) for (let i = 0; i < s.n; i++) xsSet.add(s.x[i]);
-  const xs = Float64Array.from(xsSet).sort();
-  const index = new Map<number, number>();
-  xs.forEach((v, i) => index.set(v, i));
-  const rows: (number | null)[][] = series.map(() => new Array<number | null>(xs.length).fill(null));
-  series.forEach((s, si) => {
-    const row = rows[si];
-    for (let i = 0; i < s.n; i++) row[index.get(s.x[i])!] = s.y[i];
-  });
-  return [Array.from(xs), ...rows];
+  const k = series.length;
+  const at = new Int32Array(k);
+  let total = 0;
+  for (const s of series) total += s.n;
+  const xs: number[] = [];
+  const rows: (number | null)[][] = series.map(() => []);
+  for (;;) {
+    let min = Infinity;
+    for (let j = 0; j < k; j++) if (at[j] < series[j].n && series[j].x[at[j]] < min) min = series[j].x[at[j]];
+    if (min === Infinity) break;
+    xs.push(min);
+    for (let j = 0; j < k; j++) {
+      const s = series[j];
+      if (at[j] < s.n && s.x[at[j]] === min) rows[j].push(s.y[at[j]++]);
+      else rows[j].push(null);
+    }
+    if (xs.length > total) throw new Error('joinSeries: an x column does not ascend');
+  }
+  return [xs, ...rows];
 }
 
 /** The whole per-update pipeline for one run. */
 export function prepare(cols: SeriesColumns, axis: XAxis, smoothing: number, logScale: boolean, buckets: number): XY {
   return decimate(smooth(pickXY(cols, axis, logScale), smoothing), buckets);
+}
+
+/**
+ * One run's drawn series, kept up to date as points arrive: the picked and smoothed points live in
+ * growing typed arrays and only new points are processed (O(new points) per update, not O(run));
+ * the decimation to the plot's width is redone only when the points or the width changed.
+ * A new pipeline is needed when the axis, smoothing or scale change (see `matches`).
+ */
+export class RunPipeline {
+  private x = new Float64Array(1024);
+  private raw = new Float64Array(1024);
+  private sm = new Float64Array(1024);
+  private n = 0;
+  /** Raw points of the run consumed so far. */
+  private consumed = 0;
+  private lastX = -Infinity;
+  /** EMA state after the last point, and before it (a repeated x replaces the last point). */
+  private ema = 0;
+  private debias = 1;
+  private emaBefore = 0;
+  private debiasBefore = 1;
+  /** Bumped by every change (a replaced last point changes no count). */
+  private version = 0;
+  private cache: { version: number; width: number; xy: XY } | null = null;
+
+  constructor(readonly axis: XAxis, readonly smoothing: number, readonly logScale: boolean) {}
+
+  matches(axis: XAxis, smoothing: number, logScale: boolean): boolean {
+    return axis === this.axis && smoothing === this.smoothing && logScale === this.logScale;
+  }
+
+  /** Points picked so far (after `update`). */
+  get length(): number {
+    return this.n;
+  }
+
+  /** Takes in the run's points not seen yet; false when nothing changed. A shorter run (replaced) starts over. */
+  update(cols: SeriesColumns): boolean {
+    const len = cols.t.length;
+    if (len < this.consumed) this.reset();
+    if (len === this.consumed) return false;
+    const xs = this.axis === 'time' ? cols.t : this.axis === 'step' ? cols.step : cols.progress;
+    const w = this.smoothing;
+    for (let i = this.consumed; i < len; i++) {
+      const xv = xs[i];
+      const yv = cols.loss[i];
+      if (xv === null || yv === null || xv === undefined || yv === undefined || !Number.isFinite(xv) || !Number.isFinite(yv)) continue;
+      if (this.logScale && yv <= 0) continue;
+      if (xv < this.lastX) continue;
+      if (xv === this.lastX && this.n > 0) {
+        // A repeated x (restart) replaces the last point: redo its EMA from the state before it.
+        this.raw[this.n - 1] = yv;
+        if (w > 0) {
+          this.ema = this.emaBefore * w + (1 - w) * yv;
+          this.debias = this.debiasBefore * w;
+          this.sm[this.n - 1] = this.ema / (1 - this.debias);
+        }
+        continue;
+      }
+      if (this.n === this.x.length) this.grow();
+      this.x[this.n] = xv;
+      this.raw[this.n] = yv;
+      if (w > 0) {
+        this.emaBefore = this.ema;
+        this.debiasBefore = this.debias;
+        this.ema = this.ema * w + (1 - w) * yv;
+        this.debias *= w;
+        this.sm[this.n] = this.ema / (1 - this.debias);
+      }
+      this.lastX = xv;
+      this.n++;
+    }
+    this.consumed = len;
+    this.version++;
+    return true;
+  }
+
+  /** The series to draw at `width` buckets (the same as `prepare` on the whole run). */
+  view(width: number): XY {
+    if (this.cache && this.cache.version === this.version && this.cache.width === width) return this.cache.xy;
+    const xy = decimate({ x: this.x, y: this.smoothing > 0 ? this.sm : this.raw, n: this.n }, width);
+    // Undecimated, the view shares the growing buffers: hand out a snapshot of the n points.
+    const out = xy.n === this.n && xy.x === this.x ? { x: this.x.subarray(0, this.n), y: xy.y.subarray(0, this.n), n: this.n } : xy;
+    this.cache = { version: this.version, width, xy: out };
+    return out;
+  }
+
+  private reset(): void {
+    this.n = 0;
+    this.consumed = 0;
+    this.lastX = -Infinity;
+    this.ema = this.emaBefore = 0;
+    this.debias = this.debiasBefore = 1;
+    this.cache = null;
+  }
+
+  private grow(): void {
+    const cap = this.x.length * 2;
+    for (const k of ['x', 'raw', 'sm'] as const) {
+      const next = new Float64Array(cap);
+      next.set(this[k]);
+      this[k] = next;
+    }
+  }
 }

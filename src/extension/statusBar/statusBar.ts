@@ -11,6 +11,8 @@ export class RatchetStatusBar implements vscode.Disposable {
   private snap: LoopSnapshot | null = null;
   /** The text shown now (tests read it). */
   text = '';
+  /** The session's noise σ: the best is shown at the precision the tree uses. */
+  private sigma: number | null = null;
 
   constructor() {
     this.main.name = 'Ratchet';
@@ -45,9 +47,15 @@ export class RatchetStatusBar implements vscode.Disposable {
     }
   }
 
+  setSigma(sigma: number | null): void {
+    if (sigma === this.sigma) return;
+    this.sigma = sigma;
+    this.render();
+  }
+
   private render(): void {
     if (!this.snap) return;
-    const { text, tooltip } = statusText(this.snap, Date.now());
+    const { text, tooltip } = statusText(this.snap, Date.now(), this.sigma);
     this.text = text;
     this.main.text = text;
     this.main.tooltip = tooltip;

@@ -1,7 +1,9 @@
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { statusLabel, stoppedBy } from '../../core/store/stopKind';
-import { formatClock, formatDelta, formatMetric } from '../loop/loopState';
+import { formatClock, formatDelta, formatMetric, metricFormatter } from '../loop/loopState';
+
+export { metricFormatter };
 import { evidenceLines, noiseEvidenceOf, sessionTooltip } from './noiseTooltip';
 
 /** An experiment the loop is working on that has no ledger row yet. */
@@ -91,16 +93,6 @@ export function recordDescription(r: ExperimentRecord, goal: 'minimize' | 'maxim
   const moved = r.delta === null ? null : goal === 'minimize' ? -r.delta : r.delta;
   const d = r.status === 'baseline' ? '' : formatDelta(moved);
   return `${formatMetric(r.metric)}${d ? ` (${d})` : ''}`;
-}
-
-/**
- * Numbers at one precision, matched to the noise: the last digit shown is about a tenth of the
- * run-to-run σ (σ 0.012 → 3 decimals). Without a noise estimate, 5 significant digits.
- */
-export function metricFormatter(sigma: number | null | undefined): (v: number | null | undefined) => string {
-  if (sigma === null || sigma === undefined || !Number.isFinite(sigma) || sigma <= 0) return formatMetric;
-  const decimals = Math.min(8, Math.max(0, 1 - Math.floor(Math.log10(sigma))));
-  return (v) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(decimals));
 }
 
 /** The change as the metric moved (a lower loss shows −), at the formatter's precision. */

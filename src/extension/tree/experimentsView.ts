@@ -238,6 +238,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     return item;
   }
 
+  /** The noise σ the tree formats a session's numbers with (null: none measured). */
+  sigmaOf(session: string | null): number | null {
+    return session ? this.sigmas.get(session) ?? null : null;
+  }
+
   find(id: string): ExperimentRecord | undefined {
     for (let i = this.records.length - 1; i >= 0; i--) if (this.records[i].id === id) return this.records[i];
     return undefined;
