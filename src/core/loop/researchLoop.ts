@@ -12,8 +12,9 @@ import { createExecutor } from '../executors/createExecutor';
 import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type Proposer, type WorkspaceFile } from '../proposers/proposer';
 import type { ExperimentRecord, ExperimentStatus } from '../store/experimentRecord';
 import { GitStore, type GitSeal } from '../store/gitStore';
-import { appendLedger, appendResultsTsv, readLedger, serialized } from '../store/ledger';
+import { appendLedger, appendResultsTsv, readLedger } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
+import { readSessionFile, runsInFlight, writeSessionFile, type SessionFileRun, type SessionFileStatus } from '../store/sessionFile';
 import { acquireLock } from '../store/sessionLock';
 import { finalValue } from '../trainer/finalValue';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
@@ -506,19 +507,13 @@ export class ResearchLoop {
     return rows.reduce((s, r) => s + (r.costUsd ?? 0), 0);
   }
 
-  private sessionInfo: { tag: string; branch: string; status: string } | null = null;
+  private sessionInfo: { tag: string; branch: string; status: SessionFileStatus } | null = null;
 
-  private async writeSessionFile(s: { tag: string; branch: string; status: string }, _current?: { id: string; commit: string | null; startedAt: string; hypothesis?: string }): Promise<void> {
+  /** The session file names the runs training now; `only` (the baseline) replaces them. */
+  private async writeSessionFile(s: { tag: string; branch: string; status: SessionFileStatus }, only?: SessionFileRun): Promise<void> {
     this.sessionInfo = s;
-    const file = ratchetPaths(this.opts.workspace).session;
-    await serialized(file, async () => {
-      const running = this.sortedFlights().filter((f) => f.commit !== null && (f.stage === 'training' || f.stage === 'deciding')).map((f) => ({ id: f.id, commit: f.commit, startedAt: f.startedAt, hypothesis: f.hypothesis, parent: f.parentId }));
-      const current = _current ?? running[0] ?? null;
-      const inFlight = _current ? [_current] : running;
-      const body = { session: s.tag, branch: s.branch, status: s.status, pid: process.pid, updatedAt: new Date().toISOString(), current, inFlight };
-      await fs.writeFile(file + '.tmp', JSON.stringify(body, null, 2));
-      await fs.rename(file + '.tmp', file);
-    });
+    const running = this.sortedFlights().filter((f) => f.commit !== null && (f.stage === 'training' || f.stage === 'deciding')).map((f) => ({ id: f.id, commit: f.commit, startedAt: f.startedAt, hypothesis: f.hypothesis, parent: f.parentId }));
+    await writeSessionFile(this.opts.workspace, s, only ? [only] : running);
   }
 
   private async writeCurrent(state: SessionState): Promise<void> {
@@ -548,21 +543,10 @@ export class ResearchLoop {
 
   /** Experiments that were running when a previous process died are recorded `interrupted`. */
   private async recordInterrupted(tag: string, rows: ExperimentRecord[]): Promise<void> {
-    const text = await fs.readFile(ratchetPaths(this.opts.workspace).session, 'utf8').catch(() => null);
-    if (!text) return;
-    type Cur = { id: string; commit: string | null; startedAt: string; hypothesis?: string; parent?: string | null };
-    let s: { session?: string; current?: Cur | null; inFlight?: Cur[] };
-    try {
-      s = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (s.session !== tag) return;
-    const all = [...(s.current ? [s.current] : []), ...(Array.isArray(s.inFlight) ? s.inFlight : [])];
-    const seen = new Set<string>();
-    for (const cur of all) {
-      if (!cur || typeof cur.id !== 'string' || seen.has(cur.id) || rows.some((r) => r.id === cur.id)) continue;
-      seen.add(cur.id);
+    const s = await readSessionFile(this.opts.workspace);
+    if (!s || s.session !== tag) return;
+    for (const cur of runsInFlight(s)) {
+      if (rows.some((r) => r.id === cur.id)) continue;
       this.nextNumber = Math.max(this.nextNumber, 1 + Number(/^e(\d+)$/.exec(cur.id)?.[1] ?? 0));
       const rec = this.baseRecord(tag, cur.id, null, typeof cur.hypothesis === 'string' && cur.hypothesis ? cur.hypothesis : '(interrupted)', cur.startedAt);
       if (typeof cur.parent === 'string') rec.parent = cur.parent;
