@@ -34,8 +34,9 @@ export interface SessionFile {
 
 /** Writes the session file whole (a temporary file renamed into place), one writer at a time. */
 export async function writeSessionFile(workspace: string, s: { tag: string; branch: string; status: SessionFileStatus }, inFlight: SessionFileRun[]): Promise<void> {
-  const file = ratchetPaths(workspace).session;
+  const { dir, session: file } = ratchetPaths(workspace);
   await serialized(file, async () => {
+    await fs.mkdir(dir, { recursive: true });
     const body: SessionFile = { session: s.tag, branch: s.branch, status: s.status, pid: process.pid, updatedAt: new Date().toISOString(), current: inFlight[0] ?? null, inFlight };
     await fs.writeFile(file + '.tmp', JSON.stringify(body, null, 2));
     await fs.rename(file + '.tmp', file);
