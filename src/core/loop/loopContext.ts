@@ -9,9 +9,9 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import type { Flight, Flights, Recheck, Stage } from './flight';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopPhase, StartFrom } from './loopEvents';
-import type { RunNotes } from './measure';
-import type { ProposeLatency } from './propose';
-import type { ExperimentIds } from './records';
+import type { ExperimentIds } from './ids';
+import type { SpeedSample } from './keepRules/throughput';
+import type { ProposeLatency } from './scheduling';
 import type { Lane, Pool, Slot } from './workerPool';
 
 export interface ReviewRequest {
@@ -68,6 +68,12 @@ export interface SessionState {
   cwd: string;
   best: ExperimentRecord;
   rows: ExperimentRecord[];
+}
+
+/** What the session's runs leave for the next: their speeds (to warn of contention), and whether the trainer's seed offset was told. */
+export class RunNotes {
+  readonly speeds: SpeedSample[] = [];
+  seedOffsetNoted = false;
 }
 
 /** What measuring a run needs: the options, git, the executor, and the loop's voice. */

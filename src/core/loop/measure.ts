@@ -92,12 +92,6 @@ export async function readCurve(runDir: string): Promise<MetricPoint[] | null> {
   return out;
 }
 
-/** What the session's runs leave for the next: their speeds (to warn of contention), and whether the trainer's seed offset was told. */
-export class RunNotes {
-  readonly speeds: SpeedSample[] = [];
-  seedOffsetNoted = false;
-}
-
 /**
  * The measure stage: trains `commit` (checked out in the lane's worktree) on the slot's
  * accelerator, then evaluates when an evaluator is set, and reads the metric. Protected files are hashed before and after: a change

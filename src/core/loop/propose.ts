@@ -17,28 +17,6 @@ export interface PlannedChange {
   diff: string;
 }
 
-/**
- * Latencies of the latest proposals, to tell a proposer worth pipelining from one that is not.
- * A proposal written early cannot see the result of the run in flight, so it is only worth it
- * when proposing takes a while: a proposer whose recent proposals took under min(1 s, 2% of the
- * budget) is asked when a worker is free instead.
- */
-export class ProposeLatency {
-  private readonly ms: number[] = [];
-
-  note(ms: number): void {
-    this.ms.push(ms);
-    if (this.ms.length > 5) this.ms.shift();
-  }
-
-  worthPipelining(budgetSeconds: number): boolean {
-    if (this.ms.length === 0) return true;
-    const sorted = [...this.ms].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)];
-    return median >= Math.min(1000, 20 * budgetSeconds);
-  }
-}
-
 /** The files the proposer sees: the editable ones, then protected files and the evaluator's script, read-only. */
 export async function readWorkspaceFiles(config: RatchetConfig, cwd: string): Promise<WorkspaceFile[]> {
   const { editable, protected: prot, evaluate } = config;

@@ -14,17 +14,19 @@ import { LoopControl } from './control';
 import { decide } from './decide';
 import { createEarlyStop } from './earlyStop/createEarlyStop';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
-import { Flights, isOutcome, PRE_TRAINING, type Flight, type Outcome, type Recheck, type Stage } from './flight';
+import { Flights, isOutcome, type Flight, type Outcome, type Recheck, type Stage } from './flight';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import type { KeepPolicy } from './keepRules/keepPolicy';
-import { aimAt, LoopError, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
+import { aimAt, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
-import { measure, RunNotes, type Measurement } from './measure';
-import { propose, ProposeLatency, vet, type Proposal } from './propose';
+import { ExperimentIds } from './ids';
+import { measure, type Measurement } from './measure';
+import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, rebase } from './rebase';
-import { baseRecord, ExperimentIds, fillRun, recordDecision, recordExperiment, totalCost } from './records';
+import { baseRecord, fillRun, recordDecision, recordExperiment, totalCost } from './records';
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
+import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
 
@@ -288,7 +290,7 @@ export class ResearchLoop {
     for (;;) {
       const stopping = control.ending || control.fatal !== null;
       const room = limit === undefined || done + this.flights.counted() < limit;
-      if (!stopping && !control.paused && (this.rechecks.length > 0 || room) && this.hasCapacity()) {
+      if (!stopping && !control.paused && (this.rechecks.length > 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds))) {
         announcedPause = false;
         const recheck = this.rechecks.shift() ?? null;
         this.startFlight(state, recheck, (outcome) => {
@@ -317,13 +319,6 @@ export class ResearchLoop {
     }
     this.rechecks.length = 0;
     return done;
-  }
-
-  private hasCapacity(): boolean {
-    const n = this.workers;
-    if (this.flights.size === 0) return true;
-    if (!this.pipeline || !this.latency.worthPipelining(this.opts.config.budget.seconds)) return this.flights.size < n;
-    return this.flights.preTraining().length < n && this.flights.size < 2 * n;
   }
 
   private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {

@@ -2,7 +2,8 @@ import type { ExperimentRecord } from '../store/experimentRecord';
 import type { GitStore } from '../store/gitStore';
 import { readSessionFile, runsInFlight } from '../store/sessionFile';
 import type { LoopEvent, StartFrom } from './loopEvents';
-import { baseRecord, type ExperimentIds, recordExperiment } from './records';
+import type { ExperimentIds } from './ids';
+import { baseRecord, recordExperiment } from './records';
 
 export interface StartPoint {
   from: StartFrom;

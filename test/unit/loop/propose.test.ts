@@ -5,7 +5,9 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../src/core/loop/flight';
 import { LoopError } from '../../../src/core/loop/loopContext';
-import { propose, ProposeLatency, readWorkspaceFiles, vet, type Proposal } from '../../../src/core/loop/propose';
+import { propose, readWorkspaceFiles, vet, type Proposal } from '../../../src/core/loop/propose';
+import { hasCapacity, ProposeLatency } from '../../../src/core/loop/scheduling';
+import { Flights } from '../../../src/core/loop/flight';
 import { review } from '../../../src/core/loop/review';
 import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type Proposer, type ProposerContext } from '../../../src/core/proposers/proposer';
 import { baseRecord } from '../../../src/core/loop/records';
@@ -112,6 +114,20 @@ describe('propose', () => {
     expect(l.worthPipelining(60)).toBe(false);
     for (const ms of [2000, 2000, 2000]) l.note(ms);
     expect(l.worthPipelining(60)).toBe(true);
+  });
+
+  it('capacity: one flight per worker without pipelining; with it, a proposal ahead per worker and 2 × workers in all', () => {
+    const flights = new Flights();
+    expect(hasCapacity(flights, 1, false)).toBe(true);
+    flights.open('e0001', { stage: 'training' });
+    expect(hasCapacity(flights, 1, false)).toBe(false);
+    expect(hasCapacity(flights, 1, true)).toBe(true);
+    flights.open('e0002');
+    expect(hasCapacity(flights, 1, true)).toBe(false);
+    expect(hasCapacity(flights, 2, true)).toBe(true);
+    flights.open('e0003', { stage: 'training' });
+    flights.open('e0004', { stage: 'training' });
+    expect(hasCapacity(flights, 2, true)).toBe(false);
   });
 });
 

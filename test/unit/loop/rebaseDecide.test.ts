@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { planEdits } from '../../../src/core/edits/applyEdits';
 import { checkout, commitChange } from '../../../src/core/loop/commit';
 import { decide } from '../../../src/core/loop/decide';
-import type { KeepPolicy } from '../../../src/core/loop/keepRules/keepPolicy';
+import type { KeepInput, KeepPolicy } from '../../../src/core/loop/keepRules/keepPolicy';
 import type { Experiment } from '../../../src/core/loop/loopContext';
 import type { Measurement } from '../../../src/core/loop/measure';
 import type { Proposal } from '../../../src/core/loop/propose';
@@ -51,7 +51,7 @@ async function keepMeanwhile(h: House, p: Proposal): Promise<void> {
 }
 
 const ok = (metric: number): Measurement => ({ status: 'ok', metric, reason: 'ok', final: { val_bpb: metric }, trainerFinal: null, train: { status: 'ok', exitCode: 0, signal: null, final: { val_bpb: metric }, durationMs: 10, lastStep: 1, points: 1, logTail: '', reason: 'ok' } });
-const keepAll: KeepPolicy = { name: 'keep-all', decide: async (i) => ({ keep: true, delta: i.metric - (i.best.metric as number), reason: 'better' }) } as unknown as KeepPolicy;
+const keepAll: KeepPolicy = { name: 'keep-all', decide: async (i: KeepInput) => ({ keep: true, delta: i.metric - (i.best.metric as number), reason: 'better' }) } as unknown as KeepPolicy;
 
 describe('awaitAccelerator', () => {
   it('takes a free accelerator; a veto while waiting is recorded, a stop drops the proposal', async () => {
