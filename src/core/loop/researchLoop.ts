@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { hardDeadlineSeconds } from '../config/validateConfig';
 import { assignDevices } from '../executors/devices';
 import type { Executor } from '../executors/executor';
 import { createExecutor } from '../executors/createExecutor';
@@ -9,6 +8,7 @@ import { readLedger } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { writeSessionFile, type SessionFileRun, type SessionFileStatus } from '../store/sessionFile';
 import { acquireLock } from '../store/sessionLock';
+import { measureBaseline } from './baseline';
 import { checkout, commitChange } from './commit';
 import { LoopControl } from './control';
 import { decide } from './decide';
@@ -20,10 +20,10 @@ import type { KeepPolicy } from './keepRules/keepPolicy';
 import { aimAt, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
 import { ExperimentIds } from './ids';
-import { measure, type Measurement } from './measure';
+import { measure } from './measure';
 import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, rebase } from './rebase';
-import { baseRecord, fillRun, recordDecision, recordExperiment, totalCost } from './records';
+import { baseRecord, fillRun, recordDecision, totalCost } from './records';
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
@@ -240,7 +240,7 @@ export class ResearchLoop {
         done = await this.schedule(state);
       } else {
         // The first proposal is written while the baseline trains; it trains once the baseline is in.
-        const baseline = this.baseline(state, session.start);
+        const baseline = measureBaseline(this.ctx, state, session.start, this.lanes, (run) => this.writeSessionFile({ tag, branch: session.branch, status: 'running' }, run));
         this.baselineGate = baseline.then(() => true, () => false);
         const scheduled = this.schedule(state);
         try {
@@ -352,56 +352,6 @@ export class ResearchLoop {
   private async writeCurrent(): Promise<void> {
     if (this.sessionInfo?.status !== 'running') return;
     await this.writeSessionFile({ ...this.sessionInfo }).catch(() => undefined);
-  }
-
-  /**
-   * Measures the unmodified code. Before its first await it takes the session's worktree and an
-   * accelerator and becomes `state.best` (its metric filled in when measured), so a proposal
-   * written meanwhile builds on it and waits for it to train.
-   */
-  private async baseline(state: SessionState, commit: string): Promise<ExperimentRecord> {
-    const { ctx } = this;
-    const id = this.ids.claim();
-    const startedAt = new Date().toISOString();
-    const rec = baseRecord(state.tag, id, null, 'baseline: the code as it is', startedAt);
-    rec.commit = commit;
-    rec.baseCommit = commit;
-    rec.status = 'baseline';
-    state.best = rec;
-    const lanePromise = this.lanes.acquire();
-    const slotPromise = ctx.slots.acquire();
-    this.emit({ type: 'experiment-started', id, parent: null, baseline: true });
-    this.setPhase('baseline', id);
-    const { flight: f, settle } = this.flights.open(id, { stage: 'training', hypothesis: rec.hypothesis, commit, startedAt });
-    settle();
-    await ctx.store.setExperimentRef(state.tag, id, commit);
-    await this.writeSessionFile({ tag: state.tag, branch: state.branch, status: 'running' }, { id, commit, startedAt, hypothesis: rec.hypothesis });
-    const lane = await lanePromise;
-    const slot = await slotPromise;
-    let m: Measurement;
-    try {
-      m = await measure(ctx, { tag: state.tag, lane, slot, id, commit, seed: this.opts.config.seed, signal: f.abort.signal, best: null });
-    } finally {
-      ctx.slots.release(slot);
-      this.lanes.release(lane);
-      this.flights.delete(id);
-    }
-    fillRun(rec, m);
-    if (m.status !== 'ok') {
-      rec.status = m.status === 'killed' ? 'killed' : m.status === 'invalid' ? 'invalid' : 'crashed';
-      await recordExperiment(ctx, rec, state.rows, null);
-      if (this.control.stopReason !== null) throw new LoopError(`stopped during the baseline run: ${this.control.stopReason}`);
-      const deadlineHint = m.reason.startsWith('budget exceeded') ? ` (the hard deadline, counted from the process start: raise "budget.deadlineSeconds" in ratchet.json if the trainer needs longer to start and evaluate)` : '';
-      throw new LoopError(`the baseline run ${rec.status === 'killed' ? 'was killed' : 'failed'}: ${m.reason}${deadlineHint}. Fix the trainer and run again.${m.train.logTail ? `\n--- last output ---\n${m.train.logTail}` : ''}`);
-    }
-    const deadline = hardDeadlineSeconds(this.opts.config.budget);
-    if (m.train.durationMs > 0.8 * deadline * 1000) {
-      this.emit({ type: 'warning', message: `the baseline took ${Math.round(m.train.durationMs / 1000)} s of the ${deadline} s hard deadline: a slightly slower experiment would be killed; raise "budget.deadlineSeconds" in ratchet.json` });
-    }
-    rec.status = 'baseline';
-    rec.reason = 'baseline';
-    await recordExperiment(ctx, rec, state.rows, rec);
-    return rec;
   }
 
   /** A worktree for one experiment: the session's own, or one more (created once, then reused). */
