@@ -27,6 +27,11 @@ const spineStatuses: ReadonlySet<ExperimentStatus> = new Set(['baseline', 'kept'
  * Per session (newest first): the kept chain (baseline, then each kept experiment) as the spine,
  * every other experiment as a leaf under its parent, and the live experiment last.
  */
+/** A session whose start never measured its baseline (its one row is the failed baseline): shown nowhere. */
+export function isFailedStart(rows: readonly ExperimentRecord[]): boolean {
+  return rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
+}
+
 export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExperiment | readonly LiveExperiment[] | null): TreeNode[] {
   const lives: readonly LiveExperiment[] = liveIn === null ? [] : Array.isArray(liveIn) ? liveIn : [liveIn as LiveExperiment];
   const live = lives[0] ?? null;
@@ -40,7 +45,7 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
   const order = [...sessions.keys()];
   const out: TreeNode[] = [];
   // A start that never measured its baseline left no session behind (its row stays in the ledger).
-  const failedStart = (rows: ExperimentRecord[]) => rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
+  const failedStart = isFailedStart;
   for (const [session, rows] of sessions) if (failedStart(rows) && !lives.some((l) => l.session === session)) sessions.delete(session);
   order.splice(0, order.length, ...sessions.keys());
   order.forEach((session, si) => {
