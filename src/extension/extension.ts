@@ -12,7 +12,7 @@ import { readSettings } from './settings/settings';
 import { RatchetStatusBar } from './statusBar/statusBar';
 import { ExperimentsView } from './tree/experimentsView';
 import { BuiltIn, Cmd, Ctx, type ContextKey } from './ids';
-import { bestOf } from './tree/experimentTree';
+import { bestOf, isFailedStart } from './tree/experimentTree';
 import { GitDocuments } from './tree/gitDocuments';
 
 /** What activate() returns: the extension's services, for the integration tests. */
@@ -45,6 +45,18 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   const services: Services = { context, log, apiKey, loop, review, tree, chart, workspace, proposerOverride: null };
 
   const setContext = (key: ContextKey, value: unknown) => void vscode.commands.executeCommand(BuiltIn.setContext, key, value);
+  /** With no loop running, the status bar shows the latest session's best (after a reload, or a start that failed). */
+  const showLastBest = () => {
+    if (loop.isRunning || loop.snapshot.best !== null) return;
+    const sessions = [...new Set(tree.records.map((r) => r.session))].reverse();
+    for (const session of sessions) {
+      const rows = tree.records.filter((r) => r.session === session);
+      if (isFailedStart(rows)) continue;
+      const best = bestOf(rows);
+      if (best) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
+      return;
+    }
+  };
   own(loop.onEvent((e) => {
     tree.onLoopEvent(e);
     chart.onLoopEvent(e);
@@ -54,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }));
   own(loop.onDidChangeSnapshot((s) => {
     status.update(s);
+    if (!s.running && s.best === null) showLastBest();
     setContext(Ctx.running, s.running);
     setContext(Ctx.phase, s.phase);
     setContext(Ctx.paused, loop.isPaused);
@@ -65,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
   }));
   own(tree.onDidLoad((records) => {
+    showLastBest();
     // The status bar's best at the tree's precision: the running session's noise, else the last one's.
     status.setSigma(tree.sigmaOf(loop.snapshot.session ?? records.at(-1)?.session ?? null));
     if (!loop.isRunning && chart.isOpen) void chart.loadFromLedger(records).then(() => chart.flush());
@@ -97,9 +111,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }
   void tree.refresh().then(() => {
     // The status bar shows the latest session's best from the start (after a reload too).
-    const last = tree.records.at(-1)?.session;
-    const best = last ? bestOf(tree.records.filter((r) => r.session === last)) : null;
-    if (best && !loop.isRunning && loop.snapshot.best === null) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
+    showLastBest();
     const ws = workspace();
     if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));
   });

@@ -121,9 +121,110 @@ export function joinSeries(series: XY[]): [number[], ...(number | null)[][]] {
   return [xs, ...rows];
 }
 
-/** The whole per-update pipeline for one run. */
+/**
+ * The bucket width of `gridDecimate`: the smallest power of two (possibly below 1) that puts
+ * every x of [x0, x1] in one of `buckets` buckets. A power of two keeps the grid fixed while a live
+ * run grows: complete buckets never change, until the width doubles (log₂ times in a run).
+ */
+export function gridWidth(span: number, buckets: number): number {
+  let w = 2 ** Math.ceil(Math.log2(Math.max(span, Number.MIN_VALUE) / buckets));
+  while (Math.floor(span / w) >= buckets) w *= 2;
+  while (w > Number.MIN_VALUE && Math.floor(span / (w / 2)) < buckets) w /= 2;
+  return w;
+}
+
+/**
+ * Min and max of each bucket of a fixed grid (x0 + k·w, w from `gridWidth`), in x order, plus the
+ * first and the last point; unchanged when n ≤ 2·buckets. What the chart draws; `GridDecimator`
+ * computes the same incrementally.
+ */
+export function gridDecimate(s: XY, buckets: number): XY {
+  if (s.n <= buckets * 2 || buckets < 1) return s;
+  const d = new GridDecimator();
+  return d.view(s, buckets);
+}
+
+/** `gridDecimate` kept up to date as points are appended: O(new points) per update. */
+export class GridDecimator {
+  private outX = new Float64Array(256);
+  private outY = new Float64Array(256);
+  /** Output points of the complete buckets (and the first point). */
+  private k = 0;
+  private w = 0;
+  private buckets = 0;
+  /** The open bucket: its index, the first point in it, its min and max. */
+  private b = -1;
+  private start = 0;
+  private done = 0;
+
+  view(s: XY, buckets: number): XY {
+    if (s.n <= buckets * 2 || buckets < 1) return s;
+    const x0 = s.x[0];
+    const span = s.x[s.n - 1] - x0;
+    if (buckets !== this.buckets || this.done > s.n || this.w === 0 || Math.floor(span / this.w) >= buckets) {
+      // A new grid (first view, other width, or the run outgrew it): start over.
+      this.buckets = buckets;
+      this.w = gridWidth(span, buckets);
+      this.k = 0;
+      this.b = -1;
+      this.start = 1;
+      this.done = 1;
+      this.put(s.x[0], s.y[0]);
+    }
+    // Complete the buckets that new points closed; the open one is rescanned (its last point may have changed).
+    const w = this.w;
+    for (let i = this.done; i < s.n; i++) {
+      const bi = Math.floor((s.x[i] - x0) / w);
+      if (bi !== this.b) {
+        if (this.b >= 0) this.emit(s, this.start, i);
+        this.b = bi;
+        this.start = i;
+      }
+    }
+    this.done = s.n;
+    // The open bucket and the last point, after the complete ones (overwritten by the next view).
+    const keep = this.k;
+    if (this.b >= 0) this.emit(s, this.start, s.n);
+    const last = s.n - 1;
+    if (!(this.k > 0 && this.outX[this.k - 1] === s.x[last] && this.outY[this.k - 1] === s.y[last])) this.put(s.x[last], s.y[last]);
+    const out = { x: this.outX.slice(0, this.k), y: this.outY.slice(0, this.k), n: this.k };
+    this.k = keep;
+    return out;
+  }
+
+  /** Appends the min and max of points [from, to) in x order. */
+  private emit(s: XY, from: number, to: number): void {
+    let minI = from;
+    let maxI = from;
+    for (let i = from + 1; i < to; i++) {
+      if (s.y[i] < s.y[minI]) minI = i;
+      if (s.y[i] > s.y[maxI]) maxI = i;
+    }
+    const a = Math.min(minI, maxI);
+    const z = Math.max(minI, maxI);
+    this.put(s.x[a], s.y[a]);
+    if (z !== a) this.put(s.x[z], s.y[z]);
+  }
+
+  private put(x: number, y: number): void {
+    if (this.k > 0 && this.outX[this.k - 1] === x && this.outY[this.k - 1] === y) return;
+    if (this.k === this.outX.length) {
+      const nx = new Float64Array(this.k * 2);
+      const ny = new Float64Array(this.k * 2);
+      nx.set(this.outX);
+      ny.set(this.outY);
+      this.outX = nx;
+      this.outY = ny;
+    }
+    this.outX[this.k] = x;
+    this.outY[this.k] = y;
+    this.k++;
+  }
+}
+
+/** The whole per-update pipeline for one run (what `RunPipeline` computes incrementally). */
 export function prepare(cols: SeriesColumns, axis: XAxis, smoothing: number, logScale: boolean, buckets: number): XY {
-  return decimate(smooth(pickXY(cols, axis, logScale), smoothing), buckets);
+  return gridDecimate(smooth(pickXY(cols, axis, logScale), smoothing), buckets);
 }
 
 /**
@@ -148,6 +249,7 @@ export class RunPipeline {
   /** Bumped by every change (a replaced last point changes no count). */
   private version = 0;
   private cache: { version: number; width: number; xy: XY } | null = null;
+  private decimator = new GridDecimator();
 
   constructor(readonly axis: XAxis, readonly smoothing: number, readonly logScale: boolean) {}
 
@@ -204,7 +306,7 @@ export class RunPipeline {
   /** The series to draw at `width` buckets (the same as `prepare` on the whole run). */
   view(width: number): XY {
     if (this.cache && this.cache.version === this.version && this.cache.width === width) return this.cache.xy;
-    const xy = decimate({ x: this.x, y: this.smoothing > 0 ? this.sm : this.raw, n: this.n }, width);
+    const xy = this.decimator.view({ x: this.x, y: this.smoothing > 0 ? this.sm : this.raw, n: this.n }, width);
     // Undecimated, the view shares the growing buffers: hand out a snapshot of the n points.
     const out = xy.n === this.n && xy.x === this.x ? { x: this.x.subarray(0, this.n), y: xy.y.subarray(0, this.n), n: this.n } : xy;
     this.cache = { version: this.version, width, xy: out };
@@ -218,6 +320,7 @@ export class RunPipeline {
     this.ema = this.emaBefore = 0;
     this.debias = this.debiasBefore = 1;
     this.cache = null;
+    this.decimator = new GridDecimator();
   }
 
   private grow(): void {

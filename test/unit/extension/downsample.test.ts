@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SeriesColumns } from '../../../src/contract';
-import { decimate, joinSeries, pickXY, prepare, RunPipeline, smooth } from '../../../src/webview/downsample';
+import { decimate, gridDecimate, gridWidth, joinSeries, pickXY, prepare, RunPipeline, smooth } from '../../../src/webview/downsample';
 
 function run(n: number, f: (i: number) => number): SeriesColumns {
   const c: SeriesColumns = { t: [], step: [], progress: [], loss: [] };
@@ -54,6 +54,37 @@ describe('downsampling for the chart', () => {
   });
 });
 
+describe('grid decimation (what the chart draws)', () => {
+  it('keeps the spikes, the first and the last point, at most 2 points per bucket', () => {
+    const c = run(100_000, (i) => (i === 54_321 ? 100 : i === 12_345 ? -50 : 1 + (i % 3) / 10));
+    const d = gridDecimate(pickXY(c, 'step'), 500);
+    expect(d.n).toBeLessThanOrEqual(1002);
+    const ys = Array.from(d.y.subarray(0, d.n));
+    expect(Math.max(...ys)).toBe(100);
+    expect(Math.min(...ys)).toBe(-50);
+    expect(d.x[0]).toBe(0);
+    expect(d.x[d.n - 1]).toBe(99_999);
+    const xs = Array.from(d.x.subarray(0, d.n));
+    expect([...xs].sort((a, b) => a - b)).toEqual(xs);
+  });
+
+  it('the bucket width is the smallest power of two that fits the span in the buckets', () => {
+    expect(gridWidth(99_999, 500)).toBe(256);
+    expect(gridWidth(1000, 1000)).toBe(2);
+    expect(gridWidth(0.3, 100)).toBe(2 ** -8);
+    for (const [span, b] of [[12345.6, 1200], [1, 3], [7, 7]] as const) {
+      const w = gridWidth(span, b);
+      expect(Math.floor(span / w)).toBeLessThan(b);
+      expect(Math.floor(span / (w / 2))).toBeGreaterThanOrEqual(b);
+    }
+  });
+
+  it('leaves short runs alone', () => {
+    const s = pickXY(run(100, (i) => i), 'step');
+    expect(gridDecimate(s, 50)).toBe(s);
+  });
+});
+
 describe('RunPipeline: the live series updated point by point', () => {
   /** A run with restarts (repeated and backward x), gaps and non-finite values. */
   function messy(n: number, seed: number): SeriesColumns {
@@ -81,7 +112,7 @@ describe('RunPipeline: the live series updated point by point', () => {
 
   for (const [axis, smoothing, logScale, width] of [['step', 0.6, false, 50], ['time', 0, false, 1000], ['progress', 0.9, true, 30], ['step', 0, true, 5000]] as const) {
     it(`equals prepare() on the whole run after every append (${axis}, smoothing ${smoothing}, log ${logScale}, width ${width})`, () => {
-      const full = messy(3000, 7);
+      const full = messy(6000, 7);
       const p = new RunPipeline(axis, smoothing, logScale);
       let end = 0;
       let k = 0;
