@@ -134,7 +134,7 @@ export function corpusScenarios(model: CorpusModel): { scenarios: Scenario[]; fa
 export interface CorpusReport {
   file: string;
   runs: number;
-  models: { budget: string; sigma: number; sigmaDf: number; seedShare: number | null; repeatGroups: CorpusModel['repeatGroups']; effects: CorpusModel['effects']; fallbacks: string[] }[];
+  models: { budget: string; sigma: number; sigmaDf: number; seedShare: number | null; changeSeedShare: number | null; replayedSeedShare: number | null; repeatGroups: CorpusModel['repeatGroups']; effects: CorpusModel['effects']; fallbacks: string[] }[];
   results: ScenarioResult[];
   /** Why there is no replay (no corpus file, no seed repeats yet). */
   missing?: string;
@@ -156,7 +156,7 @@ export async function corpusMain(budgets = ['steps:200', 'seconds:12']): Promise
       continue;
     }
     const { scenarios, fallbacks } = corpusScenarios(model);
-    report.models.push({ budget: b, sigma: model.sigma, sigmaDf: model.sigmaDf, seedShare: model.seedShare, repeatGroups: model.repeatGroups, effects: model.effects, fallbacks });
+    report.models.push({ budget: b, sigma: model.sigma, sigmaDf: model.sigmaDf, seedShare: model.seedShare, changeSeedShare: model.changeSeedShare, replayedSeedShare: model.replayedSeedShare, repeatGroups: model.repeatGroups, effects: model.effects, fallbacks });
     for (const sc of scenarios) for (const rule of RULES) report.results.push(await runScenario(rule, sc));
   }
   if (report.models.length === 0) report.missing = errors.join('; ');
