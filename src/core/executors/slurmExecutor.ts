@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ExecutorConfig } from '../config/configTypes';
-import { resolveCommand } from '../trainer/pythonResolver';
+import { resolveCommand } from '../platform/pythonResolver';
 import type { RunRequest, RunResult } from '../trainer/runTypes';
 import type { Executor } from './executor';
 import { sleep } from '../trainer/runUtil';

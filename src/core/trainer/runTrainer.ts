@@ -8,7 +8,7 @@ import type { RunRequest, RunResult } from './runTypes';
 import { sleep } from './runUtil';
 import { budgetExceeded, classifyRunEnd, refuseBeforeStart, resultWithoutOutput, RunOutput, RunStop, trainerEnv, type RunEnding } from './trainerRun';
 
-export { resolveCommand } from './pythonResolver';
+export { resolveCommand } from '../platform/pythonResolver';
 export { PROPOSER_SECRETS } from './trainerRun';
 
 /** Time between SIGTERM and SIGKILL to the trainer's process group. */

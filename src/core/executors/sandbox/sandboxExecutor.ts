@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Executor } from '../executor';
-import { resolveCommand } from '../../trainer/pythonResolver';
+import { resolveCommand } from '../../platform/pythonResolver';
 import type { RunRequest, RunResult } from '../../trainer/runTypes';
 import { bwrapArgs, checkSandbox, sandboxCacheEnv } from './bubblewrap';
 
