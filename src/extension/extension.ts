@@ -11,7 +11,8 @@ import { ApiKeyStore } from './secrets/apiKey';
 import { readSettings } from './settings/settings';
 import { RatchetStatusBar } from './statusBar/statusBar';
 import { ExperimentsView } from './tree/experimentsView';
-import { bestOf } from './tree/experimentTree';
+import { BuiltIn, Cmd, Ctx, type ContextKey } from './ids';
+import { bestOf, isFailedStart } from './tree/experimentTree';
 import { GitDocuments } from './tree/gitDocuments';
 
 /** What activate() returns: the extension's services, for the integration tests. */
@@ -43,7 +44,19 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
 
   const services: Services = { context, log, apiKey, loop, review, tree, chart, workspace, proposerOverride: null };
 
-  const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
+  const setContext = (key: ContextKey, value: unknown) => void vscode.commands.executeCommand(BuiltIn.setContext, key, value);
+  /** With no loop running, the status bar shows the latest session's best (after a reload, or a start that failed). */
+  const showLastBest = () => {
+    if (loop.isRunning || loop.snapshot.best !== null) return;
+    const sessions = [...new Set(tree.records.map((r) => r.session))].reverse();
+    for (const session of sessions) {
+      const rows = tree.records.filter((r) => r.session === session);
+      if (isFailedStart(rows)) continue;
+      const best = bestOf(rows);
+      if (best) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
+      return;
+    }
+  };
   own(loop.onEvent((e) => {
     tree.onLoopEvent(e);
     chart.onLoopEvent(e);
@@ -53,17 +66,21 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }));
   own(loop.onDidChangeSnapshot((s) => {
     status.update(s);
-    setContext('ratchet.running', s.running);
-    setContext('ratchet.phase', s.phase);
-    setContext('ratchet.paused', loop.isPaused);
-    setContext('ratchet.vetoable', s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
+    if (!s.running && s.best === null) showLastBest();
+    setContext(Ctx.running, s.running);
+    setContext(Ctx.phase, s.phase);
+    setContext(Ctx.paused, loop.isPaused);
+    setContext(Ctx.vetoable, s.running && (s.phase === 'proposing' || s.phase === 'reviewing' || s.phase === 'training' || s.phase === 'evaluating' || s.phase === 'rerunning'));
   }));
   own(review.onDidAutoAccept((w) => loop.setSnapshot({ ...loop.snapshot, vetoWindow: w })));
   own(review.onDidChange((p) => {
-    setContext('ratchet.reviewing', !!p);
+    setContext(Ctx.reviewing, !!p);
     loop.setSnapshot({ ...loop.snapshot, ...(p ? { phase: 'reviewing', reviewId: p.id, reviewStartedAt: p.startedAt, reviewDeadline: p.deadline } : { reviewId: null, reviewStartedAt: null, reviewDeadline: null }) });
   }));
   own(tree.onDidLoad((records) => {
+    showLastBest();
+    // The status bar's best at the tree's precision: the running session's noise, else the last one's.
+    status.setSigma(tree.sigmaOf(loop.snapshot.session ?? records.at(-1)?.session ?? null));
     if (!loop.isRunning && chart.isOpen) void chart.loadFromLedger(records).then(() => chart.flush());
   }));
   // The runs selected in the tree are overlaid on the chart (several with Ctrl/Shift-click).
@@ -74,7 +91,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }));
   own(chart.onDidSelect((id) => {
     const r = tree.find(id);
-    if (r) void vscode.commands.executeCommand('ratchet.openDiff', r);
+    if (r) void vscode.commands.executeCommand(Cmd.openDiff, r);
   }));
   own(vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('ratchet.reviewMode')) log.info(`settings: review mode ${readSettings().reviewMode}`);
@@ -82,8 +99,8 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   for (const d of registerCommands(services)) own(d);
 
   status.update(loop.snapshot);
-  setContext('ratchet.running', false);
-  setContext('ratchet.reviewing', false);
+  setContext(Ctx.running, false);
+  setContext(Ctx.reviewing, false);
   const ws0 = workspace();
   if (ws0) {
     // The metric's name and direction, for the tree and the chart before any loop runs.
@@ -94,9 +111,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
   }
   void tree.refresh().then(() => {
     // The status bar shows the latest session's best from the start (after a reload too).
-    const last = tree.records.at(-1)?.session;
-    const best = last ? bestOf(tree.records.filter((r) => r.session === last)) : null;
-    if (best && !loop.isRunning && loop.snapshot.best === null) loop.setSnapshot({ ...loop.snapshot, best: best.metric, bestId: best.id });
+    showLastBest();
     const ws = workspace();
     if (ws && vscode.workspace.isTrusted) void offerResume(ws, log, (tag) => startLoop(services, { tag, resume: true, chart: true }));
   });

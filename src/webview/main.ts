@@ -7,7 +7,7 @@ import {
 } from '../contract';
 import { bandEdges, bandLabel, rangeWithBand, withAlpha } from './band';
 import { interpolateAt, legendNote, runLabel } from './labels';
-import { joinSeries, prepare, type XY } from './downsample';
+import { joinSeries, RunPipeline, type XY } from './downsample';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;
@@ -105,32 +105,61 @@ function size() {
   return { width: Math.max(200, Math.floor(rect.width)), height: Math.max(160, Math.floor(window.innerHeight - rect.top - 24 - 26 * Math.ceil((runs.size + 1) / 2))) };
 }
 
-/** Prepared (smoothed, decimated) series per run: only runs that got points are redone. */
-const prepCache = new Map<string, { key: string; xy: XY }>();
+/**
+ * Each run's drawn series, kept up to date: a live update processes only the points that came
+ * (picked and smoothed into growing typed arrays), and a run that got none is not touched.
+ */
+const pipelines = new Map<string, RunPipeline>();
 
-function prepared(r: RunSeries, width: number): XY {
-  const key = `${r.points.t.length}|${options.x}|${options.smoothing}|${options.logScale}|${width}`;
-  const hit = prepCache.get(r.id);
-  if (hit && hit.key === key) return hit.xy;
-  const xy = prepare(r.points, options.x, options.smoothing, options.logScale, width);
-  prepCache.set(r.id, { key, xy });
-  return xy;
+function pipelineOf(r: RunSeries): RunPipeline {
+  let p = pipelines.get(r.id);
+  if (!p || !p.matches(options.x, options.smoothing, options.logScale)) {
+    p = new RunPipeline(options.x, options.smoothing, options.logScale);
+    pipelines.set(r.id, p);
+  }
+  p.update(r.points);
+  return p;
+}
+
+/** What the loss chart drew last: the same series at the same width need no new setData. */
+let lastLoss: { xys: XY[]; width: number; height: number } | null = null;
+let chartSize: { width: number; height: number } | null = null;
+let chartSizeRuns = -1;
+
+/** The plot's size, read from the layout once per resize or legend change (a read per update would force a reflow). */
+function plotSize(): { width: number; height: number } {
+  if (!chartSize || chartSizeRuns !== runs.size) {
+    chartSize = size();
+    chartSizeRuns = runs.size;
+  }
+  return chartSize;
+}
+
+function setEmpty(hidden: boolean, text: string) {
+  if (emptyEl.hidden !== hidden) emptyEl.hidden = hidden;
+  if (emptyEl.textContent !== text) emptyEl.textContent = text;
 }
 
 function renderLoss(): number {
   const list = orderedRuns();
-  const { width, height } = size();
+  const { width, height } = plotSize();
   let raw = 0;
-  for (const id of prepCache.keys()) if (!runs.has(id)) prepCache.delete(id);
+  for (const id of pipelines.keys()) if (!runs.has(id)) pipelines.delete(id);
   const prepared_: XY[] = list.map((r) => {
     raw += r.points.t.length;
-    return prepared(r, width);
+    return pipelineOf(r).view(width);
   });
   const drawable = list.filter((_, i) => prepared_[i].n > 0);
-  emptyEl.hidden = drawable.length > 0;
-  emptyEl.textContent = list.length ? 'Waiting for the first loss points…' : 'No runs to show yet. Start a loop, or pick runs in the Experiments view (Overlay on Chart).';
-  const data = joinSeries(prepared_.filter((p) => p.n > 0)) as uPlot.AlignedData;
+  setEmpty(drawable.length > 0, list.length ? 'Waiting for the first loss points…' : 'No runs to show yet. Start a loop, or pick runs in the Experiments view (Overlay on Chart).');
+  const shown = prepared_.filter((p) => p.n > 0);
   const key = `loss|${options.x}|${options.logScale}|${drawable.map((r) => `${r.id}:${r.status}:${r.roles.join('+')}`).join(',')}|${document.body.className}`;
+  if (plot && key === plotKey && lastLoss && lastLoss.width === width && lastLoss.height === height && lastLoss.xys.length === shown.length && lastLoss.xys.every((xy, i) => xy === shown[i])) {
+    // Nothing new to draw (a message that changed no series): no setData, no redraw.
+    drawPending = false;
+    return raw;
+  }
+  lastLoss = { xys: shown, width, height };
+  const data = joinSeries(shown) as uPlot.AlignedData;
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [{ label: options.x, value: (_u, v) => fmt(v) }];
@@ -154,7 +183,7 @@ function renderLoss(): number {
       series,
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
-      hooks: { draw: [drawn] },
+      hooks: { drawClear: [drawStarted], draw: [drawn] },
     }, data, chartEl);
     plotKey = key;
   } else {
@@ -164,10 +193,10 @@ function renderLoss(): number {
 }
 
 function renderProgress(): number {
-  const { width, height } = size();
+  const { width, height } = plotSize();
+  lastLoss = null;
   const dots = progress.dots;
-  emptyEl.hidden = dots.length > 0;
-  emptyEl.textContent = 'No experiments in this session yet.';
+  setEmpty(dots.length > 0, 'No experiments in this session yet.');
   const statuses = [...new Set(dots.map((d) => d.status))];
   const xs = dots.map((d) => d.index);
   const better = (a: number, b: number) => (progress.goal === 'minimize' ? a < b : a > b);
@@ -214,7 +243,7 @@ function renderProgress(): number {
           } : {}),
         },
       },
-      hooks: { drawClear: [drawBand], draw: [drawn] },
+      hooks: { drawClear: [drawStarted, drawBand], draw: [drawn] },
       axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
@@ -258,10 +287,18 @@ let drawPending = false;
  * timer stopped after it would leave the canvas work out. Called from uPlot's `draw` hook, or
  * after the render when nothing was drawn (an empty chart).
  */
+/** When uPlot began painting: the render's time splits into preparing the data and drawing. */
+let drawStart = 0;
+function drawStarted() {
+  drawStart = performance.now();
+}
+
 function drawn() {
   if (!drawPending) return;
   drawPending = false;
-  report(renderPoints, performance.now() - renderStart);
+  const now = performance.now();
+  document.body.dataset.drawMs = (drawStart >= renderStart ? now - drawStart : 0).toFixed(2);
+  report(renderPoints, now - renderStart);
 }
 
 function render() {
@@ -312,7 +349,7 @@ function onMessage(msg: HostMessage) {
       for (const id of msg.removed) runs.delete(id);
       for (const r of msg.runs) {
         runs.set(r.id, r);
-        prepCache.delete(r.id);
+        pipelines.delete(r.id);
       }
       break;
     case 'append':
@@ -345,7 +382,7 @@ function checkedProgress(p: ProgressState): ProgressState {
 
 function applyState(s: ChartState) {
   runs.clear();
-  prepCache.clear();
+  pipelines.clear();
   for (const r of s.runs) runs.set(r.id, r);
   progress = checkedProgress(s.progress);
   const restored = parseChartOptions(saved?.options);
@@ -359,10 +396,14 @@ window.addEventListener('message', (ev: MessageEvent) => {
   onMessage(msg);
 });
 
-new ResizeObserver(() => {
-  if (plot) plot.setSize(size());
+function resized() {
+  chartSize = null;
+  lastLoss = null;
+  if (plot) plot.setSize(plotSize());
   schedule();
-}).observe(chartEl);
+}
+new ResizeObserver(resized).observe(chartEl);
+window.addEventListener('resize', resized);
 // Theme changes swap the body's classes: rebuild with the new colours.
 new MutationObserver(() => { plotKey = ''; schedule(); }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

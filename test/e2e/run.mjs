@@ -151,6 +151,9 @@ try {
 
   // Reload the window: the tree comes back from the ledger, the chart panel is revived by its
   // serializer (with its options: the progress view) and redraws from the run files.
+  // The session has ended (1 experiment) before the reload: a reload then interrupts nothing,
+  // and no "session … was interrupted. Resume it?" offer may show afterwards.
+  await page.locator('.statusbar-item', { hasText: 'Ratchet: idle' }).first().waitFor({ timeout: 60_000 });
   await page.waitForTimeout(2000);
   await page.reload();
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -166,6 +169,11 @@ try {
   const viewAfter = await revived.locator('body').first().getAttribute('data-view');
   step(`after a reload: tree restored, chart revived by its serializer (${after} points, ${viewAfter} view)`);
   await page.screenshot({ path: join(shots, 'after-reload.png') });
+  if (vsix) {
+    await page.waitForTimeout(1500);
+    const stale = await page.locator('.notification-toast', { hasText: 'was interrupted' }).allInnerTexts();
+    if (stale.length) throw new Error(`a resume offer after a session that ended: ${stale.join(' | ')}`);
+  }
 
   // Start Loop again after the finished session: an offer, with continuing from its best first.
   const palette = async (title) => {
@@ -209,6 +217,20 @@ try {
   // A start that never measured its baseline leaves no session behind in the tree.
   await page.locator('.pane-body .monaco-list-row', { hasText: 'baseline: the code as it is' }).first().waitFor({ state: 'detached', timeout: 15_000 });
   if (await page.locator('.pane-body .monaco-list-row', { hasText: /Session .* 0 runs/ }).count()) throw new Error('the failed start left a session in the tree');
+  // The chart's session progress still shows the session the tree shows (not the failed start's).
+  await revived.locator('#view').selectOption('progress');
+  let dots = 0;
+  const dotsUntil = Date.now() + 15_000;
+  while (Date.now() < dotsUntil && dots < 2) {
+    dots = (await revived.locator('body').first().getAttribute('data-view')) === 'progress' ? Number(await revived.locator('body').first().getAttribute('data-points')) : 0;
+    if (dots < 2) await page.waitForTimeout(250);
+  }
+  if (dots < 2) throw new Error(`after the failed start the session progress shows ${dots} runs (the tree shows 2)`);
+  step(`after the failed start: session progress shows ${dots} runs`);
+  // …and the status bar the best of that session, as before the failed start.
+  await page.locator('.statusbar-item', { hasText: /Ratchet: idle · best \d/ }).first().waitFor({ timeout: 15_000 });
+  const resumeToasts = await page.locator('.notification-toast', { hasText: 'was interrupted' }).allInnerTexts();
+  if (resumeToasts.length) throw new Error(`a resume offer beside the crash: ${resumeToasts.join(' | ')}`);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(shots, 'crash-toast.png') });
   step('screenshot: crash-toast.png (the error line and Show Log)');

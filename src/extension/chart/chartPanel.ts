@@ -3,6 +3,7 @@ import { groups, pickChartColumn, toColumn } from '../layout/editorPlaces';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
+import { isFailedStart } from '../tree/experimentTree';
 import { parseChartOptions, parseWebviewMessage, type ChartStatus, type HostMessage, type WebviewMessage } from '../../contract';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
@@ -184,10 +185,27 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
         if (this.metric) this.model.setProgress(this.records, this.metric.name, this.metric.goal, this.session);
         break;
       }
+      case 'session-ended':
+        // A start that never measured its baseline leaves no session behind (the tree shows the
+        // earlier ones): the chart goes back to the latest session of the ledger instead of
+        // showing the empty one.
+        if (this.session && !this.shows(this.session)) {
+          this.session = null;
+          this.records = [];
+          void this.loadFromLedger().then(() => this.flush());
+        }
+        break;
     }
   }
 
   private session: string | null = null;
+
+  /** Whether a session has rows to show: not none, not a failed start. */
+  private shows(session: string): boolean {
+    const rows = this.records.filter((r) => r.session === session);
+    return rows.length > 0 && !isFailedStart(rows);
+  }
+
   private metric: { name: string; goal: 'minimize' | 'maximize' } | null = null;
   private readonly labels = new Map<string, string>();
 
@@ -254,7 +272,10 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     if (records) this.records = records;
     else if (!this.records.length) this.records = (await readLedger(this.workspace).catch(() => ({ records: [] as ExperimentRecord[] }))).records;
     if (!this.records.length) return;
-    const session = this.session ?? this.records[this.records.length - 1].session;
+    // The running (or last run) session when it has rows, else the latest session of the ledger
+    // that measured something (a failed start is shown nowhere, as in the tree).
+    const latest = [...new Set(this.records.map((r) => r.session))].reverse().find((x) => this.shows(x)) ?? this.records[this.records.length - 1].session;
+    const session = this.session && this.shows(this.session) ? this.session : latest;
     const rows = this.records.filter((r) => r.session === session);
     const baseline = rows.find((r) => r.status === 'baseline');
     const best = [...rows].reverse().find((r) => r.status === 'kept') ?? baseline;

@@ -104,6 +104,16 @@ export function formatMetric(v: number | null | undefined): string {
   return Number(v.toPrecision(5)).toString();
 }
 
+/**
+ * Numbers at one precision, matched to the noise: the last digit shown is about a tenth of the
+ * run-to-run σ (σ 0.012 → 3 decimals). Without a noise estimate, 5 significant digits.
+ */
+export function metricFormatter(sigma: number | null | undefined): (v: number | null | undefined) => string {
+  if (sigma === null || sigma === undefined || !Number.isFinite(sigma) || sigma <= 0) return formatMetric;
+  const decimals = Math.min(8, Math.max(0, 1 - Math.floor(Math.log10(sigma))));
+  return (v) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(decimals));
+}
+
 export function formatDelta(d: number | null | undefined): string {
   if (d === null || d === undefined || !Number.isFinite(d)) return '';
   const s = formatMetric(Math.abs(d));
@@ -135,11 +145,12 @@ export function runText(id: string, r: RunState, s: LoopSnapshot, now: number): 
 
 /**
  * The status bar text, one phase at a time: proposing / reviewing 12 s / training 2:31 of 5:00 /
- * evaluating / re-running for noise / deciding / paused, then the best. A review that overlaps a
- * run names both.
+ * evaluating / re-running for noise / deciding / paused, then the best (at the precision matched to
+ * `sigma`, the session's noise, as in the tree). A review that overlaps a run names both.
  */
-export function statusText(s: LoopSnapshot, now: number): { text: string; tooltip: string } {
-  const best = s.best !== null ? ` · best ${formatMetric(s.best)}` : '';
+export function statusText(s: LoopSnapshot, now: number, sigma: number | null = null): { text: string; tooltip: string } {
+  // The best at the tree's precision: matched to the session's noise σ when there is one.
+  const best = s.best !== null ? ` · best ${metricFormatter(sigma)(s.best)}` : '';
   if (!s.running) {
     return { text: `$(beaker) Ratchet: idle${best}`, tooltip: s.message ? `Ratchet: ${s.message}` : 'Ratchet: no loop running. Click to show the experiments.' };
   }

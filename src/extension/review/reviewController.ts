@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { BuiltIn } from '../ids';
 import { readProposedFile } from '../../core/edits/applyEdits';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ReviewRequest } from '../../core/loop/researchLoop';
@@ -249,7 +250,7 @@ export class ReviewController implements vscode.Disposable {
     const title = `${path.basename(p)}: proposal ${cur.id} (Ratchet)`;
     try {
       // One place for proposals: never the chart's group, never the user's (see layout/placeChoice).
-      await vscode.commands.executeCommand('vscode.diff', proposalUri(cur.id, 'before', p), proposalUri(cur.id, 'after', p), title, {
+      await vscode.commands.executeCommand(BuiltIn.diff, proposalUri(cur.id, 'before', p), proposalUri(cur.id, 'after', p), title, {
         preserveFocus: true,
         preview: true,
         viewColumn: toColumn(pickProposalColumn(groups())),

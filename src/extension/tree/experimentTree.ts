@@ -1,7 +1,9 @@
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { statusLabel, stoppedBy } from '../../core/store/stopKind';
-import { formatClock, formatDelta, formatMetric } from '../loop/loopState';
+import { formatClock, formatDelta, formatMetric, metricFormatter } from '../loop/loopState';
+
+export { metricFormatter };
 import { evidenceLines, noiseEvidenceOf, sessionTooltip } from './noiseTooltip';
 
 /** An experiment the loop is working on that has no ledger row yet. */
@@ -25,6 +27,11 @@ const spineStatuses: ReadonlySet<ExperimentStatus> = new Set(['baseline', 'kept'
  * Per session (newest first): the kept chain (baseline, then each kept experiment) as the spine,
  * every other experiment as a leaf under its parent, and the live experiment last.
  */
+/** A session whose start never measured its baseline (its one row is the failed baseline): shown nowhere. */
+export function isFailedStart(rows: readonly ExperimentRecord[]): boolean {
+  return rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
+}
+
 export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExperiment | readonly LiveExperiment[] | null): TreeNode[] {
   const lives: readonly LiveExperiment[] = liveIn === null ? [] : Array.isArray(liveIn) ? liveIn : [liveIn as LiveExperiment];
   const live = lives[0] ?? null;
@@ -38,7 +45,7 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
   const order = [...sessions.keys()];
   const out: TreeNode[] = [];
   // A start that never measured its baseline left no session behind (its row stays in the ledger).
-  const failedStart = (rows: ExperimentRecord[]) => rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
+  const failedStart = isFailedStart;
   for (const [session, rows] of sessions) if (failedStart(rows) && !lives.some((l) => l.session === session)) sessions.delete(session);
   order.splice(0, order.length, ...sessions.keys());
   order.forEach((session, si) => {
@@ -91,16 +98,6 @@ export function recordDescription(r: ExperimentRecord, goal: 'minimize' | 'maxim
   const moved = r.delta === null ? null : goal === 'minimize' ? -r.delta : r.delta;
   const d = r.status === 'baseline' ? '' : formatDelta(moved);
   return `${formatMetric(r.metric)}${d ? ` (${d})` : ''}`;
-}
-
-/**
- * Numbers at one precision, matched to the noise: the last digit shown is about a tenth of the
- * run-to-run σ (σ 0.012 → 3 decimals). Without a noise estimate, 5 significant digits.
- */
-export function metricFormatter(sigma: number | null | undefined): (v: number | null | undefined) => string {
-  if (sigma === null || sigma === undefined || !Number.isFinite(sigma) || sigma <= 0) return formatMetric;
-  const decimals = Math.min(8, Math.max(0, 1 - Math.floor(Math.log10(sigma))));
-  return (v) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(decimals));
 }
 
 /** The change as the metric moved (a lower loss shows −), at the formatter's precision. */

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { BuiltIn, Cmd, Ctx, View } from '../ids';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { readLedger } from '../../core/store/ledger';
@@ -41,7 +42,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   readonly onDidLoad = this.loaded.event;
 
   constructor(private workspace: string | null, private readonly log: vscode.LogOutputChannel) {
-    this.view = vscode.window.createTreeView('ratchet.experiments', { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
+    this.view = vscode.window.createTreeView(View.experiments, { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(this.view, this.changed, this.loaded);
     this.watch();
   }
@@ -89,7 +90,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       const summary = noiseSummary(rows) as (ReturnType<typeof noiseSummary> & { degenerate?: string | null }) | null;
       this.degenerate.set(session, typeof summary?.degenerate === 'string' ? summary.degenerate : null);
     }
-    void vscode.commands.executeCommand('setContext', 'ratchet.hasExperiments', this.records.length > 0 || this.lives.length > 0);
+    void vscode.commands.executeCommand(BuiltIn.setContext, Ctx.hasExperiments, this.records.length > 0 || this.lives.length > 0);
     this.view.message = undefined;
     this.changed.fire(undefined);
   }
@@ -214,7 +215,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       item.iconPath = new vscode.ThemeIcon('loading~spin', new vscode.ThemeColor(`charts.${statusColor.running}`));
       item.contextValue = `experiment live status-running${l.phase === 'reviewing' ? ' reviewing' : ''}`;
       item.tooltip = `${l.id}: ${l.phase}`;
-      item.command = { command: 'ratchet.openDiff', title: 'Open Proposal', arguments: [node] };
+      item.command = { command: Cmd.openDiff, title: 'Open Proposal', arguments: [node] };
       return item;
     }
     const r = node.record;
@@ -230,11 +231,16 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     const hasLog = !!this.workspace && existsSync(ratchetPaths(this.workspace).runDir(r.id) + '/log.txt');
     item.contextValue = recordContext(r, hasLog);
     if (r.commit && r.baseCommit && r.commit !== r.baseCommit) {
-      item.command = { command: 'ratchet.openDiff', title: 'Open Experiment Diff', arguments: [node] };
+      item.command = { command: Cmd.openDiff, title: 'Open Experiment Diff', arguments: [node] };
     } else if (hasLog) {
-      item.command = { command: 'ratchet.showLog', title: 'Show Run Log', arguments: [node] };
+      item.command = { command: Cmd.showLog, title: 'Show Run Log', arguments: [node] };
     }
     return item;
+  }
+
+  /** The noise σ the tree formats a session's numbers with (null: none measured). */
+  sigmaOf(session: string | null): number | null {
+    return session ? this.sigmas.get(session) ?? null : null;
   }
 
   find(id: string): ExperimentRecord | undefined {

@@ -29,6 +29,19 @@ describe('status bar text', () => {
   });
 });
 
+describe('status bar best, at the tree\'s precision', () => {
+  it('matches the session\'s noise like the tree (σ 0.012 → 3 decimals), 5 significant digits without one', async () => {
+    const { metricFormatter } = await import('../../../src/extension/tree/experimentTree');
+    const s = { ...initialSnapshot(), best: 2.4225316 };
+    expect(statusText(s, 0).text).toBe('$(beaker) Ratchet: idle · best 2.4225');
+    expect(statusText(s, 0, 0.012).text).toBe('$(beaker) Ratchet: idle · best 2.423');
+    expect(statusText(s, 0, 0.012).text).toContain(metricFormatter(0.012)(2.4225316));
+    expect(statusText(s, 0, 0.0004).text).toBe('$(beaker) Ratchet: idle · best 2.42253');
+    const running = { ...s, running: true, phase: 'proposing' as const };
+    expect(statusText(running, 0, 0.12).text).toMatch(/· best 2\.42$/);
+  });
+});
+
 describe('settings', () => {
   it('normalizes and overrides ratchet.json only where set', () => {
     const s = normalizeSettings((k) => ({ reviewMode: 'bogus', budgetSeconds: 60, model: ' claude-x ', maxCost: -1 } as Record<string, unknown>)[k]);

@@ -114,6 +114,44 @@ suite('issue 13: the extension tells the story', function () {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  test('(2) a pinned proposal tab stays open when its proposal is decided and when the session ends; unpinned ones close', async () => {
+    const a = await api();
+    const ws = workspaceDir();
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.window.showTextDocument(vscode.Uri.file(path.join(ws, 'ratchet.json')), { viewColumn: vscode.ViewColumn.One, preview: false });
+    a.proposerOverride = () => new ScriptedProposer([
+      { hypothesis: 'width 52', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 52', lineDelayMs: 10 },
+      { hypothesis: 'width 48', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 48', lineDelayMs: 10 },
+    ]);
+    const tabsOf = (id: string) => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => isProposal(t) && (t.input as vscode.TabInputTextDiff).modified.path.startsWith(`/${id}/`));
+    await vscode.commands.executeCommand('ratchet.startLoop', { tag: 'vscode-test', resume: true, experiments: 2, chart: false });
+    const first = (await waitFor('the first review', () => a.review.pendingReview, 30_000)).id;
+    const tab = await waitFor('the first proposal\'s tab', () => tabsOf(first)[0], 15_000);
+    // Pin it the way a user does: focus its group, then Pin Editor on the active editor there.
+    const focusGroup = ['workbench.action.focusFirstEditorGroup', 'workbench.action.focusSecondEditorGroup', 'workbench.action.focusThirdEditorGroup', 'workbench.action.focusFourthEditorGroup'][tab.group.viewColumn - 1];
+    await vscode.commands.executeCommand(focusGroup);
+    await waitFor('the proposal to be the active tab of its group', () => tabsOf(first)[0]?.isActive && tabsOf(first)[0]?.group.isActive, 5_000);
+    await vscode.commands.executeCommand('workbench.action.pinEditor');
+    await waitFor('the proposal tab to be pinned', () => tabsOf(first)[0]?.isPinned, 5_000);
+    trace(`[layout] pinned: ${layout()}`);
+    await vscode.commands.executeCommand('ratchet.vetoProposal');
+    const second = (await waitFor('the second review', () => (a.review.pendingReview?.id !== first ? a.review.pendingReview : null), 30_000)).id;
+    await waitFor('the second proposal\'s tab', () => tabsOf(second)[0], 15_000);
+    // The first is decided (vetoed and recorded): its pinned tab is still there.
+    await waitFor('the first proposal to be recorded', () => a.tree.records.find((r) => r.id === first), 15_000);
+    await sleep(500);
+    assert.equal(tabsOf(first).length, 1, `the pinned tab of the decided proposal was closed: ${layout()}`);
+    await vscode.commands.executeCommand('ratchet.vetoProposal', second);
+    await runToEnd(a);
+    await waitFor('the unpinned tab of the second proposal to close', () => tabsOf(second).length === 0, 10_000);
+    trace(`[layout] session ended: ${layout()}`);
+    const kept = tabsOf(first);
+    assert.equal(kept.length, 1, `the pinned tab was closed at the end of the session: ${layout()}`);
+    assert.ok(kept[0].isPinned);
+    await vscode.window.tabGroups.close(kept, true);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   test('(3) Start Loop after a finished session offers to continue from its best (the default); the proposer sees earlier sessions', async () => {
     const a = await api();
     const seen: string[][] = [];

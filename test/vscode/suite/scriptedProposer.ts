@@ -7,6 +7,12 @@ export interface ScriptStep {
   replace: string;
   /** Delay between streamed lines of the REPLACE text. */
   lineDelayMs?: number;
+  /**
+   * Awaited after each streamed line (with the number of lines sent): a test holds the stream
+   * here until it has seen what it waits for, so "while streaming" does not depend on how fast
+   * the workbench delivers document changes.
+   */
+  gate?: (linesSent: number) => Promise<void>;
 }
 
 const abortError = () => Object.assign(new Error('aborted'), { name: 'AbortError' });
@@ -41,6 +47,7 @@ export class ScriptedProposer implements Proposer {
     for (let i = 1; i <= lines.length; i++) {
       await sleep(delay);
       ctx.onEvent({ kind: 'replace-progress', index: 0, path: step.path, replace: lines.slice(0, i).join('\n') });
+      if (step.gate) await step.gate(i);
     }
     const edit = { path: step.path, search: step.search, replace: step.replace };
     ctx.onEvent({ kind: 'block-complete', index: 0, edit });
