@@ -1,0 +1,101 @@
+import type { MetricGoal } from '../config/configTypes';
+
+/** Which node each proposal grows from: the current best (`greedy`, the loop's historical behaviour) or any strong node (`best-first`). */
+export type SearchPolicyName = 'greedy' | 'best-first';
+export const SEARCH_POLICIES: readonly SearchPolicyName[] = ['greedy', 'best-first'];
+
+/**
+ * What kind of experiment the search asks for:
+ * - `improve`: grow the chosen node with an ordinary change;
+ * - `debug`: the chosen node crashed; fix it (its idea may still be good);
+ * - `structural` (plateau): a larger, structural change rather than another tweak;
+ * - `combine` (plateau): the chosen node merged with `partner` (two near-misses or kept siblings);
+ * - `ablate` (plateau): the best without the change `ablate` kept earlier (does the best still hold?).
+ */
+export type SearchMode = 'improve' | 'debug' | 'structural' | 'combine' | 'ablate';
+export const SEARCH_MODES: readonly SearchMode[] = ['improve', 'debug', 'structural', 'combine', 'ablate'];
+export const PLATEAU_MODES: readonly SearchMode[] = ['structural', 'combine', 'ablate'];
+
+/** A measured (or crashed) experiment, as the search sees it. */
+export interface SearchNode {
+  id: string;
+  commit: string | null;
+  parent: string | null;
+  /** `ok`: measured (baseline, kept or discarded); `crashed`; `killed` (early-stopped or budget): worse than its reference, not grown. */
+  status: 'ok' | 'crashed' | 'killed';
+  kept: boolean;
+  baseline: boolean;
+  /** The metric's mean over the node's repeats (null when not measured). */
+  mean: number | null;
+  /** Runs behind `mean`. */
+  repeats: number;
+  /** Experiments grown from this node so far (any outcome). */
+  children: number;
+  depth: number;
+  /** Crashed nodes in a row ending at this one (0 when it did not crash). */
+  crashChain: number;
+  /** How the node itself was made (absent on rows written before the search existed). */
+  mode?: SearchMode;
+  partner?: string;
+  ablate?: string;
+}
+
+export interface SearchOptions {
+  policy: SearchPolicyName;
+  /** Sharpness of the rank weight (ShinkaEvolve's λ). */
+  lambda: number;
+  /** A node whose mean is within this many σ (of a difference) of the best's is a near-miss: a candidate parent. */
+  nearMiss: number;
+  /** Chance of a debug attempt on a crashed leaf when one qualifies. */
+  debugProbability: number;
+  /** Most crashed nodes in a row a debug attempt may extend. */
+  debugDepth: number;
+  /** Experiments without a keep before the search switches to plateau modes; 0 turns it off. */
+  plateau: number;
+  /** Seed of the search's choices (the session seed): the same ledger gives the same choice. */
+  seed: number;
+}
+
+export const DEFAULT_SEARCH: Omit<SearchOptions, 'policy' | 'seed'> = {
+  lambda: 10,
+  nearMiss: 1,
+  debugProbability: 0.25,
+  debugDepth: 2,
+  plateau: 8,
+};
+
+export interface SearchState {
+  nodes: readonly SearchNode[];
+  /** The best node (what `ratchet/<tag>` points at). */
+  best: string;
+  goal: MetricGoal;
+  /** Run-to-run standard deviation of the metric (null: not measured yet). */
+  sigma: number | null;
+  /** Experiments recorded so far in the session (the RNG's step: resume gives the same choice). */
+  step: number;
+  /** Experiments since the last keep (or the baseline). */
+  sinceKeep: number;
+}
+
+export interface SearchChoice {
+  /** The node the next proposal grows from. */
+  parent: string;
+  mode: SearchMode;
+  /** Why, in one sentence, for the ledger, the CLI and the proposer. */
+  reason: string;
+  /** combine: the node merged into `parent`. */
+  partner?: string;
+  /** ablate: the kept experiment whose change is taken out of the best. */
+  ablate?: string;
+  /** The chance the policy gave `parent` (1 for a forced choice). */
+  weight?: number;
+}
+
+/** What the ledger row keeps of a choice (`search` on ExperimentRecord). */
+export interface SearchRecord {
+  policy: SearchPolicyName;
+  mode: SearchMode;
+  reason: string;
+  partner?: string;
+  ablate?: string;
+}
