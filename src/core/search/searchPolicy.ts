@@ -7,6 +7,20 @@ export interface SearchPolicy {
   choose(state: SearchState): SearchChoice;
 }
 
+/**
+ * Where a session stands on a plateau: null while it is not on one (fewer than `plateau`
+ * experiments since the last keep, or plateau switching off), else the index of the plateau mode
+ * due. Once `plateau` experiments in a row were not kept, the search makes a burst of the three
+ * plateau moves (structural, combine, ablate), then goes back to its ordinary growth for another
+ * `plateau` experiments, and so on until something is kept: the plateau moves are costly bets
+ * (bench/README.md, "Search"), so they come in bursts, not as the whole rest of the session.
+ */
+export function plateauPhase(sinceKeep: number, plateau: number): number | null {
+  if (plateau <= 0 || sinceKeep < plateau) return null;
+  const p = (sinceKeep - plateau) % (PLATEAU_MODES.length + plateau);
+  return p < PLATEAU_MODES.length ? p : null;
+}
+
 /** mulberry32 seeded by (seed, step): the same ledger gives the same choice, also after a resume. */
 export function searchRng(seed: number, step: number): () => number {
   let h = 2166136261 ^ (seed >>> 0);
@@ -49,12 +63,11 @@ interface Scored {
 /**
  * The search's decision rule, shared by both policies:
  *
- * 1. Plateau (when `plateau` > 0 and that many experiments in a row were not kept): the mode
- *    cycles structural → combine → ablate, skipping a mode with nothing to do (combine needs two
- *    candidates that are not one another's ancestor and were not combined yet; ablate needs a
- *    change on the best's path that was not ablated from this best yet).
- * 2. best-first only: a crashed leaf whose crash chain is shorter than `debugDepth` + 1 gets a
+ * 1. best-first only: a crashed leaf whose crash chain is shorter than `debugDepth` + 1 gets a
  *    debug attempt with probability `debugProbability` (the most recent such leaf).
+ * 2. Plateau (see plateauPhase): structural → combine → ablate, skipping a mode with nothing to
+ *    do (combine needs two candidates that are not one another's ancestor and were not combined
+ *    yet; ablate needs a change on the best's path that was not ablated from this best yet).
  * 3. greedy: the best. best-first: a node drawn among the candidates (the best and every measured
  *    node within `nearMiss` σ of it, the σ of a difference of means over their repeats) with weight
  *    sigmoid(λ·(score − median)/scale) / (1 + children), where median is over all measured nodes
@@ -88,19 +101,19 @@ export class TreeSearchPolicy implements SearchPolicy {
     const candidates = this.candidates(measured, best, bestScore, state.sigma);
 
     const o = this.options;
-    if (o.plateau > 0 && state.sinceKeep >= o.plateau) {
-      const k = state.sinceKeep - o.plateau;
-      for (let j = 0; j < PLATEAU_MODES.length; j++) {
-        const mode = PLATEAU_MODES[(k + j) % PLATEAU_MODES.length];
-        const c = this.plateauChoice(mode, state, byId, best, candidates, measured, rand);
-        if (c) return c;
-      }
-    }
     if (o.policy === 'best-first' && o.debugProbability > 0) {
       const leaves = state.nodes.filter((n) => n.status === 'crashed' && n.children === 0 && n.crashChain <= o.debugDepth);
       if (leaves.length && rand() < o.debugProbability) {
         const leaf = leaves[leaves.length - 1];
         return { parent: leaf.id, mode: 'debug', reason: `debug ${leaf.id}, a crashed leaf (debug attempt ${leaf.crashChain} of ${o.debugDepth})`, weight: o.debugProbability };
+      }
+    }
+    const phase = plateauPhase(state.sinceKeep, o.plateau);
+    if (phase !== null) {
+      for (let j = 0; j < PLATEAU_MODES.length; j++) {
+        const mode = PLATEAU_MODES[(phase + j) % PLATEAU_MODES.length];
+        const c = this.plateauChoice(mode, state, byId, best, candidates, measured, rand);
+        if (c) return c;
       }
     }
     return this.grow(best, candidates, measured, rand, 'improve', state.sigma);

@@ -61,7 +61,7 @@ export const DEFAULT_SEARCH: Omit<SearchOptions, 'policy' | 'seed'> = {
   nearMiss: 1,
   debugProbability: 0.25,
   debugDepth: 2,
-  plateau: 8,
+  plateau: 12,
 };
 
 export interface SearchState {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
-import { createSearchPolicy, experimentsSinceKeep, searchNodes, searchRng, searchSigma, searchState, type SearchNode, type SearchState } from '../../../src/core/search';
+import { createSearchPolicy, experimentsSinceKeep, plateauPhase, searchNodes, searchRng, searchSigma, searchState, type SearchNode, type SearchState } from '../../../src/core/search';
 
 function row(id: string, parent: string | null, status: ExperimentRecord['status'], metric: number | null, extra: Partial<ExperimentRecord> = {}): ExperimentRecord {
   return { id, session: 's', parent, status, metric, delta: null, hypothesis: id, commit: `c-${id}`, baseCommit: parent ? `c-${parent}` : null, startedAt: '', endedAt: '', reason: '', ...extra };
@@ -169,6 +169,13 @@ describe('plateau modes', () => {
     expect([c.parent, c.partner]).toEqual(['e4', 'e2']);
     const a = p.choose(state(tree, 'e4', { sinceKeep: 6 }));
     expect(a).toMatchObject({ mode: 'ablate', parent: 'e4', ablate: 'e1' });
+  });
+
+  it('makes its plateau moves in bursts: three moves, then N ordinary experiments, then three again', () => {
+    expect([3, 4, 5, 6, 7, 10, 11, 12, 13, 14].map((k) => plateauPhase(k, 4))).toEqual([null, 0, 1, 2, null, null, 0, 1, 2, null]);
+    expect(plateauPhase(100, 0)).toBeNull();
+    expect(p.choose(state(tree, 'e4', { sinceKeep: 7 })).mode).toBe('improve');
+    expect(p.choose(state(tree, 'e4', { sinceKeep: 11 })).mode).toBe('structural');
   });
 
   it('skips a pair already combined and a change already ablated', () => {
