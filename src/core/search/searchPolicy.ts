@@ -189,3 +189,14 @@ export class TreeSearchPolicy implements SearchPolicy {
 export function createSearchPolicy(opts: Partial<SearchOptions> & { policy: SearchPolicyName }): SearchPolicy {
   return new TreeSearchPolicy(opts);
 }
+
+/** The policy ratchet.json (or `ratchet run --search`) asks for; greedy without plateau moves unless `plateau` is set. */
+export function searchPolicyFor(config: { seed: number; search?: { policy: SearchPolicyName; plateau?: number; nearMiss?: number; debugProbability?: number; debugDepth?: number; lambda?: number } }): SearchPolicy {
+  const s = config.search ?? { policy: 'best-first' as const };
+  const opts: Partial<SearchOptions> & { policy: SearchPolicyName } = { policy: s.policy, seed: config.seed, plateau: s.plateau ?? (s.policy === 'greedy' ? 0 : DEFAULT_SEARCH.plateau) };
+  if (s.nearMiss !== undefined) opts.nearMiss = s.nearMiss;
+  if (s.debugProbability !== undefined) opts.debugProbability = s.debugProbability;
+  if (s.debugDepth !== undefined) opts.debugDepth = s.debugDepth;
+  if (s.lambda !== undefined) opts.lambda = s.lambda;
+  return createSearchPolicy(opts);
+}

@@ -1,3 +1,5 @@
+import type { SearchRecord } from '../search/searchTypes';
+
 /** One row of `.ratchet/experiments.jsonl`. */
 export type ExperimentStatus =
   | 'baseline'
@@ -59,4 +61,6 @@ export interface ExperimentRecord {
   logTail?: string;
   /** Paths the edit touched. */
   files?: string[];
+  /** How the search chose the node this experiment grew from (`parent`), and the kind of move (src/core/search). */
+  search?: SearchRecord;
 }

@@ -38,7 +38,7 @@ describe('searchNodes (the tree from the ledger)', () => {
   });
 
   it('reads the mode a row was made in, and ignores a malformed one', () => {
-    const rows = [row('b', null, 'baseline', 1), row('e1', 'b', 'discarded', 1.1, { search: { policy: 'best-first', mode: 'combine', reason: 'x', partner: 'e9' } } as Partial<ExperimentRecord>), row('e2', 'b', 'discarded', 1.2, { search: { mode: 'nonsense' } } as Partial<ExperimentRecord>)];
+    const rows = [row('b', null, 'baseline', 1), row('e1', 'b', 'discarded', 1.1, { search: { policy: 'best-first', mode: 'combine', reason: 'x', partner: 'e9' } } as Partial<ExperimentRecord>), row('e2', 'b', 'discarded', 1.2, { search: { mode: 'nonsense' } } as unknown as Partial<ExperimentRecord>)];
     const nodes = searchNodes(rows);
     expect(nodes[1].mode).toBe('combine');
     expect(nodes[1].partner).toBe('e9');
