@@ -29,6 +29,9 @@ import type { KeepPolicy } from './keepRules/keepPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary, StartFrom } from './loopEvents';
 import { stoppedByReason } from '../store/stopKind';
 import { aborted, Gate, Pool, type Lane, type Slot } from './workerPool';
+import { gitMove, LoopSearch, searchContext, type SearchPick } from '../search/loopSearch';
+import { searchPolicyFor } from '../search/searchPolicy';
+import { experimentsSinceKeep } from '../search/searchNodes';
 
 export interface ReviewRequest {
   id: string;
@@ -156,6 +159,8 @@ export class ResearchLoop {
   private readonly listeners = new Set<LoopListener>();
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
+  /** Which node each proposal grows from (src/core/search). */
+  private readonly search: LoopSearch;
   private readonly speeds: SpeedSample[] = [];
   /** Settles when the baseline is measured (true) or failed (false); null once it is in. */
   private baselineGate: Promise<boolean> | null = null;
@@ -195,6 +200,7 @@ export class ResearchLoop {
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
     this.workers = Math.max(1, Math.floor(opts.workers ?? opts.config.workers ?? 1));
     this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
+    this.search = new LoopSearch(searchPolicyFor(opts.config), opts.config.metric.goal);
   }
 
   get phase(): LoopPhase {
@@ -729,7 +735,8 @@ export class ResearchLoop {
   private async runExperiment(state: SessionState, f: Flight, lane: Lane, holdSlot: (s: Slot | null) => void): Promise<Outcome> {
     const { config } = this.opts;
     const { id, abort } = f;
-    let parent = state.best;
+    let pick: SearchPick = this.search.pick(state.rows, state.best, this.flights.size - 1);
+    let parent = f.recheck ? state.best : pick.parent;
     const rec = this.baseRecord(state.tag, id, parent, f.recheck?.hypothesis ?? '', f.startedAt);
     this.emit({ type: 'experiment-started', id, parent: parent.id, baseline: false });
     let regenerations = 0;
@@ -737,12 +744,17 @@ export class ResearchLoop {
     let plan: { files: PlannedFile[] };
     let slot: Slot;
     for (;;) {
-      parent = state.best;
+      // The search chooses the node to grow (greedy: the best); a re-check always goes on the best.
+      if (!f.recheck) pick = this.search.pick(state.rows, state.best, this.flights.size - 1);
+      parent = f.recheck ? state.best : pick.parent;
+      if (!f.recheck) rec.search = pick.record;
       rec.parent = parent.id;
       rec.baseCommit = parent.commit;
       await this.checkout(state, lane, parent.commit as string);
-      if (f.recheck) {
-        outcome = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
+      const move = f.recheck ? null : await gitMove(this.store, config.editable, pick, state.rows, new Map((await this.readFiles(lane.cwd)).filter((x) => x.editable).map((x) => [x.path, x.content])));
+      const made = move && 'edits' in move ? move : null;
+      if (f.recheck || made) {
+        outcome = made ? { kind: 'proposal', hypothesis: made.hypothesis, edits: made.edits } : { kind: 'proposal', hypothesis: f.recheck!.hypothesis, edits: f.recheck!.edits, meta: f.recheck!.meta };
         this.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: outcome.hypothesis } });
       } else {
         this.setStage(f, 'proposing', 'proposing');
@@ -757,6 +769,7 @@ export class ResearchLoop {
             files: await this.readFiles(lane.cwd),
             history: this.earlierRows.length ? [...this.earlierRows, ...state.rows] : state.rows,
             best: parent,
+            search: await searchContext(this.store, pick, state.best, state.rows, experimentsSinceKeep(state.rows), move && 'why' in move ? move.why : undefined),
             feedback,
             inFlight: this.sortedFlights().filter((o) => o !== f && o.hypothesis).map((o) => o.hypothesis),
             signal: abort.signal,
@@ -873,7 +886,7 @@ export class ResearchLoop {
       if (!got) return this.abortedBeforeTraining(state, f, rec, parent);
       slot = got;
       holdSlot(slot);
-      if (state.best.commit === parent.commit) break;
+      if (state.best.commit === parent.commit || (!this.search.followsBest && !f.recheck)) break;
       // The best moved while this proposal waited: apply it on the new best, or write it again.
       const onto = state.best;
       await this.checkout(state, lane, onto.commit as string);
@@ -913,8 +926,10 @@ export class ResearchLoop {
     const commit = f.commit as string;
     this.setStage(f, 'training');
     await this.writeCurrent(state);
-    const m = await this.measure(state, lane, slot, id, commit, config.seed, abort.signal, parent);
+    // Early stop watches the curve of the best, also when the search grew another node.
+    const m = await this.measure(state, lane, slot, id, commit, config.seed, abort.signal, this.search.followsBest || f.recheck ? parent : state.best);
     this.fillRun(rec, m);
+    let against = parent;
     if (f.veto) {
       rec.status = 'vetoed';
       rec.reason = 'vetoed while training';
@@ -922,13 +937,15 @@ export class ResearchLoop {
       rec.status = m.status === 'invalid' ? 'invalid' : m.status;
     } else {
       this.setStage(f, 'deciding', 'deciding');
+      // Judged against the best (ratchet/<tag>): its own parent under greedy, the current best when the search grew another node.
+      against = this.search.followsBest || f.recheck ? parent : state.best;
       const decision = await this.keepPolicy.decide({
         metric: m.metric as number,
-        best: parent,
+        best: against,
         goal: config.metric.goal,
         config,
         history: state.rows,
-        measure: (which, seed) => this.remeasure(state, lane, slot, id, which === 'candidate' ? commit : (parent.commit as string), seed, abort.signal, parent),
+        measure: (which, seed) => this.remeasure(state, lane, slot, id, which === 'candidate' ? commit : (against.commit as string), seed, abort.signal, against),
       });
       if (this.stopReason !== null && abort.signal.aborted) {
         rec.status = 'killed';
@@ -942,7 +959,7 @@ export class ResearchLoop {
         if (decision.metric !== undefined) rec.metric = decision.metric;
       }
     }
-    if (rec.status === 'kept' && state.best.commit !== parent.commit) {
+    if (rec.status === 'kept' && state.best.commit !== against.commit) {
       // Better than its own base, but another change was kept while it trained: the branch only
       // moves forward through measured code, so the change is re-checked on the new best.
       const onto = state.best;
@@ -957,7 +974,7 @@ export class ResearchLoop {
     if (rec.status === 'kept') {
       // Claimed before the await, so a concurrent keep sees the new best and is re-checked.
       state.best = rec;
-      await this.gitSerial(() => this.store.advanceBranch(state.tag, commit, parent.commit as string));
+      await this.gitSerial(() => this.store.advanceBranch(state.tag, commit, against.commit as string));
     }
     await this.record(rec, state.rows, state.best);
     return 'recorded';

@@ -90,3 +90,56 @@ export function moveHypothesis(pick: SearchPick, rows: readonly ExperimentRecord
 export function siblingsOf(rows: readonly ExperimentRecord[], parentId: string): ExperimentRecord[] {
   return rows.filter((r) => r.parent === parentId && r.status !== 'interrupted');
 }
+
+/** The git side the moves need (GitStore's). */
+export interface SearchGit {
+  mergeFiles(files: string[], ours: string, theirs: string, base?: string): Promise<{ ok: true; files: Map<string, string> } | { ok: false; conflicts: string[] }>;
+  diff(from: string, to: string): Promise<string>;
+}
+
+/**
+ * combine / ablate made by git: the partner's change merged onto the parent, or the ablated
+ * change reverted from the best, as whole-file edits of the editable files. Null (with why) when
+ * git cannot make it cleanly: the proposer is then asked to write the combination or the
+ * ablation itself, shown the change (SearchContext.changeDiff).
+ */
+export async function gitMove(git: SearchGit, editable: string[], pick: SearchPick, rows: readonly ExperimentRecord[], before: ReadonlyMap<string, string>): Promise<{ hypothesis: string; edits: FileEdit[] } | { why: string } | null> {
+  const { choice, parent } = pick;
+  if (!parent.commit) return null;
+  let merged: Awaited<ReturnType<SearchGit['mergeFiles']>>;
+  if (choice.mode === 'combine') {
+    const partner = rows.find((r) => r.id === choice.partner);
+    if (!partner?.commit) return { why: `${choice.partner} has no commit` };
+    merged = await git.mergeFiles(editable, parent.commit, partner.commit);
+  } else if (choice.mode === 'ablate') {
+    const gone = rows.find((r) => r.id === choice.ablate);
+    if (!gone?.commit || !gone.baseCommit) return { why: `${choice.ablate} has no commit or base` };
+    merged = await git.mergeFiles(editable, parent.commit, gone.baseCommit, gone.commit);
+  } else return null;
+  if (!merged.ok) return { why: `git could not ${choice.mode === 'combine' ? 'merge' : 'revert'} it cleanly (conflict in ${merged.conflicts.join(', ')})` };
+  const edits = wholeFileEdits(before, merged.files);
+  if (typeof edits === 'string') return { why: edits };
+  return { hypothesis: moveHypothesis(pick, rows), edits };
+}
+
+/** What the proposer is told about the node it grows from. */
+export async function searchContext(git: SearchGit, pick: SearchPick, best: ExperimentRecord, rows: readonly ExperimentRecord[], sinceKeep: number, why?: string): Promise<SearchContext> {
+  const { choice, parent } = pick;
+  const ctx: SearchContext = {
+    policy: pick.record.policy,
+    mode: choice.mode,
+    reason: why ? `${choice.reason}; ${why}, so write it by hand` : choice.reason,
+    parent,
+    best,
+    diffFromBest: parent.id !== best.id && parent.commit && best.commit ? await git.diff(best.commit, parent.commit).catch(() => '') : '',
+    siblings: siblingsOf(rows, parent.id),
+    sinceKeep,
+  };
+  const other = rows.find((r) => r.id === (choice.partner ?? choice.ablate));
+  if (other) {
+    if (choice.partner) ctx.partner = other;
+    else ctx.ablate = other;
+    if (other.baseCommit && other.commit) ctx.changeDiff = await git.diff(other.baseCommit, other.commit).catch(() => '');
+  }
+  return ctx;
+}

@@ -190,9 +190,9 @@ export function createSearchPolicy(opts: Partial<SearchOptions> & { policy: Sear
   return new TreeSearchPolicy(opts);
 }
 
-/** The policy ratchet.json (or `ratchet run --search`) asks for; greedy without plateau moves unless `plateau` is set. */
+/** The policy ratchet.json (or `ratchet run --search`) asks for (loadConfig fills best-first; a hand-built config without `search` gets greedy, the historical loop); greedy makes no plateau moves unless `plateau` is set. */
 export function searchPolicyFor(config: { seed: number; search?: { policy: SearchPolicyName; plateau?: number; nearMiss?: number; debugProbability?: number; debugDepth?: number; lambda?: number } }): SearchPolicy {
-  const s = config.search ?? { policy: 'best-first' as const };
+  const s = config.search ?? { policy: 'greedy' as const };
   const opts: Partial<SearchOptions> & { policy: SearchPolicyName } = { policy: s.policy, seed: config.seed, plateau: s.plateau ?? (s.policy === 'greedy' ? 0 : DEFAULT_SEARCH.plateau) };
   if (s.nearMiss !== undefined) opts.nearMiss = s.nearMiss;
   if (s.debugProbability !== undefined) opts.debugProbability = s.debugProbability;
