@@ -51,14 +51,14 @@ export class LoopSearch {
 
   /** `rows`: this session's ledger rows; `best`: the current best; `inFlight`: experiments proposed but not recorded yet. */
   pick(rows: readonly ExperimentRecord[], best: ExperimentRecord, inFlight = 0): SearchPick {
-    const plain = (reason: string): SearchPick => ({ parent: best, choice: { parent: best.id, mode: 'improve', reason }, record: { policy: this.policy.name, mode: 'improve', reason } });
+    const plain = (reason: string): SearchPick => ({ parent: best, choice: { parent: best.id, mode: 'improve', reason }, record: { policy: this.policy.name, mode: 'improve', reason, fromBest: true } });
     if (typeof best.metric !== 'number') return plain(`grow ${best.id} (its result is not in yet)`);
     const measured = rows.some((r) => r.id === best.id) ? rows : [...rows, best];
     const state = searchState(measured, best.id, this.goal);
     state.step += inFlight;
     const choice = this.policy.choose(state);
     const parent = measured.find((r) => r.id === choice.parent) ?? best;
-    const record: SearchRecord = { policy: this.policy.name, mode: choice.mode, reason: choice.reason };
+    const record: SearchRecord = { policy: this.policy.name, mode: choice.mode, reason: choice.reason, fromBest: parent.id === best.id };
     if (choice.partner) record.partner = choice.partner;
     if (choice.ablate) record.ablate = choice.ablate;
     return { parent, choice, record };

@@ -38,6 +38,8 @@ export interface SearchNode {
   mode?: SearchMode;
   partner?: string;
   ablate?: string;
+  /** Whether it grew the best of its time (false: a near-miss or a crashed leaf). */
+  fromBest?: boolean;
 }
 
 export interface SearchOptions {
@@ -98,4 +100,6 @@ export interface SearchRecord {
   reason: string;
   partner?: string;
   ablate?: string;
+  /** Whether it grew the best of its time (false: a near-miss or a crashed leaf). */
+  fromBest?: boolean;
 }
