@@ -30,7 +30,7 @@ import type { LoopEvent, LoopListener, LoopPhase, SessionSummary, StartFrom } fr
 import { stoppedByReason } from '../store/stopKind';
 import { aborted, Gate, Pool, type Lane, type Slot } from './workerPool';
 import { gitMove, LoopSearch, searchContext, type SearchPick } from '../search/loopSearch';
-import { searchPolicyFor } from '../search/searchPolicy';
+import { searchPolicyFor, type SearchPolicy } from '../search/searchPolicy';
 import { experimentsSinceKeep } from '../search/searchNodes';
 
 export interface ReviewRequest {
@@ -71,6 +71,8 @@ export interface LoopOptions {
   pipeline?: boolean;
   /** CUDA_VISIBLE_DEVICES per worker (overrides config.devices). */
   devices?: string[];
+  /** Which node each proposal grows from (default: the config's `search`). */
+  search?: SearchPolicy;
   /** Finds the visible GPUs when no devices are configured (default: `nvidia-smi -L`). */
   detectDevices?: () => Promise<string[]>;
 }
@@ -200,7 +202,7 @@ export class ResearchLoop {
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
     this.workers = Math.max(1, Math.floor(opts.workers ?? opts.config.workers ?? 1));
     this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
-    this.search = new LoopSearch(searchPolicyFor(opts.config), opts.config.metric.goal);
+    this.search = new LoopSearch(opts.search ?? searchPolicyFor(opts.config), opts.config.metric.goal);
   }
 
   get phase(): LoopPhase {
