@@ -56,7 +56,13 @@ export class LoopSearch {
     const measured = rows.some((r) => r.id === best.id) ? rows : [...rows, best];
     const state = searchState(measured, best.id, this.goal);
     state.step += inFlight;
-    const choice = this.policy.choose(state);
+    let choice: SearchChoice;
+    try {
+      choice = this.policy.choose(state);
+    } catch (err) {
+      // The search must never stop the loop: an inconsistent ledger falls back to growing the best, and says why.
+      return plain(`grow the best ${best.id} (the search could not choose: ${(err as Error).message})`);
+    }
     const parent = measured.find((r) => r.id === choice.parent) ?? best;
     const record: SearchRecord = { policy: this.policy.name, mode: choice.mode, reason: choice.reason, fromBest: parent.id === best.id };
     if (choice.partner) record.partner = choice.partner;

@@ -204,3 +204,17 @@ describe('searchState', () => {
     expect(p.choose(s1)).toEqual(p.choose(s2));
   });
 });
+
+describe('LoopSearch', () => {
+  it('grows the best while its result is not in, and falls back to the best (saying why) when the policy fails', async () => {
+    const { LoopSearch } = await import('../../../src/core/search/loopSearch');
+    const ok = new LoopSearch(createSearchPolicy({ policy: 'best-first', seed: 1 }), 'minimize');
+    const pending = row('b', null, 'baseline', null);
+    expect(ok.pick([], pending)).toMatchObject({ parent: pending, record: { mode: 'improve', fromBest: true } });
+    const broken = new LoopSearch({ name: 'best-first', options: createSearchPolicy({ policy: 'best-first' }).options, choose: () => { throw new Error('boom'); } }, 'minimize');
+    const best = row('b', null, 'baseline', 1);
+    const p = broken.pick([best], best);
+    expect(p.parent).toBe(best);
+    expect(p.record.reason).toMatch(/could not choose: boom/);
+  });
+});
