@@ -1,5 +1,4 @@
 import type { ExperimentRecord } from '../store/experimentRecord';
-import { pooledVariance } from '../loop/keepRules/stats';
 import { SEARCH_MODES, type SearchMode, type SearchNode, type SearchRecord, type SearchState } from './searchTypes';
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
@@ -87,6 +86,19 @@ export function searchNodes(rows: readonly ExperimentRecord[]): SearchNode[] {
     });
   }
   return nodes;
+}
+
+/** Pooled variance of groups of repeats (each group around its own mean). */
+function pooledVariance(groups: number[][]): { variance: number; df: number } {
+  let ss = 0;
+  let df = 0;
+  for (const g of groups) {
+    if (g.length < 2) continue;
+    const m = g.reduce((a, b) => a + b, 0) / g.length;
+    for (const x of g) ss += (x - m) ** 2;
+    df += g.length - 1;
+  }
+  return { variance: df > 0 ? ss / df : 0, df };
 }
 
 /** Run-to-run σ of the metric: the keep rule's latest pooled σ, else the pooled σ of the repeats in the ledger. */

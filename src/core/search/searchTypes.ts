@@ -1,18 +1,10 @@
 import type { MetricGoal } from '../config/configTypes';
+import type { SearchMode, SearchPolicyName, SearchRecord } from '../store/experimentRecord';
 
-/** Which node each proposal grows from: the current best (`greedy`, the loop's historical behaviour) or any strong node (`best-first`). */
-export type SearchPolicyName = 'greedy' | 'best-first';
+export type { SearchMode, SearchPolicyName, SearchRecord };
 export const SEARCH_POLICIES: readonly SearchPolicyName[] = ['greedy', 'best-first'];
 
-/**
- * What kind of experiment the search asks for:
- * - `improve`: grow the chosen node with an ordinary change;
- * - `debug`: the chosen node crashed; fix it (its idea may still be good);
- * - `structural` (plateau): a larger, structural change rather than another tweak;
- * - `combine` (plateau): the chosen node merged with `partner` (two near-misses or kept siblings);
- * - `ablate` (plateau): the best without the change `ablate` kept earlier (does the best still hold?).
- */
-export type SearchMode = 'improve' | 'debug' | 'structural' | 'combine' | 'ablate';
+/** The kinds of experiment the search asks for (SearchMode, in store/experimentRecord.ts with the ledger row). */
 export const SEARCH_MODES: readonly SearchMode[] = ['improve', 'debug', 'structural', 'combine', 'ablate'];
 export const PLATEAU_MODES: readonly SearchMode[] = ['structural', 'combine', 'ablate'];
 
@@ -91,15 +83,4 @@ export interface SearchChoice {
   ablate?: string;
   /** The chance the policy gave `parent` (1 for a forced choice). */
   weight?: number;
-}
-
-/** What the ledger row keeps of a choice (`search` on ExperimentRecord). */
-export interface SearchRecord {
-  policy: SearchPolicyName;
-  mode: SearchMode;
-  reason: string;
-  partner?: string;
-  ablate?: string;
-  /** Whether it grew the best of its time (false: a near-miss or a crashed leaf). */
-  fromBest?: boolean;
 }
