@@ -90,7 +90,7 @@ export class ResearchLoop {
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
     this.workers = Math.max(1, Math.floor(opts.workers ?? opts.config.workers ?? 1));
     this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
-    this.search = new LoopSearch(opts.search ?? searchPolicyFor(opts.config), opts.config.metric.goal);
+    this.search = new LoopSearch(opts.search ?? searchPolicyFor(opts.config, opts.proposer.name), opts.config.metric.goal);
     this.ids = new ExperimentIds(opts.workspace);
     this.control = new LoopControl(this.flights, {
       stopping: (id) => this.setPhase('stopping', id),

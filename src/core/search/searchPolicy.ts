@@ -190,12 +190,18 @@ export function createSearchPolicy(opts: Partial<SearchOptions> & { policy: Sear
   return new TreeSearchPolicy(opts);
 }
 
-/** The policy ratchet.json (or `ratchet run --search`) asks for (loadConfig fills best-first; a hand-built config without `search` gets greedy, the historical loop); greedy makes no plateau moves unless `plateau` is set. */
-export function searchPolicyFor(config: { seed: number; search?: { policy: SearchPolicyName; plateau?: number; nearMiss?: number; debugProbability?: number; debugDepth?: number; lambda?: number } }): SearchPolicy {
+/**
+ * The policy ratchet.json (or `ratchet run --search`) asks for (loadConfig fills best-first; a
+ * hand-built config without `search` gets greedy, the historical loop); greedy makes no plateau
+ * moves unless `plateau` is set. `proposer`: the offline proposer only turns constants and cannot
+ * read a crash, so it gets no debug attempts (the first real session spent one re-crashing).
+ */
+export function searchPolicyFor(config: { seed: number; search?: { policy: SearchPolicyName; plateau?: number; nearMiss?: number; debugProbability?: number; debugDepth?: number; lambda?: number } }, proposer?: string): SearchPolicy {
   const s = config.search ?? { policy: 'greedy' as const };
   const opts: Partial<SearchOptions> & { policy: SearchPolicyName } = { policy: s.policy, seed: config.seed, plateau: s.plateau ?? (s.policy === 'greedy' ? 0 : DEFAULT_SEARCH.plateau) };
   if (s.nearMiss !== undefined) opts.nearMiss = s.nearMiss;
   if (s.debugProbability !== undefined) opts.debugProbability = s.debugProbability;
+  if (proposer === 'offline') opts.debugProbability = 0;
   if (s.debugDepth !== undefined) opts.debugDepth = s.debugDepth;
   if (s.lambda !== undefined) opts.lambda = s.lambda;
   return createSearchPolicy(opts);

@@ -22,6 +22,8 @@ describe('search in ratchet.json', () => {
     expect(searchPolicyFor(validateConfig({ ...base, search: { policy: 'greedy', plateau: 5 } })).options.plateau).toBe(5);
     expect(searchPolicyFor(validateConfig({ ...base, search: { nearMiss: 2 } })).options).toMatchObject({ policy: 'best-first', nearMiss: 2 });
     expect(searchPolicyFor({ seed: 1 }).name).toBe('greedy');
+    expect(searchPolicyFor(c, 'offline').options.debugProbability).toBe(0);
+    expect(searchPolicyFor(c, 'claude').options.debugProbability).toBe(0.25);
     expect(defaultConfig().search?.policy).toBe('best-first');
   });
 
