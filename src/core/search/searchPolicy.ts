@@ -5,6 +5,8 @@ export interface SearchPolicy {
   readonly name: SearchPolicyName;
   readonly options: Readonly<SearchOptions>;
   choose(state: SearchState): SearchChoice;
+  /** The frontier: the nodes the next ordinary proposal may grow from (the best and its near-misses under best-first; the best under greedy), for the faces. */
+  frontier?(state: SearchState): string[];
 }
 
 /**
@@ -117,6 +119,15 @@ export class TreeSearchPolicy implements SearchPolicy {
       }
     }
     return this.grow(best, candidates, measured, rand, 'improve', state.sigma);
+  }
+
+  frontier(state: SearchState): string[] {
+    const best = state.nodes.find((n) => n.id === state.best);
+    if (!best) return [];
+    if (this.options.policy === 'greedy') return [best.id];
+    const dir = state.goal === 'minimize' ? -1 : 1;
+    const measured: Scored[] = state.nodes.filter((n) => n.status === 'ok' && n.mean !== null).map((n) => ({ node: n, score: dir * (n.mean as number) }));
+    return this.candidates(measured, best, best.mean === null ? null : dir * best.mean, state.sigma).map((c) => c.node.id);
   }
 
   /** The best and the measured nodes within noise of it, with their scores. */

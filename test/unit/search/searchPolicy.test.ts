@@ -79,6 +79,12 @@ describe('best-first', () => {
     expect(count.get('e1')!).toBeGreaterThan(20);
   });
 
+  it('names its frontier: the best and the near-misses (greedy: the best)', () => {
+    const p = createSearchPolicy({ policy: 'best-first', seed: 7 });
+    expect(p.frontier!(state(nodes, 'e1')).sort()).toEqual(['e1', 'e2']);
+    expect(createSearchPolicy({ policy: 'greedy' }).frontier!(state(nodes, 'e1'))).toEqual(['e1']);
+  });
+
   it('grows only the best when the σ is unknown or the others are beyond noise', () => {
     const p = createSearchPolicy({ policy: 'best-first', seed: 7, debugProbability: 0, plateau: 0 });
     for (let step = 0; step < 30; step++) {
