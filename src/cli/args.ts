@@ -21,6 +21,8 @@ export const USAGE = `usage:
       --workers N                        train N experiments at once, one accelerator each (default 1)
       --no-pipeline                      do not write the next proposal while a run trains
       --executor local|slurm             where runs happen (default: from ratchet.json, local)
+      --search greedy|best-first         which experiment each proposal grows from: the best (greedy)
+                                         or the best and its near-misses (best-first, the default)
   ratchet status [--workspace DIR] [--json]
   ratchet report [--workspace DIR] [--tag NAME] [--out DIR]
                                          write report.html, progress.png and summary.md of a session
@@ -31,7 +33,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
-  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm'; search?: 'greedy' | 'best-first' }
   | { kind: 'status'; workspace: string; json: boolean }
   | { kind: 'report'; workspace: string; tag?: string; out?: string };
 
@@ -99,6 +101,7 @@ export function parseCommand(argv: string[]): Command {
           workers: { type: 'string' },
           'no-pipeline': { type: 'boolean' },
           executor: { type: 'string' },
+          search: { type: 'string' },
         },
       });
       void positionals;
@@ -113,6 +116,8 @@ export function parseCommand(argv: string[]): Command {
       if (from !== undefined && from !== 'best' && from !== 'branch') throw new UsageError(`--from must be best or branch, got "${from}"`);
       const executor = values.executor;
       if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`--executor must be local or slurm, got "${executor}"`);
+      const search = values.search;
+      if (search !== undefined && search !== 'greedy' && search !== 'best-first') throw new UsageError(`--search must be greedy or best-first, got "${search}"`);
       return {
         kind: 'run',
         workspace: values.workspace ?? process.cwd(),
@@ -127,6 +132,7 @@ export function parseCommand(argv: string[]): Command {
         workers: positiveInt(values.workers, '--workers'),
         pipeline: values['no-pipeline'] ? false : undefined,
         executor: executor as 'local' | 'slurm' | undefined,
+        search: search as 'greedy' | 'best-first' | undefined,
       };
     }
     if (sub === 'status') {

@@ -67,6 +67,7 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   if (cmd.maxCost !== undefined) config.maxCost = cmd.maxCost;
   if (cmd.workers !== undefined) config.workers = cmd.workers;
   if (cmd.pipeline !== undefined) config.pipeline = cmd.pipeline;
+  if (cmd.search !== undefined) config.search = { ...(config.search ?? {}), policy: cmd.search };
   if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
   checkExecutorSandbox(config);
   if (config.sandbox) await checkSandbox();

@@ -111,6 +111,7 @@ export class TerminalRenderer {
         break;
       case 'experiment-recorded':
         this.out.line(this.row(e.record));
+        this.searchTally.add(e.record);
         break;
       case 'warning':
         this.out.line(`warning: ${e.message}`);
@@ -120,6 +121,10 @@ export class TerminalRenderer {
         this.ticker = null;
         this.out.live('');
         for (const l of summaryLines(e.summary, this.goal)) this.out.line(l);
+        {
+          const l = this.searchTally.line();
+          if (l) this.out.line(l);
+        }
         break;
       default:
         break;
@@ -147,13 +152,47 @@ export class TerminalRenderer {
     return parts.join(compact ? ' ' : '  ');
   }
 
+  private readonly searchTally = new SearchTally();
+
   row(r: ExperimentRecord): string {
     const status = statusLabel(r).padEnd(STATUS_WIDTH);
     const metric = fmtMetric(r.metric).padStart(9);
     const change = fmtChange(r, this.goal).padStart(9);
     const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || '(no hypothesis)';
     const why = r.status === 'kept' || r.status === 'baseline' || r.status === 'discarded' ? '' : ` — ${truncate(r.reason, 80)}`;
-    return `${r.id}  ${status}${metric} ${change}  ${truncate(text, Math.max(30, this.out.columns - 50))}${why}`;
+    const where = searchTag(r);
+    return `${r.id}  ${status}${metric} ${change}  ${where}${truncate(text, Math.max(30, this.out.columns - 50 - where.length))}${why}`;
+  }
+}
+
+/** "[combine from e7] " when the experiment did not simply grow the best: the node it grew from and the search's move. */
+export function searchTag(r: ExperimentRecord): string {
+  const s = r.search;
+  if (!s || (s.mode === 'improve' && s.fromBest !== false)) return '';
+  const from = s.fromBest === false && r.parent ? ` from ${r.parent}` : '';
+  const what = s.mode === 'combine' && s.partner ? `combine${from} + ${s.partner}` : s.mode === 'ablate' && s.ablate ? `ablate ${s.ablate}` : s.mode === 'improve' ? `near-miss${from}` : `${s.mode}${from}`;
+  return `[${what}] `;
+}
+
+/** The search's moves over a session, for the summary: how many grew the best, a near-miss, and each plateau move, and how many were kept. */
+export class SearchTally {
+  private policy: string | null = null;
+  private readonly counts = new Map<string, { n: number; kept: number }>();
+  add(r: ExperimentRecord): void {
+    const s = r.search;
+    if (!s) return;
+    this.policy = s.policy;
+    const key = s.mode === 'improve' ? (s.fromBest === false ? 'near-miss' : 'grew the best') : s.mode;
+    const c = this.counts.get(key) ?? { n: 0, kept: 0 };
+    c.n++;
+    if (r.status === 'kept') c.kept++;
+    this.counts.set(key, c);
+  }
+  line(): string | null {
+    if (!this.policy) return null;
+    const order = ['grew the best', 'near-miss', 'debug', 'structural', 'combine', 'ablate'];
+    const parts = order.filter((k) => this.counts.has(k)).map((k) => `${k} ${this.counts.get(k)!.n} (${this.counts.get(k)!.kept} kept)`);
+    return `search ${this.policy}: ${parts.join(', ')}`;
   }
 }
 

@@ -108,6 +108,18 @@ export const configSpec: Record<string, NullableSpec> = {
     },
   },
   pipeline: { type: 'boolean', description: 'Write the next proposal while the current run trains (default true). A fast proposer (under a second or 2% of the budget) is asked after the run anyway, when its result is known.' },
+  search: {
+    type: 'object',
+    description: 'Which experiment each proposal grows from (see docs/search.md): best-first (the default: the best or a near-miss within noise of it, weighted by score and by how often it was grown; crashed leaves get debug attempts) or greedy (always the best). After `plateau` experiments without a keep the search makes structural, combine and ablate moves.',
+    fields: {
+      policy: { type: 'enum', values: ['greedy', 'best-first'], description: 'best-first (default) or greedy (always grow the current best).' },
+      plateau: { type: 'integer', min: 0, description: 'Experiments without a keep before a burst of plateau moves (structural, combine, ablate); 0 turns them off (default 12 for best-first, 0 for greedy).' },
+      nearMiss: { type: 'number', min: 0, description: 'best-first: a node within this many standard errors of the best (over both sides\' repeats) is a candidate parent (default 1).' },
+      debugProbability: { type: 'number', min: 0, description: 'best-first: chance of a debug attempt on a crashed leaf, at most 1 (default 0.25).' },
+      debugDepth: { type: 'integer', min: 0, description: 'best-first: most debug attempts in a row on one crashed line (default 2).' },
+      lambda: { type: 'number', min: 0, exclusiveMin: true, description: 'best-first: sharpness of the rank weight sigmoid(λ·(score − median)/max(MAD, σ)) (default 10).' },
+    },
+  },
   workers: { type: 'integer', min: 1, description: 'Experiments trained at once, each in its own git worktree and on its own accelerator (default 1).' },
   devices: { type: 'stringArray', description: 'CUDA_VISIBLE_DEVICES value of each worker, e.g. ["0", "1"] or ["0,1", "2,3"]; default: one per GPU that nvidia-smi lists (local executor only).' },
   sandbox: { type: 'boolean', description: 'Linux only, opt-in: run every command inside bubblewrap (apt-get install bubblewrap): no network, writes only to the run folder, the experiment\'s worktree and .ratchet/cache; everything else read-only.' },

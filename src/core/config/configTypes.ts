@@ -113,6 +113,8 @@ export interface RatchetConfig {
   // loadConfig always fills them.
   /** Propose the next experiment while the current one trains (default true). */
   pipeline?: boolean;
+  /** Which experiment each proposal grows from (src/core/search); loadConfig fills it. */
+  search?: SearchConfig;
   /** Experiments trained at once (default 1). */
   workers?: number;
   /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
@@ -120,4 +122,14 @@ export interface RatchetConfig {
   executor?: ExecutorConfig;
   /** Run commands inside bubblewrap: no network, writes only to the run folder, the worktree and .ratchet/cache (default false). */
   sandbox?: boolean;
+}
+
+export interface SearchConfig {
+  policy: 'greedy' | 'best-first';
+  /** Absent: 12 for best-first, 0 (off) for greedy. */
+  plateau?: number;
+  nearMiss?: number;
+  debugProbability?: number;
+  debugDepth?: number;
+  lambda?: number;
 }

@@ -26,6 +26,7 @@ export function defaultConfig(): RatchetConfig {
     confirm: { command: null, every: 1, tolerance: 0 },
     sanity: { enabled: true, relative: 0.1 },
     pipeline: true,
+    search: { policy: 'best-first' },
     workers: 1,
     devices: [],
     executor: { type: 'local', timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 },

@@ -126,5 +126,8 @@ export function validateConfig(raw: unknown, file = 'ratchet.json'): RatchetConf
   if (config.budget.steps !== undefined && config.budget.tokens !== undefined) {
     throw new ConfigError(`${file}: "budget.steps" and "budget.tokens" are both set: choose one`);
   }
+  if (config.search?.debugProbability !== undefined && config.search.debugProbability > 1) {
+    throw new ConfigError(`${file}: "search.debugProbability" is ${config.search.debugProbability}: a probability is at most 1`);
+  }
   return config;
 }

@@ -14,8 +14,11 @@ import { stripRecheck } from './records';
  * pass it. Sets the row's status, delta and reason; nothing is recorded here.
  */
 export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p: Proposal): Promise<void> {
-  const { state, f, rec, lane, parent } = x;
+  const { state, f, rec, lane } = x;
   const { config } = ctx;
+  // Judged against the best: its parent under greedy (and for a re-check), the current best when the search grew another node.
+  const parent = ctx.search.followsBest || f.recheck ? x.parent : state.best;
+  x.against = parent;
   const commit = f.commit as string;
   if (f.veto) {
     rec.status = 'vetoed';

@@ -4,6 +4,8 @@ import type { Executor } from '../executors/executor';
 import type { Proposer } from '../proposers/proposer';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { GitStore } from '../store/gitStore';
+import type { LoopSearch, SearchPick } from '../search/loopSearch';
+import type { SearchPolicy } from '../search/searchPolicy';
 import type { LoopControl } from './control';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import type { Flight, Flights, Recheck, Stage } from './flight';
@@ -54,6 +56,8 @@ export interface LoopOptions {
   devices?: string[];
   /** Finds the visible GPUs when no devices are configured (default: `nvidia-smi -L`). */
   detectDevices?: () => Promise<string[]>;
+  /** Which node each proposal grows from (default: the config's `search`). */
+  search?: SearchPolicy;
 }
 
 /** The baseline could not be measured, or the loop cannot go on. */
@@ -100,6 +104,8 @@ export interface LoopContext extends RunContext {
   readonly opts: LoopOptions;
   readonly proposer: Proposer;
   readonly keepPolicy: KeepPolicy;
+  /** Which node each proposal grows from (src/core/search). */
+  readonly search: LoopSearch;
   readonly flights: Flights;
   readonly control: LoopControl;
   readonly latency: ProposeLatency;
@@ -125,6 +131,10 @@ export interface Experiment {
   readonly lane: Lane;
   readonly rec: ExperimentRecord;
   parent: ExperimentRecord;
+  /** The search's choice of `parent` (absent for a re-check, which goes on the best). */
+  pick?: SearchPick;
+  /** What it is judged against: its parent under greedy, the best of its time when the search grew another node (set by decide). */
+  against?: ExperimentRecord;
   slot: Slot | null;
   /** Times its proposal was written again (a twin in flight, a best that moved). */
   regenerations: number;
@@ -132,6 +142,13 @@ export interface Experiment {
 
 /** Times a proposal that duplicates an in-flight run, or no longer applies, is written again. */
 export const MAX_REGENERATIONS = 3;
+
+/** Asks the search which node the experiment grows from, and notes the choice on its row. */
+export function aimSearch(ctx: LoopContext, x: Experiment): ExperimentRecord {
+  x.pick = ctx.search.pick(x.state.rows, x.state.best, ctx.flights.size - 1);
+  x.rec.search = x.pick.record;
+  return x.pick.parent;
+}
 
 /** Points the experiment at `parent`: the best it builds on and is compared with. */
 export function aimAt(x: Experiment, parent: ExperimentRecord): void {

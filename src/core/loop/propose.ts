@@ -7,6 +7,8 @@ import { isAbort, type Outcome } from './flight';
 import { LoopError, type Experiment, type LoopContext, MAX_REGENERATIONS } from './loopContext';
 import { abortedBeforeTraining, addUsage, describeChange, recordAs } from './records';
 import { aborted } from './workerPool';
+import { gitMove, searchContext } from '../search/loopSearch';
+import { experimentsSinceKeep } from '../search/searchNodes';
 
 export type Proposal = Extract<ProposeOutcome, { kind: 'proposal' }>;
 
@@ -46,6 +48,14 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
     rec.hypothesis = p.hypothesis;
     return p;
   }
+  // combine / ablate: made by git when it merges cleanly, else written by the proposer (told why).
+  const move = x.pick ? await gitMove(ctx.store, ctx.config.editable, x.pick, state.rows, new Map((await readWorkspaceFiles(ctx.config, lane.cwd)).filter((w) => w.editable).map((w) => [w.path, w.content]))) : null;
+  if (move && 'edits' in move) {
+    const p: Proposal = { kind: 'proposal', hypothesis: move.hypothesis, edits: move.edits };
+    ctx.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: p.hypothesis } });
+    rec.hypothesis = p.hypothesis;
+    return p;
+  }
   ctx.setStage(f, 'proposing', 'proposing');
   const program = await fs.readFile(path.join(lane.cwd, 'program.md'), 'utf8').catch(() => null);
   const feedback = ctx.feedback.splice(0);
@@ -58,6 +68,7 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
       files: await readWorkspaceFiles(ctx.config, lane.cwd),
       history: ctx.earlierRows.length ? [...ctx.earlierRows, ...state.rows] : state.rows,
       best: x.parent,
+      ...(x.pick ? { search: await searchContext(ctx.store, x.pick, state.best, state.rows, experimentsSinceKeep(state.rows), move && 'why' in move ? move.why : undefined) } : {}),
       feedback,
       inFlight: ctx.flights.hypothesesBesides(f),
       signal: abort.signal,

@@ -30,7 +30,8 @@ export async function awaitAccelerator(ctx: LoopContext, x: Experiment, baseline
  */
 export async function rebase(ctx: LoopContext, x: Experiment, p: Proposal): Promise<'current' | 'rebased' | 'again' | Outcome> {
   const { state, f, lane, rec } = x;
-  if (state.best.commit === x.parent.commit) return 'current';
+  // best-first tests the node it chose: only greedy's proposals follow the best.
+  if (state.best.commit === x.parent.commit || (!ctx.search.followsBest && !f.recheck)) return 'current';
   const { config } = ctx;
   const from = x.parent;
   const onto = state.best;

@@ -101,7 +101,7 @@ export async function recordDecision(ctx: LoopContext, x: Experiment): Promise<'
   const { state, rec, parent } = x;
   if (rec.status === 'kept') {
     state.best = rec;
-    await ctx.gitSerial(() => ctx.store.advanceBranch(state.tag, rec.commit as string, parent.commit as string));
+    await ctx.gitSerial(() => ctx.store.advanceBranch(state.tag, rec.commit as string, (x.against ?? parent).commit as string));
   }
   await recordExperiment(ctx, rec, state.rows, state.best);
   return 'recorded';

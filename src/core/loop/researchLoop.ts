@@ -17,7 +17,9 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { Flights, isOutcome, type Flight, type Outcome, type Recheck, type Stage } from './flight';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import type { KeepPolicy } from './keepRules/keepPolicy';
-import { aimAt, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
+import { aimAt, aimSearch, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
+import { LoopSearch } from '../search/loopSearch';
+import { searchPolicyFor } from '../search/searchPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
 import { ExperimentIds } from './ids';
 import { measure } from './measure';
@@ -59,6 +61,7 @@ export class ResearchLoop {
   private readonly listeners = new Set<LoopListener>();
   private readonly executor: Executor;
   private readonly keepPolicy: KeepPolicy;
+  private readonly search: LoopSearch;
   private readonly earlyStop: EarlyStopRule | null;
   private readonly workers: number;
   private readonly pipeline: boolean;
@@ -87,6 +90,7 @@ export class ResearchLoop {
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
     this.workers = Math.max(1, Math.floor(opts.workers ?? opts.config.workers ?? 1));
     this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
+    this.search = new LoopSearch(opts.search ?? searchPolicyFor(opts.config, opts.proposer.name), opts.config.metric.goal);
     this.ids = new ExperimentIds(opts.workspace);
     this.control = new LoopControl(this.flights, {
       stopping: (id) => this.setPhase('stopping', id),
@@ -176,6 +180,7 @@ export class ResearchLoop {
       earlyStop: this.earlyStop,
       notes: new RunNotes(),
       keepPolicy: this.keepPolicy,
+      search: this.search,
       get phase() {
         return loop._phase;
       },
@@ -374,6 +379,7 @@ export class ResearchLoop {
     const lane = await this.acquireLane(state);
     const parent = state.best;
     const x: Experiment = { state, f, lane, parent, rec: baseRecord(state.tag, f.id, parent, f.recheck?.hypothesis ?? '', f.startedAt, this.opts.proposer.name), slot: null, regenerations: 0 };
+    if (!f.recheck) aimAt(x, aimSearch(this.ctx, x));
     try {
       return await this.runExperiment(x);
     } finally {
@@ -389,8 +395,8 @@ export class ResearchLoop {
     this.emit({ type: 'experiment-started', id: f.id, parent: x.parent.id, baseline: false });
     let proposal: Proposal;
     for (;;) {
-      // Written against the best as it is now; written again when the best moves before it trains.
-      aimAt(x, state.best);
+      // Written against the node the search chooses (greedy: the best as it is now, written again when the best moves before it trains).
+      aimAt(x, f.recheck ? state.best : aimSearch(ctx, x));
       await checkout(ctx, state.tag, lane, x.parent.commit as string);
       const proposed = await propose(ctx, x);
       if (isOutcome(proposed)) return proposed;
@@ -411,7 +417,7 @@ export class ResearchLoop {
     }
     ctx.setStage(f, 'training');
     await this.writeCurrent();
-    const m = await measure(ctx, { tag: state.tag, lane, slot: x.slot as Slot, id: f.id, commit: f.commit as string, seed: this.opts.config.seed, signal: f.abort.signal, best: x.parent });
+    const m = await measure(ctx, { tag: state.tag, lane, slot: x.slot as Slot, id: f.id, commit: f.commit as string, seed: this.opts.config.seed, signal: f.abort.signal, best: this.search.followsBest || f.recheck ? x.parent : state.best });
     fillRun(x.rec, m);
     await decide(ctx, x, m, proposal);
     return recordDecision(ctx, x);

@@ -1,6 +1,7 @@
 import type { RatchetConfig } from '../config/configTypes';
 import type { FileEdit } from '../edits/editTypes';
 import type { ExperimentRecord, TokenUsage } from '../store/experimentRecord';
+import type { SearchContext } from '../search/loopSearch';
 
 /** What a proposal looks like while it streams; the diff view renders from these. */
 export type ProposalStreamEvent =
@@ -29,8 +30,10 @@ export interface ProposerContext {
   files: WorkspaceFile[];
   /** Every experiment of this workspace so far, oldest first. */
   history: readonly ExperimentRecord[];
-  /** The best kept experiment (or the baseline) the proposal builds on. */
+  /** The experiment the proposal builds on: the best kept one (or the baseline), or the node the search chose (see `search`). */
   best: ExperimentRecord | null;
+  /** Where the search stands: the node it grows from and why, the mode (plateau moves, debug), the true best. Absent in older callers. */
+  search?: SearchContext;
   /** Messages for the proposer about its previous proposals (refused edits, duplicates...). */
   feedback: string[];
   /** Hypotheses currently being trained, so they are not proposed twice. */

@@ -1,3 +1,27 @@
+/** Which node each proposal grows from (src/core/search): the current best, or any strong node. */
+export type SearchPolicyName = 'greedy' | 'best-first';
+
+/**
+ * What kind of experiment the search asked for:
+ * - `improve`: grow the chosen node with an ordinary change;
+ * - `debug`: the chosen node crashed; fix it (its idea may still be good);
+ * - `structural` (plateau): a larger, structural change rather than another tweak;
+ * - `combine` (plateau): the chosen node merged with `partner` (two near-misses or kept siblings);
+ * - `ablate` (plateau): the best without the change `ablate` kept earlier (does the best still hold?).
+ */
+export type SearchMode = 'improve' | 'debug' | 'structural' | 'combine' | 'ablate';
+
+/** What a ledger row keeps of the search's choice (`search`). */
+export interface SearchRecord {
+  policy: SearchPolicyName;
+  mode: SearchMode;
+  reason: string;
+  partner?: string;
+  ablate?: string;
+  /** Whether it grew the best of its time (false: a near-miss or a crashed leaf). */
+  fromBest?: boolean;
+}
+
 /** One row of `.ratchet/experiments.jsonl`. */
 export type ExperimentStatus =
   | 'baseline'
@@ -59,4 +83,6 @@ export interface ExperimentRecord {
   logTail?: string;
   /** Paths the edit touched. */
   files?: string[];
+  /** How the search chose the node this experiment grew from (`parent`), and the kind of move (src/core/search). */
+  search?: SearchRecord;
 }

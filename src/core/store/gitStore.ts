@@ -1,4 +1,5 @@
 import { closeSync, constants as fsConstants, type Dirent, fstatSync, lstatSync, openSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
 import { ratchetPaths } from './ratchetPaths';
@@ -390,6 +391,36 @@ export class GitStore {
   async restoreFiles(tag: string, commit: string, files: string[], worktree = tag): Promise<void> {
     if (files.length === 0) return;
     await this.wt(worktree, ['checkout', commit, '--', ...files.map((f) => `:(top,literal)${this.repoPath(f)}`)]);
+  }
+
+  /**
+   * A three-way merge of the given workspace-relative files, without touching any worktree:
+   * `theirs`'s change against `base` applied onto `ours` (`base` defaults to the merge base of
+   * the two). The search combines two nodes this way (base: their merge base) and ablates one
+   * change from the best (theirs: the change's parent, base: the change). Returns the merged text
+   * of each file, or the files whose merge conflicts.
+   */
+  async mergeFiles(files: string[], ours: string, theirs: string, base?: string): Promise<{ ok: true; files: Map<string, string> } | { ok: false; conflicts: string[] }> {
+    const b = base ?? (await this.ws(['merge-base', ours, theirs]));
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ratchet-merge-'));
+    try {
+      const out = new Map<string, string>();
+      const conflicts: string[] = [];
+      for (const f of files) {
+        const [o, t, m] = await Promise.all([this.showFile(ours, f), this.showFile(theirs, f), this.showFile(b, f)]);
+        if (o === null || t === null || m === null) {
+          if (o !== t) conflicts.push(`${f} (added or removed on one side)`);
+          continue;
+        }
+        await Promise.all([fs.writeFile(path.join(tmp, 'ours'), o), fs.writeFile(path.join(tmp, 'base'), m), fs.writeFile(path.join(tmp, 'theirs'), t)]);
+        // Without -p the result is written over "ours"; exit 0 means no conflict.
+        if (await gitOk(tmp, ['merge-file', '-q', 'ours', 'base', 'theirs'])) out.set(f, await fs.readFile(path.join(tmp, 'ours'), 'utf8'));
+        else conflicts.push(f);
+      }
+      return conflicts.length ? { ok: false, conflicts } : { ok: true, files: out };
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
   }
 
   async diff(from: string, to: string): Promise<string> {

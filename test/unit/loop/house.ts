@@ -16,6 +16,8 @@ import { Pool, type Lane, type Slot } from '../../../src/core/loop/workerPool';
 import type { Proposer } from '../../../src/core/proposers/proposer';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import { GitStore } from '../../../src/core/store/gitStore';
+import { LoopSearch } from '../../../src/core/search/loopSearch';
+import { searchPolicyFor } from '../../../src/core/search/searchPolicy';
 import { knobConfig, StandInProposer } from './standIns';
 
 export interface House {
@@ -51,6 +53,8 @@ export async function house(ws: string, o: { config?: Partial<RatchetConfig>; pr
     earlyStop: null,
     notes: new RunNotes(),
     keepPolicy: o.keepPolicy ?? new ThresholdKeepPolicy('strict'),
+    // The stage tests exercise greedy's mechanics (re-basing onto a moved best) unless they ask for a search.
+    search: new LoopSearch(searchPolicyFor({ ...config, search: o.config?.search ?? { policy: 'greedy' } }), config.metric.goal),
     get phase() {
       return phase;
     },

@@ -22,7 +22,7 @@ function setup(o: { latencyMs: number; runMs: number; budgetSeconds?: number; pl
   const events: (LoopEvent & { at: number })[] = [];
   const loop = new ResearchLoop({
     workspace: ws,
-    config: knobConfig({ workers: o.workers ?? 1, pipeline: o.pipeline ?? true, devices: o.devices ?? [], budget: { seconds: o.budgetSeconds ?? Math.max(0.05, o.runMs / 1000), graceSeconds: 1 } }),
+    config: knobConfig({ workers: o.workers ?? 1, pipeline: o.pipeline ?? true, devices: o.devices ?? [], budget: { seconds: o.budgetSeconds ?? Math.max(0.05, o.runMs / 1000), graceSeconds: 1 }, search: { policy: 'greedy' } }), // re-basing onto a new best is greedy's (best-first grows the node it chose)
     proposer,
     executor,
     experiments: o.experiments,

@@ -210,6 +210,33 @@ export function renderHistory(ctx: Pick<ProposerContext, 'history' | 'best' | 'c
   return out.join('\n');
 }
 
+const MODE_ASK: Record<string, string> = {
+  improve: 'Propose one change to this version.',
+  debug: 'This version crashed (its log tail is below). Fix the crash while keeping the idea of its change, unless the idea itself is what breaks.',
+  structural: 'The search is on a plateau: small tweaks have stopped paying. Propose a structural change (architecture, optimizer, schedule, data pipeline), not another small adjustment of a constant; look at what was tried and how it did.',
+  combine: 'Combine the two changes: apply the change shown below on top of this version, so that both are in. Git could not merge them cleanly, so write the combination yourself.',
+  ablate: 'Take the change shown below out of this version (revert it by hand; git could not revert it cleanly), keeping everything else: does the result still hold without it?',
+};
+
+/** Where the search stands: the node the proposal grows from and why, its diff from the best, its siblings, the move asked for. */
+export function renderSearch(ctx: Pick<ProposerContext, 'search' | 'config'>): string | null {
+  const s = ctx.search;
+  if (!s) return null;
+  const metric = ctx.config.metric.name;
+  const out = [`## Where you grow from (search: ${s.policy}, move: ${s.mode})`];
+  const p = s.parent;
+  out.push(p.id === s.best.id ? `You grow from the best, ${p.id} (${metric}=${fmtNum(p.metric)}).` : `You grow from ${p.id} (${p.status}${p.metric !== null ? `, ${metric}=${fmtNum(p.metric)}` : ''}: "${oneLine(p.hypothesis, 160)}"), not from the best ${s.best.id} (${metric}=${fmtNum(s.best.metric)}).`);
+  out.push(`Why: ${s.reason}.`);
+  if (s.sinceKeep > 0) out.push(`${s.sinceKeep} experiment${s.sinceKeep === 1 ? '' : 's'} since the last keep.`);
+  if (s.diffFromBest) out.push(`Its code against the best's:\n${fence('', cap(s.diffFromBest, 4000), 'diff')}`);
+  if (s.siblings.length) out.push(`Already grown from ${p.id} (do not repeat these):\n${s.siblings.slice(-12).map((r) => `- ${r.id} ${r.status}${r.metric !== null ? ` ${metric}=${fmtNum(r.metric)}` : ''}: ${oneLine(r.hypothesis, 160)}`).join('\n')}`);
+  if (s.mode === 'debug' && p.logTail) out.push(`Log tail of ${p.id}:\n${fence('', tail(p.logTail, 3000))}`);
+  const other = s.partner ?? s.ablate;
+  if (other) out.push(`${s.partner ? 'The change to combine' : 'The change to take out'}: ${other.id} ("${oneLine(other.hypothesis, 160)}"${other.metric !== null ? `, ${metric}=${fmtNum(other.metric)}` : ''})${s.changeDiff ? `\n${fence('', cap(s.changeDiff, 6000), 'diff')}` : ''}`);
+  out.push(MODE_ASK[s.mode] ?? MODE_ASK.improve);
+  return out.join('\n\n');
+}
+
 /**
  * The request: a stable, cache-friendly prefix (instructions, program, read-only files) in the
  * system prompt, then the editable files (stable until a change is kept), then what changes on
@@ -237,12 +264,14 @@ export function buildPrompt(ctx: ProposerContext): Prompt {
   const content: TextBlock[] = [
     {
       type: 'text',
-      text: `## Editable files (current best version; your SEARCH text must match these exactly)\n\n${renderFiles(editable, false)}`,
+      text: `## Editable files (${ctx.search && ctx.search.parent.id !== ctx.search.best.id ? `the version of ${ctx.search.parent.id}, the experiment you grow from` : 'current best version'}; your SEARCH text must match these exactly)\n\n${renderFiles(editable, false)}`,
       cache_control: { type: 'ephemeral' },
     },
     { type: 'text', text: renderHistory(ctx) },
   ];
   const tail: string[] = [];
+  const where = renderSearch(ctx);
+  if (where) tail.push(where);
   if (ctx.inFlight.length > 0) {
     tail.push(`## Being trained now (do not propose these again)\n${ctx.inFlight.map((h) => `- ${oneLine(h, 200)}`).join('\n')}`);
   }

@@ -12,6 +12,8 @@ export interface OfflineMeta {
     /** The full configuration after the change, as a key: never proposed twice. */
     config: string;
   };
+  /** A structural move (on a plateau) changes a second knob at once. */
+  also?: { param: string; from: number; to: number };
 }
 
 interface KnobState {
@@ -76,16 +78,46 @@ export class OfflineProposer implements Proposer {
       const key = configKey(constants, knob.name, toValue);
       if (tried.has(key) || inFlight.has(`${knob.name} ${knob.literal} → ${newLiteral}`)) continue;
       const meta: OfflineMeta = { offline: { param: knob.name, from: knob.value, to: toValue, direction: toValue > knob.value ? 1 : -1, config: key } };
-      const hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} (${this.why(ks, meta.offline.direction)})`;
+      let hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} (${this.why(ks, meta.offline.direction)})`;
+      const edits = [{ path: knob.path, search: knob.line, replace: replaceValue(knob, newLiteral) }];
+      if (ctx.search?.mode === 'structural') {
+        // On a plateau the search asks for a larger move: a second knob (on another line) at once.
+        const second = this.secondKnob(constants, knob, state, rand, tried, toValue);
+        if (second) {
+          meta.offline.config = second.key;
+          meta.also = { param: second.knob.name, from: second.knob.value, to: second.to };
+          hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} and ${second.knob.name} ${second.knob.literal} → ${second.literal} (a structural move on a plateau: two knobs at once)`;
+          edits.push({ path: second.knob.path, search: second.knob.line, replace: replaceValue(second.knob, second.literal) });
+        }
+      }
       ctx.onEvent({ kind: 'hypothesis', text: hypothesis });
-      const edit = { path: knob.path, search: knob.line, replace: replaceValue(knob, newLiteral) };
-      ctx.onEvent({ kind: 'block-started', index: 0, path: knob.path });
-      ctx.onEvent({ kind: 'replace-progress', index: 0, path: knob.path, replace: edit.replace });
-      ctx.onEvent({ kind: 'block-complete', index: 0, edit });
+      edits.forEach((edit, index) => {
+        ctx.onEvent({ kind: 'block-started', index, path: edit.path });
+        ctx.onEvent({ kind: 'replace-progress', index, path: edit.path, replace: edit.replace });
+        ctx.onEvent({ kind: 'block-complete', index, edit });
+      });
       ctx.onEvent({ kind: 'done' });
-      return { kind: 'proposal', hypothesis, edits: [edit], meta: meta as unknown as Record<string, unknown> };
+      return { kind: 'proposal', hypothesis, edits, meta: meta as unknown as Record<string, unknown> };
     }
     return { kind: 'exhausted', reason: `the offline search found no untried configuration near the best one after ${MAX_ATTEMPTS} attempts` };
+  }
+
+  /** Another knob, on another line, one step away, such that the pair's configuration was not tried. */
+  private secondKnob(constants: NumericConstant[], first: NumericConstant, state: Map<string, KnobState>, rand: () => number, tried: Set<string>, firstTo: number): { knob: NumericConstant; to: number; literal: string; key: string } | null {
+    const others = constants.filter((c) => c.name !== first.name && !(c.path === first.path && c.line === first.line));
+    for (let attempt = 0; attempt < 20 && others.length; attempt++) {
+      const knob = this.pickKnob(others, state, rand);
+      const ks = state.get(knob.name) ?? freshState();
+      const to = step(knob, this.pickDirection(ks, rand), ks.sigma * (0.75 + 0.5 * rand()));
+      if (to === null) continue;
+      const literal = formatLike(to, knob.literal, knob.isInt);
+      const value = Number(literal);
+      if (value === knob.value) continue;
+      const key = JSON.stringify(constants.map((c) => [c.path, c.name, c.name === first.name ? firstTo : c.name === knob.name ? value : c.value]));
+      if (tried.has(key)) continue;
+      return { knob, to: value, literal, key };
+    }
+    return null;
   }
 
   private replay(rows: ExperimentRecord[]): Map<string, KnobState> {

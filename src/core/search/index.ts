@@ -1,0 +1,3 @@
+export * from './searchTypes';
+export * from './searchNodes';
+export * from './searchPolicy';
