@@ -173,13 +173,13 @@ export class GitPool {
       if (pushes.length === 0) return { ok: true, pushedRows: 0, pushedCommits: 0, attempts, participants };
       const pushedRows = local.rows.length - (await this.readChain(remoteHead)).length;
       try {
-        await this.remote(['push', '--quiet', '--atomic', '--porcelain', '--no-verify', `--force-with-lease=${ledgerRef(REMOTE_ROOT, this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
+        await this.remote(['push', '--atomic', '--no-verify', `--force-with-lease=${ledgerRef(REMOTE_ROOT, this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
         // The remote now has these refs: mirror them so the next sync does not push them again.
         await this.g(['update-ref', seenRef, local.head!]);
         return { ok: true, pushedRows, pushedCommits: commits, attempts, participants };
       } catch (err) {
         const text = err instanceof GitError ? err.stderr + err.message : String(err);
-        const rejected = !(err instanceof GitTimeoutError) && /rejected|stale info|non-fast-forward|fetch first|atomic push failed/i.test(text);
+        const rejected = !(err instanceof GitTimeoutError) && /rejected|stale info|non-fast-forward|fetch first|atomic push failed|failed to push some refs/i.test(text);
         if (!rejected) return { ok: false, offline: true, error: (err as Error).message, attempts };
         if (attempts >= max) return { ok: false, offline: false, error: `push rejected ${attempts} times (others kept pushing): ${(err as Error).message}`, attempts };
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 200 * attempts));
@@ -233,11 +233,11 @@ export class GitPool {
         const tree = await this.g(['hash-object', '-t', 'tree', '-w', '--stdin'], { input: EMPTY_TREE_INPUT });
         const commit = await this.g([...IDENTITY, 'commit-tree', tree, '-m', JSON.stringify(claim)]);
         try {
-          await this.remote(['push', '--quiet', '--porcelain', '--no-verify', `--force-with-lease=${ref}:${expected}`, this.opts.remote, `${commit}:${ref}`]);
+          await this.remote(['push', '--no-verify', `--force-with-lease=${ref}:${expected}`, this.opts.remote, `${commit}:${ref}`]);
           await this.g(['update-ref', claimRef(SEEN_ROOT, key), commit]);
           return { ok: true, claim };
         } catch (err) {
-          if (err instanceof GitTimeoutError || !/rejected|stale info|fetch first|already exists/i.test(err instanceof GitError ? err.stderr + err.message : '')) {
+          if (err instanceof GitTimeoutError || !/rejected|stale info|fetch first|already exists|failed to push some refs/i.test(err instanceof GitError ? err.stderr + err.message : '')) {
             return { ok: false, heldBy: null, reason: `pool unreachable: ${(err as Error).message}` };
           }
         }
@@ -280,7 +280,7 @@ export class GitPool {
       const held = await this.readClaim(seen);
       if (!held || held.claim?.participant !== this.participant) return false;
       try {
-        await this.remote(['push', '--quiet', '--porcelain', '--no-verify', `--force-with-lease=${claimRef(REMOTE_ROOT, key)}:${held.sha}`, this.opts.remote, `:${claimRef(REMOTE_ROOT, key)}`]);
+        await this.remote(['push', '--no-verify', `--force-with-lease=${claimRef(REMOTE_ROOT, key)}:${held.sha}`, this.opts.remote, `:${claimRef(REMOTE_ROOT, key)}`]);
         await this.g(['update-ref', '-d', seen], { allowFail: true });
         return true;
       } catch {
