@@ -1,3 +1,5 @@
+import { remoteProtocol } from '../core/store/remoteUrl';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GitStore } from '../core/store/gitStore';
 
@@ -21,6 +23,9 @@ export const USAGE = `usage:
       --workers N                        train N experiments at once, one accelerator each (default 1)
       --no-pipeline                      do not write the next proposal while a run trains
       --executor local|slurm             where runs happen (default: from ratchet.json, local)
+      --pool REMOTE                      share the research through a git remote (a bare repository
+                                         path, ssh://host/path or user@host:path; docs/pool.md)
+      --participant NAME                 this loop's name in the pool (default: kept in .ratchet/pool.json)
   ratchet status [--workspace DIR] [--json]
   ratchet report [--workspace DIR] [--tag NAME] [--out DIR]
                                          write report.html, progress.png and summary.md of a session
@@ -31,7 +36,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
-  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm' }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm'; pool?: string; participant?: string }
   | { kind: 'status'; workspace: string; json: boolean }
   | { kind: 'report'; workspace: string; tag?: string; out?: string };
 
@@ -99,6 +104,8 @@ export function parseCommand(argv: string[]): Command {
           workers: { type: 'string' },
           'no-pipeline': { type: 'boolean' },
           executor: { type: 'string' },
+          pool: { type: 'string' },
+          participant: { type: 'string' },
         },
       });
       void positionals;
@@ -127,6 +134,8 @@ export function parseCommand(argv: string[]): Command {
         workers: positiveInt(values.workers, '--workers'),
         pipeline: values['no-pipeline'] ? false : undefined,
         executor: executor as 'local' | 'slurm' | undefined,
+        pool: poolRemote(values.pool),
+        participant: values.participant,
       };
     }
     if (sub === 'status') {
@@ -142,4 +151,16 @@ export function parseCommand(argv: string[]): Command {
     throw new UsageError(`${sub}: ${parserMessage(err as Error)}`);
   }
   throw new UsageError(`unknown command "${sub}": expected init, run, status or report`);
+}
+
+/** `--pool`: a local path is made absolute (relative to the current folder); URLs are checked as they are. */
+function poolRemote(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const abs = !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v) && !/^[^/]*:/.test(v) ? path.resolve(v) : v;
+  try {
+    remoteProtocol(abs);
+  } catch (err) {
+    throw new UsageError(`--pool: ${(err as Error).message}`);
+  }
+  return abs;
 }

@@ -118,6 +118,16 @@ export interface RatchetConfig {
   /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
   devices?: string[];
   executor?: ExecutorConfig;
+  /** A shared pool over a git remote (docs/pool.md); null or absent: none. */
+  pool?: PoolConfig | null;
   /** Run commands inside bubblewrap: no network, writes only to the run folder, the worktree and .ratchet/cache (default false). */
   sandbox?: boolean;
+}
+
+/** `"pool"` in ratchet.json. */
+export interface PoolConfig {
+  remote: string;
+  participant?: string;
+  claimMinutes?: number;
+  tolerance?: number;
 }

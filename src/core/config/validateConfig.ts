@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { validParticipant } from '../pool/poolRefs';
+import { remoteProtocol } from '../store/remoteUrl';
 import type { RatchetConfig } from './configTypes';
 import { configSpec, type FieldSpec, type NullableSpec } from './configSpec';
 import { defaultConfig } from './defaults';
@@ -125,6 +127,15 @@ export function validateConfig(raw: unknown, file = 'ratchet.json'): RatchetConf
   }
   if (config.budget.steps !== undefined && config.budget.tokens !== undefined) {
     throw new ConfigError(`${file}: "budget.steps" and "budget.tokens" are both set: choose one`);
+  }
+  if (config.pool) {
+    if (!config.pool.remote) throw new ConfigError(`${file}: "pool.remote" is required when "pool" is set`);
+    try {
+      remoteProtocol(config.pool.remote);
+    } catch (err) {
+      throw new ConfigError(`${file}: "pool.remote": ${(err as Error).message}`);
+    }
+    if (config.pool.participant !== undefined && !validParticipant(config.pool.participant)) throw new ConfigError(`${file}: "pool.participant" must be 1-40 letters, digits, '.', '_' or '-' starting with a letter or digit, got ${JSON.stringify(config.pool.participant)}`);
   }
   return config;
 }

@@ -7,6 +7,7 @@ import { planEdits, writePlanned, type PlannedFile } from '../edits/applyEdits';
 import type { FileEdit } from '../edits/editTypes';
 import { diffSignature, unifiedDiffOfFiles } from '../edits/normalizedDiff';
 import { assignDevices } from '../executors/devices';
+import type { LoopPoolHook } from '../pool/loopPool';
 import type { Executor } from '../executors/executor';
 import { createExecutor } from '../executors/createExecutor';
 import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type Proposer, type WorkspaceFile } from '../proposers/proposer';
@@ -68,6 +69,8 @@ export interface LoopOptions {
   pipeline?: boolean;
   /** CUDA_VISIBLE_DEVICES per worker (overrides config.devices). */
   devices?: string[];
+  /** A shared pool over a git remote (src/core/pool/loopPool.ts, docs/pool.md). */
+  pool?: LoopPoolHook;
   /** Finds the visible GPUs when no devices are configured (default: `nvidia-smi -L`). */
   detectDevices?: () => Promise<string[]>;
 }
@@ -186,6 +189,8 @@ export class ResearchLoop {
   private readonly proposeMs: number[] = [];
   /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
   private earlierRows: ExperimentRecord[] = [];
+  /** The other participants' rows of a shared pool (ids are pool ids). */
+  private poolRows: ExperimentRecord[] = [];
   /** Git operations that touch shared state (worktree list, the session branch) run one at a time. */
   private gitQueue: Promise<unknown> = Promise.resolve();
 
@@ -327,6 +332,7 @@ export class ResearchLoop {
       const exists = (await this.store.branchTip(tag)) !== null;
       const start = !exists ? await this.startPoint(tag, ledger.records) : null;
       const session = await this.store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
+      if (this.opts.pool) this.poolRows = await this.opts.pool.start({ tag, start: session.start, repo: { gitDir: this.store.commonDir }, prefix: this.store.prefix });
       this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
       this.slots = new Pool<Slot>(devices.map((device, index) => ({ index, device })));
       const rows = ledger.records.filter((r) => r.session === tag);
@@ -376,6 +382,7 @@ export class ResearchLoop {
         // A new session whose baseline was never measured leaves no branch behind (its ledger row and log stay, for the error).
         if (measuredNothing) await this.store.dropSession(tag).catch(() => undefined);
       }
+      await this.opts.pool?.close().catch(() => undefined);
       await release();
       this.setPhase('done', null);
       if (state) this.emit({ type: 'session-ended', summary: this.summary(state, stopReason) });
@@ -614,6 +621,15 @@ export class ResearchLoop {
     await appendResultsTsv(this.opts.workspace, rec);
     rows.push(rec);
     this.emit({ type: 'experiment-recorded', record: rec, best });
+    if (this.opts.pool) {
+      // Sync at the experiment boundary: publish this row, see everyone else's, queue foreign keeps to re-measure.
+      const got = await this.opts.pool.recorded(rec, best).catch((err: Error) => (this.emit({ type: 'warning', message: `pool: ${err.message}` }), null));
+      if (got) {
+        this.poolRows = got.rows;
+        if (!this.ending) this.rechecks.push(...got.adopt);
+        this.changed.open();
+      }
+    }
   }
 
   /**
@@ -744,6 +760,7 @@ export class ResearchLoop {
       if (f.recheck) {
         outcome = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
         this.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: outcome.hypothesis } });
+        if (f.recheck.meta?.poolAdopt) rec.proposalMeta = f.recheck.meta;
       } else {
         this.setStage(f, 'proposing', 'proposing');
         const program = await fs.readFile(path.join(lane.cwd, 'program.md'), 'utf8').catch(() => null);
@@ -755,7 +772,7 @@ export class ResearchLoop {
             root: lane.cwd,
             config,
             files: await this.readFiles(lane.cwd),
-            history: this.earlierRows.length ? [...this.earlierRows, ...state.rows] : state.rows,
+            history: this.earlierRows.length || this.poolRows.length ? [...this.earlierRows, ...this.poolRows, ...state.rows] : state.rows,
             best: parent,
             feedback,
             inFlight: this.sortedFlights().filter((o) => o !== f && o.hypothesis).map((o) => o.hypothesis),
@@ -814,7 +831,7 @@ export class ResearchLoop {
       plan = planned;
       const described = this.describe(rec, plan.files);
       const twin = state.rows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit)
-        ?? this.earlierRows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
+        ?? [...this.earlierRows, ...this.poolRows].find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
       if (twin) {
         rec.reason = `duplicate of ${twin.id} (the same change to the same code), not run again`;
         this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);
@@ -863,6 +880,13 @@ export class ResearchLoop {
           await this.record(rec, state.rows, parent);
           return 'recorded';
         }
+      }
+      const heldBy = this.opts.pool ? await this.opts.pool.claim(parent.commit as string, described.signature, outcome.hypothesis) : null;
+      if (heldBy) {
+        rec.reason = `not run: ${heldBy}`;
+        if (!f.recheck) this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: ${heldBy}. Propose something different.`);
+        await this.record(rec, state.rows, parent);
+        return 'recorded';
       }
       // Committed now, so that a worker that frees up starts training at once.
       await this.applyAndCommit(state, f, lane, rec, plan.files, outcome.hypothesis);

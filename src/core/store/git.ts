@@ -1,5 +1,8 @@
 import { vulnerabilityCheck } from '@simple-git/argv-parser';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
+import { remoteProtocol } from './remoteUrl';
+
+export { remoteProtocol };
 
 /**
  * The one way Ratchet runs git (the loop, the CLI, the extension's diff documents).
@@ -162,27 +165,18 @@ export async function gitOk(cwd: string, args: string[], opts: Omit<GitOptions, 
 }
 
 /**
- * How a pool remote is reached: an absolute path or file:// URL (file), or ssh:// / user@host:path
- * (ssh). Anything else (other schemes, `ext::` and other remote helpers, a leading '-') is refused.
- */
-export function remoteProtocol(remote: string): 'file' | 'ssh' {
-  const why = (m: string) => new GitError(`pool remote "${remote}" refused: ${m}`);
-  if (!remote || remote.startsWith('-') || /[\0\n\r]/.test(remote)) throw why('empty, starting with "-", or holding a control character');
-  if (remote.includes('::')) throw why('remote helpers (<transport>::<address>) are not allowed');
-  if (remote.startsWith('file://') || remote.startsWith('/')) return 'file';
-  if (/^ssh:\/\/[^/\s]+\/\S+$/.test(remote)) return 'ssh';
-  if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(remote) || /^[A-Za-z0-9.-]+:[^/\s][^\s]*$/.test(remote)) return 'ssh';
-  throw why('use an absolute path, file://, ssh://host/path or user@host:path');
-}
-
-/**
  * git fetch / push / ls-remote against a pool remote: the hardening above, with exactly the
  * remote's protocol allowed (a planted `url.*.insteadOf` cannot switch transports), ssh pinned
  * to `ssh` from PATH and only SSH_AUTH_SOCK added to the environment. `remote` is also put on
  * the command line by the caller; it is checked here first.
  */
 export async function gitRemote(cwd: string, remote: string, args: string[], opts: GitOptions = {}): Promise<string> {
-  const proto = remoteProtocol(remote);
+  let proto: 'file' | 'ssh';
+  try {
+    proto = remoteProtocol(remote);
+  } catch (err) {
+    throw new GitError((err as Error).message);
+  }
   const config = [`protocol.${proto}.allow=always`, ...(proto === 'ssh' ? ['core.sshCommand=ssh -o BatchMode=yes'] : [])];
   const env: Record<string, string> = proto === 'ssh' && process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {};
   const r = await runGit(cwd, args, opts, { config, env });
