@@ -831,7 +831,7 @@ export class ResearchLoop {
       plan = planned;
       const described = this.describe(rec, plan.files);
       const twin = state.rows.find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit)
-        ?? [...this.earlierRows, ...this.poolRows].find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
+        ?? [...this.earlierRows, ...(f.recheck?.meta?.poolAdopt ? [] : this.poolRows)].find((r) => r.diffSignature === described.signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
       if (twin) {
         rec.reason = `duplicate of ${twin.id} (the same change to the same code), not run again`;
         this.feedback.push(`Experiment ${id} ("${outcome.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);

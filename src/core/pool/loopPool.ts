@@ -127,11 +127,12 @@ export class LoopPool implements LoopPoolHook {
   async recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
     await this.pool.addExperiment(rec);
     const adoptOf = typeof rec.proposalMeta?.poolAdopt === 'string' ? rec.proposalMeta.poolAdopt : null;
-    if (adoptOf) {
+    // Only a measurement verifies: an adoption that never ran (did not apply, a duplicate, a crash here) says nothing about the row.
+    if (adoptOf && (rec.status === 'kept' || rec.status === 'discarded') && rec.metric !== null) {
       const claimedMetric = typeof rec.proposalMeta?.claimedMetric === 'number' ? rec.proposalMeta.claimedMetric : null;
       const theirs = rec.proposalMeta?.platform as Platform | undefined;
       const same = !!theirs && sameDevice(theirs, this.pool.platform);
-      const measured = rec.status === 'kept' || rec.status === 'discarded' ? rec.metric : null;
+      const measured = rec.metric;
       await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same });
     }
     const claimKeyOf = rec.baseCommit && rec.diffSignature ? this.claimed.get(`${rec.baseCommit} ${rec.diffSignature}`) : undefined;
