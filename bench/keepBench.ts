@@ -5,6 +5,7 @@
 import type { RatchetConfig } from '../src/core/config/configTypes';
 import { defaultConfig } from '../src/core/config/defaults';
 import { createKeepPolicy } from '../src/core/loop/keepRules/createKeepPolicy';
+import { normalCdf } from '../src/core/loop/keepRules/stats';
 import { existsSync } from 'node:fs';
 import { rng, simulateSession, type SimOptions } from '../test/fixtures/trainers/noisySim';
 import { corpusFile, corpusMixed, corpusModel, corpusNoise, readCorpus, type CorpusModel } from './keepCorpus';
@@ -31,6 +32,11 @@ export interface ScenarioResult {
   gainPerRun: number;
   /** Kept changes that made things worse (gain < 0), per decision. */
   harmfulKeepRate: number;
+  /**
+   * Gain per run if the best's re-runs cost nothing (made while the accelerator would otherwise
+   * wait, e.g. while the proposer drafts): a what-if for a scheduler that the loop does not have.
+   */
+  gainPerRunBestFree: number;
 }
 
 const SIGMA = 0.01;
@@ -84,6 +90,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
   let falseKeepsHarmful = 0;
   let finalGain = 0;
   let runs = 0;
+  let rerunsOfBest = 0;
   for (let s = 0; s < sc.sessions; s++) {
     const r = rng(seed * 1_000_003 + s);
     const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
@@ -99,6 +106,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     falseKeeps += res.kept.filter((k, i) => k && gains[i] <= 0).length;
     reruns += res.reruns;
     runs += res.runs;
+    rerunsOfBest += res.rerunsOfBest;
     finalGain += (res.baseQuality - res.finalQuality) / sigma;
   }
   return {
@@ -112,6 +120,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     runsPerSession: runs / sc.sessions,
     gainPerRun: finalGain / runs,
     harmfulKeepRate: falseKeepsHarmful / decisions,
+    gainPerRunBestFree: finalGain / (runs - rerunsOfBest),
   };
 }
 
@@ -134,7 +143,7 @@ export function corpusScenarios(model: CorpusModel): { scenarios: Scenario[]; fa
 export interface CorpusReport {
   file: string;
   runs: number;
-  models: { budget: string; sigma: number; sigmaDf: number; seedShare: number | null; repeatGroups: CorpusModel['repeatGroups']; effects: CorpusModel['effects']; fallbacks: string[] }[];
+  models: { budget: string; sigma: number; sigmaDf: number; seedShare: number | null; changeSeedShare: number | null; replayedSeedShare: number | null; repeatGroups: CorpusModel['repeatGroups']; effects: CorpusModel['effects']; fallbacks: string[] }[];
   results: ScenarioResult[];
   /** Why there is no replay (no corpus file, no seed repeats yet). */
   missing?: string;
@@ -156,7 +165,7 @@ export async function corpusMain(budgets = ['steps:200', 'seconds:12']): Promise
       continue;
     }
     const { scenarios, fallbacks } = corpusScenarios(model);
-    report.models.push({ budget: b, sigma: model.sigma, sigmaDf: model.sigmaDf, seedShare: model.seedShare, repeatGroups: model.repeatGroups, effects: model.effects, fallbacks });
+    report.models.push({ budget: b, sigma: model.sigma, sigmaDf: model.sigmaDf, seedShare: model.seedShare, changeSeedShare: model.changeSeedShare, replayedSeedShare: model.replayedSeedShare, repeatGroups: model.repeatGroups, effects: model.effects, fallbacks });
     for (const sc of scenarios) for (const rule of RULES) report.results.push(await runScenario(rule, sc));
   }
   if (report.models.length === 0) report.missing = errors.join('; ');
@@ -167,4 +176,44 @@ export async function main(): Promise<ScenarioResult[]> {
   const out: ScenarioResult[] = [];
   for (const sc of SCENARIOS) for (const rule of RULES) out.push(await runScenario(rule, sc));
   return out;
+}
+
+/**
+ * A bound for the mixed workload (helpful 1-6σ uniform, a quarter; null, a quarter; harmful 0.5-4.5σ,
+ * half): the fewest re-runs per decision of a two-look test that knows σ and the best's true value
+ * exactly (no calibration, no re-runs of the best), keeps 2σ gains ≥ 80% and A/A ≤ 5%. Look 1 keeps
+ * at z > a, re-runs when b < z ≤ a, look 2 keeps when (z1 + z2)/√2 > c. With every helpful change
+ * kept and nothing else (the most any rule can gain), gain per run is at most
+ * maxGain / (1 + proposals·(1 + re-runs per decision)).
+ */
+export function oracleTwoLookBound(proposals = 30): { a: number; b: number; c: number; rerunsPerDecision: number; maxGainSigma: number; gainPerRunBound: number } {
+  const phi = (x: number) => Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+  const Phi = normalCdf;
+  const integrate = (f: (x: number) => number, lo: number, hi: number, n = 200) => {
+    if (hi <= lo) return 0;
+    const h = (hi - lo) / n;
+    let s = f(lo) + f(hi);
+    for (let i = 1; i < n; i++) s += f(lo + i * h) * (i % 2 ? 4 : 2);
+    return (s * h) / 3;
+  };
+  const pRerun = (g: number, a: number, b: number) => Phi(a - g) - Phi(b - g);
+  const pKeep = (g: number, a: number, b: number, c: number) => 1 - Phi(a - g) + integrate((z1) => phi(z1 - g) * (1 - Phi(c * Math.SQRT2 - z1 - g)), b, a, 60);
+  const mixedRerun = (a: number, b: number) => 0.5 * (integrate((g) => pRerun(-g, a, b), 0.5, 4.5, 40) / 4) + 0.25 * pRerun(0, a, b) + 0.25 * (integrate((g) => pRerun(g, a, b), 1, 6, 40) / 5);
+  let best = { a: NaN, b: NaN, c: NaN, r: Infinity };
+  for (let a = 1.2; a <= 3.5; a += 0.05) {
+    for (let b = -1; b < a; b += 0.05) {
+      const r = mixedRerun(a, b);
+      if (r >= best.r) continue;
+      let lo = -3;
+      let hi = 6;
+      for (let i = 0; i < 40; i++) {
+        const c = (lo + hi) / 2;
+        if (pKeep(0, a, b, c) > 0.05) lo = c;
+        else hi = c;
+      }
+      if (pKeep(0, a, b, hi) <= 0.05 && pKeep(2, a, b, hi) >= 0.8) best = { a, b, c: hi, r };
+    }
+  }
+  const maxGainSigma = 0.25 * proposals * 3.5;
+  return { a: best.a, b: best.b, c: best.c, rerunsPerDecision: best.r, maxGainSigma, gainPerRunBound: maxGainSigma / (1 + proposals * (1 + best.r)) };
 }

@@ -68,8 +68,18 @@ export interface CorpusModel {
    */
   seedEffects: number[];
   idiosyncratic: number[];
-  /** The share of the noise variance the seed explains (null without seed effects). */
+  /** The share of the noise variance the seed explains between the seed-repeat groups (null without seed effects). */
   seedShare: number | null;
+  /**
+   * The share the seed explains between the defaults and every other group run with the same seeds:
+   * 1 - (pooled variance of the per-seed differences from the defaults) / 2σ². A schedule change keeps
+   * the init and the data order, so the repeat groups (the defaults and a schedule change) share
+   * more than a change of width or batch size does, which draws another init or data order.
+   * Null without such pairs.
+   */
+  changeSeedShare: number | null;
+  /** The seed's share the replay uses: the smaller of the two (the replay must not flatter pairing by seed). */
+  replayedSeedShare: number | null;
   repeatGroups: { group: string; n: number; mean: number; sd: number }[];
   effects: EffectGroup[];
   /** Mean val_bpb of the defaults. */
@@ -150,7 +160,21 @@ export function corpusModel(lines: readonly CorpusLine[], budget: string, baseGr
   const vs = seedEffects.length ? sd(seedEffects) ** 2 : 0;
   const vi = idiosyncratic.length ? sd(idiosyncratic) ** 2 : 0;
   const seedShare = seedEffects.length ? vs / (vs + vi) : null;
-  return { budget, sigma, sigmaDf: df, residuals, seedEffects, idiosyncratic, seedShare, repeatGroups, effects, baseMean: mb };
+  // Per-seed differences of every other group from the defaults, each group around its own mean difference.
+  const baseBySeed = new Map(base.filter((r) => isNum(r.final.val_bpb)).map((r) => [r.seed, r.final.val_bpb as number]));
+  let pss = 0;
+  let pdf = 0;
+  for (const [name, g] of groups) {
+    if (name === baseGroup) continue;
+    const d = g.filter((r) => isNum(r.final.val_bpb) && baseBySeed.has(r.seed)).map((r) => (r.final.val_bpb as number) - baseBySeed.get(r.seed)!);
+    if (d.length < 2 || d.length < g.length) continue;
+    const m = mean(d);
+    for (const x of d) pss += (x - m) ** 2;
+    pdf += d.length - 1;
+  }
+  const changeSeedShare = pdf > 0 ? Math.max(0, 1 - pss / pdf / (2 * sigma * sigma)) : null;
+  const replayedSeedShare = seedShare === null ? null : changeSeedShare === null ? seedShare : Math.min(seedShare, changeSeedShare);
+  return { budget, sigma, sigmaDf: df, residuals, seedEffects, idiosyncratic, seedShare, changeSeedShare, replayedSeedShare, repeatGroups, effects, baseMean: mb };
 }
 
 function draw(key: string): () => number {
@@ -166,13 +190,23 @@ function draw(key: string): () => number {
  */
 export function corpusNoise(model: CorpusModel): (key: string) => number {
   const pick = (xs: number[], r: () => number) => xs[Math.floor(r() * xs.length)];
+  // Both parts rescaled so that the seed's share is the replayed one and the total variance σ².
+  let a = 1;
+  let b = 1;
+  if (model.seedEffects.length && model.replayedSeedShare !== null && model.replayedSeedShare !== model.seedShare) {
+    const vs = sd(model.seedEffects) ** 2;
+    const vi = sd(model.idiosyncratic) ** 2;
+    const v = model.sigma ** 2;
+    a = vs > 0 ? Math.sqrt((model.replayedSeedShare * v) / vs) : 0;
+    b = vi > 0 ? Math.sqrt(((1 - model.replayedSeedShare) * v) / vi) : 0;
+  }
   return (key: string) => {
     if (model.seedEffects.length === 0) return pick(model.residuals, draw(key));
     const parts = key.split('|');
     const seed = parts.pop();
     parts.pop();
     const session = parts.join('|');
-    return pick(model.seedEffects, draw(`${session}|seed|${seed}`)) + pick(model.idiosyncratic, draw(key));
+    return a * pick(model.seedEffects, draw(`${session}|seed|${seed}`)) + b * pick(model.idiosyncratic, draw(key));
   };
 }
 

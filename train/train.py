@@ -9,7 +9,7 @@ from the config dict saved in the checkpoint, and model(idx) maps a LongTensor
 
 import time
 
-_T_START = time.time()  # the wall-clock budget counts from here
+_T_START = time.time()  # for the log's total only: the budget counts training steps alone
 
 import math
 import os
@@ -45,6 +45,12 @@ GRAD_CLIP = 1.0
 INIT_STD = 0.02
 ROPE_BASE = 10000
 # ---------------------------------------------------------------------------
+
+# A seconds budget counts the time of training steps only, as autoresearch does: start-up (imports,
+# CUDA initialisation, data), the evaluations and the first steps (torch.compile, autotuning, caches
+# warming up) are not counted, so the schedule sees the same training time whatever the machine's
+# start-up costs. The first _UNTIMED_STEPS steps still train, at progress 0.
+_UNTIMED_STEPS = 3
 
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
 
@@ -232,16 +238,9 @@ def main():
     total_steps = env["steps"]
     if total_steps is None and env["tokens"] is not None:
         total_steps = max(1, math.ceil(env["tokens"] / tokens_per_step))
-    deadline = None
-    if total_steps is None:
-        # Stop training early enough that the final eval and save fit in the budget.
-        t = time.time()
-        prepare.evaluate_bpb(model, BLOCK_SIZE, device, quick=True)
-        quick_s = time.time() - t
-        ratio = prepare.EVAL_BYTES_PER_TEXT / prepare.QUICK_EVAL_BYTES_PER_TEXT
-        reserve = min(0.25 * env["seconds"], 1.5 * quick_s * ratio + 1.25)
-        deadline = _T_START + env["seconds"] - reserve
-        prepare.log("startup %.2fs, eval reserve %.2fs" % (time.time() - _T_START, reserve))
+    budget_s = env["seconds"] if total_steps is None else None
+    startup_s = time.time() - _T_START
+    prepare.log("startup %.2fs (not counted in the budget)" % startup_s)
     prepare.log("device=%s threads=%d params=%d seed=%d budget=%s"
                 % (device, env["threads"], n_params, env["seed"],
                    "%d steps" % total_steps if total_steps else "%.1fs" % env["seconds"]))
@@ -250,22 +249,26 @@ def main():
     t_train = time.time()
     t_last = t_train
     step = 0
+    timed_s = 0.0  # time of the training steps after the first _UNTIMED_STEPS: what the budget counts
+    eval_s = 0.0
     loss_sum, loss_n, tokens_since = 0.0, 0, 0
     model.train()
     while True:
-        now = time.time()
         if total_steps is not None:
             if step >= total_steps:
                 break
             progress = step / total_steps
         else:
-            if now >= deadline:
+            if timed_s >= budget_s:
                 break
-            progress = (now - t_train) / (deadline - t_train)
+            progress = timed_s / budget_s
         if quick_evals and progress >= quick_evals[0]:
             quick_evals.pop(0)
+            t_eval = time.time()
             bpb = prepare.evaluate_bpb(model, BLOCK_SIZE, device, quick=True)
+            eval_s += time.time() - t_eval
             prepare.emit({"eval": {"val_bpb": bpb}, "step": step, "progress": round(progress, 4)})
+        t_step = time.time()
 
         lr = lr_at(progress)
         for group in optimizer.param_groups:
@@ -289,7 +292,9 @@ def main():
         optimizer.step()
         step += 1
 
-        loss_f = loss.item()
+        loss_f = loss.item()  # waits for the step to finish (on CUDA too), so the step's time is its own
+        if step > _UNTIMED_STEPS:
+            timed_s += time.time() - t_step
         if not math.isfinite(loss_f):
             prepare.emit({"step": step, "loss": None, "progress": round(progress, 4),
                           "error": "loss is %s" % loss_f})
@@ -300,35 +305,42 @@ def main():
         tokens_since += tokens_per_step
         now = time.time()
         if now - t_last >= 0.25 or step == 1:
-            done = step / total_steps if total_steps else (now - t_train) / (deadline - t_train)
+            done = step / total_steps if total_steps else timed_s / budget_s
             prepare.emit({"step": step, "loss": round(loss_sum / loss_n, 5),
                           "progress": round(min(1.0, done), 4),
                           "lr": float("%.4g" % lr_at(min(1.0, done))),  # the schedule at this progress
                           "tokens_per_s": round(tokens_since / max(1e-9, now - t_last))})
             loss_sum, loss_n, tokens_since, t_last = 0.0, 0, 0, now
 
-    training_seconds = time.time() - t_train
+    loop_s = time.time() - t_train
     if loss_n:
         prepare.emit({"step": step, "loss": round(loss_sum / loss_n, 5), "progress": 1.0,
                       "lr": float("%.4g" % lr_at(1.0)), "tokens_per_s": round(tokens_since / max(1e-9, time.time() - t_last))})
+    t_eval = time.time()
     val_bpb = prepare.evaluate_bpb(model, BLOCK_SIZE, device)
+    eval_s += time.time() - t_eval
     if not math.isfinite(val_bpb):
         prepare.log("val_bpb is not finite")
         sys.exit(3)
-    tokens_per_s = step * tokens_per_step / max(1e-9, training_seconds)
+    timed_steps = max(0, step - _UNTIMED_STEPS)
+    training_seconds = timed_s
+    tokens_per_s = timed_steps * tokens_per_step / max(1e-9, timed_s) if timed_steps else step * tokens_per_step / max(1e-9, loop_s)
     peak_vram_mb = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0.0
     if env["run_dir"]:
         os.makedirs(env["run_dir"], exist_ok=True)
         prepare.save_checkpoint(os.path.join(env["run_dir"], prepare.CHECKPOINT_NAME),
                                 model, config, source, BLOCK_SIZE,
                                 {"val_bpb": val_bpb, "steps": step, "seed": env["seed"]})
-    prepare.log("done: %d steps in %.1fs, %.0f tokens/s, val_bpb %.4f, total %.2fs"
-                % (step, training_seconds, tokens_per_s, val_bpb, time.time() - _T_START))
+    prepare.log("done: %d steps, %.1fs of timed training (loop %.1fs), %.0f tokens/s, val_bpb %.4f; "
+                "startup %.2fs, evals %.2fs, total %.2fs"
+                % (step, training_seconds, loop_s, tokens_per_s, val_bpb, startup_s, eval_s, time.time() - _T_START))
     prepare.emit({"final": {
         "val_bpb": val_bpb,
         "peak_vram_mb": round(peak_vram_mb, 1),
         "steps": step,
         "training_seconds": round(training_seconds, 3),
+        "startup_seconds": round(startup_s, 3),
+        "eval_seconds": round(eval_s, 3),
         "tokens_per_s": round(tokens_per_s),
         "params": n_params,
     }})

@@ -15,7 +15,7 @@ import { terminalSafe, terminalSafeJson } from './format';
 import { reportCommand } from './reportCommand';
 import { processTerminal, TerminalRenderer } from './terminalRenderer';
 import { readLedger } from '../core/store/ledger';
-import { checkSandbox, SandboxUnavailableError } from '../core/sandbox/bubblewrap';
+import { checkSandbox, SandboxUnavailableError } from '../core/executors/sandbox/bubblewrap';
 import { checkExecutorSandbox } from '../core/executors/createExecutor';
 import { takeProposerSecrets } from './secrets';
 

@@ -1,5 +1,5 @@
 import { scrubInitialEnvironment } from '../core/proposers/secretEnvironment';
-import { PROPOSER_SECRETS } from '../core/trainer/runTrainer';
+import { PROPOSER_SECRETS } from '../core/trainer/trainerRun';
 
 /**
  * Takes the proposer's credentials (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`) out of this

@@ -4,7 +4,7 @@ import type { MetricGoal } from '../core/config/configTypes';
 import { ConfigError, loadConfig } from '../core/config/loadConfig';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
 import { readLedger } from '../core/store/ledger';
-import { ratchetPaths } from '../core/store/ratchetPaths';
+import { readSessionFile, sessionRunning } from '../core/store/sessionFile';
 import { fmtMetric, truncate } from './format';
 
 export interface SessionStatus {
@@ -19,15 +19,6 @@ export interface SessionStatus {
   costUsd: number;
   running: boolean;
   lastEndedAt: string | null;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal): SessionStatus[] {
@@ -74,8 +65,8 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
   }
   const ledger = await readLedger(ws);
   const sessions = summarizeSessions(ledger.records, goal);
-  const sessionFile = await fs.readFile(ratchetPaths(ws).session, 'utf8').then((t) => JSON.parse(t) as { session: string; status: string; pid: number; current?: { id: string } | null }, () => null);
-  const runningSession = sessionFile && sessionFile.status === 'running' && alive(sessionFile.pid) ? sessionFile.session : null;
+  const sessionFile = await readSessionFile(ws);
+  const runningSession = sessionRunning(sessionFile) ? sessionFile.session : null;
   for (const s of sessions) s.running = s.session === runningSession;
   if (json) {
     print(JSON.stringify({ workspace: ws, metric: { name: metricName, goal }, sessions, running: runningSession, current: runningSession ? sessionFile?.current ?? null : null, skippedLedgerLines: ledger.skipped }, null, 2));

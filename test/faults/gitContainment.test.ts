@@ -13,14 +13,22 @@ function attempts(ws: string): Record<string, number> {
   return ledger(ws).find((r) => r.id === 'e0002')!.final as Record<string, number>;
 }
 
-fault('a trainer points the worktree\'s .git at a planted git dir (fsmonitor, hooks that read stdin) and plants hooks and config in the repository, sandboxed', 'every write refused inside the sandbox; no planted program ever runs; the session goes on', async () => {
-  const ws = faultRepo({ sandbox: true });
+/**
+ * A session of two experiments whose e0002 runs the tampering trainer, in a fresh workspace
+ * (sandboxed or not); returns what the test compares with the repository as it was before.
+ */
+async function tamperSession(tag: string, config: Record<string, unknown> = {}) {
+  const ws = faultRepo(config);
   const canary = path.join(tempDir(), 'planted-program-ran');
   const configBefore = readFileSync(path.join(ws, '.git', 'config'), 'utf8');
   const head = gitIn(ws, 'rev-parse', 'HEAD');
-  const r = await runCli(['run', '-w', ws, '-n', '2', '--proposer', 'offline', '--tag', 'gitsb'], { env: { FAULT: 'git-tamper', FAULT_AT: 'e0002', TAMPER_CANARY: canary }, timeoutMs: 150_000 });
+  const r = await runCli(['run', '-w', ws, '-n', '2', '--proposer', 'offline', '--tag', tag], { env: { FAULT: 'git-tamper', FAULT_AT: 'e0002', TAMPER_CANARY: canary }, timeoutMs: 150_000 });
   expect(r.code, r.stderr).toBe(0);
-  const a = attempts(ws);
+  return { ws, canary, configBefore, head, a: attempts(ws) };
+}
+
+fault('a trainer points the worktree\'s .git at a planted git dir (fsmonitor, hooks that read stdin) and plants hooks and config in the repository, sandboxed', 'every write refused inside the sandbox; no planted program ever runs; the session goes on', async () => {
+  const { ws, canary, configBefore, head, a } = await tamperSession('gitsb', { sandbox: true });
   expect(a).toMatchObject({ pointer: 0, config: 0, hooks: 0, commondir: 0 });
   expect(existsSync(canary) ? readFileSync(canary, 'utf8') : '').toBe('');
   expect(readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe(configBefore);
@@ -32,13 +40,7 @@ fault('a trainer points the worktree\'s .git at a planted git dir (fsmonitor, ho
 }, 180_000);
 
 fault('the same trainer without the sandbox', 'the run is invalid (reason names the git metadata), repository config and hooks restored, worktree rebuilt, no planted program ever runs, the next experiment runs', async () => {
-  const ws = faultRepo();
-  const canary = path.join(tempDir(), 'planted-program-ran');
-  const configBefore = readFileSync(path.join(ws, '.git', 'config'), 'utf8');
-  const head = gitIn(ws, 'rev-parse', 'HEAD');
-  const r = await runCli(['run', '-w', ws, '-n', '2', '--proposer', 'offline', '--tag', 'gitns'], { env: { FAULT: 'git-tamper', FAULT_AT: 'e0002', TAMPER_CANARY: canary }, timeoutMs: 150_000 });
-  expect(r.code, r.stderr).toBe(0);
-  const a = attempts(ws);
+  const { ws, canary, configBefore, head, a } = await tamperSession('gitns');
   expect(a).toMatchObject({ pointer: 1, config: 1, hooks: 1, commondir: 1 });
   const rows = ledger(ws);
   const bad = rows.find((x) => x.id === 'e0002')!;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, promises as fs, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { resolveCommand } from '../trainer/pythonResolver';
+import { resolveCommand } from '../platform/pythonResolver';
 import { ConfigError } from './validateConfig';
 
 /** What the trainer in a workspace speaks, judged from what it prints and imports. */

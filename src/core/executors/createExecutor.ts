@@ -2,8 +2,8 @@ import type { RatchetConfig } from '../config/configTypes';
 import type { Executor } from './executor';
 import { LocalExecutor } from './localExecutor';
 import { SlurmExecutor } from './slurmExecutor';
-import { SandboxExecutor } from '../sandbox/sandboxExecutor';
-import { SandboxUnavailableError } from '../sandbox/bubblewrap';
+import { SandboxExecutor } from './sandbox/sandboxExecutor';
+import { SandboxUnavailableError } from './sandbox/bubblewrap';
 
 /**
  * Refuses a combination that would drop the sandbox silently: Slurm jobs run on the cluster's

@@ -1,13 +1,12 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ExecutorConfig } from '../config/configTypes';
-import { LineSplitter, type SplitLine } from '../trainer/lineSplitter';
-import { PROPOSER_SECRETS, resolveCommand } from '../trainer/runTrainer';
-import type { RunRequest, RunResult, RunStatus } from '../trainer/runTypes';
+import { resolveCommand } from '../platform/pythonResolver';
+import type { RunRequest, RunResult } from '../trainer/runTypes';
 import type { Executor } from './executor';
-import { formatSeconds, sleep } from '../trainer/runUtil';
-import { ProtocolReader } from '../trainer/protocolReader';
+import { sleep } from '../trainer/runUtil';
+import { budgetExceeded, classifyRunEnd, refuseBeforeStart, resultWithoutOutput, RunOutput, RunStop, trainerEnv, type RunEnding } from '../trainer/trainerRun';
 
 export type SlurmOptions = Partial<Omit<ExecutorConfig, 'type'>> & {
   /** Resolve `python3` to an interpreter with torch, as the local executor does (default true). */
@@ -25,8 +24,6 @@ export interface JobState {
 }
 
 const FINISHED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'REVOKED', 'SPECIAL_EXIT']);
-const TAIL_LINES = 40;
-const TAIL_BYTES = 4096;
 
 function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -124,9 +121,8 @@ export class SlurmExecutor implements Executor {
 
   async run(req: RunRequest): Promise<RunResult> {
     const t0 = performance.now();
-    const base = { final: null, exitCode: null, signal: null, lastStep: null, points: 0 };
-    if (req.signal?.aborted) return { ...base, status: 'killed', reason: `stopped: ${String(req.signal.reason)}`, durationMs: 0, logTail: '' };
-    if (!req.command[0]) return { ...base, status: 'crashed', reason: 'cannot start: empty command', durationMs: 0, logTail: '' };
+    const refused = refuseBeforeStart(req);
+    if (refused) return refused;
     const command = this.o.resolvePython ? await resolveCommand(req.command) : req.command;
     const stem = req.logPath;
     const files = { script: `${stem}.sbatch.sh`, out: `${stem}.slurm.out`, err: `${stem}.slurm.err`, exit: `${stem}.exit` };
@@ -134,15 +130,8 @@ export class SlurmExecutor implements Executor {
     await Promise.all([fs.rm(files.exit, { force: true }), fs.rm(files.out, { force: true }), fs.rm(files.err, { force: true })]);
     await fs.writeFile(files.script, batchScript(command, req.cwd, files.exit), { mode: 0o755 });
 
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PYTHONUNBUFFERED: '1',
-      RATCHET_BUDGET_SECONDS: String(req.budgetSeconds),
-      RATCHET_RUN_DIR: path.dirname(req.logPath),
-      ...req.env,
-    };
-    // The job runs code a model wrote: it never gets the proposer's API key.
-    for (const k of PROPOSER_SECRETS) if (!(k in req.env)) delete env[k];
+    // sbatch exports this environment to the job (--export=ALL): no proposer credentials in it.
+    const env = trainerEnv(req);
     const limitS = req.budgetSeconds + req.graceSeconds;
     const args = [
       '--parsable',
@@ -161,7 +150,7 @@ export class SlurmExecutor implements Executor {
     const jobId = sub.stdout.trim().split(';')[0];
     if (sub.code !== 0 || !/^\d+$/.test(jobId)) {
       const why = (sub.stderr || sub.stdout).trim().split('\n').slice(-2).join(' ') || `exit ${sub.code}`;
-      return { ...base, status: 'crashed', reason: `sbatch failed: ${why}`, durationMs: Math.round(performance.now() - t0), logTail: why };
+      return resultWithoutOutput('crashed', `sbatch failed: ${why}`, Math.round(performance.now() - t0), why);
     }
     const untrack = trackJob(jobId);
     try {
@@ -172,46 +161,18 @@ export class SlurmExecutor implements Executor {
   }
 
   private async follow(req: RunRequest, jobId: string, files: { out: string; err: string; exit: string }, t0: number): Promise<RunResult> {
-    const log = await openSink(req.logPath);
-    const metrics = await openSink(req.metricsPath);
-    const tail: { text: string; cr: boolean; stream: string }[] = [];
-    const addTail = (line: SplitLine, stream: string) => {
-      const text = line.text.length > TAIL_BYTES ? line.text.slice(0, TAIL_BYTES) + '…' : line.text;
-      const last = tail[tail.length - 1];
-      const entry = { text, cr: line.cr, stream };
-      if (last && last.cr && last.stream === stream) tail[tail.length - 1] = entry;
-      else tail.push(entry);
-      if (tail.length > TAIL_LINES) tail.shift();
-    };
-
     let runStart: number | null = null;
-    let stop: { status: RunStatus; reason: string } | null = null;
     let cancelled = false;
     const cancel = () => {
       if (cancelled) return;
       cancelled = true;
       void sh('scancel', [jobId]);
     };
-    const stopRun = (status: RunStatus, reason: string) => {
-      if (stop) return;
-      stop = { status, reason };
-      cancel();
-    };
-    const onAbort = () => stopRun('killed', `stopped: ${String(req.signal?.reason)}`);
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    if (req.signal?.aborted) onAbort();
+    const output = new RunOutput(req, () => Math.round(performance.now() - (runStart ?? t0)), (reason) => stop.request('crashed', reason));
+    await output.open();
+    const stop = new RunStop(req.signal, cancel);
 
-    const now = () => Math.round(performance.now() - (runStart ?? t0));
-    const reader = new ProtocolReader(req, metrics, now, (reason) => stopRun('crashed', reason));
-    const outSplit = new LineSplitter((line) => {
-      addTail(line, 'stdout');
-      reader.stdoutLine(line);
-    });
-    const errSplit = new LineSplitter((line) => {
-      addTail(line, 'stderr');
-      reader.stderrLine(line);
-    });
-    const readers = [new FileFollower(files.out, (c) => (log.write(c), outSplit.push(c))), new FileFollower(files.err, (c) => (log.write(c), errSplit.push(c)))];
+    const readers = [new FileFollower(files.out, (c) => output.stdout(c)), new FileFollower(files.err, (c) => output.stderr(c))];
     const pump = async () => {
       let any = false;
       for (const r of readers) any = (await r.poll()) || any;
@@ -240,7 +201,7 @@ export class SlurmExecutor implements Executor {
         if ((st.state === 'RUNNING' || st.state === 'COMPLETING') && runStart === null) runStart = performance.now();
         if (FINISHED.has(st.state)) break;
       }
-      if (runStart !== null && !stop && performance.now() - runStart > limitMs) stopRun('killed', `budget exceeded (${formatSeconds(limitS)} s)`);
+      if (runStart !== null && !stop.stopped && performance.now() - runStart > limitMs) stop.request('killed', budgetExceeded(limitS));
       if (cancelled) {
         cancelledAt ??= performance.now();
         // scancel again if the first one was lost; give up waiting after a generous while.
@@ -248,7 +209,7 @@ export class SlurmExecutor implements Executor {
       }
       await sleep(tickMs);
     }
-    req.signal?.removeEventListener('abort', onAbort);
+    stop.dispose();
     const durationMs = Math.round(performance.now() - (runStart ?? t0));
 
     // The exit file is written last by the job; on a shared filesystem it may show up late.
@@ -265,42 +226,27 @@ export class SlurmExecutor implements Executor {
     }
     if (exitCode === null && last?.exitCode !== undefined && last?.exitCode !== null && !(last.exitCode === 0 && last.signal)) exitCode = last.signal ? null : last.exitCode;
     await pump();
-    outSplit.end();
-    errSplit.end();
-    await Promise.all([log.close(), metrics.close()]);
+    await output.end();
 
-    let status: RunStatus;
-    let reason: string;
-    const stopped = stop as { status: RunStatus; reason: string } | null;
-    const finalProblem = reader.finalProblem();
-    const state = last?.state ?? null;
-    if (stopped) {
-      ({ status, reason } = stopped);
-    } else if (state === 'CANCELLED') {
-      status = 'killed';
-      reason = `job ${jobId} was cancelled outside Ratchet`;
-    } else if (state === 'TIMEOUT' || state === 'DEADLINE') {
-      status = 'killed';
-      reason = `job ${jobId} hit the Slurm time limit`;
-    } else if (state && state !== 'COMPLETED' && state !== 'FAILED' && FINISHED.has(state)) {
-      status = 'crashed';
-      reason = `job ${jobId} ended ${state}${last?.reason ? ` (${last.reason})` : ''}`;
-    } else if (exitCode === null && (gone || state === null) && !reader.final) {
-      status = 'crashed';
-      reason = `job ${jobId} ended with no exit status (purged from Slurm, no exit file)`;
-    } else if (exitCode !== null && exitCode !== 0) {
-      status = 'crashed';
-      reason = exitCode > 128 ? `exit code ${exitCode} (signal ${exitCode - 128})` : `exit code ${exitCode}`;
-    } else if (finalProblem && !req.finalOptional) {
-      status = 'crashed';
-      reason = finalProblem;
-    } else {
-      status = 'ok';
-      reason = 'ok';
-    }
-    const all = tail.map((l) => l.text).join('\n');
-    return { status, final: reader.final, exitCode, signal: null, durationMs, logTail: all.length > TAIL_BYTES ? all.slice(all.length - TAIL_BYTES) : all, reason, lastStep: reader.lastStep, points: reader.points };
+    const processEnd = jobEnding(jobId, last, exitCode, gone, output.reader.final !== null);
+    const ending = classifyRunEnd({ stopped: stop.stopped, processEnd, finalProblem: output.reader.finalProblem(), finalOptional: req.finalOptional, writeProblems: output.writeProblems() });
+    return output.result(ending, { exitCode, signal: null, durationMs });
   }
+}
+
+/**
+ * How a job ended as Slurm and its exit file tell it, or null when it exited 0: cancelled
+ * outside Ratchet or out of time (`killed`), ended by Slurm in another way, gone without an
+ * exit status (unless it printed its final result), a non-zero exit (`crashed`).
+ */
+export function jobEnding(jobId: string, last: JobState | null, exitCode: number | null, gone: boolean, printedFinal: boolean): RunEnding | null {
+  const state = last?.state ?? null;
+  if (state === 'CANCELLED') return { status: 'killed', reason: `job ${jobId} was cancelled outside Ratchet` };
+  if (state === 'TIMEOUT' || state === 'DEADLINE') return { status: 'killed', reason: `job ${jobId} hit the Slurm time limit` };
+  if (state && state !== 'COMPLETED' && state !== 'FAILED' && FINISHED.has(state)) return { status: 'crashed', reason: `job ${jobId} ended ${state}${last?.reason ? ` (${last.reason})` : ''}` };
+  if (exitCode === null && (gone || state === null) && !printedFinal) return { status: 'crashed', reason: `job ${jobId} ended with no exit status (purged from Slurm, no exit file)` };
+  if (exitCode !== null && exitCode !== 0) return { status: 'crashed', reason: exitCode > 128 ? `exit code ${exitCode} (signal ${exitCode - 128})` : `exit code ${exitCode}` };
+  return null;
 }
 
 /** Reads what was appended to a file since the last poll (the file may not exist yet). */
@@ -327,27 +273,3 @@ class FileFollower {
     return any;
   }
 }
-
-interface Sink {
-  write(d: Buffer | string): void;
-  close(): Promise<void>;
-}
-
-async function openSink(file: string): Promise<Sink> {
-  await fs.mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
-  let s: WriteStream | null = createWriteStream(file);
-  s.on('error', () => {
-    s = null;
-  });
-  return {
-    write: (d) => void s?.write(d),
-    close: () =>
-      new Promise((resolve) => {
-        if (!s) return resolve();
-        s.once('close', () => resolve());
-        s.once('error', () => resolve());
-        s.end();
-      }),
-  };
-}
-

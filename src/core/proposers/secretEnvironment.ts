@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { PROPOSER_SECRETS } from '../trainer/runTrainer';
+import { PROPOSER_SECRETS } from '../trainer/trainerRun';
 
 /**
  * `/proc/<pid>/environ` shows the environment block a process started with, which stays in its

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
+import { pidAlive } from '../trainer/processGroup';
 import { bootId, procStartTime, stopStaleTrainers, type StaleTrainer } from '../trainer/trainerPidFile';
 import { ratchetPaths } from './ratchetPaths';
 
@@ -25,18 +26,9 @@ export interface AcquireLockOptions {
   killDelayMs?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether the lock's owner still runs: same host, the pid alive, and (where recorded) the same boot and start time. */
 function ownerAlive(owner: LockInfo): boolean {
-  if (!alive(owner.pid)) return false;
+  if (!pidAlive(owner.pid)) return false;
   if (owner.bootId && bootId() && owner.bootId !== bootId()) return false;
   if (typeof owner.startTime === 'number') {
     const now = procStartTime(owner.pid);

@@ -56,18 +56,27 @@ export function readStat(pid: number | string): { state: string; ppid: number; p
   return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: Number.isFinite(start) ? start : null };
 }
 
+/**
+ * Whether a process with this pid exists (signal 0). EPERM means it exists but belongs to another
+ * user: alive. Not a positive integer: not alive. A zombie counts as alive here; see processGone.
+ */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** True when `pid` no longer runs (gone, or a zombie waiting to be reaped). */
 export function processGone(pid: number): boolean {
   if (process.platform === 'linux') {
     const stat = readStat(pid);
     return stat === null || stat.state === 'Z' || stat.state === 'X';
   }
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return !pidAlive(pid);
 }
 
 const liveGroups = new Set<number>();

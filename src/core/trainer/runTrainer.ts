@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { LineSplitter, type SplitLine } from './lineSplitter';
 import { groupAlive, signalGroup, trackGroup } from './processGroup';
 import { removeTrainerPidFile, writeTrainerPidFile } from './trainerPidFile';
 import { endRunProcesses, RunCgroup } from './runProcesses';
-import type { RunRequest, RunResult, RunStatus } from './runTypes';
-import { formatSeconds, sleep } from './runUtil';
-import { ProtocolReader } from './protocolReader';
+import type { RunRequest, RunResult } from './runTypes';
+import { sleep } from './runUtil';
+import { budgetExceeded, classifyRunEnd, refuseBeforeStart, resultWithoutOutput, RunOutput, RunStop, trainerEnv, type RunEnding } from './trainerRun';
 
-export { resolveCommand } from './pythonResolver';
+export { resolveCommand } from '../platform/pythonResolver';
+export { PROPOSER_SECRETS } from './trainerRun';
 
 /** Time between SIGTERM and SIGKILL to the trainer's process group. */
 export const KILL_DELAY_MS = 3000;
@@ -18,10 +17,6 @@ export const KILL_DELAY_MS = 3000;
 const PIPE_IDLE_MS = 2000;
 /** …and the most time spent draining them at all (a process that left the group may hold them). */
 const PIPE_DRAIN_MAX_MS = 10_000;
-const TAIL_LINES = 40;
-/** Environment variables that hold the proposer's credentials; never inherited by a trainer. */
-export const PROPOSER_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
-const TAIL_BYTES = 4096;
 let runCount = 0;
 
 /**
@@ -47,39 +42,25 @@ let runCount = 0;
  * non-finite-loss stop, then signal / exit code, then `no final line`, then a non-finite
  * final value (neither with `req.finalOptional`), else `ok`. A log write failure is appended
  * to the reason.
+ *
+ * The environment, the output's way to its files and tail, the stop and the classification are
+ * those of every executor (trainerRun.ts, shared with the Slurm executor); the process group,
+ * the kill and the pipes are this function's own.
  */
 export async function runTrainer(req: RunRequest): Promise<RunResult> {
   const t0 = performance.now();
-  const tail = new LogTail(TAIL_LINES, TAIL_BYTES);
-  const base = { final: null, exitCode: null, signal: null, lastStep: null, points: 0 };
-
-  if (req.signal?.aborted) {
-    return { ...base, status: 'killed', reason: `stopped: ${String(req.signal.reason)}`, durationMs: 0, logTail: '' };
-  }
-  const cmd = req.command[0];
-  if (!cmd) {
-    return { ...base, status: 'crashed', reason: 'cannot start: empty command', durationMs: 0, logTail: '' };
-  }
+  const refused = refuseBeforeStart(req);
+  if (refused) return refused;
+  const cmd = req.command[0]!;
   try {
     if (!(await stat(req.cwd)).isDirectory()) throw new Error('not a directory');
   } catch {
-    return { ...base, status: 'crashed', reason: `cannot start "${cmd}": working directory ${req.cwd} not found`, durationMs: 0, logTail: '' };
+    return resultWithoutOutput('crashed', `cannot start "${cmd}": working directory ${req.cwd} not found`);
   }
 
-  const log = new Sink(req.logPath);
-  const metrics = new Sink(req.metricsPath);
-  await Promise.all([log.open(), metrics.open()]);
-
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PYTHONUNBUFFERED: '1',
-    RATCHET_BUDGET_SECONDS: String(req.budgetSeconds),
-    RATCHET_RUN_DIR: dirname(req.logPath),
-    ...req.env,
-  };
-  // The trainer runs code a model wrote: it never sees the proposer's credentials (unless the
-  // run's own env names them on purpose).
-  for (const k of PROPOSER_SECRETS) if (!(k in req.env)) delete env[k];
+  const output = new RunOutput(req, () => Math.round(performance.now() - t0), (reason) => stop.request('crashed', reason));
+  await output.open();
+  const env = trainerEnv(req);
 
   // Every process of the run, also one that leaves the group (setsid, a double fork), is found
   // by the run's cgroup (where one can be made) and by its RATCHET_RUN_DIR (runProcesses.ts).
@@ -95,8 +76,8 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     });
   } catch (e) {
     cgroup?.remove();
-    await Promise.all([log.close(), metrics.close()]);
-    return { ...base, status: 'crashed', reason: startFailure(cmd, e), durationMs: 0, logTail: '' };
+    await output.close();
+    return resultWithoutOutput('crashed', startFailure(cmd, e));
   }
   // Moved at once, before the interpreter it execs gets to fork anything.
   if (cgroup && (child.pid === undefined || !cgroup.add(child.pid))) {
@@ -110,8 +91,8 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   child.on('error', () => {});
   if (startError || child.pid === undefined) {
     cgroup?.remove();
-    await Promise.all([log.close(), metrics.close()]);
-    return { ...base, status: 'crashed', reason: startFailure(cmd, startError), durationMs: Math.round(performance.now() - t0), logTail: '' };
+    await output.close();
+    return resultWithoutOutput('crashed', startFailure(cmd, startError), Math.round(performance.now() - t0));
   }
   const pgid = child.pid;
   const untrack = trackGroup(pgid);
@@ -123,7 +104,6 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   });
 
   // --- stopping -------------------------------------------------------------------------
-  let stop: { status: RunStatus; reason: string } | null = null;
   let termStartedAt = 0;
   let killTimer: NodeJS.Timeout | undefined;
   let groupDone = false;
@@ -133,47 +113,26 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
     signalGroup(pgid, 'SIGTERM');
     killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_DELAY_MS);
   };
-  const stopRun = (status: RunStatus, reason: string) => {
-    if (stop) return;
-    stop = { status, reason };
-    terminate();
-  };
+  // The first stop asked for (the budget, req.signal, a non-finite loss) ends the group.
+  const stop = new RunStop(req.signal, terminate);
   const limitS = req.budgetSeconds + req.graceSeconds;
   // setTimeout overflows past 2^31-1 ms (it would fire at once): longer budgets are capped.
   const limitMs = Number.isFinite(limitS) ? Math.min(Math.max(0, limitS * 1000), 2 ** 31 - 1) : null;
-  const budgetTimer = limitMs === null ? undefined : setTimeout(() => stopRun('killed', `budget exceeded (${formatSeconds(limitS)} s)`), limitMs);
-  const onAbort = () => stopRun('killed', `stopped: ${String(req.signal?.reason)}`);
-  req.signal?.addEventListener('abort', onAbort, { once: true });
-  if (req.signal?.aborted) onAbort();
+  const budgetTimer = limitMs === null ? undefined : setTimeout(() => stop.request('killed', budgetExceeded(limitS)), limitMs);
 
   // --- output ---------------------------------------------------------------------------
-  const reader = new ProtocolReader(req, metrics, () => Math.round(performance.now() - t0), (reason) => stopRun('crashed', reason));
-  const onStdoutLine = (line: SplitLine) => {
-    tail.add(line, 'stdout');
-    reader.stdoutLine(line);
-  };
-  const onStderrLine = (line: SplitLine) => {
-    tail.add(line, 'stderr');
-    reader.stderrLine(line);
-  };
-  const outSplit = new LineSplitter(onStdoutLine);
-  const errSplit = new LineSplitter(onStderrLine);
-
   const pipes = [child.stdout!, child.stderr!];
   let lastData = performance.now();
-  const relieve = () => {
-    if (!log.needsDrain && !metrics.needsDrain) for (const p of pipes) p.resume();
+  output.onDrain = () => {
+    if (!output.needsDrain) for (const p of pipes) p.resume();
   };
-  log.onDrain = relieve;
-  metrics.onDrain = relieve;
-  const feed = (split: LineSplitter) => (chunk: Buffer) => {
+  const feed = (write: (chunk: Buffer) => void) => (chunk: Buffer) => {
     lastData = performance.now();
-    log.write(chunk);
-    split.push(chunk);
-    if (log.needsDrain || metrics.needsDrain) for (const p of pipes) p.pause();
+    write(chunk);
+    if (output.needsDrain) for (const p of pipes) p.pause();
   };
-  child.stdout!.on('data', feed(outSplit));
-  child.stderr!.on('data', feed(errSplit));
+  child.stdout!.on('data', feed((c) => output.stdout(c)));
+  child.stderr!.on('data', feed((c) => output.stderr(c)));
   const pipesClosed = Promise.all(pipes.map((p) => new Promise<void>((resolve) => {
     if (p.closed) resolve();
     else p.once('close', () => resolve());
@@ -184,7 +143,7 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   const { code, signal } = await exited;
   const durationMs = Math.round(performance.now() - t0);
   clearTimeout(budgetTimer);
-  req.signal?.removeEventListener('abort', onAbort);
+  stop.dispose();
 
   // The leader is gone; end what it left in its group (forked workers, orphans).
   if (groupAlive(pgid)) terminate();
@@ -204,125 +163,21 @@ export async function runTrainer(req: RunRequest): Promise<RunResult> {
   void pipesClosed.then(() => (pipesDone = true));
   while (!pipesDone) {
     const now = performance.now();
-    if (log.needsDrain || metrics.needsDrain) lastData = now;
+    if (output.needsDrain) lastData = now;
     if (now - lastData > PIPE_IDLE_MS || now - drainStart > PIPE_DRAIN_MAX_MS) {
       for (const p of pipes) p.destroy();
       break;
     }
     await Promise.race([pipesClosed, sleep(50)]);
   }
-  outSplit.end();
-  errSplit.end();
-  await Promise.all([log.close(), metrics.close()]);
+  await output.end();
 
-  // --- classification -------------------------------------------------------------------
-  let status: RunStatus;
-  let reason: string;
-  const stopped = stop as { status: RunStatus; reason: string } | null;
-  const finalProblem = reader.finalProblem();
-  if (stopped) {
-    ({ status, reason } = stopped);
-  } else if (signal) {
-    status = 'crashed';
-    reason = `signal ${signal}`;
-  } else if (code !== 0) {
-    status = 'crashed';
-    reason = `exit code ${code}${reader.crashNote()}`;
-  } else if (finalProblem && !req.finalOptional) {
-    status = 'crashed';
-    reason = finalProblem;
-  } else {
-    status = 'ok';
-    reason = 'ok';
-  }
-  const writeProblems = [log.error && `log write failed: ${errorText(log.error)}`, metrics.error && `metrics write failed: ${errorText(metrics.error)}`].filter(Boolean);
-  if (writeProblems.length) reason += ` (${writeProblems.join('; ')})`;
-
-  return {
-    status,
-    final: reader.final,
-    exitCode: code,
-    signal,
-    durationMs,
-    logTail: tail.text(),
-    reason,
-    lastStep: reader.lastStep,
-    points: reader.points,
-  };
-}
-
-/** A file written as output arrives; errors (full disk, permissions) are kept, not thrown. */
-class Sink {
-  error: Error | null = null;
-  onDrain: () => void = () => {};
-  private stream: WriteStream | null = null;
-
-  constructor(private readonly path: string) {}
-
-  async open(): Promise<void> {
-    try {
-      await mkdir(dirname(this.path), { recursive: true });
-    } catch (e) {
-      this.error = toError(e);
-      return;
-    }
-    const s = createWriteStream(this.path);
-    s.on('error', (e) => {
-      this.error ??= e;
-      this.onDrain();
-    });
-    s.on('drain', () => this.onDrain());
-    this.stream = s;
-  }
-
-  get needsDrain(): boolean {
-    return !this.error && !!this.stream?.writableNeedDrain;
-  }
-
-  write(data: Buffer | string): void {
-    if (this.error || !this.stream || this.stream.destroyed) return;
-    this.stream.write(data);
-  }
-
-  /** Flushes and closes; resolves even when the stream failed or hangs (after 10 s). */
-  close(): Promise<void> {
-    const s = this.stream;
-    if (!s || s.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        s.destroy();
-        resolve();
-      }, 10_000);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      s.once('close', done);
-      s.once('error', done);
-      s.end();
-    });
-  }
-}
-
-/** The last lines of output; a `\r`-rewritten line replaces its predecessor, as on a terminal. */
-class LogTail {
-  private lines: { text: string; cr: boolean; stream: string }[] = [];
-
-  constructor(private readonly maxLines: number, private readonly maxBytes: number) {}
-
-  add(line: SplitLine, stream: string): void {
-    const text = line.text.length > this.maxBytes ? line.text.slice(0, this.maxBytes) + '…' : line.text;
-    const last = this.lines[this.lines.length - 1];
-    const entry = { text: line.droppedBytes ? text + ` …[${line.droppedBytes} bytes cut]` : text, cr: line.cr, stream };
-    if (last && last.cr && last.stream === stream) this.lines[this.lines.length - 1] = entry;
-    else this.lines.push(entry);
-    if (this.lines.length > this.maxLines) this.lines.shift();
-  }
-
-  text(): string {
-    const all = this.lines.map((l) => l.text).join('\n');
-    return all.length > this.maxBytes ? all.slice(all.length - this.maxBytes) : all;
-  }
+  // --- classification (trainerRun.ts) ---------------------------------------------------
+  let processEnd: RunEnding | null = null;
+  if (signal) processEnd = { status: 'crashed', reason: `signal ${signal}` };
+  else if (code !== 0) processEnd = { status: 'crashed', reason: `exit code ${code}${output.reader.crashNote()}` };
+  const ending = classifyRunEnd({ stopped: stop.stopped, processEnd, finalProblem: output.reader.finalProblem(), finalOptional: req.finalOptional, writeProblems: output.writeProblems() });
+  return output.result(ending, { exitCode: code, signal, durationMs });
 }
 
 function startFailure(cmd: string, e: unknown): string {
@@ -335,8 +190,3 @@ function startFailure(cmd: string, e: unknown): string {
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-

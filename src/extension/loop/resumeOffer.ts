@@ -1,37 +1,14 @@
-import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import { ratchetPaths } from '../../core/store/ratchetPaths';
+import { readSessionFile, type SessionFile } from '../../core/store/sessionFile';
+import { pidAlive } from '../../core/trainer/processGroup';
 
-export interface SessionFile {
-  session: string;
-  branch: string;
-  status: string;
-  pid: number;
-  updatedAt: string;
-  current: { id: string; commit: string | null; startedAt: string } | null;
-}
-
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export type { SessionFile };
 
 /** The session a previous window (or process) left running, when nobody runs it now. */
 export async function unfinishedSession(workspace: string): Promise<SessionFile | null> {
-  const text = await fs.readFile(ratchetPaths(workspace).session, 'utf8').catch(() => null);
-  if (!text) return null;
-  let s: SessionFile;
-  try {
-    s = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!s || s.status !== 'running' || typeof s.session !== 'string') return null;
+  const s = await readSessionFile(workspace);
+  if (!s || s.status !== 'running') return null;
+  // This process's own pid: a loop of this window that never wrote its end (a reload keeps the host).
   if (s.pid !== process.pid && pidAlive(s.pid)) return null;
   return s;
 }

@@ -62,6 +62,28 @@ describe('corpus model', () => {
     }
     expect(sameSeed).toBeLessThan(otherSeed / 2);
   });
+
+  it('replays the seed-shared part only as far as changes other than the repeat groups share it', () => {
+    const lines: CorpusLine[] = [];
+    for (let s = 1; s <= 20; s++) {
+      const shared = 0.02 * z(`seed${s}`);
+      lines.push(line('base', s, 3.4 + shared + 0.005 * z(`b${s}`), 'repeat'), line('wsd', s, 3.3 + shared + 0.005 * z(`w${s}`), 'repeat'));
+      // A change that draws another init: nothing shared with the defaults at the same seed.
+      if (s <= 8) lines.push(line('wide', s, 3.4 + Math.hypot(0.02, 0.005) * z(`wide${s}`), 'hparam'));
+    }
+    const m = corpusModel(lines, 'steps:200');
+    expect(m.seedShare!).toBeGreaterThan(0.7);
+    expect(m.changeSeedShare!).toBeLessThan(m.seedShare!);
+    expect(m.replayedSeedShare).toBe(Math.min(m.seedShare!, m.changeSeedShare!));
+    // The replay's paired differences grow accordingly.
+    const paired = (mm: CorpusModel) => {
+      const noise = corpusNoise(mm);
+      let ss = 0;
+      for (let i = 0; i < 400; i++) ss += (noise(`s${i}|a|1`) - noise(`s${i}|b|1`)) ** 2;
+      return ss;
+    };
+    expect(paired(m)).toBeGreaterThan(1.5 * paired({ ...m, replayedSeedShare: m.seedShare }));
+  });
 });
 
 describe('keep rule on noise it does not assume', () => {

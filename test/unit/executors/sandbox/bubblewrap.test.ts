@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bwrapArgs, checkSandbox, findBwrap, SandboxUnavailableError } from '../../../src/core/sandbox/bubblewrap';
-import { gitEntries, SandboxExecutor, sandboxRequest, worktreeRootOf } from '../../../src/core/sandbox/sandboxExecutor';
-import { LocalExecutor } from '../../../src/core/executors/localExecutor';
-import { runTrainer } from '../../../src/core/trainer/runTrainer';
-import type { RunRequest } from '../../../src/core/trainer/runTypes';
-import { cleanupTempDirs, REPO_ROOT, tempDir } from '../../support/tempRepo';
+import { bwrapArgs, checkSandbox, findBwrap, SandboxUnavailableError } from '../../../../src/core/executors/sandbox/bubblewrap';
+import { gitEntries, SandboxExecutor, sandboxRequest, worktreeRootOf } from '../../../../src/core/executors/sandbox/sandboxExecutor';
+import { LocalExecutor } from '../../../../src/core/executors/localExecutor';
+import { runTrainer } from '../../../../src/core/trainer/runTrainer';
+import type { RunRequest } from '../../../../src/core/trainer/runTypes';
+import { cleanupTempDirs, REPO_ROOT, tempDir } from '../../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { clearResolveCache, resolveCommand } from '../../../src/core/trainer/pythonResolver';
+import { clearResolveCache, resolveCommand } from '../../../src/core/platform/pythonResolver';
 
 const SYSTEM = '/usr/bin/python3';
 const hasSystem = existsSync(SYSTEM);

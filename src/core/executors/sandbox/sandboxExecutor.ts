@@ -1,8 +1,8 @@
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Executor } from '../executors/executor';
-import { resolveCommand } from '../trainer/pythonResolver';
-import type { RunRequest, RunResult } from '../trainer/runTypes';
+import type { Executor } from '../executor';
+import { resolveCommand } from '../../platform/pythonResolver';
+import type { RunRequest, RunResult } from '../../trainer/runTypes';
 import { bwrapArgs, checkSandbox, sandboxCacheEnv } from './bubblewrap';
 
 /** The root of the git worktree holding `cwd` (the nearest folder with a `.git` entry), or `cwd`. */

@@ -1,0 +1,79 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ratchetPaths } from '../store/ratchetPaths';
+import { confirmDue, confirmReference, confirmRequest, judgeConfirm } from './keepRules/confirmGate';
+import type { Experiment, LoopContext, RunContext } from './loopContext';
+import { remeasure, type Measurement } from './measure';
+import type { Proposal } from './propose';
+import { stripRecheck } from './records';
+
+/**
+ * The decide stage, on a measured run: vetoed while training, failed, or judged by the keep
+ * rule (which may re-run candidate and best on other seeds). A keep on a base that is no longer
+ * the best becomes a re-check on the new best; a keep that is due a held-out confirmation must
+ * pass it. Sets the row's status, delta and reason; nothing is recorded here.
+ */
+export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p: Proposal): Promise<void> {
+  const { state, f, rec, lane, parent } = x;
+  const { config } = ctx;
+  const commit = f.commit as string;
+  if (f.veto) {
+    rec.status = 'vetoed';
+    rec.reason = 'vetoed while training';
+  } else if (m.status !== 'ok') {
+    rec.status = m.status === 'invalid' ? 'invalid' : m.status;
+  } else {
+    ctx.setStage(f, 'deciding', 'deciding');
+    const slot = x.slot!;
+    const decision = await ctx.keepPolicy.decide({
+      metric: m.metric as number,
+      best: parent,
+      goal: config.metric.goal,
+      config,
+      history: state.rows,
+      measure: (which, seed) => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent }),
+    });
+    if (ctx.control.stopReason !== null && f.abort.signal.aborted) {
+      rec.status = 'killed';
+      rec.reason = `stopped while deciding: ${ctx.control.stopReason}`;
+      rec.stoppedBy = 'user';
+    } else {
+      rec.status = decision.keep ? 'kept' : 'discarded';
+      rec.delta = decision.delta;
+      rec.reason = decision.reason + (/ \((?:log|metrics) write failed[^)]*\)$/.exec(m.train.reason)?.[0] ?? '');
+      if (decision.evidence) rec.evidence = decision.evidence;
+      if (decision.metric !== undefined) rec.metric = decision.metric;
+    }
+  }
+  if (rec.status === 'kept' && state.best.commit !== parent.commit) {
+    // Better than its own base, but another change was kept while it trained: the branch only
+    // moves forward through measured code, so the change is re-checked on the new best.
+    const onto = state.best;
+    rec.status = 'discarded';
+    rec.reason = `${rec.reason}; but ${onto.id} was kept while it trained, so its change is re-checked on ${onto.id}`;
+    rec.evidence = { ...(rec.evidence ?? {}), staleBase: parent.id, currentBest: onto.id };
+    if (!ctx.control.ending) ctx.rechecks.push({ of: f.id, hypothesis: `${stripRecheck(p.hypothesis)} [re-check of ${f.id} on ${onto.id}]`, edits: p.edits, meta: p.meta });
+  }
+  if (rec.status === 'kept' && confirmDue(config.confirm, state.rows.filter((r) => r.status === 'kept').length + 1)) {
+    await confirm(ctx, x, f.abort.signal);
+  }
+}
+
+/** The held-out `confirm` command on a change about to be kept: a failure makes it `discarded`. */
+export async function confirm(ctx: RunContext, x: Pick<Experiment, 'state' | 'lane' | 'rec'>, signal: AbortSignal): Promise<void> {
+  const { config } = ctx;
+  const { rec, lane, state } = x;
+  const runDir = path.join(ratchetPaths(ctx.workspace).runDir(rec.id), 'confirm');
+  await fs.mkdir(runDir, { recursive: true });
+  // Like every run, it starts from the commit alone: nothing the training runs wrote is there.
+  await ctx.gitSerial(() => ctx.store.cleanWorktree(lane.name, rec.commit as string));
+  lane.head = rec.commit as string;
+  const result = await ctx.executor.run(confirmRequest(config, { cwd: lane.cwd, runDir, id: rec.id, workspace: ctx.workspace, signal }));
+  const c = judgeConfirm(result, config.metric.name, config.metric.goal, confirmReference(state.rows), config.confirm?.tolerance ?? 0);
+  rec.evidence = { ...(rec.evidence ?? {}), confirm: c };
+  rec.reason += `; ${c.reason}`;
+  if (!c.pass) {
+    rec.status = 'discarded';
+    rec.reason = `held-out confirmation failed: ${rec.reason}`;
+  }
+}

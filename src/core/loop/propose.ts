@@ -1,0 +1,143 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { RatchetConfig } from '../config/configTypes';
+import { planEdits, type PlannedFile } from '../edits/applyEdits';
+import { ProposerFatalError, ProposerUnavailableError, type ProposeOutcome, type WorkspaceFile } from '../proposers/proposer';
+import { isAbort, type Outcome } from './flight';
+import { LoopError, type Experiment, type LoopContext, MAX_REGENERATIONS } from './loopContext';
+import { abortedBeforeTraining, addUsage, describeChange, recordAs } from './records';
+import { aborted } from './workerPool';
+
+export type Proposal = Extract<ProposeOutcome, { kind: 'proposal' }>;
+
+/** A proposal planned on the worktree and found worth running. */
+export interface PlannedChange {
+  files: PlannedFile[];
+  signature: string;
+  diff: string;
+}
+
+/** The files the proposer sees: the editable ones, then protected files and the evaluator's script, read-only. */
+export async function readWorkspaceFiles(config: RatchetConfig, cwd: string): Promise<WorkspaceFile[]> {
+  const { editable, protected: prot, evaluate } = config;
+  const evalScript = evaluate?.find((a) => /\.(py|sh|js|ts)$/.test(a));
+  const readOnly = [...prot, ...(evalScript && !prot.includes(evalScript) && !editable.includes(evalScript) ? [evalScript] : [])];
+  const out: WorkspaceFile[] = [];
+  for (const [list, isEditable] of [[editable, true], [readOnly, false]] as const) {
+    for (const p of list) {
+      const content = await fs.readFile(path.join(cwd, p), 'utf8').catch(() => null);
+      if (content !== null) out.push({ path: p, content, editable: isEditable });
+    }
+  }
+  return out;
+}
+
+/**
+ * The propose stage: a re-check brings its change along; otherwise the proposer writes one
+ * against the experiment's parent. Ends the experiment (an Outcome) on a veto, a stop, an
+ * exhausted or failing proposer, or an invalid proposal (recorded, and told to the proposer).
+ */
+export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal | Outcome> {
+  const { f, rec, lane, state } = x;
+  const { id, abort } = f;
+  if (f.recheck) {
+    const p: Proposal = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
+    ctx.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: p.hypothesis } });
+    rec.hypothesis = p.hypothesis;
+    if (f.recheck.meta?.poolAdopt) rec.proposalMeta = f.recheck.meta;
+    return p;
+  }
+  ctx.setStage(f, 'proposing', 'proposing');
+  const program = await fs.readFile(path.join(lane.cwd, 'program.md'), 'utf8').catch(() => null);
+  const feedback = ctx.feedback.splice(0);
+  let proposed: ProposeOutcome;
+  const t0 = performance.now();
+  try {
+    proposed = await ctx.proposer.propose({
+      root: lane.cwd,
+      config: ctx.config,
+      files: await readWorkspaceFiles(ctx.config, lane.cwd),
+      history: ctx.earlierRows.length ? [...ctx.earlierRows, ...state.rows] : state.rows,
+      best: x.parent,
+      feedback,
+      inFlight: ctx.flights.hypothesesBesides(f),
+      signal: abort.signal,
+      onEvent: (event) => ctx.emit({ type: 'proposal-event', id, event }),
+      program,
+    });
+  } catch (err) {
+    if (f.veto && (abort.signal.aborted || isAbort(err))) return recordAs(ctx, x, { status: 'vetoed', reason: 'vetoed while proposing' });
+    if (ctx.control.ending) return 'skipped';
+    if (err instanceof ProposerFatalError) {
+      ctx.control.windDown(err.message);
+      throw new LoopError(err.message);
+    }
+    ctx.feedback.push(...feedback);
+    if (err instanceof ProposerUnavailableError) {
+      ctx.control.pauseFor(`proposer unavailable, loop paused: ${err.message}`);
+      return 'skipped';
+    }
+    ctx.emit({ type: 'warning', message: `proposer failed: ${(err as Error).message}` });
+    return 'error';
+  }
+  ctx.latency.note(performance.now() - t0);
+  if (proposed.kind === 'exhausted') {
+    ctx.control.windDown(proposed.reason);
+    return 'skipped';
+  }
+  rec.hypothesis = proposed.hypothesis;
+  rec.usage = addUsage(rec.usage, proposed.usage);
+  if (proposed.costUsd !== undefined) rec.costUsd = (rec.costUsd ?? 0) + proposed.costUsd;
+  if (proposed.kind === 'invalid') {
+    ctx.feedback.push(`Experiment ${id} ("${proposed.hypothesis}") was not run: ${proposed.reason}`);
+    return recordAs(ctx, x, { reason: proposed.reason });
+  }
+  if (proposed.meta) rec.proposalMeta = proposed.meta;
+  return proposed;
+}
+
+/**
+ * Plans the proposal on the parent's code and refuses what is not worth a run: an edit that does
+ * not apply, the same change already run on the same code (in this session or an earlier one),
+ * or one that changes nothing, each recorded and told to the proposer. A twin of a flight in the
+ * air is written again once that flight's result is in ('again'). The change that passes becomes
+ * the flight's, and is announced (`proposal-ready`).
+ */
+export async function vet(ctx: LoopContext, x: Experiment, p: Proposal): Promise<PlannedChange | 'again' | Outcome> {
+  const { f, rec, lane, state, parent } = x;
+  const { config } = ctx;
+  const { id } = f;
+  const planned = await planEdits({ root: lane.cwd, editable: config.editable, protected: config.protected }, p.edits);
+  if (!planned.ok) {
+    rec.files = [planned.path];
+    if (!f.recheck) ctx.feedback.push(`Experiment ${id} ("${p.hypothesis}") was refused and not run: ${planned.reason}${planned.nearest ? `\nNearest lines:\n${planned.nearest}` : ''}`);
+    return recordAs(ctx, x, { reason: f.recheck ? `its change no longer applies on ${parent.id}: ${planned.reason}` : planned.reason });
+  }
+  const { signature, diff } = describeChange(rec, planned.files);
+  const twin = state.rows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit)
+    ?? ctx.earlierRows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted' && r.id !== f.recheck?.meta?.poolAdopt);
+  if (twin) {
+    ctx.feedback.push(`Experiment ${id} ("${p.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);
+    return recordAs(ctx, x, { reason: `duplicate of ${twin.id} (the same change to the same code), not run again` });
+  }
+  const sibling = ctx.flights.twinOf(f, signature, parent.commit);
+  if (sibling && x.regenerations < MAX_REGENERATIONS && !f.recheck) {
+    // Written before the sibling's result was known: write it again once that result is in.
+    x.regenerations++;
+    ctx.setStage(f, 'ready');
+    await Promise.race([sibling.settled, aborted(f.abort.signal)]);
+    if (ctx.control.ending || f.abort.signal.aborted) return abortedBeforeTraining(ctx, x);
+    return 'again';
+  }
+  if (sibling) return recordAs(ctx, x, { reason: `duplicate of ${sibling.id}, which is being trained now (the same change to the same code), not run` });
+  if (planned.files.every((file) => file.before === file.after)) {
+    if (!f.recheck) ctx.feedback.push(`Experiment ${id} ("${p.hypothesis}") was not run: its edit changes nothing.`);
+    return recordAs(ctx, x, { reason: 'the edit changes nothing' });
+  }
+  f.hypothesis = p.hypothesis;
+  f.parentId = parent.id;
+  f.signature = signature;
+  f.baseCommit = parent.commit;
+  ctx.emit({ type: 'proposal-ready', id, hypothesis: p.hypothesis, edits: p.edits, diff, files: planned.files });
+  return { files: planned.files, signature, diff };
+}
