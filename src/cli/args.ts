@@ -1,4 +1,4 @@
-import { remoteProtocol } from '../core/store/remoteUrl';
+import { remoteProtocol } from '../core/platform/remoteUrl';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GitStore } from '../core/store/gitStore';

@@ -1,6 +1,5 @@
 import * as path from 'node:path';
-import { validParticipant } from '../pool/poolRefs';
-import { remoteProtocol } from '../store/remoteUrl';
+import { remoteProtocol, validParticipant } from '../platform/remoteUrl';
 import type { RatchetConfig } from './configTypes';
 import { configSpec, type FieldSpec, type NullableSpec } from './configSpec';
 import { defaultConfig } from './defaults';

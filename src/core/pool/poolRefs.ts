@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { validParticipant } from '../platform/remoteUrl';
 
 /** The refs of a pool, on the remote (`refs/ratchet/pool/…`) and as fetched (`refs/ratchet/pool-seen/…`). */
 export const REMOTE_ROOT = 'refs/ratchet/pool';
@@ -6,9 +7,7 @@ export const SEEN_ROOT = 'refs/ratchet/pool-seen';
 export const LOCAL_LEDGER = 'refs/ratchet/pool-local/ledger';
 export const LEDGER_FILE = 'rows.jsonl';
 
-export function validParticipant(name: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(name) && !name.includes('..') && !name.endsWith('.lock');
-}
+export { validParticipant };
 
 export function assertParticipant(name: string): void {
   if (!validParticipant(name)) throw new Error(`invalid pool participant "${name}": use 1-40 letters, digits, '.', '_' and '-', starting with a letter or digit`);

@@ -1,6 +1,6 @@
 import { vulnerabilityCheck } from '@simple-git/argv-parser';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
-import { remoteProtocol } from './remoteUrl';
+import { remoteProtocol } from '../platform/remoteUrl';
 
 export { remoteProtocol };
 

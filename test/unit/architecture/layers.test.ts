@@ -143,7 +143,7 @@ const CORE_LAYERS: string[][] = [
   ['config', 'edits'],
   ['trainer'],
   ['store'],
-  ['executors', 'cost', 'init'],
+  ['executors', 'cost', 'init', 'pool'],
   ['proposers'],
   ['loop'],
   ['report'],
