@@ -320,3 +320,18 @@ export function parsePoolRows(text: string): PoolRow[] {
   }
   return out;
 }
+
+/**
+ * The pool as this repository last saw it, without a remote: every fetched ledger and this
+ * participant's local chain (for `ratchet status`). Empty when the workspace never joined a pool.
+ */
+export async function readPoolView(cwd: string, repo: GitRepo): Promise<PoolRow[]> {
+  const refs = (await git(cwd, ['for-each-ref', '--format=%(refname)', `${SEEN_ROOT}/p/`, LOCAL_LEDGER], { repo, allowFail: true })).split('\n').filter((r) => r.endsWith('/ledger'));
+  const byId = new Map<string, PoolRow>();
+  for (const ref of refs) {
+    const owner = ref === LOCAL_LEDGER ? null : ref.split('/')[4]!;
+    const text = await git(cwd, ['cat-file', 'blob', `${ref}:${LEDGER_FILE}`], { repo, allowFail: true });
+    for (const r of parsePoolRows(text)) if (owner === null || r.participant === owner) byId.set(r.poolId, r);
+  }
+  return [...byId.values()];
+}

@@ -44,6 +44,11 @@ describe('ratchet run --pool: two loops on separate clones sharing one bare repo
     }
     // A verification only follows a measurement, and rows measured on this same machine reproduce: nothing is flagged.
     for (const v of [...alice, ...bob].filter((r) => r.kind === 'verification')) expect((v as unknown as { reproduced: boolean }).reproduced, JSON.stringify(v)).toBe(true);
+    // ratchet status shows the pool grouped by participant.
+    const st = await runCli(['status', '-w', clones[0]!]);
+    expect(st.stdout).toMatch(/pool: 2 participants/);
+    expect(st.stdout).toMatch(/^ {2}alice: \d+ experiments, \d+ kept/m);
+    expect(st.stdout).toMatch(/^ {2}bob: \d+ experiments/m);
     console.log(`alice: ${alice.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 60)}`).join('\n  ')}\nbob: ${bob.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 90)}`).join('\n  ')}`);
   });
 });
