@@ -1,3 +1,5 @@
+import { remoteProtocol } from '../core/platform/remoteUrl';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GitStore } from '../core/store/gitStore';
 
@@ -23,6 +25,9 @@ export const USAGE = `usage:
       --executor local|slurm             where runs happen (default: from ratchet.json, local)
       --search greedy|best-first         which experiment each proposal grows from: the best (greedy)
                                          or the best and its near-misses (best-first, the default)
+      --pool REMOTE                      share the research through a git remote (a bare repository
+                                         path, ssh://host/path or user@host:path; docs/pool.md)
+      --participant NAME                 this loop's name in the pool (default: kept in .ratchet/pool.json)
   ratchet status [--workspace DIR] [--json]
   ratchet report [--workspace DIR] [--tag NAME] [--out DIR]
                                          write report.html, progress.png and summary.md of a session
@@ -33,7 +38,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'init'; dir: string }
-  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm'; search?: 'greedy' | 'best-first' }
+  | { kind: 'run'; workspace: string; proposer?: 'offline' | 'claude' | 'auto'; experiments?: number; budget?: { seconds?: number; steps?: number }; tag?: string; resume: boolean; from?: 'best' | 'branch'; maxCost?: number; review: boolean; workers?: number; pipeline?: boolean; executor?: 'local' | 'slurm'; search?: 'greedy' | 'best-first'; pool?: string; participant?: string }
   | { kind: 'status'; workspace: string; json: boolean }
   | { kind: 'report'; workspace: string; tag?: string; out?: string };
 
@@ -102,6 +107,8 @@ export function parseCommand(argv: string[]): Command {
           'no-pipeline': { type: 'boolean' },
           executor: { type: 'string' },
           search: { type: 'string' },
+          pool: { type: 'string' },
+          participant: { type: 'string' },
         },
       });
       void positionals;
@@ -133,6 +140,8 @@ export function parseCommand(argv: string[]): Command {
         pipeline: values['no-pipeline'] ? false : undefined,
         executor: executor as 'local' | 'slurm' | undefined,
         search: search as 'greedy' | 'best-first' | undefined,
+        pool: poolRemote(values.pool),
+        participant: values.participant,
       };
     }
     if (sub === 'status') {
@@ -148,4 +157,16 @@ export function parseCommand(argv: string[]): Command {
     throw new UsageError(`${sub}: ${parserMessage(err as Error)}`);
   }
   throw new UsageError(`unknown command "${sub}": expected init, run, status or report`);
+}
+
+/** `--pool`: a local path is made absolute (relative to the current folder); URLs are checked as they are. */
+function poolRemote(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const abs = !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v) && !/^[^/]*:/.test(v) ? path.resolve(v) : v;
+  try {
+    remoteProtocol(abs);
+  } catch (err) {
+    throw new UsageError(`--pool: ${(err as Error).message}`);
+  }
+  return abs;
 }

@@ -1,3 +1,5 @@
+import { LoopPool } from '../core/pool/loopPool';
+import { validParticipant } from '../core/pool/poolRefs';
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import { ConfigError, loadConfigDetailed } from '../core/config/loadConfig';
@@ -68,6 +70,12 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
   if (cmd.workers !== undefined) config.workers = cmd.workers;
   if (cmd.pipeline !== undefined) config.pipeline = cmd.pipeline;
   if (cmd.search !== undefined) config.search = { ...(config.search ?? {}), policy: cmd.search };
+  if (cmd.pool !== undefined) config.pool = { ...(config.pool ?? {}), remote: cmd.pool };
+  if (cmd.participant !== undefined) {
+    if (!config.pool) throw new UsageError('--participant needs --pool (or "pool" in ratchet.json)');
+    if (!validParticipant(cmd.participant)) throw new UsageError(`--participant: invalid name "${cmd.participant}" (1-40 letters, digits, '.', '_', '-')`);
+    config.pool.participant = cmd.participant;
+  }
   if (cmd.executor !== undefined) config.executor = { ...(config.executor ?? { timeLimitSlackSeconds: 60, extraArgs: [], pollSeconds: 1 }), type: cmd.executor };
   checkExecutorSandbox(config);
   if (config.sandbox) await checkSandbox();
@@ -92,7 +100,9 @@ async function runCommand(cmd: Extract<Command, { kind: 'run' }>): Promise<numbe
     };
   }
   for (const l of startLine(config, detected)) term.line(l);
-  const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, from: cmd.from ?? 'best', review, autoResumeMs: 5 * 60_000 });
+  const pool = config.pool ? new LoopPool({ workspace, config, remote: config.pool.remote, participant: config.pool.participant, claimMinutes: config.pool.claimMinutes, tolerance: config.pool.tolerance, devices: config.devices, notice: (message) => term.line(`ratchet: ${terminalSafe(message)}`) }) : undefined;
+  if (config.pool) term.line(`pool: ${config.pool.remote}`);
+  const loop = new ResearchLoop({ workspace, config, proposer, experiments: cmd.experiments, tag, resume: cmd.resume, from: cmd.from ?? 'best', review, autoResumeMs: 5 * 60_000, pool });
   loop.on((e) => renderer.handle(e));
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

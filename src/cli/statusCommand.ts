@@ -1,3 +1,6 @@
+import { GitStore } from '../core/store/gitStore';
+import { readPoolView } from '../core/pool/gitPool';
+import { byParticipant, flagged } from '../core/pool/trust';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { MetricGoal } from '../core/config/configTypes';
@@ -76,10 +79,34 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
     print(`no experiments yet in ${ws}: start with \`ratchet run\``);
     return 0;
   }
+  const pool = await poolLines(ws, goal);
   for (const s of sessions) {
     print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
     if (s.bestHypothesis) print(`  best: ${truncate(s.bestHypothesis, 100)}`);
   }
+  for (const l of pool) print(l);
   if (ledger.skipped > 0) print(`warning: ${ledger.skipped} unreadable ledger line(s) skipped`);
   return 0;
+}
+
+/** The shared pool as last synced, one line per participant (nothing when the workspace never joined one). */
+async function poolLines(ws: string, goal: MetricGoal): Promise<string[]> {
+  let rows: Awaited<ReturnType<typeof readPoolView>>;
+  try {
+    const store = await GitStore.open(ws);
+    rows = await readPoolView(ws, { gitDir: store.commonDir });
+  } catch {
+    return [];
+  }
+  if (rows.length === 0) return [];
+  const bad = flagged(rows);
+  const groups = byParticipant(rows, '');
+  const out = [`pool: ${groups.length} participant${groups.length === 1 ? '' : 's'} (as of the last sync)`];
+  for (const g of groups) {
+    const kept = g.rows.filter((r) => r.status === 'kept' || r.status === 'baseline');
+    const best = kept.reduce<number | null>((b, r) => (r.metric === null ? b : b === null || (goal === 'minimize' ? r.metric < b : r.metric > b) ? r.metric : b), null);
+    const nFlagged = g.rows.filter((r) => bad.has(r.poolId)).length;
+    out.push(`  ${g.participant}: ${g.rows.length} experiments, ${kept.length} kept, best ${best === null ? '—' : best.toPrecision(6)} on ${g.rows[0]?.platform.device ?? '?'}${nFlagged ? `, ${nFlagged} FLAGGED (did not reproduce or refused)` : ''}`);
+  }
+  return out;
 }

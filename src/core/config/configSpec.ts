@@ -123,6 +123,17 @@ export const configSpec: Record<string, NullableSpec> = {
   workers: { type: 'integer', min: 1, description: 'Experiments trained at once, each in its own git worktree and on its own accelerator (default 1).' },
   devices: { type: 'stringArray', description: 'CUDA_VISIBLE_DEVICES value of each worker, e.g. ["0", "1"] or ["0,1", "2,3"]; default: one per GPU that nvidia-smi lists (local executor only).' },
   sandbox: { type: 'boolean', description: 'Linux only, opt-in: run every command inside bubblewrap (apt-get install bubblewrap): no network, writes only to the run folder, the experiment\'s worktree and .ratchet/cache; everything else read-only.' },
+  pool: {
+    type: 'object',
+    nullable: true,
+    description: 'Share this research with loops on other machines through a git remote everyone can push to (docs/pool.md).',
+    fields: {
+      remote: { type: 'string', minLength: 1, description: 'The pool\'s git remote: an absolute path or file:// URL to a bare repository, ssh://host/path or user@host:path.' },
+      participant: { type: 'string', minLength: 1, description: 'This loop\'s name in the pool (letters, digits, ., _, -; default: the host name and 4 random hex digits, kept in .ratchet/pool.json).' },
+      claimMinutes: { type: 'number', min: 0, exclusiveMin: true, description: 'How long a claim on an idea in flight holds before others may train it (default 15).' },
+      tolerance: { type: 'number', min: 0, description: 'Absolute metric difference a re-measurement may show and still reproduce a row (default 0: 1% relative).' },
+    },
+  },
   executor: {
     type: 'object',
     description: 'Where runs happen: here (local) or as Slurm batch jobs (slurm; a filesystem shared with the nodes is assumed).',

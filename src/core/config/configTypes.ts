@@ -120,6 +120,8 @@ export interface RatchetConfig {
   /** CUDA_VISIBLE_DEVICES per worker; empty: one per visible GPU. */
   devices?: string[];
   executor?: ExecutorConfig;
+  /** A shared pool over a git remote (docs/pool.md); null or absent: none. */
+  pool?: PoolConfig | null;
   /** Run commands inside bubblewrap: no network, writes only to the run folder, the worktree and .ratchet/cache (default false). */
   sandbox?: boolean;
 }
@@ -132,4 +134,12 @@ export interface SearchConfig {
   debugProbability?: number;
   debugDepth?: number;
   lambda?: number;
+}
+
+/** `"pool"` in ratchet.json. */
+export interface PoolConfig {
+  remote: string;
+  participant?: string;
+  claimMinutes?: number;
+  tolerance?: number;
 }

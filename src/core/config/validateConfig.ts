@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { remoteProtocol, validParticipant } from '../platform/remoteUrl';
 import type { RatchetConfig } from './configTypes';
 import { configSpec, type FieldSpec, type NullableSpec } from './configSpec';
 import { defaultConfig } from './defaults';
@@ -128,6 +129,15 @@ export function validateConfig(raw: unknown, file = 'ratchet.json'): RatchetConf
   }
   if (config.search?.debugProbability !== undefined && config.search.debugProbability > 1) {
     throw new ConfigError(`${file}: "search.debugProbability" is ${config.search.debugProbability}: a probability is at most 1`);
+  }
+  if (config.pool) {
+    if (!config.pool.remote) throw new ConfigError(`${file}: "pool.remote" is required when "pool" is set`);
+    try {
+      remoteProtocol(config.pool.remote);
+    } catch (err) {
+      throw new ConfigError(`${file}: "pool.remote": ${(err as Error).message}`);
+    }
+    if (config.pool.participant !== undefined && !validParticipant(config.pool.participant)) throw new ConfigError(`${file}: "pool.participant" must be 1-40 letters, digits, '.', '_' or '-' starting with a letter or digit, got ${JSON.stringify(config.pool.participant)}`);
   }
   return config;
 }

@@ -1,3 +1,4 @@
+import type { LoopPoolHook } from '../pool/loopPool';
 import type { RatchetConfig } from '../config/configTypes';
 import type { PlannedFile } from '../edits/applyEdits';
 import type { Executor } from '../executors/executor';
@@ -58,6 +59,8 @@ export interface LoopOptions {
   detectDevices?: () => Promise<string[]>;
   /** Which node each proposal grows from (default: the config's `search`). */
   search?: SearchPolicy;
+  /** A shared pool over a git remote (src/core/pool/loopPool.ts, docs/pool.md). */
+  pool?: LoopPoolHook;
 }
 
 /** The baseline could not be measured, or the loop cannot go on. */

@@ -46,6 +46,7 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
     const p: Proposal = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
     ctx.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: p.hypothesis } });
     rec.hypothesis = p.hypothesis;
+    if (f.recheck.meta?.poolAdopt) rec.proposalMeta = f.recheck.meta;
     return p;
   }
   // combine / ablate: made by git when it merges cleanly, else written by the proposer (told why).
@@ -125,7 +126,7 @@ export async function vet(ctx: LoopContext, x: Experiment, p: Proposal): Promise
   }
   const { signature, diff } = describeChange(rec, planned.files);
   const twin = state.rows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit)
-    ?? ctx.earlierRows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted');
+    ?? ctx.earlierRows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted' && r.id !== f.recheck?.meta?.poolAdopt);
   if (twin) {
     ctx.feedback.push(`Experiment ${id} ("${p.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);
     return recordAs(ctx, x, { reason: `duplicate of ${twin.id} (the same change to the same code), not run again` });

@@ -25,7 +25,8 @@ import { ExperimentIds } from './ids';
 import { measure } from './measure';
 import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, rebase } from './rebase';
-import { baseRecord, fillRun, recordDecision, totalCost } from './records';
+import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
+import type { LoopPoolHook } from '../pool/loopPool';
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
@@ -225,10 +226,12 @@ export class ResearchLoop {
       this.ids.seen(ledger.records.map((r) => r.id));
       const ctx = this.context(store, new Pool<Slot>(devices.map((device, index) => ({ index, device }))), ledger.records.filter((r) => r.session !== tag));
       this.ctx = ctx;
+      const localEarlier = ctx.earlierRows.length;
       const exists = (await store.branchTip(tag)) !== null;
       const start = !exists && this.opts.from === 'best' ? await startPoint(ctx, tag, ledger.records) : null;
       const session = await store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
       this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
+      if (this.opts.pool) this.joinPool(this.opts.pool, ctx, localEarlier, await this.opts.pool.start({ tag, start: session.start, repo: { gitDir: store.commonDir }, prefix: store.prefix }));
       const rows = ledger.records.filter((r) => r.session === tag);
       await recordInterrupted(ctx, this.ids, this.opts.proposer.name, tag, rows);
       const resumedBest = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
@@ -275,6 +278,8 @@ export class ResearchLoop {
         // A new session whose baseline was never measured leaves no branch behind (its ledger row and log stay, for the error).
         if (measuredNothing) await store.dropSession(tag).catch(() => undefined);
       }
+      await this.poolQueue;
+      await this.opts.pool?.close().catch(() => undefined);
       await release();
       this.setPhase('done', null);
       if (state) this.emit({ type: 'session-ended', summary: sessionSummary(state, stopReason, config, this.freshBest) });
@@ -388,6 +393,29 @@ export class ResearchLoop {
     }
   }
 
+  private poolQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A shared pool: the other participants' rows join the earlier rows (the proposer's history,
+   * the duplicate check); each recorded row is published at the experiment boundary, and
+   * foreign keeps to re-measure come back as re-checks.
+   */
+  private joinPool(pool: LoopPoolHook, ctx: LoopContext, localEarlier: number, rows: ExperimentRecord[]): void {
+    const setRows = (r: ExperimentRecord[]) => ctx.earlierRows.splice(localEarlier, ctx.earlierRows.length - localEarlier, ...r);
+    setRows(rows);
+    this.on((e) => {
+      if (e.type !== 'experiment-recorded') return;
+      this.poolQueue = this.poolQueue.then(() => pool.recorded(e.record, e.best)).then(
+        (got) => {
+          setRows(got.rows);
+          if (!this.control.ending) this.rechecks.push(...got.adopt);
+          this.control.changed.open();
+        },
+        (err: Error) => this.emit({ type: 'warning', message: `pool: ${err.message}` }),
+      );
+    });
+  }
+
   /** The stages of one experiment, in order; a stage that ends it returns its Outcome. */
   private async runExperiment(x: Experiment): Promise<Outcome> {
     const { ctx } = this;
@@ -406,6 +434,11 @@ export class ResearchLoop {
       if (isOutcome(change)) return change;
       const verdict = await review(ctx, x, proposal, change);
       if (verdict !== 'accept') return verdict;
+      const heldBy = this.opts.pool && !f.recheck ? await this.opts.pool.claim(x.parent.commit as string, x.rec.diffSignature ?? '', proposal.hypothesis) : null;
+      if (heldBy) {
+        ctx.feedback.push(`Experiment ${f.id} ("${proposal.hypothesis}") was not run: ${heldBy}. Propose something different.`);
+        return recordAs(ctx, x, { reason: `not run: ${heldBy}` });
+      }
       // Committed now, so that a worker that frees up starts training at once.
       await commitChange(ctx, x, change.files, proposal.hypothesis);
       const ready = await awaitAccelerator(ctx, x, this.baselineGate);

@@ -1,5 +1,8 @@
 import { vulnerabilityCheck } from '@simple-git/argv-parser';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
+import { remoteProtocol } from '../platform/remoteUrl';
+
+export { remoteProtocol };
 
 /**
  * The one way Ratchet runs git (the loop, the CLI, the extension's diff documents).
@@ -161,11 +164,31 @@ export async function gitOk(cwd: string, args: string[], opts: Omit<GitOptions, 
   return r.exitCode === 0;
 }
 
-async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ stdout: string; exitCode: number | null; error: GitError | null }> {
+/**
+ * git fetch / push / ls-remote against a pool remote: the hardening above, with exactly the
+ * remote's protocol allowed (a planted `url.*.insteadOf` cannot switch transports), ssh pinned
+ * to `ssh` from PATH and only SSH_AUTH_SOCK added to the environment. `remote` is also put on
+ * the command line by the caller; it is checked here first.
+ */
+export async function gitRemote(cwd: string, remote: string, args: string[], opts: GitOptions = {}): Promise<string> {
+  let proto: 'file' | 'ssh';
+  try {
+    proto = remoteProtocol(remote);
+  } catch (err) {
+    throw new GitError((err as Error).message);
+  }
+  const config = [`protocol.${proto}.allow=always`, ...(proto === 'ssh' ? ['core.sshCommand=ssh -o BatchMode=yes'] : [])];
+  const env: Record<string, string> = proto === 'ssh' && process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {};
+  const r = await runGit(cwd, args, opts, { config, env });
+  if (r.error && !(opts.allowFail && !(r.error instanceof GitTimeoutError))) throw r.error;
+  return r.exitCode === 0 ? (opts.keepNewline ? r.stdout : r.stdout.replace(/\r?\n$/, '')) : '';
+}
+
+async function runGit(cwd: string, args: string[], opts: GitOptions, remote?: { config: string[]; env: Record<string, string> }): Promise<{ stdout: string; exitCode: number | null; error: GitError | null }> {
   const name = commandName(args);
   const extra = Object.keys(opts.env ?? {}).filter((k) => !EXTRA_ENV_KEYS.includes(k));
   if (extra.length > 0) return { stdout: '', exitCode: null, error: new GitError(`git ${name} refused: environment variable${extra.length > 1 ? 's' : ''} ${extra.join(', ')} cannot be passed to git (allowed: ${EXTRA_ENV_KEYS.join(', ')})`) };
-  const env = { ...gitEnv(opts.repo), ...opts.env };
+  const env = { ...gitEnv(opts.repo), ...opts.env, ...remote?.env };
   const unsafe = vulnerabilityCheck(args, {});
   if (unsafe.length > 0) return { stdout: '', exitCode: null, error: new GitError(`git ${name} refused: ${unsafe.map((v) => v.message).join('; ')}`) };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -179,9 +202,9 @@ async function runGit(cwd: string, args: string[], opts: GitOptions): Promise<{ 
     binary: 'git',
     maxConcurrentProcesses: 1,
     trimmed: false,
-    config: [...HARDENING],
-    unsafe: HARDENING_UNSAFE,
-    allowEnvironment: GIT_ENV_KEYS,
+    config: [...HARDENING, ...(remote?.config ?? [])],
+    unsafe: remote ? { ...HARDENING_UNSAFE, allowUnsafeSshCommand: true } : HARDENING_UNSAFE,
+    allowEnvironment: remote ? [...GIT_ENV_KEYS, ...Object.keys(remote.env)] : GIT_ENV_KEYS,
     abort: timer.signal,
     // Always a Buffer: simple-git closes stdin only when it has something (even nothing) to write.
     input: () => Buffer.from(opts.input ?? '', 'utf8'),

@@ -143,7 +143,7 @@ const CORE_LAYERS: string[][] = [
   ['config', 'edits'],
   ['trainer'],
   ['store'],
-  ['executors', 'cost', 'init', 'search'],
+  ['executors', 'cost', 'init', 'search', 'pool'],
   ['proposers'],
   ['loop'],
   ['report'],

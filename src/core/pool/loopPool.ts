@@ -1,0 +1,186 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { RatchetConfig } from '../config/configTypes';
+import type { FileEdit } from '../edits/editTypes';
+import { git, type GitRepo } from '../store/git';
+import type { ExperimentRecord } from '../store/experimentRecord';
+import { ratchetPaths } from '../store/ratchetPaths';
+import { GitPool, type SyncResult } from './gitPool';
+import { detectPlatform } from './platform';
+import { assertParticipant, claimKey } from './poolRefs';
+import { isVerification, type Platform, type PoolExperimentRow, type PoolRow } from './poolTypes';
+import { adoptionCandidates, checkForeignCommit, flagged, reproduces, sameDevice } from './trust';
+
+/** What the loop hands the pool when a session opens. */
+export interface PoolSessionStart {
+  tag: string;
+  /** The session's start commit: a foreign commit is checked against it. */
+  start: string;
+  repo: GitRepo;
+  /** The workspace's folder inside the repository ('' at the root). */
+  prefix: string;
+}
+
+/** A foreign keep to re-measure here: trained as a re-check flight (whole-file edits onto this loop's best). */
+export interface PoolAdoption {
+  of: string;
+  hypothesis: string;
+  edits: FileEdit[];
+  meta: Record<string, unknown>;
+}
+
+/** The loop's side of the pool: the few calls researchLoop.ts makes. */
+export interface LoopPoolHook {
+  /** Syncs once and returns the other participants' rows (for the proposer's history and duplicate checks). */
+  start(s: PoolSessionStart): Promise<ExperimentRecord[]>;
+  /** Claims an idea before it trains; returns why it may not train (someone else holds it), or null. */
+  claim(baseCommit: string, signature: string, hypothesis: string): Promise<string | null>;
+  /**
+   * Publishes a recorded row (and, for an adoption, the verification it makes), releases its
+   * claim, syncs, and returns the other participants' rows and foreign keeps to re-measure.
+   */
+  recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }>;
+  /** A last sync. */
+  close(): Promise<void>;
+}
+
+export type PoolNotice = (message: string) => void;
+
+/** `.ratchet/pool.json`: this workspace's participant name, kept across runs. */
+export async function participantName(workspace: string, configured?: string): Promise<string> {
+  if (configured) {
+    assertParticipant(configured);
+    return configured;
+  }
+  const file = path.join(ratchetPaths(workspace).dir, 'pool.json');
+  try {
+    const saved = JSON.parse(await fs.readFile(file, 'utf8')) as { participant?: string };
+    if (saved.participant) {
+      assertParticipant(saved.participant);
+      return saved.participant;
+    }
+  } catch {
+    /* none yet */
+  }
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 30) || 'host';
+  const name = `${host}-${randomBytes(2).toString('hex')}`;
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify({ participant: name }, null, 2) + '\n');
+  return name;
+}
+
+export class LoopPool implements LoopPoolHook {
+  private pool!: GitPool;
+  private session!: PoolSessionStart;
+  private readonly tried = new Set<string>();
+  private readonly claimed = new Map<string, string>();
+  private foreign: ExperimentRecord[] = [];
+  private myBest: number | null = null;
+
+  constructor(
+    private readonly opts: { workspace: string; config: RatchetConfig; remote: string; participant?: string; platform?: Platform; claimMinutes?: number; tolerance?: number; notice?: PoolNotice; devices?: string[] },
+  ) {}
+
+  get participant(): string {
+    return this.pool.participant;
+  }
+
+  async start(s: PoolSessionStart): Promise<ExperimentRecord[]> {
+    this.session = s;
+    const participant = await participantName(this.opts.workspace, this.opts.participant);
+    const platform = this.opts.platform ?? (await detectPlatform(this.opts.devices));
+    this.pool = new GitPool({ repo: s.repo, cwd: this.opts.workspace, remote: this.opts.remote, participant, platform, claimTtlMs: (this.opts.claimMinutes ?? 15) * 60_000 });
+    this.report(await this.pool.sync(), 'start');
+    this.foreign = await this.foreignRows();
+    return this.foreign;
+  }
+
+  private report(r: SyncResult, when: string): void {
+    if (!r.ok) this.opts.notice?.(`pool ${this.opts.remote}: ${r.offline ? 'unreachable, going on alone' : 'not synced'} (${when}): ${r.error.split('\n')[0]}`);
+  }
+
+  /** Other participants' experiment rows, each as a ledger row named by its pool id, flagged ones marked. */
+  private async foreignRows(): Promise<ExperimentRecord[]> {
+    const rows = await this.pool.rows();
+    const bad = flagged(rows);
+    return rows
+      .filter((r): r is PoolExperimentRow => !isVerification(r) && r.participant !== this.pool.participant)
+      .map((r) => ({ ...r, id: r.poolId, reason: bad.has(r.poolId) ? `FLAGGED (${bad.get(r.poolId)![0]!.refused ?? 'did not reproduce'}): ${r.reason}` : r.reason }));
+  }
+
+  async claim(baseCommit: string, signature: string, hypothesis: string): Promise<string | null> {
+    const key = claimKey(baseCommit, signature);
+    const r = await this.pool.claim(key, hypothesis);
+    if (r.ok) {
+      this.claimed.set(`${baseCommit} ${signature}`, key);
+      return null;
+    }
+    if (!r.heldBy) {
+      this.opts.notice?.(`pool: could not claim (${r.reason}); training anyway`);
+      return null;
+    }
+    return `${r.heldBy.participant} is training the same change (claimed until ${r.heldBy.expiresAt})`;
+  }
+
+  async recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
+    await this.pool.addExperiment(rec);
+    const adoptOf = typeof rec.proposalMeta?.poolAdopt === 'string' ? rec.proposalMeta.poolAdopt : null;
+    // Only a measurement verifies: an adoption that never ran (did not apply, a duplicate, a crash here) says nothing about the row.
+    if (adoptOf && (rec.status === 'kept' || rec.status === 'discarded') && rec.metric !== null) {
+      const claimedMetric = typeof rec.proposalMeta?.claimedMetric === 'number' ? rec.proposalMeta.claimedMetric : null;
+      const theirs = rec.proposalMeta?.platform as Platform | undefined;
+      const same = !!theirs && sameDevice(theirs, this.pool.platform);
+      const measured = rec.metric;
+      await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same });
+    }
+    const claimKeyOf = rec.baseCommit && rec.diffSignature ? this.claimed.get(`${rec.baseCommit} ${rec.diffSignature}`) : undefined;
+    if (claimKeyOf) {
+      this.claimed.delete(`${rec.baseCommit} ${rec.diffSignature}`);
+      await this.pool.release(claimKeyOf);
+    }
+    this.report(await this.pool.sync(), `after ${rec.id}`);
+    if (best?.metric !== null && best?.metric !== undefined) this.myBest = best.metric;
+    if ((rec.status === 'kept' || rec.status === 'baseline') && rec.metric !== null) this.myBest = rec.metric;
+    this.foreign = await this.foreignRows();
+    return { rows: this.foreign, adopt: await this.adoptions(best) };
+  }
+
+  /** The best foreign keep that beats this loop's best, checked like a proposal; refused ones are flagged. */
+  private async adoptions(best: ExperimentRecord | null): Promise<PoolAdoption[]> {
+    const rows: PoolRow[] = await this.pool.rows();
+    const { config } = this.opts;
+    for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, this.myBest)) {
+      if (this.tried.has(c.poolId)) continue;
+      this.tried.add(c.poolId);
+      if (!c.commit || !(await this.pool.hasCommit(c.commit))) continue;
+      const why = await checkForeignCommit(this.opts.workspace, this.session.repo, this.session.start, c.commit, { editable: config.editable, protected: [...config.protected], prefix: this.session.prefix });
+      if (why) {
+        await this.pool.addVerification({ of: c.poolId, commit: c.commit, claimedMetric: c.metric, metric: null, reproduced: false, sameDevice: sameDevice(c.platform, this.pool.platform), refused: why });
+        this.opts.notice?.(`pool: refused ${c.poolId} from ${c.participant}: ${why}`);
+        continue;
+      }
+      const onto = best?.commit ?? this.session.start;
+      const edits: FileEdit[] = [];
+      for (const f of config.editable) {
+        const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
+        const [mine, theirs] = await Promise.all([show(this.opts.workspace, this.session.repo, onto, p), show(this.opts.workspace, this.session.repo, c.commit, p)]);
+        if (mine === null || theirs === null || mine === theirs) continue;
+        edits.push({ path: f, search: mine, replace: theirs });
+      }
+      if (edits.length === 0) continue;
+      return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit } }];
+    }
+    return [];
+  }
+
+  async close(): Promise<void> {
+    if (this.pool) this.report(await this.pool.sync(), 'end');
+  }
+}
+
+async function show(cwd: string, repo: GitRepo, commit: string, p: string): Promise<string | null> {
+  const out = await git(cwd, ['cat-file', 'blob', `${commit}:${p}`], { repo, allowFail: true, keepNewline: true });
+  return out === '' ? null : out;
+}
