@@ -350,7 +350,8 @@ export class ResearchLoop {
     const { ctx } = this;
     return new IdleFiller(planned, {
       idleSlots: () => ctx.slots.idle,
-      waitingForSlot: () => ctx.slots.waiting,
+      // A proposal that is ready (waiting for the baseline or for an accelerator) is about to train: no gap to fill.
+      waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready').length),
       moreToCome,
       expectedWaitMs: () => {
         const latency = this.sched.latencyMs();
