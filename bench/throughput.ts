@@ -361,6 +361,9 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     devices: Array.from({ length: workers }, (_, i) => String(i)),
     claude: { ...base.claude, model: 'claude-bench', maxRetries: 0 },
     env: { RATCHET_THREADS: '1' },
+    // Greedy, as when bench/throughputBefore.json was measured: best-first's debug attempts grow
+    // crashed nodes, which this stand-in API never repairs (crash after crash), a different workload.
+    search: { policy: 'greedy' },
   } as RatchetConfig;
   const loop = new ResearchLoop({
     workspace: ws,
