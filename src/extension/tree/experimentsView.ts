@@ -34,6 +34,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   private metricName = 'metric';
   private goal: 'minimize' | 'maximize' = 'minimize';
   private session: string | null = null;
+  /** The configured search (policy, plateau, near-miss), for the session row's mode and frontier. */
+  private searchOpts: { policy?: 'greedy' | 'best-first'; plateau?: number; nearMiss?: number } = {};
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loading: Promise<void> | null = null;
   readonly view: vscode.TreeView<TreeNode>;
@@ -81,7 +83,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
 
   private rebuild(): void {
     this.lives = this.lives.filter((l) => !this.records.some((r) => r.id === l.id && r.session === l.session));
-    this.roots = buildTree(this.records, this.lives);
+    this.roots = buildTree(this.records, this.lives, { goal: this.goal, ...this.searchOpts });
     this.sigmas.clear();
     this.degenerate.clear();
     for (const session of new Set(this.records.map((r) => r.session))) {
@@ -101,6 +103,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
         this.session = e.session;
         this.metricName = e.config.metric.name;
         this.goal = e.config.metric.goal;
+        this.setSearch(e.config.search ?? null);
         break;
       case 'experiment-started':
         this.lives = [...this.lives.filter((l) => l.id !== e.id), { id: e.id, session: this.session ?? '', parent: e.parent, hypothesis: e.baseline ? 'baseline: the code as it is' : '', phase: e.baseline ? 'baseline' : 'proposing', baseline: e.baseline }];
@@ -222,10 +225,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     const sigma = this.sigmas.get(r.session) ?? null;
     const item = new vscode.TreeItem(recordLabel(r, this.goal, sigma), node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `exp/${r.session}/${r.id}`;
-    item.description = recordStatusText(r, this.goal, sigma);
+    const marks = { best: node.best, bestPath: node.bestPath, frontier: node.frontier };
+    item.description = recordStatusText(r, this.goal, sigma, marks);
     const color = statusColor[r.status] ?? 'foreground';
     item.iconPath = new vscode.ThemeIcon(iconOf(r), new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
-    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null }));
+    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null, marks }));
     md.supportThemeIcons = false;
     item.tooltip = md;
     const hasLog = !!this.workspace && existsSync(ratchetPaths(this.workspace).runDir(r.id) + '/log.txt');
@@ -251,6 +255,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   setMetric(m: { name: string; goal: 'minimize' | 'maximize' }): void {
     this.metricName = m.name;
     this.goal = m.goal;
+  }
+
+  /** The config's `search` (policy, plateau, near-miss); the rows' own policy wins where they carry one. */
+  setSearch(s: { policy?: 'greedy' | 'best-first'; plateau?: number; nearMiss?: number } | null): void {
+    this.searchOpts = s ? { ...(s.policy ? { policy: s.policy } : {}), ...(s.plateau !== undefined ? { plateau: s.plateau } : {}), ...(s.nearMiss !== undefined ? { nearMiss: s.nearMiss } : {}) } : {};
   }
 
   setWorkspace(ws: string | null): void {
