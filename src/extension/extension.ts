@@ -107,6 +107,7 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     void loadConfig(ws0).then((c) => {
       tree.setMetric(c.metric);
       tree.setSearch(c.search ?? null);
+      tree.setPool(c.pool ?? null);
       chart.setMetric(c.metric);
     }, () => undefined);
   }

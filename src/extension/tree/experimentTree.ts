@@ -2,6 +2,8 @@ import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { statusLabel, stoppedBy } from '../../core/store/stopKind';
 import { formatClock, formatDelta, formatMetric, metricFormatter } from '../loop/loopState';
+import type { PoolExperimentRow, PoolRow } from '../../core/pool/poolTypes';
+import { byParticipant, flagged } from '../../core/pool/trust';
 import { DEFAULT_SEARCH, PLATEAU_MODES, plateauPhase, searchRecordOf, searchState, TreeSearchPolicy, type SearchPolicyName } from '../../core/search';
 
 export { metricFormatter };
@@ -44,7 +46,16 @@ export type TreeNode =
       frontier?: boolean;
       children: TreeNode[];
     }
-  | { kind: 'live'; live: LiveExperiment };
+  | { kind: 'live'; live: LiveExperiment }
+  /** Another participant of the shared pool, with its rows (under the latest session). */
+  | { kind: 'participant'; participant: string; label: string; description: string; tooltip: string; children: TreeNode[] }
+  /** One of another participant's rows, as last synced; `flagged`: someone's verification did not reproduce it or refused it. */
+  | { kind: 'pool'; row: PoolExperimentRow; flagged: boolean; children: TreeNode[] };
+
+/** The child nodes of a node (none for live and pool rows). */
+export function childrenOf(n: TreeNode): TreeNode[] {
+  return n.kind === 'live' || n.kind === 'pool' ? [] : n.children;
+}
 
 /** What the tree needs to know of the search (the config's `search`, the metric's goal). */
 export interface TreeSearchOptions {
@@ -53,6 +64,37 @@ export interface TreeSearchOptions {
   policy?: SearchPolicyName;
   plateau?: number;
   nearMiss?: number;
+  /** The shared pool as last synced (readPoolView) and this participant's name, when the workspace uses one. */
+  pool?: { rows: readonly PoolRow[]; me?: string };
+}
+
+/**
+ * The other participants of the pool, one node each with their rows (kept first, then newest),
+ * leaving out this participant's own rows (by name, and by commit: those are the local ledger).
+ */
+export function poolNodes(rows: readonly PoolRow[], local: readonly ExperimentRecord[], me = '', goal: 'minimize' | 'maximize' = 'minimize'): TreeNode[] {
+  const ownCommits = new Set(local.map((r) => r.commit).filter((c): c is string => !!c));
+  const bad = flagged(rows);
+  const out: TreeNode[] = [];
+  for (const g of byParticipant(rows, me)) {
+    if (g.participant === me) continue;
+    const theirs = g.rows.filter((r) => !(r.commit && ownCommits.has(r.commit)));
+    if (theirs.length === 0) continue;
+    const kept = theirs.filter((r) => r.status === 'kept' || r.status === 'baseline');
+    let best: number | null = null;
+    for (const r of kept) if (r.metric !== null && Number.isFinite(r.metric) && (best === null || (goal === 'minimize' ? r.metric < best : r.metric > best))) best = r.metric;
+    const nFlagged = theirs.filter((r) => bad.has(r.poolId)).length;
+    const ordered = [...kept.slice().reverse(), ...theirs.filter((r) => !kept.includes(r)).reverse()];
+    out.push({
+      kind: 'participant',
+      participant: g.participant,
+      label: `Pool: ${g.participant}`,
+      description: `${theirs.length} run${theirs.length === 1 ? '' : 's'}, ${kept.length} kept${best !== null ? `, best ${formatMetric(best)}` : ''}${nFlagged ? `, ${nFlagged} flagged` : ''}`,
+      tooltip: [`**${escapeMd(g.participant)}** (shared pool, as of the last sync)`, `Device: ${escapeMd(theirs[0]?.platform?.device ?? '?')}`, ...(nFlagged ? [`${nFlagged} row${nFlagged === 1 ? '' : 's'} flagged: another participant's re-run did not reproduce it, or refused it`] : [])].join('  \n'),
+      children: ordered.map((row) => ({ kind: 'pool' as const, row, flagged: bad.has(row.poolId), children: [] as TreeNode[] })),
+    });
+  }
+  return out;
 }
 
 /**
@@ -148,6 +190,8 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
       if (parent && !descendsFrom(parent.record, r.id, nodes)) parent.children.push(node);
       else top.push(node);
     }
+    // Other participants of the pool, under the latest session, before what is in flight.
+    if (searchOpts.pool && si === order.length - 1) top.push(...poolNodes(searchOpts.pool.rows, records, searchOpts.pool.me, searchOpts.goal));
     // Each run in flight (the baseline while it trains too) has a row of its own, last.
     for (const l of lives) if (l.session === session && !nodes.has(l.id)) top.push({ kind: 'live', live: l });
     void live;
