@@ -25,6 +25,7 @@ import { updateBenchReadme } from './benchReadme';
 import { corpusFile, corpusModel, readCorpus } from './keepCorpus';
 import { createSearchPolicy, type SearchMode, type SearchNode, type SearchOptions, type SearchPolicyName } from '../src/core/search';
 import { pooledVariance } from '../src/core/loop/keepRules/stats';
+import { rng } from '../test/fixtures/trainers/noisySim';
 
 const BUDGET = 60;
 const SESSIONS = 300;
@@ -38,16 +39,6 @@ const FIX_P = 0.6;
 /** Chance that the proposer, growing a node whose own change is the first of a pair, writes its follow-up. */
 const FOLLOW_P = 0.3;
 const BUDGET_NAME = 'steps:200';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Landscape {
   effect: number[];

@@ -103,10 +103,13 @@ async function poolLines(ws: string, goal: MetricGoal): Promise<string[]> {
   const groups = byParticipant(rows, '');
   const out = [`pool: ${groups.length} participant${groups.length === 1 ? '' : 's'} (as of the last sync)`];
   for (const g of groups) {
-    const kept = g.rows.filter((r) => r.status === 'kept' || r.status === 'baseline');
-    const best = kept.reduce<number | null>((b, r) => (r.metric === null ? b : b === null || (goal === 'minimize' ? r.metric < b : r.metric > b) ? r.metric : b), null);
+    // Counted as the session line counts them: baselines are measured, not experiments or keeps.
+    const standing = g.rows.filter((r) => r.status === 'kept' || r.status === 'baseline');
+    const best = standing.reduce<number | null>((b, r) => (r.metric === null ? b : b === null || (goal === 'minimize' ? r.metric < b : r.metric > b) ? r.metric : b), null);
+    const experiments = g.rows.filter((r) => r.status !== 'baseline').length;
+    const kept = g.rows.filter((r) => r.status === 'kept').length;
     const nFlagged = g.rows.filter((r) => bad.has(r.poolId)).length;
-    out.push(`  ${g.participant}: ${g.rows.length} experiments, ${kept.length} kept, best ${best === null ? '—' : best.toPrecision(6)} on ${g.rows[0]?.platform.device ?? '?'}${nFlagged ? `, ${nFlagged} FLAGGED (did not reproduce or refused)` : ''}`);
+    out.push(`  ${g.participant}: ${experiments} experiments, ${kept} kept, best ${fmtMetric(best)} on ${g.rows[0]?.platform.device ?? '?'}${nFlagged ? `, ${nFlagged} FLAGGED (did not reproduce or refused)` : ''}`);
   }
   return out;
 }
