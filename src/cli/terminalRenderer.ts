@@ -206,7 +206,12 @@ export function summaryLines(s: SessionSummary, goal: MetricGoal): string[] {
   lines.push(`${s.experiments} experiment${s.experiments === 1 ? '' : 's'}, ${s.kept} kept; branch ${s.branch}`);
   if (s.keptChain.length > 1) {
     lines.push('kept chain:');
-    for (const r of s.keptChain) lines.push(`  ${r.id}  ${fmtMetric(r.metric)}  ${truncate(r.status === 'baseline' ? 'baseline' : r.hypothesis, 90)}`);
+    // A keep that grew from a node off the chain (a near-miss, a combination) carries that node's change too: say which.
+    s.keptChain.forEach((r, i) => {
+      const prev = s.keptChain[i - 1];
+      const off = prev && r.parent && r.parent !== prev.id ? searchTag(r) || `[from ${r.parent}] ` : '';
+      lines.push(`  ${r.id}  ${fmtMetric(r.metric)}  ${off}${truncate(r.status === 'baseline' ? 'baseline' : r.hypothesis, 90)}`);
+    });
   }
   if (s.noise) lines.push(s.noise.line);
   const t = s.tokens;

@@ -106,6 +106,8 @@ export function activate(context: vscode.ExtensionContext): RatchetApi {
     // The metric's name and direction, for the tree and the chart before any loop runs.
     void loadConfig(ws0).then((c) => {
       tree.setMetric(c.metric);
+      tree.setSearch(c.search ?? null);
+      tree.setPool(c.pool ?? null);
       chart.setMetric(c.metric);
     }, () => undefined);
   }

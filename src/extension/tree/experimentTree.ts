@@ -2,6 +2,9 @@ import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { statusLabel, stoppedBy } from '../../core/store/stopKind';
 import { formatClock, formatDelta, formatMetric, metricFormatter } from '../loop/loopState';
+import type { PoolExperimentRow, PoolRow } from '../../core/pool/poolTypes';
+import { byParticipant, flagged } from '../../core/pool/trust';
+import { DEFAULT_SEARCH, PLATEAU_MODES, plateauPhase, searchRecordOf, searchState, TreeSearchPolicy, type SearchPolicyName } from '../../core/search';
 
 export { metricFormatter };
 import { evidenceLines, noiseEvidenceOf, sessionTooltip } from './noiseTooltip';
@@ -16,23 +19,137 @@ export interface LiveExperiment {
   baseline: boolean;
 }
 
+/** Where a session's search stands (absent on sessions whose rows predate the search and no policy is configured). */
+export interface SessionSearch {
+  policy: SearchPolicyName;
+  /** `growing`, or `plateau` once `plateau` experiments in a row were not kept. */
+  mode: 'growing' | 'plateau';
+  /** The plateau move due next (structural, combine or ablate) while a plateau burst is on. */
+  next: string | null;
+  sinceKeep: number;
+  plateau: number;
+  /** Ids of the frontier: the nodes the next ordinary proposal may grow from. */
+  frontier: string[];
+}
+
 export type TreeNode =
-  | { kind: 'session'; session: string; label: string; description: string; tooltip: string; latest: boolean; children: TreeNode[] }
-  | { kind: 'experiment'; record: ExperimentRecord; spine: boolean; children: TreeNode[] }
-  | { kind: 'live'; live: LiveExperiment };
+  | { kind: 'session'; session: string; label: string; description: string; tooltip: string; latest: boolean; search: SessionSearch | null; children: TreeNode[] }
+  | {
+      kind: 'experiment';
+      record: ExperimentRecord;
+      spine: boolean;
+      /** On the path from the baseline to the session's current best (the best included). */
+      bestPath?: boolean;
+      /** The session's current best. */
+      best?: boolean;
+      /** Among the nodes the next proposal may grow from. */
+      frontier?: boolean;
+      children: TreeNode[];
+    }
+  | { kind: 'live'; live: LiveExperiment }
+  /** Another participant of the shared pool, with its rows (under the latest session). */
+  | { kind: 'participant'; participant: string; label: string; description: string; tooltip: string; children: TreeNode[] }
+  /** One of another participant's rows, as last synced; `flagged`: someone's verification did not reproduce it or refused it. */
+  | { kind: 'pool'; row: PoolExperimentRow; flagged: boolean; children: TreeNode[] };
+
+/** The child nodes of a node (none for live and pool rows). */
+export function childrenOf(n: TreeNode): TreeNode[] {
+  return n.kind === 'live' || n.kind === 'pool' ? [] : n.children;
+}
+
+/** What the tree needs to know of the search (the config's `search`, the metric's goal). */
+export interface TreeSearchOptions {
+  goal?: 'minimize' | 'maximize';
+  /** The configured policy, for sessions whose rows carry none. */
+  policy?: SearchPolicyName;
+  plateau?: number;
+  nearMiss?: number;
+  /** The shared pool as last synced (readPoolView) and this participant's name, when the workspace uses one. */
+  pool?: { rows: readonly PoolRow[]; me?: string };
+}
+
+/**
+ * The other participants of the pool, one node each with their rows (kept first, then newest),
+ * leaving out this participant's own rows (by name, and by commit: those are the local ledger).
+ */
+export function poolNodes(rows: readonly PoolRow[], local: readonly ExperimentRecord[], me = '', goal: 'minimize' | 'maximize' = 'minimize'): TreeNode[] {
+  const ownCommits = new Set(local.map((r) => r.commit).filter((c): c is string => !!c));
+  const bad = flagged(rows);
+  const out: TreeNode[] = [];
+  for (const g of byParticipant(rows, me)) {
+    if (g.participant === me) continue;
+    const theirs = g.rows.filter((r) => !(r.commit && ownCommits.has(r.commit)));
+    if (theirs.length === 0) continue;
+    const kept = theirs.filter((r) => r.status === 'kept' || r.status === 'baseline');
+    let best: number | null = null;
+    for (const r of kept) if (r.metric !== null && Number.isFinite(r.metric) && (best === null || (goal === 'minimize' ? r.metric < best : r.metric > best))) best = r.metric;
+    const nFlagged = theirs.filter((r) => bad.has(r.poolId)).length;
+    const ordered = [...kept.slice().reverse(), ...theirs.filter((r) => !kept.includes(r)).reverse()];
+    out.push({
+      kind: 'participant',
+      participant: g.participant,
+      label: `Pool: ${g.participant}`,
+      description: `${theirs.length} run${theirs.length === 1 ? '' : 's'}, ${kept.length} kept${best !== null ? `, best ${formatMetric(best)}` : ''}${nFlagged ? `, ${nFlagged} flagged` : ''}`,
+      tooltip: [`**${escapeMd(g.participant)}** (shared pool, as of the last sync)`, `Device: ${escapeMd(theirs[0]?.platform?.device ?? '?')}`, ...(nFlagged ? [`${nFlagged} row${nFlagged === 1 ? '' : 's'} flagged: another participant's re-run did not reproduce it, or refused it`] : [])].join('  \n'),
+      children: ordered.map((row) => ({ kind: 'pool' as const, row, flagged: bad.has(row.poolId), children: [] as TreeNode[] })),
+    });
+  }
+  return out;
+}
+
+/**
+ * The short badge of how the search made a row: near-miss (grew a node other than the best),
+ * combine, ablate, debug or structural; null for an ordinary step from the best or a row
+ * written before the search existed.
+ */
+export function searchBadge(r: ExperimentRecord): string | null {
+  const s = searchRecordOf(r);
+  if (!s) return null;
+  if (s.mode === 'improve') return s.fromBest === false ? 'near-miss' : null;
+  return s.mode;
+}
+
+/** Where the search of one session stands, from its rows (null when no policy is known). */
+export function sessionSearch(rows: readonly ExperimentRecord[], opts: TreeSearchOptions = {}): SessionSearch | null {
+  let policy: SearchPolicyName | undefined;
+  for (let i = rows.length - 1; i >= 0 && !policy; i--) policy = searchRecordOf(rows[i])?.policy;
+  policy = policy ?? opts.policy;
+  if (!policy) return null;
+  const plateau = opts.plateau ?? (policy === 'best-first' ? DEFAULT_SEARCH.plateau : 0);
+  const best = bestOf(rows);
+  const goal = opts.goal ?? 'minimize';
+  const state = best ? searchState(rows, best.id, goal) : null;
+  const sinceKeep = state?.sinceKeep ?? 0;
+  let frontier: string[] = [];
+  if (state) {
+    const p = new TreeSearchPolicy({ policy, plateau, ...(opts.nearMiss !== undefined ? { nearMiss: opts.nearMiss } : {}) });
+    frontier = p.frontier(state);
+  }
+  const on = plateau > 0 && sinceKeep >= plateau;
+  const phase = plateauPhase(sinceKeep, plateau);
+  return { policy, mode: on ? 'plateau' : 'growing', next: phase === null ? null : PLATEAU_MODES[phase], sinceKeep, plateau, frontier };
+}
+
+/** The session row's words for its search: mode and frontier size. */
+export function searchSummary(s: SessionSearch): string {
+  const mode = s.mode === 'plateau' ? `plateau${s.next ? ` (${s.next} next)` : ''}` : 'growing';
+  return `${s.policy} ${mode}, ${s.frontier.length} on the frontier`;
+}
 
 const spineStatuses: ReadonlySet<ExperimentStatus> = new Set(['baseline', 'kept']);
 
-/**
- * Per session (newest first): the kept chain (baseline, then each kept experiment) as the spine,
- * every other experiment as a leaf under its parent, and the live experiment last.
- */
 /** A session whose start never measured its baseline (its one row is the failed baseline): shown nowhere. */
 export function isFailedStart(rows: readonly ExperimentRecord[]): boolean {
   return rows.length > 0 && rows[0].parent === null && /^baseline\b/.test(rows[0].hypothesis) && !rows.some((r) => r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded');
 }
 
-export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExperiment | readonly LiveExperiment[] | null): TreeNode[] {
+/**
+ * Per session (newest first): the kept chain (baseline, then each kept experiment) as the spine,
+ * every other experiment nested under the node it grew from (a near-miss's children under the
+ * near-miss, so the search's branches show), and the live experiment last. The path from the
+ * baseline to the current best and the search's frontier are marked on the nodes.
+ */
+export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExperiment | readonly LiveExperiment[] | null, searchOpts: TreeSearchOptions = {}): TreeNode[] {
   const lives: readonly LiveExperiment[] = liveIn === null ? [] : Array.isArray(liveIn) ? liveIn : [liveIn as LiveExperiment];
   const live = lives[0] ?? null;
   const sessions = new Map<string, ExperimentRecord[]>();
@@ -52,8 +169,13 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
     const rows = sessions.get(session)!;
     const nodes = new Map<string, Extract<TreeNode, { kind: 'experiment' }>>();
     const top: TreeNode[] = [];
+    const search = sessionSearch(rows, searchOpts);
+    const frontier = new Set(search?.frontier ?? []);
+    const bestRow = bestOf(rows);
+    const onPath = new Set<string>();
+    for (let r: ExperimentRecord | undefined = bestRow ?? undefined; r && !onPath.has(r.id); r = r.parent ? rows.find((x) => x.id === r!.parent) : undefined) onPath.add(r.id);
     for (const r of rows) {
-      const node = { kind: 'experiment' as const, record: r, spine: spineStatuses.has(r.status), children: [] as TreeNode[] };
+      const node = { kind: 'experiment' as const, record: r, spine: spineStatuses.has(r.status), bestPath: onPath.has(r.id), best: r === bestRow, frontier: frontier.has(r.id), children: [] as TreeNode[] };
       nodes.set(r.id, node);
     }
     for (const r of rows) {
@@ -62,10 +184,14 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
         top.push(node);
         continue;
       }
-      const parent = r.parent ? nodes.get(r.parent) : undefined;
-      if (parent && parent.spine) parent.children.push(node);
+      // Under the node it grew from, whatever that became (a row whose parent is itself or a
+      // descendant, which a well-formed ledger never holds, stays at the top).
+      const parent = r.parent && r.parent !== r.id ? nodes.get(r.parent) : undefined;
+      if (parent && !descendsFrom(parent.record, r.id, nodes)) parent.children.push(node);
       else top.push(node);
     }
+    // Other participants of the pool, under the latest session, before what is in flight.
+    if (searchOpts.pool && si === order.length - 1) top.push(...poolNodes(searchOpts.pool.rows, records, searchOpts.pool.me, searchOpts.goal));
     // Each run in flight (the baseline while it trains too) has a row of its own, last.
     for (const l of lives) if (l.session === session && !nodes.has(l.id)) top.push({ kind: 'live', live: l });
     void live;
@@ -76,13 +202,31 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
       kind: 'session',
       session,
       label: `Session ${session}`,
-      description: `${rows.length} run${rows.length === 1 ? '' : 's'}, ${kept} kept${best ? `, best ${formatMetric(best.metric)}` : ''}${when ? ` · ${when}` : ''}`,
-      tooltip: sessionTooltip(session, rows),
+      description: `${rows.length} run${rows.length === 1 ? '' : 's'}, ${kept} kept${best ? `, best ${formatMetric(best.metric)}` : ''}${search ? ` · ${searchSummary(search)}` : ''}${when ? ` · ${when}` : ''}`,
+      tooltip: sessionTooltip(session, rows) + (search ? `  \n${sessionSearchTooltip(search)}` : ''),
       latest: si === order.length - 1,
+      search,
       children: top,
     });
   });
   return out.reverse();
+}
+
+/** Whether `r` is `id` or grew (through any number of steps) from it. */
+function descendsFrom(r: ExperimentRecord, id: string, nodes: ReadonlyMap<string, { record: ExperimentRecord }>): boolean {
+  const seen = new Set<string>();
+  for (let c: ExperimentRecord | undefined = r; c && !seen.has(c.id); c = c.parent ? nodes.get(c.parent)?.record : undefined) {
+    if (c.id === id) return true;
+    seen.add(c.id);
+  }
+  return false;
+}
+
+/** The session tooltip's lines on the search. */
+export function sessionSearchTooltip(s: SessionSearch): string {
+  const lines = [`Search: ${s.policy}, ${s.mode === 'plateau' ? `on a plateau (${s.sinceKeep} experiments without a keep, plateau at ${s.plateau})${s.next ? `, ${s.next} next` : ''}` : `growing (${s.sinceKeep} since the last keep${s.plateau > 0 ? `, plateau at ${s.plateau}` : ''})`}`];
+  lines.push(`Frontier (${s.frontier.length}): ${s.frontier.length ? s.frontier.map((id) => `\`${id}\``).join(', ') : 'none yet'}`);
+  return lines.join('  \n');
 }
 
 /** The best kept (or baseline) experiment of a list, by its recorded delta chain: the last kept, else the baseline. */
@@ -137,15 +281,39 @@ export function recordLabel(r: ExperimentRecord, goal: 'minimize' | 'maximize' =
 }
 
 /** The tree description: the status in words, the reference of the change, and a warning inside the noise. */
-export function recordStatusText(r: ExperimentRecord, goal: 'minimize' | 'maximize' = 'minimize', sigma: number | null = null): string {
-  const parts = [statusLabel(r)];
+export function recordStatusText(r: ExperimentRecord, goal: 'minimize' | 'maximize' = 'minimize', sigma: number | null = null, marks: NodeMarks = {}): string {
+  const parts = [marks.best ? `★ best · ${statusLabel(r)}` : marks.bestPath && !spineStatuses.has(r.status) ? `${statusLabel(r)} · on the best's path` : statusLabel(r)];
+  const badge = searchBadge(r);
+  if (badge) parts.push(`[${badge}]`);
   const ref = referenceOf(r, goal);
   if (ref) parts.push(`vs ${metricFormatter(sigma)(ref.value)} (${ref.text})`);
   if (withinNoise(r, sigma)) parts.push('within noise');
   return parts.join(' · ');
 }
 
-export function recordTooltip(r: ExperimentRecord, metricName = 'metric', opts: { goal?: 'minimize' | 'maximize'; sigma?: number | null; degenerate?: string | null } = {}): string {
+/** What the tree marks on a node beyond its row. */
+export interface NodeMarks {
+  best?: boolean;
+  bestPath?: boolean;
+  frontier?: boolean;
+}
+
+/** The tooltip's lines on the search: how the row was made and where it stands now. */
+export function searchLines(r: ExperimentRecord, marks: NodeMarks = {}): string[] {
+  const out: string[] = [];
+  const s = searchRecordOf(r);
+  const badge = searchBadge(r);
+  if (s) {
+    const extra = [s.partner ? `with \`${s.partner}\`` : '', s.ablate ? `without \`${s.ablate}\`` : ''].filter(Boolean).join(', ');
+    out.push(`Search: ${badge ?? 'grew the best'} (${s.policy}${extra ? `, ${extra}` : ''}): ${escapeMd(s.reason)}`);
+  }
+  if (marks.best) out.push('★ The current best.');
+  else if (marks.bestPath) out.push("★ On the best's path: the current best grew from it.");
+  if (marks.frontier) out.push('◆ Frontier: the next proposal may grow from here.');
+  return out;
+}
+
+export function recordTooltip(r: ExperimentRecord, metricName = 'metric', opts: { goal?: 'minimize' | 'maximize'; sigma?: number | null; degenerate?: string | null; marks?: NodeMarks } = {}): string {
   const goal = opts.goal ?? 'minimize';
   const sigma = opts.sigma ?? null;
   const fmt = metricFormatter(sigma);
@@ -157,6 +325,7 @@ export function recordTooltip(r: ExperimentRecord, metricName = 'metric', opts: 
   if (sigma !== null) lines.push(`Precision: ${fmt(sigma)} is the run-to-run σ; digits below it are noise.`);
   if (opts.degenerate) lines.push(`Noise: ${escapeMd(opts.degenerate)}`);
   lines.push(...evidenceLines(r));
+  lines.push(...searchLines(r, opts.marks));
   if (r.durationMs !== undefined) lines.push(`Duration: ${formatClock(r.durationMs / 1000)}`);
   if (r.steps !== undefined && r.steps !== null) lines.push(`Steps: ${r.steps}`);
   if (r.usage) lines.push(`Tokens: ${r.usage.input + r.usage.cacheRead + r.usage.cacheWrite} in, ${r.usage.output} out`);

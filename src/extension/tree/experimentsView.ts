@@ -4,10 +4,13 @@ import { BuiltIn, Cmd, Ctx, View } from '../ids';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { readLedger } from '../../core/store/ledger';
+import { GitStore } from '../../core/store/gitStore';
+import { readPoolView } from '../../core/pool/gitPool';
+import type { PoolRow } from '../../core/pool/poolTypes';
 import { ratchetPaths } from '../../core/store/ratchetPaths';
 import { statusColor } from '../../contract';
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
-import { buildTree, iconOf, recordContext, recordLabel, recordStatusText, recordTooltip, sigmaOf, type LiveExperiment, type TreeNode } from './experimentTree';
+import { buildTree, childrenOf, escapeMd, iconOf, recordContext, recordLabel, recordStatusText, recordTooltip, sigmaOf, type LiveExperiment, type TreeNode } from './experimentTree';
 
 /**
  * The Experiments view. Its source of truth is the ledger (`.ratchet/experiments.jsonl`),
@@ -34,6 +37,12 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   private metricName = 'metric';
   private goal: 'minimize' | 'maximize' = 'minimize';
   private session: string | null = null;
+  /** The configured search (policy, plateau, near-miss), for the session row's mode and frontier. */
+  /** The pool's participant name ('' when not set) while the workspace uses a pool; null: no pool. */
+  private poolMe: string | null = null;
+  /** Other participants' rows as last synced (read with the ledger). */
+  poolRows: PoolRow[] = [];
+  private searchOpts: { policy?: 'greedy' | 'best-first'; plateau?: number; nearMiss?: number } = {};
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loading: Promise<void> | null = null;
   readonly view: vscode.TreeView<TreeNode>;
@@ -72,6 +81,15 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       } catch (err) {
         this.log.warn(`ledger: ${(err as Error).message}`);
       }
+      if (this.poolMe !== null) {
+        try {
+          const store = await GitStore.open(this.workspace!);
+          this.poolRows = await readPoolView(this.workspace!, { gitDir: store.commonDir });
+        } catch (err) {
+          this.poolRows = [];
+          this.log.debug(`pool: ${(err as Error).message}`);
+        }
+      } else this.poolRows = [];
       this.rebuild();
       this.loaded.fire(this.records);
     };
@@ -81,7 +99,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
 
   private rebuild(): void {
     this.lives = this.lives.filter((l) => !this.records.some((r) => r.id === l.id && r.session === l.session));
-    this.roots = buildTree(this.records, this.lives);
+    this.roots = buildTree(this.records, this.lives, { goal: this.goal, ...this.searchOpts, ...(this.poolRows.length ? { pool: { rows: this.poolRows, me: this.poolMe ?? '' } } : {}) });
     this.sigmas.clear();
     this.degenerate.clear();
     for (const session of new Set(this.records.map((r) => r.session))) {
@@ -101,6 +119,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
         this.session = e.session;
         this.metricName = e.config.metric.name;
         this.goal = e.config.metric.goal;
+        this.setSearch(e.config.search ?? null);
+        this.setPool(e.config.pool ?? null);
         break;
       case 'experiment-started':
         this.lives = [...this.lives.filter((l) => l.id !== e.id), { id: e.id, session: this.session ?? '', parent: e.parent, hypothesis: e.baseline ? 'baseline: the code as it is' : '', phase: e.baseline ? 'baseline' : 'proposing', baseline: e.baseline }];
@@ -148,8 +168,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   private findNode(pred: (n: TreeNode) => boolean, list: TreeNode[] = this.roots): TreeNode | undefined {
     for (const n of list) {
       if (pred(n)) return n;
-      if (n.kind !== 'live') {
-        const f = this.findNode(pred, n.children);
+      {
+        const f = this.findNode(pred, childrenOf(n));
         if (f) return f;
       }
     }
@@ -174,20 +194,19 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
 
   getChildren(node?: TreeNode): TreeNode[] {
     if (!node) return this.roots;
-    return node.kind === 'live' ? [] : node.children;
+    return childrenOf(node);
   }
 
   getParent(node: TreeNode): TreeNode | undefined {
     // By key, not identity: the tree may have been rebuilt since VS Code got the node.
-    const key = (n: TreeNode) => (n.kind === 'session' ? `s/${n.session}` : n.kind === 'live' ? `l/${n.live.session}/${n.live.id}` : `e/${n.record.session}/${n.record.id}`);
+    const key = (n: TreeNode) =>
+      n.kind === 'session' ? `s/${n.session}` : n.kind === 'live' ? `l/${n.live.session}/${n.live.id}` : n.kind === 'participant' ? `p/${n.participant}` : n.kind === 'pool' ? `r/${n.row.poolId}` : `e/${n.record.session}/${n.record.id}`;
     const want = key(node);
     const find = (list: TreeNode[], parent: TreeNode | undefined): TreeNode | undefined => {
       for (const n of list) {
         if (key(n) === want) return parent;
-        if (n.kind !== 'live') {
-          const f = find(n.children, n);
-          if (f) return f;
-        }
+        const f = find(childrenOf(n), n);
+        if (f) return f;
       }
       return undefined;
     };
@@ -202,6 +221,27 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       item.iconPath = new vscode.ThemeIcon('git-branch');
       item.contextValue = 'session';
       const md = new vscode.MarkdownString(node.tooltip);
+      md.supportThemeIcons = false;
+      item.tooltip = md;
+      return item;
+    }
+    if (node.kind === 'participant') {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `participant/${node.participant}`;
+      item.description = node.description;
+      item.iconPath = new vscode.ThemeIcon('person');
+      item.contextValue = 'poolParticipant';
+      item.tooltip = new vscode.MarkdownString(node.tooltip);
+      return item;
+    }
+    if (node.kind === 'pool') {
+      const r = node.row;
+      const item = new vscode.TreeItem(recordLabel(r, this.goal), vscode.TreeItemCollapsibleState.None);
+      item.id = `pool/${r.poolId}`;
+      item.description = `${node.flagged ? 'FLAGGED · ' : ''}${recordStatusText(r, this.goal)}`;
+      item.iconPath = new vscode.ThemeIcon(node.flagged ? 'warning' : iconOf(r));
+      item.contextValue = `poolRow status-${r.status}${node.flagged ? ' flagged' : ''}`;
+      const md = new vscode.MarkdownString(`${recordTooltip(r, this.metricName, { goal: this.goal })}  \nParticipant: ${escapeMd(r.participant)} on ${escapeMd(r.platform?.device ?? '?')}${node.flagged ? '  \nFlagged: another participant did not reproduce it, or refused it.' : ''}`);
       md.supportThemeIcons = false;
       item.tooltip = md;
       return item;
@@ -222,10 +262,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     const sigma = this.sigmas.get(r.session) ?? null;
     const item = new vscode.TreeItem(recordLabel(r, this.goal, sigma), node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `exp/${r.session}/${r.id}`;
-    item.description = recordStatusText(r, this.goal, sigma);
+    const marks = { best: node.best, bestPath: node.bestPath, frontier: node.frontier };
+    item.description = recordStatusText(r, this.goal, sigma, marks);
     const color = statusColor[r.status] ?? 'foreground';
     item.iconPath = new vscode.ThemeIcon(iconOf(r), new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
-    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null }));
+    const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null, marks }));
     md.supportThemeIcons = false;
     item.tooltip = md;
     const hasLog = !!this.workspace && existsSync(ratchetPaths(this.workspace).runDir(r.id) + '/log.txt');
@@ -251,6 +292,22 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   setMetric(m: { name: string; goal: 'minimize' | 'maximize' }): void {
     this.metricName = m.name;
     this.goal = m.goal;
+  }
+
+  /** The config's `search` (policy, plateau, near-miss); the rows' own policy wins where they carry one. */
+  setSearch(s: { policy?: 'greedy' | 'best-first'; plateau?: number; nearMiss?: number } | null): void {
+    const next = s ? { ...(s.policy ? { policy: s.policy } : {}), ...(s.plateau !== undefined ? { plateau: s.plateau } : {}), ...(s.nearMiss !== undefined ? { nearMiss: s.nearMiss } : {}) } : {};
+    if (JSON.stringify(next) === JSON.stringify(this.searchOpts)) return;
+    this.searchOpts = next;
+    if (this.records.length) this.rebuild();
+  }
+
+  /** The config's `pool`: while set, the tree shows the other participants' rows under the latest session. */
+  setPool(p: { participant?: string } | null): void {
+    const next = p ? p.participant ?? '' : null;
+    if (next === this.poolMe) return;
+    this.poolMe = next;
+    this.scheduleRefresh();
   }
 
   setWorkspace(ws: string | null): void {

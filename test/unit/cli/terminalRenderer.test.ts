@@ -56,6 +56,17 @@ describe('TerminalRenderer', () => {
       noise: { sigma: 0.01, df: 2, bestMean: 2, bestRuns: 3, reruns: 2, rerunSeconds: 10, decisions: 1, line: 'noise: σ 0.0100 (2 df)' },
     }, 'minimize');
     expect(withNoise).toContain('noise: σ 0.0100 (2 df)');
+    // A keep grown from a discarded near-miss says so: its change stacks on that node's.
+    const branched = summaryLines({
+      session: 's', branch: 'b', experiments: 3, kept: 1, baseline: 2, best: 1.5, bestId: 'e0004',
+      keptChain: [
+        rec({ id: 'e0001', status: 'baseline', metric: 2 }),
+        rec({ id: 'e0004', parent: 'e0003', metric: 1.5, hypothesis: 'clip 0.7 → 0.5', search: { policy: 'best-first', mode: 'improve', reason: 'near-miss', fromBest: false } }),
+      ],
+      costUsd: 0, tokens: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, stopReason: 'x',
+    }, 'minimize');
+    expect(branched).toContain('  e0004  1.5000  [near-miss from e0003] clip 0.7 → 0.5');
+    expect(lines.join('\n')).not.toContain('[');
   });
 });
 
