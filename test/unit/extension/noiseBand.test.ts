@@ -23,6 +23,8 @@ describe('the noise band', () => {
     expect(bandOf(summary({ bestRuns: 0 }))?.half).toBeCloseTo(0.04);
     expect(bandOf(summary({ bestMean: null }))).toBeNull();
     expect(bandOf(null)).toBeNull();
+    // identical re-runs (a fixed seed the trainer enforces): no band rather than "± 0"
+    expect(bandOf(summary({ sigma: 0 }))).toBeNull();
   });
 
   it('comes from the session rows: the last kept candidate, else the best of the last decision', () => {
