@@ -1,5 +1,5 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import type { NoiseEvidence } from './noiseKeepPolicy';
+import type { NoiseEvidence } from './noiseEvidence';
 import { pooledVariance } from './stats';
 
 /**
