@@ -2,12 +2,13 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import {
-  defaultChartOptions, parseChartOptions, parseNoiseBand, statusColor, statusWords,
+  defaultChartOptions, parseChartOptions, parseNoiseBand, parseProgressMarks, statusColor, statusWords,
   type ChartOptions, type ChartState, type HostMessage, type ProgressState, type RunSeries, type WebviewMessage,
 } from '../contract';
 import { bandEdges, bandLabel, rangeWithBand, withAlpha } from './band';
 import { interpolateAt, legendNote, runLabel } from './labels';
 import { joinSeries, RunPipeline, type XY } from './downsample';
+import { markAt, markColor, marksLegend, placeLabels } from './marks';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;
@@ -211,8 +212,12 @@ function renderProgress(): number {
   const band = progress.band ?? null;
   // The band's legend entry; the band itself is painted under the series (drawClear).
   const bandRow = band ? [xs.map(() => band.mean)] : [];
-  const data = [xs, bestRow, ...bandRow, ...rows] as uPlot.AlignedData;
-  const key = `progress|${statuses.join(',')}|${band ? 'band' : ''}|${options.logScale}|${document.body.className}`;
+  // The marks' legend entry (its value: the move at the hovered experiment); the lines are painted in drawMarks.
+  const marks = progress.marks ?? [];
+  const marked = new Set(marks.map((m) => m.index));
+  const marksRow = marks.length ? [dots.map((d, i) => (marked.has(i) ? d.metric ?? bestRow[i] ?? null : null))] : [];
+  const data = [xs, bestRow, ...bandRow, ...marksRow, ...rows] as uPlot.AlignedData;
+  const key = `progress|${statuses.join(',')}|${band ? 'band' : ''}|${marks.length ? 'marks' : ''}|${options.logScale}|${document.body.className}`;
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [
@@ -221,6 +226,10 @@ function renderProgress(): number {
       ...(band ? [{
         label: bandLabel, stroke: colorOf('kept'), fill: withAlpha(colorOf('kept'), 0.18), width: 1, paths: () => null, points: { show: false },
         value: () => (progress.band ? `${fmt(progress.band.mean)} ± ${fmt(progress.band.half)}` : '—'),
+      } satisfies uPlot.Series] : []),
+      ...(marks.length ? [{
+        label: marksLegend, stroke: colorOf('vetoed'), width: 1, dash: [4, 3], paths: () => null, points: { show: false },
+        value: (_u, _v, _si, idx) => markAt(progress.marks, idx)?.label ?? '—',
       } satisfies uPlot.Series] : []),
       ...statuses.map((s): uPlot.Series => ({
         label: statusWords[s] ?? s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
@@ -243,7 +252,7 @@ function renderProgress(): number {
           } : {}),
         },
       },
-      hooks: { drawClear: [drawStarted, drawBand], draw: [drawn] },
+      hooks: { drawClear: [drawStarted, drawBand], draw: [drawMarks, drawn] },
       axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
@@ -275,6 +284,54 @@ function drawBand(u: uPlot) {
   ctx.globalAlpha = 0.14;
   ctx.fillStyle = colorOf('kept');
   ctx.fillRect(left, y0, width, Math.max(1, y1 - y0));
+  ctx.restore();
+}
+
+/** The search marks drawn last (the render report carries the count). */
+let marksDrawn = 0;
+
+/**
+ * Paints where the search moved: a dashed vertical line at each marked experiment (purple: to
+ * another branch, grey: back to the best, orange: a plateau mode) and its label at the top,
+ * in up to three rows; a label with no room is left to the hover legend.
+ */
+function drawMarks(u: uPlot) {
+  const marks = options.view === 'progress' ? progress.marks ?? [] : [];
+  marksDrawn = 0;
+  if (!marks.length) return;
+  const { left, top, width, height } = u.bbox;
+  const ctx = u.ctx;
+  const px = uPlot.pxRatio || 1;
+  const fontPx = Math.round(11 * px);
+  ctx.save();
+  ctx.font = `${fontPx}px ${cssVar('--vscode-font-family', 'sans-serif')}`;
+  ctx.textBaseline = 'top';
+  const xs = marks.map((m) => u.valToPos(m.index, 'x', true));
+  const widths = marks.map((m) => ctx.measureText(m.label).width);
+  const placed = placeLabels(xs.map((x) => x - left), widths, width, 3, 6 * px, 3 * px);
+  const bg = cssVar('--vscode-editor-background', '#1e1e1e');
+  marks.forEach((m, i) => {
+    const x = xs[i];
+    if (!Number.isFinite(x) || x < left - 1 || x > left + width + 1) return;
+    const color = cssVar(`--vscode-charts-${markColor[m.kind]}`, fallbackColors[markColor[m.kind]]);
+    ctx.strokeStyle = color;
+    ctx.lineWidth = Math.max(1, px);
+    ctx.setLineDash([4 * px, 3 * px]);
+    ctx.beginPath();
+    ctx.moveTo(Math.round(x) + 0.5, top);
+    ctx.lineTo(Math.round(x) + 0.5, top + height);
+    ctx.stroke();
+    marksDrawn++;
+    const p = placed[i];
+    if (p.row < 0) return;
+    const y = top + 2 * px + p.row * (fontPx + 4 * px);
+    ctx.globalAlpha = 0.85;
+    ctx.fillStyle = bg;
+    ctx.fillRect(left + p.left - 2 * px, y - px, widths[i] + 4 * px, fontPx + 2 * px);
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = color;
+    ctx.fillText(m.label, left + p.left, y);
+  });
   ctx.restore();
 }
 
@@ -317,18 +374,20 @@ function render() {
 }
 
 function report(points: number, ms: number) {
+  const marks = options.view === 'progress' ? marksDrawn : undefined;
+  document.body.dataset.marks = String(marks ?? 0);
   document.body.dataset.points = String(points);
   document.body.dataset.runs = String(runs.size);
   document.body.dataset.renderMs = ms.toFixed(2);
   const now = Date.now();
   if (now - lastRenderedPost > 500) {
     lastRenderedPost = now;
-    send({ type: 'rendered', points, ms });
+    send({ type: 'rendered', points, ms, ...(marks !== undefined ? { marks } : {}) });
   } else if (!renderedTimer) {
     renderedTimer = setTimeout(() => {
       renderedTimer = null;
       lastRenderedPost = Date.now();
-      send({ type: 'rendered', points: Number(document.body.dataset.points), ms: Number(document.body.dataset.renderMs) });
+      send({ type: 'rendered', points: Number(document.body.dataset.points), ms: Number(document.body.dataset.renderMs), ...(options.view === 'progress' ? { marks: Number(document.body.dataset.marks) } : {}) });
     }, 500);
   }
 }
@@ -377,7 +436,7 @@ function onMessage(msg: HostMessage) {
 
 /** The band is drawn only when it passes the contract's check. */
 function checkedProgress(p: ProgressState): ProgressState {
-  return { ...p, band: parseNoiseBand(p.band) };
+  return { ...p, band: parseNoiseBand(p.band), marks: parseProgressMarks(p.marks, p.dots ?? []) };
 }
 
 function applyState(s: ChartState) {

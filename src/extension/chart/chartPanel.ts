@@ -28,7 +28,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   workspace: string | null = null;
   private records: ExperimentRecord[] = [];
   /** What the webview reported last (tests, benchmark). */
-  lastRendered: { points: number; ms: number; at: number } | null = null;
+  lastRendered: { points: number; ms: number; at: number; marks?: number } | null = null;
   messagesPosted = 0;
   /** Points sent to the webview (live batches, and the history in `init` and `runs`). */
   pointsPosted = 0;
@@ -119,7 +119,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
         this.selectEmitter.fire(msg.id);
         break;
       case 'rendered':
-        this.lastRendered = { points: msg.points, ms: msg.ms, at: Date.now() };
+        this.lastRendered = { points: msg.points, ms: msg.ms, at: Date.now(), ...(msg.marks !== undefined ? { marks: msg.marks } : {}) };
         this.renderedEmitter.fire({ points: msg.points, ms: msg.ms });
         break;
       case 'error':
