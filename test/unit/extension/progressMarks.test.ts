@@ -107,3 +107,18 @@ describe('the marks in the contract and the webview', () => {
     expect(markAt([{ index: 3, id: 'e', kind: 'back', label: 'l' }], 2)).toBeNull();
   });
 });
+
+describe('progressMarks on the real best-first session (bench/data/search/real-session.jsonl)', () => {
+  it('marks its three branches, its two returns to the best and its debug attempt; its keeps on branches continue their line', async () => {
+    const { readFileSync } = await import('node:fs');
+    const rows = readFileSync(new URL('../../../bench/data/search/real-session.jsonl', import.meta.url), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ExperimentRecord);
+    expect(progressMarks(rows).map((m) => `${m.id} ${m.label}`)).toEqual([
+      'e0003 → branch from e0002 (near-miss)',
+      'e0006 ← back to the best e0004',
+      'e0007 → branch from e0002 (near-miss)',
+      'e0008 ← back to the best e0004',
+      'e0010 → debug e0009 (crashed)',
+      'e0011 → branch from e0006 (near-miss)',
+    ]);
+  });
+});
