@@ -221,7 +221,7 @@ function renderProgress(): number {
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [
-      { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : `#${v}`) },
+      { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : dots[v]?.id ?? `#${v}`) },
       { label: `best ${progress.metricName}`, stroke: colorOf('kept'), width: 2, paths: uPlot.paths.stepped!({ align: 1 }), spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
       ...(band ? [{
         label: bandLabel, stroke: colorOf('kept'), fill: withAlpha(colorOf('kept'), 0.18), width: 1, paths: () => null, points: { show: false },
@@ -239,6 +239,8 @@ function renderProgress(): number {
     ];
     plot = new uPlot({
       width, height,
+      // Room above the plot for the search marks' labels (MARK_ROWS rows).
+      ...(marks.length ? { padding: [MARK_ROWS * MARK_ROW_PX + 4, null, null, null] as uPlot.Padding } : {}),
       scales: {
         x: { time: false },
         y: {
@@ -253,7 +255,8 @@ function renderProgress(): number {
         },
       },
       hooks: { drawClear: [drawStarted, drawBand], draw: [drawMarks, drawn] },
-      axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
+      // The x ticks name the experiments (the ids the tree, the CLI and the search marks use).
+      axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000], values: (_u, splits) => splits.map((v) => progress.dots[v]?.id ?? '') }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
     plot.over.addEventListener('click', () => {
@@ -289,11 +292,14 @@ function drawBand(u: uPlot) {
 
 /** The search marks drawn last (the render report carries the count). */
 let marksDrawn = 0;
+/** Rows of mark labels above the plot, and each row's height in CSS pixels. */
+const MARK_ROWS = 4;
+const MARK_ROW_PX = 15;
 
 /**
  * Paints where the search moved: a dashed vertical line at each marked experiment (purple: to
  * another branch, grey: back to the best, orange: a plateau mode) and its label at the top,
- * in up to three rows; a label with no room is left to the hover legend.
+ * in up to MARK_ROWS rows above the plot; a label with no room is left to the hover legend.
  */
 function drawMarks(u: uPlot) {
   const marks = options.view === 'progress' ? progress.marks ?? [] : [];
@@ -305,32 +311,40 @@ function drawMarks(u: uPlot) {
   const fontPx = Math.round(11 * px);
   ctx.save();
   ctx.font = `${fontPx}px ${cssVar('--vscode-font-family', 'sans-serif')}`;
+  // uPlot leaves the context's alignment as its last axis set it.
+  ctx.textAlign = 'left';
   ctx.textBaseline = 'top';
   const xs = marks.map((m) => u.valToPos(m.index, 'x', true));
   const widths = marks.map((m) => ctx.measureText(m.label).width);
-  const placed = placeLabels(xs.map((x) => x - left), widths, width, 3, 6 * px, 3 * px);
+  const placed = placeLabels(xs.map((x) => x - left), widths, width, MARK_ROWS, 6 * px, 3 * px);
+  // The labels sit in the padding above the plot; each line runs from its label down through the plot.
+  const bandTop = top - (MARK_ROWS * MARK_ROW_PX + 4) * px;
   const bg = cssVar('--vscode-editor-background', '#1e1e1e');
-  marks.forEach((m, i) => {
-    const x = xs[i];
-    if (!Number.isFinite(x) || x < left - 1 || x > left + width + 1) return;
-    const color = cssVar(`--vscode-charts-${markColor[m.kind]}`, fallbackColors[markColor[m.kind]]);
-    ctx.strokeStyle = color;
+  const colors = marks.map((m) => cssVar(`--vscode-charts-${markColor[m.kind]}`, fallbackColors[markColor[m.kind]]));
+  const shown = marks.map((_m, i) => Number.isFinite(xs[i]) && xs[i] >= left - 1 && xs[i] <= left + width + 1);
+  const rowY = (i: number) => bandTop + placed[i].row * MARK_ROW_PX * px;
+  // The lines first, then every label over them (a line never crosses a label).
+  marks.forEach((_m, i) => {
+    if (!shown[i]) return;
+    const x = Math.round(xs[i]) + 0.5;
+    ctx.strokeStyle = colors[i];
     ctx.lineWidth = Math.max(1, px);
     ctx.setLineDash([4 * px, 3 * px]);
     ctx.beginPath();
-    ctx.moveTo(Math.round(x) + 0.5, top);
-    ctx.lineTo(Math.round(x) + 0.5, top + height);
+    ctx.moveTo(x, placed[i].row < 0 ? top : rowY(i));
+    ctx.lineTo(x, top + height);
     ctx.stroke();
     marksDrawn++;
-    const p = placed[i];
-    if (p.row < 0) return;
-    const y = top + 2 * px + p.row * (fontPx + 4 * px);
-    ctx.globalAlpha = 0.85;
+  });
+  marks.forEach((m, i) => {
+    if (!shown[i] || placed[i].row < 0) return;
+    const y = rowY(i);
+    ctx.globalAlpha = 0.9;
     ctx.fillStyle = bg;
-    ctx.fillRect(left + p.left - 2 * px, y - px, widths[i] + 4 * px, fontPx + 2 * px);
+    ctx.fillRect(left + placed[i].left - 2 * px, y - px, widths[i] + 4 * px, fontPx + 2 * px);
     ctx.globalAlpha = 1;
-    ctx.fillStyle = color;
-    ctx.fillText(m.label, left + p.left, y);
+    ctx.fillStyle = colors[i];
+    ctx.fillText(m.label, left + placed[i].left, y);
   });
   ctx.restore();
 }

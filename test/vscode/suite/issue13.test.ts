@@ -204,7 +204,7 @@ suite('issue 13: the extension tells the story', function () {
         return undefined;
       };
       const item = a.tree.getTreeItem(find(a.tree.roots)!);
-      assert.equal(item.description, 'stopped by you');
+      assert.equal(item.description, `${row.id} · stopped by you`);
       assert.equal((item.iconPath as vscode.ThemeIcon).id, 'debug-stop');
       const measured = a.tree.records.filter((r) => r.session === 'timeout-overlap' && r.status !== 'baseline' && r.metric !== null);
       assert.ok(measured.length > 0);
