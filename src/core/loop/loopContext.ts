@@ -63,7 +63,7 @@ export interface LoopOptions {
   search?: SearchPolicy;
   /** A shared pool over a git remote (src/core/pool/loopPool.ts, docs/pool.md). */
   pool?: LoopPoolHook;
-  /** How far proposals are written ahead (proposalQueue.ts); `legacy` is the schedule before issue 14, for benchmarks. */
+  /** How far proposals are written ahead (proposalQueue.ts); `legacy` is the schedule before issue 14, for benchmarks, and always the schedule under review (schedulePolicyFor). */
   schedule?: Partial<SchedulePolicy>;
 }
 

@@ -27,6 +27,22 @@ export interface SchedulePolicy {
 
 export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, maxAhead: 3, window: 8 };
 
+/**
+ * The schedule a loop runs under. With a reviewer (the editor's review, `--review`) it is the
+ * schedule before issue 14 (`legacy`), whatever was asked: the review and the veto are built on
+ * every run on an accelerator being an experiment the user was shown and can veto, and on one
+ * proposal per worker coming to review at a time. A gap fill trains the best's re-run under the
+ * best's id, which is not in flight and is never recorded again, so the editor takes it for a run
+ * to veto (the veto then reaches no experiment) and for a busy accelerator (a timeout review
+ * waits its countdown out instead of training at once); proposals written further ahead reach
+ * review while another waits there (the editor vetoes the older one); and an accelerator handed
+ * over before the experiment is recorded starts the next run while the user still sees the last
+ * one as the run to veto. Unattended loops (no reviewer) get the full schedule.
+ */
+export function schedulePolicyFor(o: { schedule?: Partial<SchedulePolicy>; reviewed: boolean }): Partial<SchedulePolicy> {
+  return o.reviewed ? { ...(o.schedule ?? {}), legacy: true } : { ...(o.schedule ?? {}) };
+}
+
 export interface AheadInput {
   workers: number;
   /** Latencies (ms) of recent proposals, oldest first. */

@@ -32,7 +32,7 @@ import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
-import { maxLanes, ScheduleTracker } from './proposalQueue'; // h14tp hook
+import { maxLanes, schedulePolicyFor, ScheduleTracker } from './proposalQueue'; // h14tp hook
 import { IdleFiller, measuredSeeds, plannedBestSeeds } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
@@ -90,7 +90,7 @@ export class ResearchLoop {
   private sessionInfo: { tag: string; branch: string; status: SessionFileStatus } | null = null;
 
   constructor(private readonly opts: LoopOptions) {
-    this.sched = new ScheduleTracker(opts.schedule); // h14tp hook
+    this.sched = new ScheduleTracker(schedulePolicyFor({ schedule: opts.schedule, reviewed: !!opts.review })); // h14tp hook: under review, the schedule before issue 14
     this.executor = opts.executor ?? createExecutor(opts.config);
     this.keepPolicy = opts.keepPolicy ?? createKeepPolicy(opts.config);
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCHEDULE, maxLanes, mayStartProposal, proposalsAhead, ScheduleTracker } from '../../../src/core/loop/proposalQueue';
+import { DEFAULT_SCHEDULE, maxLanes, mayStartProposal, proposalsAhead, schedulePolicyFor, ScheduleTracker } from '../../../src/core/loop/proposalQueue';
 
 describe('proposalsAhead', () => {
   it('before anything is measured: one per worker', () => {
@@ -117,5 +117,27 @@ describe('ScheduleTracker', () => {
     expect(s.experimentMs).toEqual([10_000, 10_000, 10_000]);
     expect(s.proposeMs).toHaveLength(3);
     expect(s.ahead(1)).toBe(3);
+  });
+});
+
+describe('schedulePolicyFor', () => {
+  it('under review: the schedule before issue 14 (one proposal per worker, no fills, the accelerator held until recorded), whatever was asked', () => {
+    expect(schedulePolicyFor({ reviewed: true })).toEqual({ legacy: true });
+    expect(schedulePolicyFor({ reviewed: true, schedule: { maxAhead: 5, legacy: false } })).toEqual({ maxAhead: 5, legacy: true });
+    const t = new ScheduleTracker(schedulePolicyFor({ reviewed: true }));
+    for (let i = 0; i < 4; i++) t.proposed(40_000);
+    for (let i = 0; i < 4; i++) t.ended(`e${i}`);
+    expect(t.ahead(1)).toBe(1);
+    expect(t.ahead(2)).toBe(2);
+    expect(maxLanes(2, t.policy)).toBe(4);
+  });
+
+  it('unattended: the schedule asked for, the full one by default', () => {
+    expect(schedulePolicyFor({ reviewed: false })).toEqual({});
+    expect(schedulePolicyFor({ reviewed: false, schedule: { legacy: true } })).toEqual({ legacy: true });
+    const t = new ScheduleTracker(schedulePolicyFor({ reviewed: false }));
+    for (let i = 0; i < 4; i++) t.proposed(40_000);
+    for (let i = 0; i < 4; i++) t.ended(`e${i}`);
+    expect(t.ahead(1)).toBe(DEFAULT_SCHEDULE.maxAhead);
   });
 });
