@@ -89,6 +89,21 @@ export function reduceLoop(s: LoopSnapshot, e: LoopEvent, now: number): LoopSnap
   }
 }
 
+/**
+ * What the Veto command (without an id) vetoes when no proposal waits in review: the experiment in
+ * its veto window (accepted at once, still in flight), else the oldest run the snapshot shows on
+ * an accelerator that is not the baseline, else the oldest experiment in flight that is not the
+ * baseline. Null: nothing to veto (the baseline cannot be vetoed: Stop Loop ends it). Gap fills
+ * are not in `runs` (reduceLoop ignores them), so a veto never aims at one.
+ */
+export function vetoTarget(s: Pick<LoopSnapshot, 'runs' | 'baselineId' | 'vetoWindow'>, inFlight: readonly string[], now: number): string | null {
+  const notBaseline = (x: string) => x !== s.baselineId;
+  const window = s.vetoWindow && s.vetoWindow.deadline > now && inFlight.includes(s.vetoWindow.id) ? s.vetoWindow.id : undefined;
+  const running = Object.entries(s.runs).filter(([x]) => notBaseline(x)).sort((a, b) => a[1].startedAt - b[1].startedAt)[0]?.[0];
+  const target = window ?? running ?? inFlight.filter(notBaseline)[0];
+  return target && target !== s.baselineId ? target : null;
+}
+
 export function formatClock(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
