@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/runCli';
@@ -54,5 +55,37 @@ describe('ratchet run --pool: two loops on separate clones sharing one bare repo
     expect(st.stdout).toMatch(new RegExp(`^ {2}alice: ${aliceExperiments} experiments, ${aliceKept} kept, best \\d`, 'm'));
     expect(st.stdout).toMatch(/^ {2}bob: \d+ experiments/m);
     console.log(`alice: ${alice.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 60)}`).join('\n  ')}\nbob: ${bob.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 90)}`).join('\n  ')}`);
+  });
+});
+
+describe('ratchet run --pool: adopting another participant\'s keep is an experiment', () => {
+  it('counts against --experiments: with -n 1 the adoption waits for a later run, with -n 2 it is the second experiment', async () => {
+    const origin = fixtureRepo('quadratic');
+    const root = tempDir();
+    const bare = path.join(root, 'pool.git');
+    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
+    const clone = (n: string) => {
+      const c = path.join(root, n);
+      execFileSync('git', ['clone', '-q', bare, c]);
+      return c;
+    };
+    const ledger = (dir: string) => readFileSync(path.join(dir, '.ratchet', 'experiments.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; hypothesis: string; proposalMeta?: { poolAdopt?: string } });
+    const a = clone('a');
+    const ra = await runCli(['run', '-w', a, '--proposer', 'offline', '-n', '4', '--budget', '5s', '--pool', bare, '--participant', 'alice'], { timeoutMs: 240_000 });
+    expect(ra.code, ra.stderr).toBe(0);
+    // The precondition: alice kept something, so every later participant has a keep to adopt.
+    expect(rowsOf(bare, 'alice').filter((r) => r.kind !== 'verification' && r.status === 'kept').length).toBeGreaterThan(0);
+    const b = clone('b');
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '1', '--budget', '5s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    expect(rb.code, rb.stderr).toBe(0);
+    const bob = ledger(b).filter((r) => r.status !== 'baseline');
+    expect(bob, JSON.stringify(bob)).toHaveLength(1);
+    expect(bob[0]!.proposalMeta?.poolAdopt).toBeUndefined();
+    const c = clone('c');
+    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '2', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000 });
+    expect(rc.code, rc.stderr).toBe(0);
+    const carol = ledger(c).filter((r) => r.status !== 'baseline');
+    expect(carol, JSON.stringify(carol)).toHaveLength(2);
+    expect(carol.filter((r) => typeof r.proposalMeta?.poolAdopt === 'string')).toHaveLength(1);
   });
 });
