@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { writePoolResults } from './poolBench';
 
 const ROOT = path.join(__dirname, '..');
-const CLI = path.join(process.cwd(), 'dist', 'cli.js');
+// RATCHET_BENCH_CLI: a frozen copy of dist/cli.js, so that a rebuild while the bench runs does not change what it measures.
+const CLI = process.env.RATCHET_BENCH_CLI ?? path.join(process.cwd(), 'dist', 'cli.js');
 
 interface Row {
   id: string;

@@ -120,8 +120,11 @@ export class GitPool {
     return { ...rec, kind: 'experiment', participant: this.participant, poolId: poolId(this.participant, rec.session, rec.id), platform: this.opts.platform };
   }
 
-  addExperiment(rec: ExperimentRecord): Promise<number> {
-    return this.append([this.experimentRow(rec)]);
+  /** Publishes a row; it carries its base's tree (`baseTree`), so others can tell "the same code" without fetching the commit. */
+  async addExperiment(rec: ExperimentRecord): Promise<number> {
+    const row = this.experimentRow(rec);
+    const baseTree = rec.baseCommit ? await this.g(['rev-parse', '--verify', '-q', `${rec.baseCommit}^{tree}`], { allowFail: true }) : '';
+    return this.append([baseTree ? { ...row, baseTree } : row]);
   }
 
   addVerification(v: Omit<PoolVerificationRow, 'kind' | 'participant' | 'poolId' | 'platform' | 'at'>): Promise<PoolVerificationRow> {
@@ -131,8 +134,16 @@ export class GitPool {
 
   // ---- sync ---------------------------------------------------------------------------------
 
+  /**
+   * What a sync fetches: every participant's ledger ref, the claims, and this participant's own
+   * experiment refs (to know which of its commits the remote already has). Other participants'
+   * experiment commits are not fetched: their rows carry what the proposer and the duplicate check
+   * need (diff, signature, base tree), and a commit is fetched only when it is adopted
+   * (`fetchExperiment`).
+   */
   private async fetch(): Promise<void> {
-    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${REMOTE_ROOT}/*:${SEEN_ROOT}/*`]);
+    const own = `${REMOTE_ROOT}/p/${this.participant}/exp/*:${SEEN_ROOT}/p/${this.participant}/exp/*`;
+    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${REMOTE_ROOT}/p/*/ledger:${SEEN_ROOT}/p/*/ledger`, `+${REMOTE_ROOT}/claims/*:${SEEN_ROOT}/claims/*`, `+${own}`]);
   }
 
   /**
@@ -300,9 +311,28 @@ export class GitPool {
     return out;
   }
 
-  /** Fetches a foreign experiment's commit pin (already fetched by sync; here for a direct check). */
   async hasCommit(commit: string): Promise<boolean> {
     return gitOk(this.opts.cwd, ['cat-file', '-e', `${commit}^{commit}`], { repo: this.opts.repo });
+  }
+
+  /**
+   * Fetches one foreign experiment's commit (for an adoption): its pin `…/p/<who>/exp/<session>/<id>`
+   * must point at the row's commit. False when the remote is unreachable, the pin is missing, or it
+   * names another commit.
+   */
+  fetchExperiment(row: Pick<PoolExperimentRow, 'participant' | 'session' | 'id' | 'commit'> & { id: string }): Promise<boolean> {
+    return this.serial(async () => {
+      if (!row.commit) return false;
+      if (await this.hasCommit(row.commit)) return true;
+      const ref = expRef(REMOTE_ROOT, row.participant, row.session, row.id);
+      const seen = expRef(SEEN_ROOT, row.participant, row.session, row.id);
+      try {
+        await this.remote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${ref}:${seen}`]);
+      } catch {
+        return false;
+      }
+      return (await this.rev(seen)) === row.commit;
+    });
   }
 }
 

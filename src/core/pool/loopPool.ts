@@ -80,6 +80,8 @@ export class LoopPool implements LoopPoolHook {
   /** A local commit for each tree this loop has as a base (the start, its kept commits): "the same code". */
   private readonly localByTree = new Map<string, string>();
   private readonly treeCache = new Map<string, string | null>();
+  /** Adoptions handed to the loop, with the commit their whole-file edits were planned on. */
+  private readonly plannedOnto = new Map<string, { of: string; onto: string }>();
   private foreign: ExperimentRecord[] = [];
   private myBest: number | null = null;
 
@@ -129,7 +131,7 @@ export class LoopPool implements LoopPoolHook {
     const out: ExperimentRecord[] = [];
     for (const r of rows) {
       if (isVerification(r) || r.participant === this.pool.participant) continue;
-      const tree = r.baseCommit ? await this.treeOf(r.baseCommit) : null;
+      const tree = r.baseTree ?? (r.baseCommit ? await this.treeOf(r.baseCommit) : null);
       const local = tree ? this.localByTree.get(tree) : undefined;
       out.push({ ...r, id: r.poolId, ...(local ? { baseCommit: local } : {}), reason: bad.has(r.poolId) ? `FLAGGED (${bad.get(r.poolId)![0]!.refused ?? 'did not reproduce'}): ${r.reason}` : r.reason });
     }
@@ -154,6 +156,12 @@ export class LoopPool implements LoopPoolHook {
   async recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
     await this.pool.addExperiment(rec);
     const adoptOf = typeof rec.proposalMeta?.poolAdopt === 'string' ? rec.proposalMeta.poolAdopt : null;
+    // An adoption planned on a best that moved before it trained did not apply: offer it again, planned on the new best.
+    const planned = [...this.plannedOnto.entries()].find(([, p]) => rec.hypothesis.startsWith(`adopt ${p.of} `));
+    if (planned) {
+      this.plannedOnto.delete(planned[0]);
+      if (rec.status === 'invalid' && (best?.commit ?? this.session.start) !== planned[1].onto) this.tried.delete(planned[1].of);
+    }
     // Only a measurement verifies: an adoption that never ran (did not apply, a duplicate, a crash here) says nothing about the row.
     if (adoptOf && (rec.status === 'kept' || rec.status === 'discarded') && rec.metric !== null) {
       const claimedMetric = typeof rec.proposalMeta?.claimedMetric === 'number' ? rec.proposalMeta.claimedMetric : null;
@@ -185,7 +193,8 @@ export class LoopPool implements LoopPoolHook {
     for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, this.myBest)) {
       if (this.tried.has(c.poolId)) continue;
       this.tried.add(c.poolId);
-      if (!c.commit || !(await this.pool.hasCommit(c.commit))) continue;
+      // The pool's pin of its commit is fetched now (a sync fetches ledgers, not others' commits).
+      if (!c.commit || !(await this.pool.fetchExperiment({ participant: c.participant, session: c.session, id: c.id, commit: c.commit }))) continue;
       const why = await checkForeignCommit(this.opts.workspace, this.session.repo, this.session.start, c.commit, { editable: config.editable, protected: [...config.protected], prefix: this.session.prefix });
       if (why) {
         await this.pool.addVerification({ of: c.poolId, commit: c.commit, claimedMetric: c.metric, metric: null, reproduced: false, sameDevice: sameDevice(c.platform, this.pool.platform), refused: why });
@@ -201,6 +210,7 @@ export class LoopPool implements LoopPoolHook {
         edits.push({ path: f, search: mine, replace: theirs });
       }
       if (edits.length === 0) continue;
+      this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
       return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit } }];
     }
     return [];

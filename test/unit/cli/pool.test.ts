@@ -59,7 +59,7 @@ describe('ratchet run --pool: two loops on separate clones sharing one bare repo
 });
 
 describe('ratchet run --pool: adopting another participant\'s keep is an experiment', () => {
-  it('counts against --experiments: with -n 1 the adoption waits for a later run, with -n 2 it is the second experiment', async () => {
+  it('counts against --experiments: with -n 1 no adoption runs, with -n 3 one of the three experiments is the adoption', async () => {
     const origin = fixtureRepo('quadratic');
     const root = tempDir();
     const bare = path.join(root, 'pool.git');
@@ -80,12 +80,14 @@ describe('ratchet run --pool: adopting another participant\'s keep is an experim
     expect(rb.code, rb.stderr).toBe(0);
     const bob = ledger(b).filter((r) => r.status !== 'baseline');
     expect(bob, JSON.stringify(bob)).toHaveLength(1);
-    expect(bob[0]!.proposalMeta?.poolAdopt).toBeUndefined();
+    expect(bob[0]!.hypothesis).not.toMatch(/^adopt /);
     const c = clone('c');
-    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '2', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000 });
+    // One run at a time (no proposal written ahead), so the adoption queued after the baseline's sync starts at the next free turn.
+    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '3', '--no-pipeline', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000 });
     expect(rc.code, rc.stderr).toBe(0);
     const carol = ledger(c).filter((r) => r.status !== 'baseline');
-    expect(carol, JSON.stringify(carol)).toHaveLength(2);
-    expect(carol.filter((r) => typeof r.proposalMeta?.poolAdopt === 'string')).toHaveLength(1);
+    expect(carol, JSON.stringify(carol)).toHaveLength(3);
+    // One of them is the adoption of alice's keep (it ran, or did not apply on a best that moved: an experiment either way).
+    expect(carol.filter((r) => /^adopt alice\//.test(r.hypothesis)), JSON.stringify(carol.map((r) => [r.status, r.hypothesis, (r as { reason?: string }).reason]))).toHaveLength(1);
   });
 });
