@@ -326,12 +326,12 @@ export function landscapeSource(): string {
 const RESULTS = path.join(__dirname, '..', 'bench', 'poolResults.json');
 
 /** Writes one part (`landscape` or `trainer`) of bench/poolResults.json, keeps the other, and rewrites the README section. */
-export function writePoolResults(part: 'landscape' | 'trainer', value: unknown): void {
+export function writePoolResults(part: 'landscape' | 'trainer' | 'fetch', value: unknown): void {
   const file = existsSync(RESULTS) ? RESULTS : path.join(process.cwd(), 'bench', 'poolResults.json');
   const all = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
   all[part] = value;
   writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
-  updateBenchReadme('Pool', readmeSection(all as { landscape?: LandscapeOut; trainer?: TrainerOut }));
+  updateBenchReadme('Pool', readmeSection(all as { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }));
 }
 
 type LandscapeOut = PoolBenchResult & { date: string; source: string };
@@ -341,7 +341,7 @@ interface TrainerOut {
   sessions: { session: number; seed: number; experiments: number; steps: number; target: number; toTargetIndependent: number | null; toTargetPool: number | null; ratio: number | null; independentDuplicates: number; minutes: number; independent: { participant: string; trained: number; kept: number; avoided: number }[]; pool: { participant: string; trained: number; kept: number; avoided: number; adoptions: number; adoptionsKept: number; verificationsFlagged: number }[] }[];
 }
 
-function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut }): string {
+function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }): string {
   const F = 'bench/poolResults.json';
   const parts: string[] = [];
   const L = all.landscape;
@@ -352,7 +352,7 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut }):
     const pp = L.perParticipant;
     parts.push(
       `\`npm run bench:pool\` (bench/poolBench.ts, part a), ${L.date}. Data source: ${L.source}. ${L.sessions} seeded sessions (the search bench's landscapes), ${L.budget} experiments per participant. Two participants sharing a pool (shared history, claims, adoption of the other's keep only after re-measuring it here with this loop's keep rule, which costs an experiment) against the same two participants as independent loops (same seeds, nothing shared). The target is one independent loop's mean true metric after N experiments; "experiments per participant" counts adoptions (re-measures) as experiments.`,
-      `**Target = one independent loop's mean after ${L.budget} experiments (${head.target.toFixed(2)}σ<!-- fig: ${F} landscape.targets[${k}].target -->): the pool reaches it after ${head.pool}<!-- fig: ${F} landscape.targets[${k}].pool --> experiments per participant, ${head.ratio?.toFixed(2)}×<!-- fig: ${F} landscape.targets[${k}].ratio --> of one independent loop's ${head.independent} (target ≤ 0.6×): ${pass ? 'PASS' : 'FAIL'}.** At the earlier targets the ratio is above 0.6 (table): the pool's gain is smaller early, when the two participants' first keeps overlap and each adoption costs a re-measure.`,
+      `**Target = one independent loop's mean after ${L.budget} experiments (${head.target.toFixed(2)}σ<!-- fig: ${F} landscape.targets[${k}].target -->): the pool reaches it after ${head.pool}<!-- fig: ${F} landscape.targets[${k}].pool --> experiments per participant, ${head.ratio?.toFixed(2)}×<!-- fig: ${F} landscape.targets[${k}].ratio --> of one independent loop's ${head.independent} (target ≤ 0.6×): ${pass ? 'PASS' : 'FAIL'}.** ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).length ? `At ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).map((t) => `the ${t.at}-experiment target (${t.ratio?.toFixed(2) ?? '—'}×)`).join(' and ')} the ratio is above 0.6: early on, each participant's first keeps are ones the other finds too, and an adoption costs a re-measure before it helps.` : 'At every target in the table the ratio is at most 0.6.'}`,
       ['| target (one loop\'s mean after) | σ above baseline | one independent loop | better of two independent loops | pool (better participant) | pool (mean participant) | pool / one loop | runs per participant by then: one loop / pool |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...L.targets.map((t, i) => `| ${t.at} experiments | ${t.target.toFixed(2)} | ${t.independent ?? '—'} | ${t.independentBestOfTwo ?? '—'} | ${t.pool ?? '—'} | ${t.poolEveryParticipant ?? '—'} | ${t.ratio === null ? '—' : t.ratio.toFixed(2) + '×'}<!-- fig: ${F} landscape.targets[${i}].ratio --> | ${t.runsIndependent ?? '—'} / ${t.runsPool ?? '—'} |`)].join('\n'),
       `Duplicates, per participant over ${L.budget} experiments: shared history turned away ${pp.historyAvoided.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.historyAvoided --> proposals that the other participant had already run on the same code, and claims ${pp.claimRefusals.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.claimRefusals --> that it was training at that moment. As independent loops the same participants ran ${pp.duplicatesRunIndependent.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunIndependent --> changes the other had already run (they rarely share a best, so they rarely meet). In the pool, ${pp.duplicatesRunPool.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunPool --> experiments per participant still re-ran a change the other had run: only when every single change on that code had been tried by someone (the greedy proposer model has nothing else to write there; two participants on one best exhaust it twice as fast). Adoptions: ${pp.adoptions.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptions --> re-measures per participant, ${pp.adoptionsKept.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptionsKept --> of them kept here.`,
     );
@@ -365,7 +365,22 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut }):
       `A couple of short sessions on a shared 2-core machine are anecdotes, not a measurement of the ratio: the offline proposer is deterministic given its seed and history length, so two independent loops with the same seed propose the same changes in the same order (the duplicates column), while in the pool the second participant sees the first's rows and writes something else.`,
     );
   }
+  const X = all.fetch;
+  if (X) {
+    parts.push(
+      `Part c, one sync's fetch as the pool grows (bench/poolFetch.ts), ${X.date}. Data source: ${X.source}. "Before": the refspec a sync used until now (everything under \`refs/ratchet/pool/\`); "now": ledgers (under their own prefix, \`refs/ratchet/pool/ledgers/\`), claims and the participant's own experiment refs. "Steady" is the next fetch after one participant published one more row. Times are wall clock on a shared 2-vCPU machine, local disk, no network.`,
+      ['| participants × experiments each | refs on the remote | refspec | first fetch: ms / refs listed / advertisement / pack | steady fetch: ms / advertisement / pack |', '|---|---:|---|---|---|', ...X.rows.map((r, i) => `| ${r.participants} × ${r.experimentsEach} | ${r.refs} | ${r.layout} | ${r.first.ms}<!-- fig: ${F} fetch.rows[${i}].first.ms --> ms / ${r.first.refsAdvertised} / ${kb(r.first.advertBytes)} / ${kb(r.first.packBytes)} | ${r.steady.ms}<!-- fig: ${F} fetch.rows[${i}].steady.ms --> ms / ${kb(r.steady.advertBytes)} / ${kb(r.steady.packBytes)} |`)].join('\n'),
+    );
+  }
   return parts.join('\n\n');
+}
+
+const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+
+interface FetchOut {
+  date: string;
+  source: string;
+  rows: { participants: number; experimentsEach: number; refs: number; layout: string; first: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number }; steady: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number } }[];
 }
 
 if (process.argv[1]?.endsWith('poolBench.ts')) {

@@ -1,6 +1,6 @@
 import { git, gitOk, gitRemote, GitError, GitTimeoutError, type GitRepo } from '../store/git';
 import type { ExperimentRecord } from '../store/experimentRecord';
-import { assertParticipant, claimRef, expRef, LEDGER_FILE, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, SEEN_ROOT } from './poolRefs';
+import { assertParticipant, claimRef, expRef, LEDGER_FILE, LEDGER_REMOTE_PREFIX, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
 import { isVerification, type Claim, type ClaimResult, type Platform, type PoolExperimentRow, type PoolRow, type PoolVerificationRow } from './poolTypes';
 
 /**
@@ -142,8 +142,7 @@ export class GitPool {
    * (`fetchExperiment`).
    */
   private async fetch(): Promise<void> {
-    const own = `${REMOTE_ROOT}/p/${this.participant}/exp/*:${SEEN_ROOT}/p/${this.participant}/exp/*`;
-    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${REMOTE_ROOT}/p/*/ledger:${SEEN_ROOT}/p/*/ledger`, `+${REMOTE_ROOT}/claims/*:${SEEN_ROOT}/claims/*`, `+${own}`]);
+    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, ...syncRefspecs(this.participant)]);
   }
 
   /**
@@ -169,7 +168,7 @@ export class GitPool {
       const remoteHead = await this.rev(seenRef);
       const local = await this.mergeOwn(remoteHead);
       const pushes: string[] = [];
-      if (local.head && local.head !== remoteHead) pushes.push(`${local.head}:${ledgerRef(REMOTE_ROOT, this.participant)}`);
+      if (local.head && local.head !== remoteHead) pushes.push(`${local.head}:${remoteLedgerRef(this.participant)}`);
       const onRemote = new Set((await this.g(['for-each-ref', '--format=%(refname)', `${SEEN_ROOT}/p/${this.participant}/exp/`])).split('\n').filter(Boolean).map((r) => REMOTE_ROOT + r.slice(SEEN_ROOT.length)));
       let commits = 0;
       for (const r of local.rows) {
@@ -184,7 +183,7 @@ export class GitPool {
       if (pushes.length === 0) return { ok: true, pushedRows: 0, pushedCommits: 0, attempts, participants };
       const pushedRows = local.rows.length - (await this.readChain(remoteHead)).length;
       try {
-        await this.remote(['push', '--atomic', '--no-verify', `--force-with-lease=${ledgerRef(REMOTE_ROOT, this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
+        await this.remote(['push', '--atomic', '--no-verify', `--force-with-lease=${remoteLedgerRef(this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
         // The remote now has these refs: mirror them so the next sync does not push them again.
         await this.g(['update-ref', seenRef, local.head!]);
         return { ok: true, pushedRows, pushedCommits: commits, attempts, participants };
@@ -334,6 +333,11 @@ export class GitPool {
       return (await this.rev(seen)) === row.commit;
     });
   }
+}
+
+/** The refspecs of a sync's fetch: every ledger, the claims, and this participant's own experiment refs. */
+export function syncRefspecs(participant: string): string[] {
+  return [`+${LEDGER_REMOTE_PREFIX}/*:${SEEN_ROOT}/p/*/ledger`, `+${REMOTE_ROOT}/claims/*:${SEEN_ROOT}/claims/*`, `+${REMOTE_ROOT}/p/${participant}/exp/*:${SEEN_ROOT}/p/${participant}/exp/*`];
 }
 
 /** Parses a chain's rows.jsonl; lines that are not rows with a participant and pool id are skipped. */

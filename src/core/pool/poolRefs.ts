@@ -13,6 +13,13 @@ export function assertParticipant(name: string): void {
   if (!validParticipant(name)) throw new Error(`invalid pool participant "${name}": use 1-40 letters, digits, '.', '_' and '-', starting with a letter or digit`);
 }
 
+/**
+ * On the remote, every participant's ledger sits under one prefix of its own, so a sync's fetch
+ * (protocol v2 asks for ref prefixes) lists the ledgers without listing every experiment ref.
+ * Locally (fetched) it is `refs/ratchet/pool-seen/p/<participant>/ledger`.
+ */
+export const LEDGER_REMOTE_PREFIX = `${REMOTE_ROOT}/ledgers`;
+export const remoteLedgerRef = (participant: string) => `${LEDGER_REMOTE_PREFIX}/${participant}`;
 export const ledgerRef = (root: string, participant: string) => `${root}/p/${participant}/ledger`;
 export const expRef = (root: string, participant: string, session: string, id: string) => `${root}/p/${participant}/exp/${session}/${id}`;
 export const claimRef = (root: string, key: string) => `${root}/claims/${key}`;

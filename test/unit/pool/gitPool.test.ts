@@ -84,7 +84,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
     const ids = (await a1.rows()).map((r) => r.poolId).sort();
     expect(ids).toEqual(['alice/m1/0001', 'alice/m2/0001']);
     // The remote's chain is a merge that has both histories.
-    const head = execFileSync('git', ['rev-parse', 'refs/ratchet/pool/p/alice/ledger'], { cwd: bare, encoding: 'utf8' }).trim();
+    const head = execFileSync('git', ['rev-parse', 'refs/ratchet/pool/ledgers/alice'], { cwd: bare, encoding: 'utf8' }).trim();
     const text = execFileSync('git', ['cat-file', 'blob', `${head}:rows.jsonl`], { cwd: bare, encoding: 'utf8' });
     expect(text.trim().split('\n')).toHaveLength(2);
   });
