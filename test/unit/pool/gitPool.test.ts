@@ -189,7 +189,7 @@ describe('a participant killed (kill -9 of its process group) mid-push', () => {
       await closed;
       clearTimeout(timer);
       const refs = remoteRefs(bare);
-      const ledger = refs.find((r) => r.split(' ')[0]!.endsWith('/ledger'));
+      const ledger = refs.find((r) => r.split(' ')[0]!.startsWith('refs/ratchet/pool/ledgers/'));
       const exps = refs.filter((r) => r.includes('/exp/'));
       outcomes.push(`${delayMs} ms: ${ledger ? 'complete' : 'as it was'}`);
       // All or nothing: the ledger ref is there exactly when all four commits are.
