@@ -1,16 +1,18 @@
 // npm run bench:pool, part (c) (node scripts/run-ts.mjs bench/poolFetch.ts): what one sync's fetch
 // costs as a pool grows. A simulated pool (git fast-import: N participants, E experiments each, one
-// commit per experiment pinned under …/exp/…, one ledger commit per participant whose rows.jsonl holds
-// E rows of a real row's size) in a local bare repository; a fresh participant's clone then fetches
-// with the refspecs a sync uses (src/core/pool/gitPool.ts: ledgers, claims, its own experiment refs)
-// and, for comparison, with the earlier "everything under refs/ratchet/pool/" refspec. Measured:
+// commit per experiment pinned under …/exp/…, one ledger commit per participant holding E rows of a
+// real row's size) in a local bare repository; a fresh participant's clone then fetches with the
+// refspecs a sync uses (src/core/pool/gitPool.ts: ledgers, claims, its own experiment refs) from a
+// pool whose ledgers are sharded (rows/00000.jsonl, … of LEDGER_SHARD rows) and, for comparison,
+// with the earlier "everything under refs/ratchet/pool/" refspec from a pool whose ledgers are one
+// rows.jsonl each (the layout before). Measured:
 // wall time of the first fetch and of a steady-state fetch (after one participant published one
 // more row), bytes of the ref advertisement (GIT_TRACE_PACKET) and of the pack received.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LEDGER_REMOTE_PREFIX, REMOTE_ROOT, SEEN_ROOT } from '../src/core/pool/poolRefs';
+import { LEDGER_REMOTE_PREFIX, LEDGER_SHARD, REMOTE_ROOT, SEEN_ROOT } from '../src/core/pool/poolRefs';
 import { syncRefspecs } from '../src/core/pool/gitPool';
 
 const git = (cwd: string, args: string[], input?: string) => execFileSync('git', args, { cwd, input, encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] }).trim();
@@ -30,7 +32,15 @@ function rowJson(p: string, i: number): string {
 }
 
 /** fast-import stream: per participant, E experiment commits (each changes train.py) and a ledger chain of one commit. */
-function populate(bare: string, n: number, e: number): void {
+/** A ledger's files: one rows.jsonl (before), or shards of LEDGER_SHARD rows (now). */
+function ledgerFiles(rows: string[], sharded: boolean): [string, string][] {
+  if (!sharded) return [['rows.jsonl', rows.map((r) => r + '\n').join('')]];
+  const out: [string, string][] = [];
+  for (let i = 0; i * LEDGER_SHARD < rows.length; i++) out.push([`rows/${String(i).padStart(5, '0')}.jsonl`, rows.slice(i * LEDGER_SHARD, (i + 1) * LEDGER_SHARD).map((r) => r + '\n').join('')]);
+  return out;
+}
+
+function populate(bare: string, n: number, e: number, sharded: boolean): void {
   const lines: string[] = [];
   let mark = 1;
   const blob = (data: string) => {
@@ -47,9 +57,8 @@ function populate(bare: string, n: number, e: number): void {
       lines.push(`commit ${REMOTE_ROOT}/p/${who}/exp/s1/e${String(i).padStart(4, '0')}`, `mark :${mark}`, 'committer b <b@b> 1700000000 +0000', 'data 3', 'exp', `from :${baseCommit}`, `M 100644 :${b} train.py`, '');
       mark++;
     }
-    const rows = Array.from({ length: e }, (_, i) => rowJson(who, i + 1)).join('\n') + '\n';
-    const rb = blob(rows);
-    lines.push(`commit ${LEDGER_REMOTE_PREFIX}/${who}`, `mark :${mark}`, 'committer b <b@b> 1700000000 +0000', 'data 6', 'ledger', `M 100644 :${rb} rows.jsonl`, '');
+    const files = ledgerFiles(Array.from({ length: e }, (_, i) => rowJson(who, i + 1)), sharded).map(([p, text]) => [p, blob(text)] as const);
+    lines.push(`commit ${LEDGER_REMOTE_PREFIX}/${who}`, `mark :${mark}`, 'committer b <b@b> 1700000000 +0000', 'data 6', 'ledger', ...files.map(([p, b]) => `M 100644 :${b} ${p}`), '');
     mark++;
   }
   execFileSync('git', ['fast-import', '--quiet'], { cwd: bare, input: lines.join('\n') + '\n', maxBuffer: 1 << 30 });
@@ -90,26 +99,26 @@ export interface FetchRow {
 export function measureFetch(n: number, e: number): FetchRow[] {
   const root = mkdtempSync(path.join(tmpdir(), 'ratchet-poolfetch-'));
   try {
-    const bare = path.join(root, 'pool.git');
-    git(root, ['init', '-q', '--bare', bare]);
-    populate(bare, n, e);
-    const refs = Number(git(bare, ['for-each-ref', '--count=100000000', '--format=x', 'refs/']).split('\n').length);
     const out: FetchRow[] = [];
     const me = 'newcomer';
-    const layouts: [string, string[]][] = [
-      ['everything under refs/ratchet/pool/ (before)', [`+${REMOTE_ROOT}/*:${SEEN_ROOT}/*`]],
-      ['ledgers, claims, own experiments (a sync now)', syncRefspecs(me)],
+    const layouts: [string, string[], boolean][] = [
+      ['before: everything under refs/ratchet/pool/, one rows.jsonl a ledger', [`+${REMOTE_ROOT}/*:${SEEN_ROOT}/*`], false],
+      [`now: ledgers, claims, own experiments; ledgers in shards of ${LEDGER_SHARD} rows`, syncRefspecs(me), true],
     ];
-    for (const [layout, specs] of layouts) {
+    for (const [layout, specs, sharded] of layouts) {
+      const bare = path.join(root, `pool-${out.length}.git`);
+      git(root, ['init', '-q', '--bare', bare]);
+      populate(bare, n, e, sharded);
+      const refs = Number(git(bare, ['for-each-ref', '--count=100000000', '--format=x', 'refs/']).split('\n').length);
       const clone = path.join(root, `c-${out.length}`);
       git(root, ['init', '-q', clone]);
       const first = fetch(clone, bare, specs);
       // One participant publishes one more row: a new ledger commit and one experiment ref.
       const who = 'p0000';
       const tip = git(bare, ['rev-parse', `${LEDGER_REMOTE_PREFIX}/${who}`]);
-      const rows = git(bare, ['cat-file', 'blob', `${tip}:rows.jsonl`]) + '\n' + rowJson(who, e + out.length + 1) + '\n';
-      const blob = git(bare, ['hash-object', '-w', '--stdin'], rows);
-      const tree = git(bare, ['mktree'], `100644 blob ${blob}\trows.jsonl\n`);
+      const files = ledgerFiles([...Array.from({ length: e }, (_, i) => rowJson(who, i + 1)), rowJson(who, e + 1)], sharded).map(([p, text]) => [p, git(bare, ['hash-object', '-w', '--stdin'], text)] as const);
+      const entries = (fs: (readonly [string, string])[]) => fs.map(([p, b]) => `100644 blob ${b}\t${p.split('/').pop()}\n`).join('');
+      const tree = sharded ? git(bare, ['mktree'], `040000 tree ${git(bare, ['mktree'], entries(files))}\trows\n`) : git(bare, ['mktree'], entries(files));
       const commit = git(bare, ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit-tree', tree, '-p', tip, '-m', 'row']);
       git(bare, ['update-ref', `${LEDGER_REMOTE_PREFIX}/${who}`, commit]);
       const main = git(bare, ['rev-parse', 'refs/heads/main']);
@@ -127,7 +136,7 @@ export function measureFetch(n: number, e: number): FetchRow[] {
 }
 
 if (process.argv[1]?.endsWith('poolFetch.ts')) {
-  const sizes = (process.argv[2] ?? '10x100,100x100,1000x10').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  const sizes = (process.argv[2] ?? '10x150,100x150,1000x10').split(',').map((s) => s.split('x').map(Number) as [number, number]);
   const rows: FetchRow[] = [];
   for (const [n, e] of sizes) {
     const r = measureFetch(n, e);

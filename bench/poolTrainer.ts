@@ -123,7 +123,7 @@ async function session(s: number, experiments: number, steps: number): Promise<T
     const sig = (r: Row & { diffSignature?: string; baseCommit?: string }) => `${r.baseCommit}|${r.diffSignature}`;
     const ran1 = new Set((indRows[0] as (Row & { diffSignature?: string; baseCommit?: string })[]).filter(trained).map(sig));
     const independentDuplicates = (indRows[1] as (Row & { diffSignature?: string; baseCommit?: string })[]).filter(trained).filter((r) => ran1.has(sig(r))).length;
-    const poolLedger = (who: string) => git(bare, 'cat-file', 'blob', `refs/ratchet/pool/ledgers/${who}:rows.jsonl`).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; of?: string; reproduced?: boolean; sameDevice?: boolean });
+    const poolLedger = (who: string) => git(bare, 'grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; of?: string; reproduced?: boolean; sameDevice?: boolean });
     return {
       session: s,
       seed,

@@ -1,6 +1,7 @@
 import { git, gitOk, gitRemote, GitError, GitTimeoutError, type GitRepo } from '../store/git';
 import type { ExperimentRecord } from '../store/experimentRecord';
-import { assertParticipant, claimRef, expRef, LEDGER_FILE, LEDGER_REMOTE_PREFIX, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
+import { createHash } from 'node:crypto';
+import { assertParticipant, claimRef, expRef, LEDGER_DIR, LEDGER_FILE, LEDGER_REMOTE_PREFIX, LEDGER_SHARD, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
 import { isVerification, type Claim, type ClaimResult, type Platform, type PoolExperimentRow, type PoolRow, type PoolVerificationRow } from './poolTypes';
 
 /**
@@ -77,8 +78,7 @@ export class GitPool {
 
   private async readChain(commit: string | null): Promise<PoolRow[]> {
     if (!commit) return [];
-    const text = await this.g(['cat-file', 'blob', `${commit}:${LEDGER_FILE}`], { allowFail: true });
-    return parsePoolRows(text);
+    return readLedger(this.opts.cwd, this.opts.repo, commit);
   }
 
   private async ownChain(): Promise<{ head: string | null; rows: PoolRow[]; ids: Set<string> }> {
@@ -90,9 +90,26 @@ export class GitPool {
     return this.own;
   }
 
+  /** Blob ids this process has written: a full shard never changes, so it is not written again. */
+  private readonly written = new Set<string>();
+
+  /**
+   * A ledger commit: the rows in shards of LEDGER_SHARD, so a new row changes only the last shard
+   * and a fetch of the new ledger brings that shard, not the whole history again.
+   */
   private async writeChain(rows: PoolRow[], parents: string[], message: string): Promise<string> {
-    const blob = await this.g(['hash-object', '-w', '--stdin'], { input: rows.map((r) => JSON.stringify(r) + '\n').join('') });
-    const tree = await this.g(['mktree'], { input: `100644 blob ${blob}\t${LEDGER_FILE}\n` });
+    const entries: string[] = [];
+    for (let i = 0; i * LEDGER_SHARD < rows.length || i === 0; i++) {
+      const text = rows.slice(i * LEDGER_SHARD, (i + 1) * LEDGER_SHARD).map((r) => JSON.stringify(r) + '\n').join('');
+      let blob = blobId(text);
+      if (!this.written.has(blob)) {
+        blob = await this.g(['hash-object', '-w', '--stdin'], { input: text });
+        this.written.add(blob);
+      }
+      entries.push(`100644 blob ${blob}\t${String(i).padStart(5, '0')}.jsonl\n`);
+    }
+    const dir = await this.g(['mktree'], { input: entries.join('') });
+    const tree = await this.g(['mktree'], { input: `040000 tree ${dir}\t${LEDGER_DIR}\n` });
     const commit = await this.g([...IDENTITY, 'commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message]);
     return commit;
   }
@@ -335,6 +352,21 @@ export class GitPool {
   }
 }
 
+/** git's id of a blob with this text. */
+function blobId(text: string): string {
+  const body = Buffer.from(text, 'utf8');
+  return createHash('sha1').update(`blob ${body.length}\0`).update(body).digest('hex');
+}
+
+/**
+ * The rows of one ledger commit, shards in order (`rows/*.jsonl`, or an earlier ledger's single
+ * `rows.jsonl`), read in one git call.
+ */
+export async function readLedger(cwd: string, repo: GitRepo, commit: string): Promise<PoolRow[]> {
+  const text = await git(cwd, ['grep', '--no-color', '-h', '-I', '-e', '', commit, '--', LEDGER_FILE, `${LEDGER_DIR}/`], { repo, allowFail: true, keepNewline: true });
+  return parsePoolRows(text);
+}
+
 /** The refspecs of a sync's fetch: every ledger, the claims, and this participant's own experiment refs. */
 export function syncRefspecs(participant: string): string[] {
   return [`+${LEDGER_REMOTE_PREFIX}/*:${SEEN_ROOT}/p/*/ledger`, `+${REMOTE_ROOT}/claims/*:${SEEN_ROOT}/claims/*`, `+${REMOTE_ROOT}/p/${participant}/exp/*:${SEEN_ROOT}/p/${participant}/exp/*`];
@@ -364,8 +396,7 @@ export async function readPoolView(cwd: string, repo: GitRepo): Promise<PoolRow[
   const byId = new Map<string, PoolRow>();
   for (const ref of refs) {
     const owner = ref === LOCAL_LEDGER ? null : ref.split('/')[4]!;
-    const text = await git(cwd, ['cat-file', 'blob', `${ref}:${LEDGER_FILE}`], { repo, allowFail: true });
-    for (const r of parsePoolRows(text)) if (owner === null || r.participant === owner) byId.set(r.poolId, r);
+    for (const r of await readLedger(cwd, repo, ref)) if (owner === null || r.participant === owner) byId.set(r.poolId, r);
   }
   return [...byId.values()];
 }

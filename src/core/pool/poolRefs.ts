@@ -5,7 +5,10 @@ import { validParticipant } from '../platform/remoteUrl';
 export const REMOTE_ROOT = 'refs/ratchet/pool';
 export const SEEN_ROOT = 'refs/ratchet/pool-seen';
 export const LOCAL_LEDGER = 'refs/ratchet/pool-local/ledger';
+/** A ledger commit's rows: `rows/00000.jsonl`, `rows/00001.jsonl`, … of LEDGER_SHARD rows each (earlier ledgers: one `rows.jsonl`). */
 export const LEDGER_FILE = 'rows.jsonl';
+export const LEDGER_DIR = 'rows';
+export const LEDGER_SHARD = 100;
 
 export { validParticipant };
 

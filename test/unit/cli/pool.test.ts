@@ -8,7 +8,7 @@ import { cleanupTempDirs, fixtureRepo, tempDir } from '../../support/tempRepo';
 afterAll(cleanupTempDirs);
 
 const rowsOf = (bare: string, who: string) =>
-  execFileSync('git', ['cat-file', 'blob', `refs/ratchet/pool/ledgers/${who}:rows.jsonl`], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; status?: string; of?: string; reason?: string; commit?: string });
+  execFileSync('git', ['grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/'], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; status?: string; of?: string; reason?: string; commit?: string });
 
 describe('ratchet run --pool: two loops on separate clones sharing one bare repository', () => {
   it('both publish every row under participant-prefixed ids, the ledgers converge, claims keep them from training the same change at once, and every pinned commit is on the remote', async () => {

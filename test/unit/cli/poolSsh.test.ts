@@ -77,7 +77,7 @@ async function startSshd(dir: string): Promise<{ port: number; sshCommand: strin
 }
 
 const rowsOf = (bare: string, who: string) =>
-  execFileSync('git', ['cat-file', 'blob', `refs/ratchet/pool/ledgers/${who}:rows.jsonl`], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; commit?: string });
+  execFileSync('git', ['grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/'], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; commit?: string });
 
 describe('ratchet run --pool ssh://… (sshd on localhost)', () => {
   it('two participants share one bare repository over ssh: unique ids, every commit pinned, each sees the other, no claims left', async (ctx) => {
