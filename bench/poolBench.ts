@@ -338,6 +338,8 @@ type LandscapeOut = PoolBenchResult & { date: string; source: string };
 interface TrainerOut {
   date: string;
   source: string;
+  /** What was learned from these sessions, written by hand after looking at them. */
+  notes?: string;
   sessions: { session: number; seed: number; experiments: number; steps: number; target: number; toTargetIndependent: number | null; toTargetPool: number | null; ratio: number | null; independentDuplicates: number; minutes: number; independent: { participant: string; trained: number; kept: number; avoided: number }[]; pool: { participant: string; trained: number; kept: number; avoided: number; adoptions: number; adoptionsKept: number; verificationsFlagged: number }[] }[];
 }
 
@@ -362,6 +364,7 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fe
     parts.push(
       `Part b, on the reference trainer (bench/poolTrainer.ts), ${T.date}. Data source: ${T.source}. ${T.sessions.length} session${T.sessions.length === 1 ? '' : 's'}, reported as they came out; the target is the first independent loop's final best val_bpb, and "to target" counts trained experiments (adoptions included; refused duplicates and claims train nothing and are not counted).`,
       ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${s.minutes} |`)].join('\n'),
+      ...(T.notes ? [T.notes] : []),
       `A couple of short sessions on a shared 2-core machine are anecdotes, not a measurement of the ratio: the offline proposer is deterministic given its seed and history length, so two independent loops with the same seed propose the same changes in the same order (the duplicates column), while in the pool the second participant sees the first's rows and writes something else.`,
     );
   }

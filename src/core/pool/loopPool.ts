@@ -183,7 +183,8 @@ export class LoopPool implements LoopPoolHook {
     if (best?.metric !== null && best?.metric !== undefined) this.myBest = best.metric;
     if ((rec.status === 'kept' || rec.status === 'baseline') && rec.metric !== null) this.myBest = rec.metric;
     this.foreign = await this.foreignRows();
-    return { rows: this.foreign, adopt: await this.adoptions(best) };
+    // No adoption before this loop has a best of its own (the baseline): there is nothing to compare with, or to plan on.
+    return { rows: this.foreign, adopt: best && this.myBest !== null ? await this.adoptions(best) : [] };
   }
 
   /** The best foreign keep that beats this loop's best, checked like a proposal; refused ones are flagged. */
@@ -211,6 +212,7 @@ export class LoopPool implements LoopPoolHook {
       }
       if (edits.length === 0) continue;
       this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
+      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); re-measuring it here before adopting it`);
       return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit } }];
     }
     return [];
