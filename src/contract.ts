@@ -83,12 +83,32 @@ export interface NoiseBand {
   runs: number;
 }
 
+/**
+ * Where the search moved, marked on the progress view at one experiment (`index`, a dot's):
+ * `branch`: it grew a node other than the best (a near-miss, a crashed leaf to debug) that the
+ * experiment before it did not grow; `back`: it grew the best again after a branch; `plateau`:
+ * the search switched into a plateau mode (structural, combine, ablate).
+ */
+export type ProgressMarkKind = 'branch' | 'back' | 'plateau';
+export const progressMarkKinds: readonly ProgressMarkKind[] = ['branch', 'back', 'plateau'];
+
+export interface ProgressMark {
+  index: number;
+  /** The experiment marked (a dot's id). */
+  id: string;
+  kind: ProgressMarkKind;
+  /** What the chart writes at the mark, e.g. "→ branch from e0007 (near-miss)". */
+  label: string;
+}
+
 export interface ProgressState {
   metricName: string;
   goal: 'minimize' | 'maximize';
   dots: ProgressDot[];
   /** Absent or null when the keep rule gave no noise estimate. */
   band?: NoiseBand | null;
+  /** Where the search moved to another branch or switched mode (absent: none). */
+  marks?: ProgressMark[];
 }
 
 export interface ChartState {
@@ -112,7 +132,8 @@ export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'options'; options: ChartOptions }
   | { type: 'select'; id: string }
-  | { type: 'rendered'; points: number; ms: number }
+  /** `marks`: search marks drawn on the progress view (absent in the loss view). */
+  | { type: 'rendered'; points: number; ms: number; marks?: number }
   | { type: 'error'; message: string };
 
 const xAxes: readonly XAxis[] = ['step', 'time', 'progress'];
@@ -142,6 +163,24 @@ export function parseNoiseBand(v: unknown): NoiseBand | null {
   return { mean, half, sigma, runs };
 }
 
+/**
+ * The search marks the webview draws: each must name a dot (its index and id), a known kind and a
+ * label of at most 200 characters; anything else is dropped (the rest are kept).
+ */
+export function parseProgressMarks(v: unknown, dots: readonly { id: string; index: number }[]): ProgressMark[] {
+  if (!Array.isArray(v)) return [];
+  const out: ProgressMark[] = [];
+  for (const m of v) {
+    if (!isObj(m)) continue;
+    const { index, id, kind, label } = m;
+    if (typeof index !== 'number' || !Number.isInteger(index) || typeof id !== 'string' || dots[index]?.id !== id) continue;
+    if (typeof kind !== 'string' || !progressMarkKinds.includes(kind as ProgressMarkKind)) continue;
+    if (typeof label !== 'string' || !label.trim() || label.length > 200) continue;
+    out.push({ index, id, kind: kind as ProgressMarkKind, label });
+  }
+  return out;
+}
+
 /** Validates anything received from the webview; null for anything not in the contract. */
 export function parseWebviewMessage(v: unknown): WebviewMessage | null {
   if (!isObj(v) || typeof v.type !== 'string') return null;
@@ -154,9 +193,11 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
     }
     case 'select':
       return typeof v.id === 'string' && v.id.length > 0 && v.id.length < 200 && /^[\w.:-]+$/.test(v.id) ? { type: 'select', id: v.id } : null;
-    case 'rendered':
-      return typeof v.points === 'number' && typeof v.ms === 'number' && Number.isFinite(v.points) && Number.isFinite(v.ms)
-        ? { type: 'rendered', points: v.points, ms: v.ms } : null;
+    case 'rendered': {
+      if (!(typeof v.points === 'number' && typeof v.ms === 'number' && Number.isFinite(v.points) && Number.isFinite(v.ms))) return null;
+      if (v.marks === undefined) return { type: 'rendered', points: v.points, ms: v.ms };
+      return typeof v.marks === 'number' && Number.isInteger(v.marks) && v.marks >= 0 ? { type: 'rendered', points: v.points, ms: v.ms, marks: v.marks } : null;
+    }
     case 'error':
       return typeof v.message === 'string' ? { type: 'error', message: v.message.slice(0, 2000) } : null;
     default:

@@ -2,12 +2,13 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import {
-  defaultChartOptions, parseChartOptions, parseNoiseBand, statusColor, statusWords,
+  defaultChartOptions, parseChartOptions, parseNoiseBand, parseProgressMarks, statusColor, statusWords,
   type ChartOptions, type ChartState, type HostMessage, type ProgressState, type RunSeries, type WebviewMessage,
 } from '../contract';
 import { bandEdges, bandLabel, rangeWithBand, withAlpha } from './band';
 import { interpolateAt, legendNote, runLabel } from './labels';
 import { joinSeries, RunPipeline, type XY } from './downsample';
+import { markAt, markColor, marksLegend, placeLabels } from './marks';
 
 interface VsCodeApi {
   postMessage(msg: WebviewMessage): void;
@@ -211,16 +212,24 @@ function renderProgress(): number {
   const band = progress.band ?? null;
   // The band's legend entry; the band itself is painted under the series (drawClear).
   const bandRow = band ? [xs.map(() => band.mean)] : [];
-  const data = [xs, bestRow, ...bandRow, ...rows] as uPlot.AlignedData;
-  const key = `progress|${statuses.join(',')}|${band ? 'band' : ''}|${options.logScale}|${document.body.className}`;
+  // The marks' legend entry (its value: the move at the hovered experiment); the lines are painted in drawMarks.
+  const marks = progress.marks ?? [];
+  const marked = new Set(marks.map((m) => m.index));
+  const marksRow = marks.length ? [dots.map((d, i) => (marked.has(i) ? d.metric ?? bestRow[i] ?? null : null))] : [];
+  const data = [xs, bestRow, ...bandRow, ...marksRow, ...rows] as uPlot.AlignedData;
+  const key = `progress|${statuses.join(',')}|${band ? 'band' : ''}|${marks.length ? 'marks' : ''}|${options.logScale}|${document.body.className}`;
   if (!plot || key !== plotKey) {
     plot?.destroy();
     const series: uPlot.Series[] = [
-      { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : `#${v}`) },
+      { label: 'experiment', value: (_u, v) => (v === null || v === undefined ? '—' : dots[v]?.id ?? `#${v}`) },
       { label: `best ${progress.metricName}`, stroke: colorOf('kept'), width: 2, paths: uPlot.paths.stepped!({ align: 1 }), spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
       ...(band ? [{
         label: bandLabel, stroke: colorOf('kept'), fill: withAlpha(colorOf('kept'), 0.18), width: 1, paths: () => null, points: { show: false },
         value: () => (progress.band ? `${fmt(progress.band.mean)} ± ${fmt(progress.band.half)}` : '—'),
+      } satisfies uPlot.Series] : []),
+      ...(marks.length ? [{
+        label: marksLegend, stroke: colorOf('vetoed'), width: 1, dash: [4, 3], paths: () => null, points: { show: false },
+        value: (_u, _v, _si, idx) => markAt(progress.marks, idx)?.label ?? '—',
       } satisfies uPlot.Series] : []),
       ...statuses.map((s): uPlot.Series => ({
         label: statusWords[s] ?? s, stroke: colorOf(s), fill: colorOf(s), paths: () => null,
@@ -230,6 +239,8 @@ function renderProgress(): number {
     ];
     plot = new uPlot({
       width, height,
+      // Room above the plot for the search marks' labels (MARK_ROWS rows).
+      ...(marks.length ? { padding: [MARK_ROWS * MARK_ROW_PX + 4, null, null, null] as uPlot.Padding } : {}),
       scales: {
         x: { time: false },
         y: {
@@ -243,8 +254,9 @@ function renderProgress(): number {
           } : {}),
         },
       },
-      hooks: { drawClear: [drawStarted, drawBand], draw: [drawn] },
-      axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] }, { ...axisStyle(), label: progress.metricName, size: 60 }],
+      hooks: { drawClear: [drawStarted, drawBand], draw: [drawMarks, drawn] },
+      // The x ticks name the experiments (the ids the tree, the CLI and the search marks use).
+      axes: [{ ...axisStyle(), label: 'experiment', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000], values: (_u, splits) => splits.map((v) => progress.dots[v]?.id ?? '') }, { ...axisStyle(), label: progress.metricName, size: 60 }],
       series, legend: { live: true }, cursor: { drag: { x: false, y: false } },
     }, data, chartEl);
     plot.over.addEventListener('click', () => {
@@ -275,6 +287,65 @@ function drawBand(u: uPlot) {
   ctx.globalAlpha = 0.14;
   ctx.fillStyle = colorOf('kept');
   ctx.fillRect(left, y0, width, Math.max(1, y1 - y0));
+  ctx.restore();
+}
+
+/** The search marks drawn last (the render report carries the count). */
+let marksDrawn = 0;
+/** Rows of mark labels above the plot, and each row's height in CSS pixels. */
+const MARK_ROWS = 4;
+const MARK_ROW_PX = 15;
+
+/**
+ * Paints where the search moved: a dashed vertical line at each marked experiment (purple: to
+ * another branch, grey: back to the best, orange: a plateau mode) and its label at the top,
+ * in up to MARK_ROWS rows above the plot; a label with no room is left to the hover legend.
+ */
+function drawMarks(u: uPlot) {
+  const marks = options.view === 'progress' ? progress.marks ?? [] : [];
+  marksDrawn = 0;
+  if (!marks.length) return;
+  const { left, top, width, height } = u.bbox;
+  const ctx = u.ctx;
+  const px = uPlot.pxRatio || 1;
+  const fontPx = Math.round(11 * px);
+  ctx.save();
+  ctx.font = `${fontPx}px ${cssVar('--vscode-font-family', 'sans-serif')}`;
+  // uPlot leaves the context's alignment as its last axis set it.
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  const xs = marks.map((m) => u.valToPos(m.index, 'x', true));
+  const widths = marks.map((m) => ctx.measureText(m.label).width);
+  const placed = placeLabels(xs.map((x) => x - left), widths, width, MARK_ROWS, 6 * px, 3 * px);
+  // The labels sit in the padding above the plot; each line runs from its label down through the plot.
+  const bandTop = top - (MARK_ROWS * MARK_ROW_PX + 4) * px;
+  const bg = cssVar('--vscode-editor-background', '#1e1e1e');
+  const colors = marks.map((m) => cssVar(`--vscode-charts-${markColor[m.kind]}`, fallbackColors[markColor[m.kind]]));
+  const shown = marks.map((_m, i) => Number.isFinite(xs[i]) && xs[i] >= left - 1 && xs[i] <= left + width + 1);
+  const rowY = (i: number) => bandTop + placed[i].row * MARK_ROW_PX * px;
+  // The lines first, then every label over them (a line never crosses a label).
+  marks.forEach((_m, i) => {
+    if (!shown[i]) return;
+    const x = Math.round(xs[i]) + 0.5;
+    ctx.strokeStyle = colors[i];
+    ctx.lineWidth = Math.max(1, px);
+    ctx.setLineDash([4 * px, 3 * px]);
+    ctx.beginPath();
+    ctx.moveTo(x, placed[i].row < 0 ? top : rowY(i));
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    marksDrawn++;
+  });
+  marks.forEach((m, i) => {
+    if (!shown[i] || placed[i].row < 0) return;
+    const y = rowY(i);
+    ctx.globalAlpha = 0.9;
+    ctx.fillStyle = bg;
+    ctx.fillRect(left + placed[i].left - 2 * px, y - px, widths[i] + 4 * px, fontPx + 2 * px);
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = colors[i];
+    ctx.fillText(m.label, left + placed[i].left, y);
+  });
   ctx.restore();
 }
 
@@ -317,18 +388,20 @@ function render() {
 }
 
 function report(points: number, ms: number) {
+  const marks = options.view === 'progress' ? marksDrawn : undefined;
+  document.body.dataset.marks = String(marks ?? 0);
   document.body.dataset.points = String(points);
   document.body.dataset.runs = String(runs.size);
   document.body.dataset.renderMs = ms.toFixed(2);
   const now = Date.now();
   if (now - lastRenderedPost > 500) {
     lastRenderedPost = now;
-    send({ type: 'rendered', points, ms });
+    send({ type: 'rendered', points, ms, ...(marks !== undefined ? { marks } : {}) });
   } else if (!renderedTimer) {
     renderedTimer = setTimeout(() => {
       renderedTimer = null;
       lastRenderedPost = Date.now();
-      send({ type: 'rendered', points: Number(document.body.dataset.points), ms: Number(document.body.dataset.renderMs) });
+      send({ type: 'rendered', points: Number(document.body.dataset.points), ms: Number(document.body.dataset.renderMs), ...(options.view === 'progress' ? { marks: Number(document.body.dataset.marks) } : {}) });
     }, 500);
   }
 }
@@ -377,7 +450,7 @@ function onMessage(msg: HostMessage) {
 
 /** The band is drawn only when it passes the contract's check. */
 function checkedProgress(p: ProgressState): ProgressState {
-  return { ...p, band: parseNoiseBand(p.band) };
+  return { ...p, band: parseNoiseBand(p.band), marks: parseProgressMarks(p.marks, p.dots ?? []) };
 }
 
 function applyState(s: ChartState) {

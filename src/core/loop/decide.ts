@@ -34,7 +34,11 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
       goal: config.metric.goal,
       config,
       history: state.rows,
-      measure: (which, seed) => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent }),
+      measure: (which, seed) => {
+        const again = () => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent });
+        // h14tp hook: a re-run of the best that a gap already trained (or is training) is taken from the filler (idleFiller.ts).
+        return ctx.filler && which === 'best' ? ctx.filler.cache.or(parent.commit, seed, again) : again();
+      },
     });
     if (ctx.control.stopReason !== null && f.abort.signal.aborted) {
       rec.status = 'killed';

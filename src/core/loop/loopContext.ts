@@ -15,6 +15,8 @@ import type { LoopEvent, LoopPhase, StartFrom } from './loopEvents';
 import type { ExperimentIds } from './ids';
 import type { SpeedSample } from './keepRules/throughput';
 import type { ProposeLatency } from './scheduling';
+import type { ScheduleTracker, SchedulePolicy } from './proposalQueue';
+import type { IdleFiller } from './idleFiller';
 import type { Lane, Pool, Slot } from './workerPool';
 
 export interface ReviewRequest {
@@ -61,6 +63,8 @@ export interface LoopOptions {
   search?: SearchPolicy;
   /** A shared pool over a git remote (src/core/pool/loopPool.ts, docs/pool.md). */
   pool?: LoopPoolHook;
+  /** How far proposals are written ahead (proposalQueue.ts); `legacy` is the schedule before issue 14, for benchmarks, and always the schedule under review (schedulePolicyFor). */
+  schedule?: Partial<SchedulePolicy>;
 }
 
 /** The baseline could not be measured, or the loop cannot go on. */
@@ -112,6 +116,10 @@ export interface LoopContext extends RunContext {
   readonly flights: Flights;
   readonly control: LoopControl;
   readonly latency: ProposeLatency;
+  /** Proposer latencies and how long experiments hold an accelerator (proposalQueue.ts); absent in stage tests. */
+  readonly sched?: ScheduleTracker;
+  /** The gap filler of the session running now (idleFiller.ts): its results stand in for the keep rule's re-runs of the best. */
+  readonly filler?: IdleFiller | null;
   readonly ids: ExperimentIds;
   /** Accelerators: a run holds one while it trains. */
   readonly slots: Pool<Slot>;

@@ -91,7 +91,9 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
     ctx.emit({ type: 'warning', message: `proposer failed: ${(err as Error).message}` });
     return 'error';
   }
-  ctx.latency.note(performance.now() - t0);
+  const proposeMs = performance.now() - t0;
+  ctx.latency.note(proposeMs);
+  ctx.sched?.proposed(proposeMs); // h14tp hook
   if (proposed.kind === 'exhausted') {
     ctx.control.windDown(proposed.reason);
     return 'skipped';

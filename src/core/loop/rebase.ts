@@ -19,6 +19,7 @@ export async function awaitAccelerator(ctx: LoopContext, x: Experiment, baseline
   const slot = await ctx.slots.acquire(f.abort.signal);
   if (!slot) return abortedBeforeTraining(ctx, x);
   x.slot = slot;
+  ctx.sched?.hold(f.id, true); // h14tp hook: how long the experiment holds an accelerator
   return 'ready';
 }
 
@@ -52,6 +53,7 @@ export async function rebase(ctx: LoopContext, x: Experiment, p: Proposal): Prom
   ctx.emit({ type: 'proposal-rebased', id: f.id, from: from.id, onto: onto.id, applied: false, reason: why });
   if (x.slot) ctx.slots.release(x.slot);
   x.slot = null;
+  ctx.sched?.hold(f.id, false); // h14tp hook
   rec.commit = null;
   f.commit = null;
   f.signature = null;

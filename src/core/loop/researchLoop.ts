@@ -32,6 +32,8 @@ import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
+import { maxLanes, schedulePolicyFor, ScheduleTracker } from './proposalQueue'; // h14tp hook
+import { IdleFiller, measuredSeeds, plannedBestSeeds } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
 export { readCurve } from './measure';
@@ -69,6 +71,8 @@ export class ResearchLoop {
   private readonly flights = new Flights();
   private readonly control: LoopControl;
   private readonly latency = new ProposeLatency();
+  private readonly sched: ScheduleTracker; // h14tp hook
+  private filler: IdleFiller | null = null; // h14tp hook
   private readonly ids: ExperimentIds;
   private readonly feedback: string[] = [];
   private readonly rechecks: Recheck[] = [];
@@ -86,6 +90,7 @@ export class ResearchLoop {
   private sessionInfo: { tag: string; branch: string; status: SessionFileStatus } | null = null;
 
   constructor(private readonly opts: LoopOptions) {
+    this.sched = new ScheduleTracker(schedulePolicyFor({ schedule: opts.schedule, reviewed: !!opts.review })); // h14tp hook: under review, the schedule before issue 14
     this.executor = opts.executor ?? createExecutor(opts.config);
     this.keepPolicy = opts.keepPolicy ?? createKeepPolicy(opts.config);
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
@@ -193,6 +198,10 @@ export class ResearchLoop {
       flights: this.flights,
       control: this.control,
       latency: this.latency,
+      sched: this.sched,
+      get filler() {
+        return loop.filler;
+      },
       ids: this.ids,
       slots,
       feedback: this.feedback,
@@ -297,12 +306,14 @@ export class ResearchLoop {
     let done = 0;
     let consecutiveErrors = 0;
     let announcedPause = false;
+    // h14tp hook: an accelerator that would wait for a proposal trains a re-run of the best the noise rule will ask for (idleFiller.ts).
+    const filler = (this.filler = this.newFiller(state, () => !(control.ending || control.fatal !== null) && !control.paused && (limit === undefined || done + this.flights.counted() < limit || this.flights.preTraining().length > 0)));
     for (;;) {
       const stopping = control.ending || control.fatal !== null;
       const room = limit === undefined || done + this.flights.counted() < limit;
       // A queued re-check that may start: the loop's own always, a pool adoption only within the limit.
       const next = this.rechecks.findIndex((r) => room || !countsAgainstLimit(r));
-      if (!stopping && !control.paused && (next >= 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds))) {
+      if (!stopping && !control.paused && (next >= 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds), this.sched.ahead(this.workers))) {
         announcedPause = false;
         const recheck = next >= 0 ? this.rechecks.splice(next, 1)[0]! : null;
         this.startFlight(state, recheck, (outcome) => {
@@ -320,6 +331,7 @@ export class ResearchLoop {
         });
         continue;
       }
+      filler.poke(); // h14tp hook
       if (this.flights.size === 0) {
         if (stopping || (!room && next < 0)) break;
         if (control.paused && !announcedPause) {
@@ -329,8 +341,54 @@ export class ResearchLoop {
       }
       await control.changed.wait();
     }
+    await filler.stop(); // h14tp hook
     this.rechecks.length = 0;
     return done;
+  }
+
+  /** h14tp hook: the gap filler's view of the loop (idleFiller.ts); a fill trains like a keep rule's re-run of the best, in a worktree of its own. */
+  private newFiller(state: SessionState, moreToCome: () => boolean): IdleFiller {
+    const planned = this.sched.policy.legacy || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
+    const { ctx } = this;
+    return new IdleFiller(planned, {
+      idleSlots: () => ctx.slots.idle,
+      // A proposal that is ready (waiting for the baseline or for an accelerator) is about to train: no gap to fill.
+      waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready').length),
+      moreToCome,
+      expectedWaitMs: () => {
+        const latency = this.sched.latencyMs();
+        if (latency === null) return null;
+        const waits = this.flights.sorted().filter((f) => f.stage === 'proposing').map((f) => Math.max(0, Date.parse(f.startedAt) + latency - Date.now()));
+        return waits.length ? Math.min(...waits) : null;
+      },
+      runMs: () => this.sched.runMs(),
+      // The current best (under best-first too: the keep rule judges against it).
+      bestCommit: () => state.best?.commit ?? null,
+      laneAvailable: () => this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy),
+      measured: (commit) => measuredSeeds(state.rows, commit),
+      run: (job, signal) => {
+        const slotTaken = ctx.slots.acquire();
+        const laneTaken = this.acquireLane(state);
+        const best = state.best;
+        return (async () => {
+          const slot = await slotTaken;
+          const lane = await laneTaken.catch((err) => {
+            ctx.slots.release(slot);
+            throw err;
+          });
+          try {
+            await checkout(ctx, state.tag, lane, job.commit);
+            const m = await measure(ctx, { tag: state.tag, lane, slot, id: best.id, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}` });
+            return m.status === 'ok' ? m.metric : null;
+          } finally {
+            ctx.slots.release(slot);
+            this.lanes.release(lane);
+            this.control.changed.open();
+          }
+        })();
+      },
+      log: (line) => this.opts.log?.(line),
+    });
   }
 
   private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {
@@ -368,7 +426,7 @@ export class ResearchLoop {
 
   /** A worktree for one experiment: the session's own, or one more (created once, then reused). */
   private async acquireLane(state: SessionState): Promise<Lane> {
-    if (this.lanes.idle === 0 && this.lanes.size + this.lanesComing < 2 * this.workers) {
+    if (this.lanes.idle === 0 && this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy)) { // h14tp hook (was: 2 * workers)
       const name = `${state.tag}.w${this.lanes.size + this.lanesComing++}`;
       let created: { cwd: string };
       try {
@@ -391,6 +449,7 @@ export class ResearchLoop {
       return await this.runExperiment(x);
     } finally {
       if (x.slot) this.ctx.slots.release(x.slot);
+      this.sched.ended(f.id, !(this.control.ending && f.stage !== 'training' && f.stage !== 'deciding')); // h14tp hook
       this.lanes.release(lane);
     }
   }
@@ -455,6 +514,14 @@ export class ResearchLoop {
     const m = await measure(ctx, { tag: state.tag, lane, slot: x.slot as Slot, id: f.id, commit: f.commit as string, seed: this.opts.config.seed, signal: f.abort.signal, best: this.search.followsBest || f.recheck ? x.parent : state.best });
     fillRun(x.rec, m);
     await decide(ctx, x, m, proposal);
+    if (!this.sched.policy.legacy) {
+      // h14tp hook: no process of this experiment is left to run: the accelerator goes to the next
+      // run now, while the branch and the ledger are written (the best is claimed first, so that run builds on it).
+      if (x.rec.status === 'kept') state.best = x.rec;
+      if (x.slot) ctx.slots.release(x.slot);
+      x.slot = null;
+      this.sched.hold(f.id, false);
+    }
     return recordDecision(ctx, x);
   }
 

@@ -1,4 +1,5 @@
 import type { Flights } from './flight';
+import { mayStartProposal } from './proposalQueue';
 
 /**
  * Latencies of the latest proposals, to tell a proposer worth pipelining from one that is not.
@@ -24,10 +25,11 @@ export class ProposeLatency {
 
 /**
  * Whether another flight may start: with no pipelining (or a proposer not worth it), one per
- * worker; with pipelining, up to `workers` proposals written ahead and 2 × `workers` flights in all.
+ * worker; with pipelining, up to `ahead` proposals written ahead (default `workers`; the loop
+ * asks ScheduleTracker.ahead, proposalQueue.ts) and `workers` + `ahead` flights in all.
  */
-export function hasCapacity(flights: Pick<Flights, 'size' | 'preTraining'>, workers: number, pipeline: boolean): boolean {
+export function hasCapacity(flights: Pick<Flights, 'size' | 'preTraining'>, workers: number, pipeline: boolean, ahead = workers): boolean {
   if (flights.size === 0) return true;
   if (!pipeline) return flights.size < workers;
-  return flights.preTraining().length < workers && flights.size < 2 * workers;
+  return mayStartProposal({ preTraining: flights.preTraining().length, inFlight: flights.size, workers, ahead });
 }

@@ -34,6 +34,11 @@ export class Pool<T> {
     return this.free.length;
   }
 
+  /** Callers waiting for an item. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   get all(): readonly T[] {
     return this.items;
   }

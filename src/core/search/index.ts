@@ -1,3 +1,4 @@
 export * from './searchTypes';
 export * from './searchNodes';
 export * from './searchPolicy';
+export * from './combine';

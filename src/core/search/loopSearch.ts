@@ -1,6 +1,7 @@
 import type { MetricGoal } from '../config/configTypes';
 import type { FileEdit } from '../edits/editTypes';
 import type { ExperimentRecord } from '../store/experimentRecord';
+import { commonAncestor } from './combine';
 import { searchState } from './searchNodes';
 import type { SearchPolicy } from './searchPolicy';
 import type { SearchChoice, SearchMode, SearchPolicyName, SearchRecord } from './searchTypes';
@@ -26,6 +27,10 @@ export interface SearchContext {
   changeDiff?: string;
   /** On a plateau: experiments since the last keep. */
   sinceKeep: number;
+  /** combine: the nearest node both the parent and the partner grew from (their changes are against it). */
+  commonBase?: ExperimentRecord;
+  /** combine: reads an editable file (workspace-relative path) at a node's commit, null when it is not there: what a proposer without a model combines from. */
+  fileAt?: (commit: string, path: string) => Promise<string | null>;
 }
 
 /** One flight's pick: the parent record, and what the ledger row keeps of it. */
@@ -99,6 +104,8 @@ export function siblingsOf(rows: readonly ExperimentRecord[], parentId: string):
 
 /** The git side the moves need (GitStore's). */
 export interface SearchGit {
+  /** A file at a commit (GitStore's); optional: without it a combine gets no `fileAt`. */
+  showFile?(commit: string, rel: string): Promise<string | null>;
   mergeFiles(files: string[], ours: string, theirs: string, base?: string): Promise<{ ok: true; files: Map<string, string> } | { ok: false; conflicts: string[] }>;
   diff(from: string, to: string): Promise<string>;
 }
@@ -146,6 +153,12 @@ export async function searchContext(git: SearchGit, pick: SearchPick, best: Expe
     if (choice.partner) ctx.partner = other;
     else ctx.ablate = other;
     if (other.baseCommit && other.commit) ctx.changeDiff = await git.diff(other.baseCommit, other.commit).catch(() => '');
+    if (choice.mode === 'combine' && choice.partner) {
+      const base = commonAncestor(rows, parent.id, choice.partner);
+      if (base) ctx.commonBase = base;
+      const show = git.showFile?.bind(git);
+      if (show) ctx.fileAt = (commit, p) => show(commit, p).catch(() => null);
+    }
   }
   return ctx;
 }

@@ -12,6 +12,7 @@ export function chartStatusOf(r: Pick<ExperimentRecord, 'status' | 'reason' | 's
 }
 import type { MetricPoint } from '../../core/trainer/runTypes';
 import { noiseBand } from './noiseBand';
+import { progressMarks } from './progressMarks';
 
 /** Parses a run's `metrics.jsonl` (one `{t, step, loss, progress}` per line; torn lines skipped). */
 export function parseMetrics(text: string): SeriesColumns {
@@ -140,11 +141,14 @@ export class ChartModel {
 
   setProgress(records: readonly ExperimentRecord[], metricName: string, goal: 'minimize' | 'maximize', session: string | null): void {
     const rows = session ? records.filter((r) => r.session === session) : records;
+    // Where the search moved: within one session (with every session's rows, none across them).
+    const marks = session ? progressMarks(rows) : [];
     this.progress = {
       metricName, goal,
       dots: rows.map((r, index) => ({ id: r.id, index, metric: r.metric !== null && Number.isFinite(r.metric) ? r.metric : null, status: chartStatusOf(r), hypothesis: r.hypothesis })),
       // The noise estimate is a session's: with every session's rows, the last one's.
       band: noiseBand(session ? rows : rows.filter((r) => r.session === rows[rows.length - 1]?.session)),
+      ...(marks.length ? { marks } : {}),
     };
     this.progressDirty = true;
   }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import { isFailedStart } from '../tree/experimentTree';
-import { parseChartOptions, parseWebviewMessage, type ChartStatus, type HostMessage, type WebviewMessage } from '../../contract';
+import { parseChartOptions, parseWebviewMessage, type ChartOptions, type ChartStatus, type HostMessage, type WebviewMessage } from '../../contract';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
 import { readLedger } from '../../core/store/ledger';
@@ -28,7 +28,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   workspace: string | null = null;
   private records: ExperimentRecord[] = [];
   /** What the webview reported last (tests, benchmark). */
-  lastRendered: { points: number; ms: number; at: number } | null = null;
+  lastRendered: { points: number; ms: number; at: number; marks?: number } | null = null;
   messagesPosted = 0;
   /** Points sent to the webview (live batches, and the history in `init` and `runs`). */
   pointsPosted = 0;
@@ -119,7 +119,7 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
         this.selectEmitter.fire(msg.id);
         break;
       case 'rendered':
-        this.lastRendered = { points: msg.points, ms: msg.ms, at: Date.now() };
+        this.lastRendered = { points: msg.points, ms: msg.ms, at: Date.now(), ...(msg.marks !== undefined ? { marks: msg.marks } : {}) };
         this.renderedEmitter.fire({ points: msg.points, ms: msg.ms });
         break;
       case 'error':
@@ -284,6 +284,12 @@ export class ChartPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     const last = rows[rows.length - 1];
     if (last && !this.model.ids().some((id) => this.model.roleOf(id).includes('current'))) await this.loadRun(last, 'current');
     this.model.setProgress(this.records, this.metric?.name ?? 'metric', this.metric?.goal ?? 'minimize', session);
+  }
+
+  /** Switches the chart's options (its view: loss curves or the session's progress) from the extension side. */
+  setOptions(o: ChartOptions): void {
+    this.model.setOptions(o);
+    this.post({ type: 'options', options: o });
   }
 
   setMetric(m: { name: string; goal: 'minimize' | 'maximize' }): void {

@@ -284,7 +284,9 @@ export function recordLabel(r: ExperimentRecord, goal: 'minimize' | 'maximize' =
 export function recordStatusText(r: ExperimentRecord, goal: 'minimize' | 'maximize' = 'minimize', sigma: number | null = null, marks: NodeMarks = {}): string {
   const parts = [marks.best ? `★ best · ${statusLabel(r)}` : marks.bestPath && !spineStatuses.has(r.status) ? `${statusLabel(r)} · on the best's path` : statusLabel(r)];
   const badge = searchBadge(r);
-  if (badge) parts.push(`[${badge}]`);
+  // A keep shows on the kept chain, away from the node it grew from: the badge names that node.
+  if (marks.frontier && !marks.best) parts.push('◆ frontier');
+  if (badge) parts.push(`[${badge}${spineStatuses.has(r.status) && r.parent && badge !== 'ablate' && badge !== 'structural' ? ` from ${r.parent}` : ''}]`);
   const ref = referenceOf(r, goal);
   if (ref) parts.push(`vs ${metricFormatter(sigma)(ref.value)} (${ref.text})`);
   if (withinNoise(r, sigma)) parts.push('within noise');

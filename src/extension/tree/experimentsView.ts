@@ -263,7 +263,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     const item = new vscode.TreeItem(recordLabel(r, this.goal, sigma), node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `exp/${r.session}/${r.id}`;
     const marks = { best: node.best, bestPath: node.bestPath, frontier: node.frontier };
-    item.description = recordStatusText(r, this.goal, sigma, marks);
+    // The id first: the search's reasons, the chart's marks and the CLI name experiments by it.
+    item.description = `${r.id} · ${recordStatusText(r, this.goal, sigma, marks)}`;
     const color = statusColor[r.status] ?? 'foreground';
     item.iconPath = new vscode.ThemeIcon(iconOf(r), new vscode.ThemeColor(color === 'foreground' ? 'foreground' : `charts.${color}`));
     const md = new vscode.MarkdownString(recordTooltip(r, this.metricName, { goal: this.goal, sigma, degenerate: this.degenerate.get(r.session) ?? null, marks }));

@@ -21,17 +21,6 @@ describe('downsampling for the chart', () => {
     expect(Array.from(lg.y.subarray(0, lg.n))).toEqual([1, 2]);
   });
 
-  it('keeps spikes: min and max of every bucket survive decimation', () => {
-    const c = run(100_000, (i) => (i === 54_321 ? 100 : i === 12_345 ? -50 : 1));
-    const d = decimate(pickXY(c, 'step'), 500);
-    expect(d.n).toBeLessThanOrEqual(1002);
-    const ys = Array.from(d.y.subarray(0, d.n));
-    expect(Math.max(...ys)).toBe(100);
-    expect(Math.min(...ys)).toBe(-50);
-    expect(d.x[0]).toBe(0);
-    expect(d.x[d.n - 1]).toBe(99_999);
-  });
-
   it('smooths with a debiased EMA (first value unchanged)', () => {
     const s = smooth(pickXY(run(3, (i) => [1, 3, 3][i]), 'step'), 0.5);
     expect(s.y[0]).toBeCloseTo(1);
@@ -54,10 +43,13 @@ describe('downsampling for the chart', () => {
   });
 });
 
-describe('grid decimation (what the chart draws)', () => {
-  it('keeps the spikes, the first and the last point, at most 2 points per bucket', () => {
+describe('both decimations keep what a reader must see', () => {
+  it.each([
+    ['decimate (min and max of every bucket)', decimate],
+    ['gridDecimate (what the chart draws)', gridDecimate],
+  ] as const)('%s: the spikes, the first and the last point, at most 2 points per bucket, in x order', (_name, decimateFn) => {
     const c = run(100_000, (i) => (i === 54_321 ? 100 : i === 12_345 ? -50 : 1 + (i % 3) / 10));
-    const d = gridDecimate(pickXY(c, 'step'), 500);
+    const d = decimateFn(pickXY(c, 'step'), 500);
     expect(d.n).toBeLessThanOrEqual(1002);
     const ys = Array.from(d.y.subarray(0, d.n));
     expect(Math.max(...ys)).toBe(100);
@@ -67,7 +59,9 @@ describe('grid decimation (what the chart draws)', () => {
     const xs = Array.from(d.x.subarray(0, d.n));
     expect([...xs].sort((a, b) => a - b)).toEqual(xs);
   });
+});
 
+describe('grid decimation (what the chart draws)', () => {
   it('the bucket width is the smallest power of two that fits the span in the buckets', () => {
     expect(gridWidth(99_999, 500)).toBe(256);
     expect(gridWidth(1000, 1000)).toBe(2);

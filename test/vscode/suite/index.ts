@@ -17,6 +17,7 @@ export async function run(): Promise<void> {
   require('./extras.test');
   require('./report.test');
   require('./issue13.test');
+  require('./search.test');
   await new Promise<void>((resolve, reject) => {
     mocha.run((failures) => {
       console.log(`[ratchet-test] done: ${failures} failure(s)`);

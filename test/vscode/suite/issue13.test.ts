@@ -6,34 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import type { ProposerContext } from '../../../src/core/proposers/proposer';
 import type { TreeNode } from '../../../src/extension/tree/experimentTree';
 import { api, sleep, waitFor, workspaceDir } from './helpers';
+import { loopSuiteHooks, recordEvents, runToEnd, setting, trace } from './loopSuite';
 import { ScriptedProposer } from './scriptedProposer';
 
-async function setting(key: string, value: unknown) {
-  await vscode.workspace.getConfiguration('ratchet').update(key, value, vscode.ConfigurationTarget.Global);
-}
-
-const trace = (line: string) => process.env.RATCHET_VSCODE_VERBOSE && console.log(`      ${line}`);
 const layout = () => vscode.window.tabGroups.all.map((g) => `${g.viewColumn}:[${g.tabs.map((t) => `${t.label}${t.isActive ? '*' : ''}`).join(', ')}]`).join(' ');
 const isProposal = (t: vscode.Tab) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'ratchet-proposal';
 const isChart = (t: vscode.Tab) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('ratchet.chart');
-
-function recordEvents(a: Awaited<ReturnType<typeof api>>) {
-  const events: LoopEvent[] = [];
-  const sub = a.loop.onEvent((e) => events.push(e));
-  return { events, dispose: () => sub.dispose() };
-}
-
-async function runToEnd(a: Awaited<ReturnType<typeof api>>, timeoutMs = 60_000) {
-  try {
-    await waitFor('the loop to end', () => !a.loop.isRunning, timeoutMs, 100);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; snapshot ${JSON.stringify({ ...a.loop.snapshot, runs: Object.keys(a.loop.snapshot.runs) })}, review ${JSON.stringify(a.review.pendingReview)}`);
-  }
-}
 
 /** A scripted proposer that notes the sessions of the history it was given. */
 function noting(steps: ConstructorParameters<typeof ScriptedProposer>[0], seen: string[][]) {
@@ -49,32 +30,7 @@ function noting(steps: ConstructorParameters<typeof ScriptedProposer>[0], seen: 
 suite('issue 13: the extension tells the story', function () {
   this.timeout(150_000);
 
-  suiteSetup(async () => {
-    const a = await api();
-    a.loop.onEvent((e) => {
-      if (e.type === 'run-point' || e.type === 'run-log' || e.type === 'proposal-event') return;
-      const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : e.type === 'session-started' ? `${e.session} ${JSON.stringify(e.start)}` : 'id' in e ? String(e.id) : '';
-      trace(`[loop] +${Date.now() % 100000} ${e.type} ${detail}`);
-    });
-    await setting('reviewMode', 'always');
-    await setting('reviewTimeoutSeconds', 60);
-  });
-
-  setup(async () => {
-    const a = await api();
-    if (a.loop.isRunning) {
-      a.loop.stop('previous test');
-      await waitFor('the previous loop to end', () => !a.loop.isRunning, 30_000, 100);
-    }
-  });
-
-  suiteTeardown(async () => {
-    const a = await api();
-    a.loop.stop('tests done');
-    a.proposerOverride = null;
-    await setting('reviewMode', undefined);
-    await setting('reviewTimeoutSeconds', undefined);
-  });
+  loopSuiteHooks();
 
   test('(2) proposals open in one place of their own: never over the chart or the user\'s editor, closed when decided; a start makes no new group for the chart', async () => {
     const a = await api();
@@ -248,7 +204,7 @@ suite('issue 13: the extension tells the story', function () {
         return undefined;
       };
       const item = a.tree.getTreeItem(find(a.tree.roots)!);
-      assert.equal(item.description, 'stopped by you');
+      assert.equal(item.description, `${row.id} · stopped by you`);
       assert.equal((item.iconPath as vscode.ThemeIcon).id, 'debug-stop');
       const measured = a.tree.records.filter((r) => r.session === 'timeout-overlap' && r.status !== 'baseline' && r.metric !== null);
       assert.ok(measured.length > 0);

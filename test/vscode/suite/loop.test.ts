@@ -2,21 +2,15 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import type { TreeNode } from '../../../src/extension/tree/experimentTree';
 import { unfinishedSession } from '../../../src/extension/loop/resumeOffer';
 import { api, sleep, waitFor, workspaceDir } from './helpers';
+import { loopSuiteHooks, recordEvents, runToEnd as runToEndOf, setting, trace } from './loopSuite';
 import { ScriptedProposer } from './scriptedProposer';
 
 const TAG = 'vscode-test';
-/** The loop's story, with RATCHET_VSCODE_VERBOSE=1. */
-const trace = (line: string) => process.env.RATCHET_VSCODE_VERBOSE && console.log(`      ${line}`);
 const SEARCH = 'LEARNING_RATE = 0.003\nWARMUP_STEPS = 10';
-
-async function setting(key: string, value: unknown) {
-  await vscode.workspace.getConfiguration('ratchet').update(key, value, vscode.ConfigurationTarget.Global);
-}
 
 function proposalTabs(): vscode.Tab[] {
   return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'ratchet-proposal');
@@ -26,49 +20,12 @@ function recordsOf(nodes: TreeNode[]): ExperimentRecord[] {
   return nodes.flatMap((n) => (n.kind === 'experiment' ? [n.record, ...recordsOf(n.children)] : n.kind === 'session' ? recordsOf(n.children) : []));
 }
 
-/** Collects the loop's events while a test runs. */
-function recordEvents(a: Awaited<ReturnType<typeof api>>) {
-  const events: LoopEvent[] = [];
-  const sub = a.loop.onEvent((e) => events.push(e));
-  return { events, dispose: () => sub.dispose() };
-}
-
-async function runToEnd(a: Awaited<ReturnType<typeof api>>, timeoutMs = 60_000) {
-  await waitFor('the loop to end', () => !a.loop.isRunning, timeoutMs, 100);
-  assert.equal(a.loop.lastError, null, `the loop failed: ${a.loop.lastError}`);
-}
+const runToEnd = (a: Awaited<ReturnType<typeof api>>, timeoutMs = 60_000) => runToEndOf(a, timeoutMs, { noError: true });
 
 suite('loop in the real extension host', function () {
   this.timeout(120_000);
 
-  suiteSetup(async () => {
-    const a = await api();
-    // The loop's story in the test output (not the chatty per-point events).
-    a.loop.onEvent((e) => {
-      if (e.type === 'run-point' || e.type === 'run-log' || e.type === 'proposal-event') return;
-      const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : '';
-      trace(`[loop] ${e.type} ${detail}`);
-    });
-    await setting('reviewMode', 'always');
-    await setting('reviewTimeoutSeconds', 60);
-  });
-
-  // A test that failed half-way must not leave its loop running into the next one.
-  setup(async () => {
-    const a = await api();
-    if (a.loop.isRunning) {
-      a.loop.stop('previous test');
-      await waitFor('the previous loop to end', () => !a.loop.isRunning, 30_000, 100);
-    }
-  });
-
-  suiteTeardown(async () => {
-    const a = await api();
-    a.loop.stop('tests done');
-    a.proposerOverride = null;
-    await setting('reviewMode', undefined);
-    await setting('reviewTimeoutSeconds', undefined);
-  });
+  loopSuiteHooks();
 
   test('Start Loop: baseline, the proposal diff streams without taking focus, accept → trains → tree and chart', async () => {
     const a = await api();

@@ -1,5 +1,6 @@
 import type { MetricGoal, RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
+import type { NoisePrior } from './noisePrior';
 
 export interface KeepInput {
   /** The candidate's metric (finite). */
@@ -15,6 +16,11 @@ export interface KeepInput {
    * that run failed). Noise-aware rules use it for confirming re-runs.
    */
   measure: (which: 'candidate' | 'best', seed: number) => Promise<number | null>;
+  /**
+   * Noise measured in earlier sessions of this workspace with the same budget and evaluator
+   * (noisePriorFrom): the noise rule starts from it instead of re-measuring the baseline.
+   */
+  prior?: NoisePrior | null;
 }
 
 export interface KeepDecision {

@@ -1,5 +1,7 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from './keepPolicy';
+import type { NoiseEvidence } from './noiseEvidence';
+import { poolWithPrior, type NoisePrior } from './noisePrior';
 import { mean, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
@@ -19,12 +21,42 @@ export interface NoiseOptions {
   pairedDf: number;
   /** After a re-run, a candidate whose improvement is below this many standard errors is discarded without more runs. */
   futility: number;
+  /**
+   * Paired first look (common random numbers): every candidate's first run and the best's first
+   * run share the session seed, so the first look compares them by seed, with the σ of paired
+   * differences estimated from the session's own first looks (candidate minus best at the session
+   * seed, between different code versions) and from re-run pairs.
+   */
+  pairFirst: boolean;
+  /** Where the σ of paired differences comes from (pairFirst): first looks, re-run pairs, the larger of the two, or (bench only) a known value. */
+  sigmaFrom: 'first' | 'pairs' | 'max';
+  /** The first-look scale estimate: root mean square about 0, median |d|/0.6745, or rms without |d| beyond 3 robust σ. */
+  firstEst: 'rms' | 'mad0' | 'trim';
+  /** Degrees of freedom the σ of paired differences needs before paired looks are used (before: the unpaired rule). */
+  firstDf: number;
+  /**
+   * pairFirst: the smallest gain (in σ, the run-to-run σ of one code version) the re-runs are for.
+   * A first look further below it than 1.28 SE (a gain of that size lands there 10% of the time)
+   * is discarded without a re-run; 0 uses `screen` alone.
+   */
+  detect: number;
+  /** pairFirst: when the screen leaves no re-run zone, the first look gets all of 1 - confidence. */
+  oneLook?: boolean;
+  /**
+   * Unpaired looks: σ is at least the first looks' σ of paired differences / √2 (noise between code
+   * versions that re-runs of one version cannot see), once the first looks have `firstDf` df.
+   */
+  firstFloor: boolean;
+  /** pairFirst: only with σ carried over from earlier sessions (KeepInput.prior); else from the session's own re-run pairs too. */
+  pairNeedsPrior: boolean;
+  /** pairFirst: paired looks only when σ of paired differences ≤ this × the run-to-run σ (pairing pays: ρ ≥ 1 - x²/2). */
+  pairPays: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
 // at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -56,52 +88,7 @@ function runsFromObject(o: unknown): Runs {
   return out;
 }
 
-interface NoiseEvidenceSide {
-  runs: Record<string, number>;
-  n: number;
-  mean: number;
-  sd: number;
-}
-
-/** What the noise rule writes on the ledger row (`evidence`). */
-export interface NoiseEvidence {
-  rule: 'noise';
-  /**
-   * screen: decided on its one run (discarded, or kept when far beyond the noise); confirm: re-run
-   * and tested; degenerate: re-runs gave identical results, so the noise could not be measured and
-   * the improvement had to clear `floor` instead.
-   */
-  stage: 'screen' | 'confirm' | 'degenerate';
-  /** Runs of the candidate behind the decision (1: decided on its first run). */
-  looks?: number;
-  /** Compared by seed (candidate minus best at the same seeds), with the pooled σ of paired differences. */
-  paired?: boolean;
-  sigmaPaired?: number;
-  sigmaPairedDf?: number;
-  /** degenerate: the least improvement that counted (minDelta, or 0.1% of |best| when minDelta is 0). */
-  floor?: number;
-  /** degenerate: the plain-language explanation (also on the summary). */
-  message?: string;
-  candidate: NoiseEvidenceSide;
-  best: NoiseEvidenceSide & { id: string; commit: string | null };
-  /** Pooled run-to-run standard deviation and its degrees of freedom (all comparable runs of the session). */
-  sigma: number | null;
-  sigmaDf: number;
-  /** Seeds both sides ran with; the improvement is the mean over these pairs. */
-  pairedSeeds: number[];
-  diff: number;
-  se: number | null;
-  t: number | null;
-  /** The t the improvement had to exceed. */
-  threshold: number | null;
-  /** One-sided confidence that the candidate is really better (Student's t). */
-  confidence: number | null;
-  /** Training runs this decision started (cache misses), and their wall time. */
-  reruns: number;
-  rerunSeconds: number;
-  /** The best's noise was first measured (re-runs of the baseline) in this decision. */
-  calibrated?: boolean;
-}
+export type { NoiseEvidence } from './noiseEvidence';
 
 /** The text Ratchet shows when re-runs return identical metrics (CLI, tree tooltip, chart). */
 export function degenerateMessage(floor: number, fromMinDelta: boolean): string {
@@ -141,6 +128,9 @@ export class NoiseKeepPolicy implements KeepPolicy {
   /** Candidate/best commit pairs of earlier decisions: their runs at the same seeds give paired differences. */
   private readonly pairs = new Map<string, [string, string]>();
   private readonly opts: NoiseOptions;
+  private prior: NoisePrior | null = null;
+  /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
+  private readonly firstDiffs = new Map<string, number>();
 
   constructor(opts: Partial<NoiseOptions> = {}) {
     this.opts = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
@@ -160,7 +150,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   }
 
   /** Everything the ledger knows: the noise rule's evidence, else each row's own run at the session seed. */
-  private absorb(history: readonly ExperimentRecord[], seed: number): void {
+  private absorb(history: readonly ExperimentRecord[], seed: number, goal?: KeepInput['goal']): void {
     for (const r of history) {
       const ev = r.evidence as Partial<NoiseEvidence> | undefined;
       if (ev?.rule === 'noise') {
@@ -168,6 +158,9 @@ export class NoiseKeepPolicy implements KeepPolicy {
         const bk = ev.best?.commit ?? ev.best?.id;
         if (bk) for (const [s, m] of runsFromObject(ev.best?.runs)) this.runs(bk).set(s, m);
         if (bk && r.commit) this.pairs.set(`${r.commit}\u0000${bk}`, [r.commit, bk]);
+        const c0 = ev.candidate?.runs?.[String(seed)];
+        const b0 = ev.best?.runs?.[String(seed)];
+        if (goal && typeof c0 === 'number' && typeof b0 === 'number' && Number.isFinite(c0) && Number.isFinite(b0)) this.firstDiffs.set(r.id, improvement(c0, b0, goal));
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);
@@ -177,8 +170,9 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
   private sigma(extra: Runs[]): { sigma: number | null; df: number } {
     const groups = [...this.cache.values(), ...extra].map((g) => [...g.values()]);
-    const { variance, df } = pooledVariance(groups);
-    return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
+    const own = pooledVariance(groups);
+    const pr = this.prior;
+    return poolWithPrior(own, pr ? { sigma: pr.sigma, df: pr.sigmaDf } : null);
   }
 
   /**
@@ -194,8 +188,134 @@ export class NoiseKeepPolicy implements KeepPolicy {
     };
     for (const [a, b] of this.pairs.values()) add(this.runsOf(a), this.runsOf(b));
     if (extra) add(extra[0], extra[1]);
-    const { variance, df } = pooledVariance(groups);
-    return { sigma: df > 0 ? Math.sqrt(variance) : null, df };
+    const own = pooledVariance(groups);
+    const pr = this.prior;
+    return poolWithPrior(own, pr ? { sigma: pr.sigmaPaired, df: pr.sigmaPairedDf } : null);
+  }
+
+  /** σ of paired differences from the session's first looks (between different code versions). */
+  private firstSigma(): { sigma: number | null; df: number } {
+    const d = [...this.firstDiffs.values()];
+    const n = d.length;
+    if (n === 0) return { sigma: null, df: 0 };
+    const abs = d.map(Math.abs).sort((a, b) => a - b);
+    const med = n % 2 ? abs[(n - 1) / 2] : (abs[n / 2 - 1] + abs[n / 2]) / 2;
+    const mad = med / 0.6745;
+    if (this.opts.firstEst === 'mad0') return { sigma: mad, df: Math.max(1, Math.floor(0.4 * n)) };
+    const use = this.opts.firstEst === 'trim' ? d.filter((x) => Math.abs(x) <= 3 * mad) : d;
+    return { sigma: Math.sqrt(use.reduce((a, x) => a + x * x, 0) / use.length), df: use.length };
+  }
+
+  private sigmaDiff(extra: [Runs, Runs] | null): { sigma: number | null; df: number } {
+    const o = this.opts;
+    const f = this.firstSigma();
+    const p = this.pairedSigma(extra);
+    if (o.sigmaFrom === 'first') return f;
+    if (o.sigmaFrom === 'pairs') return p;
+    if (f.sigma === null || f.df < o.firstDf) return p.df >= o.firstDf ? p : { sigma: null, df: 0 };
+    if (p.sigma === null || p.df < o.firstDf) return f;
+    return f.sigma >= p.sigma ? f : p;
+  }
+
+  /** The paired first look; null hands the decision to the unpaired rule (no σ of paired differences yet). */
+  private async decidePaired(input: KeepInput): Promise<KeepDecision | null> {
+    const { metric, best, goal, config } = input;
+    const o = this.opts;
+    const n = o.seeds;
+    const s0 = config.seed;
+    const bestKey = best.commit ?? best.id;
+    const bestRuns = this.runs(bestKey);
+    if (!bestRuns.has(s0) && typeof best.metric === 'number') bestRuns.set(s0, best.metric);
+    if (!bestRuns.has(s0)) return null;
+    const minDelta = config.minDelta;
+    const cand: Runs = new Map([[s0, metric]]);
+    let reruns = 0;
+    let rerunMs = 0;
+    const run = async (which: 'candidate' | 'best', seed: number): Promise<number | null> => {
+      const t0 = Date.now();
+      reruns++;
+      try {
+        return await input.measure(which, seed);
+      } finally {
+        rerunMs += Date.now() - t0;
+      }
+    };
+    let sg = this.sigmaDiff(null);
+    const d1 = improvement(metric, bestRuns.get(s0)!, goal);
+    const total = this.sigma([]);
+    const build = (stage: NoiseEvidence['stage'], diff: number, se: number | null, z: number | null, threshold: number | null): NoiseEvidence => {
+      const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
+      const conf = z === null ? null : Number.isFinite(z) ? tCdf(z, Math.max(1, sg.df)) : z > 0 ? 1 : 0;
+      return {
+        rule: 'noise',
+        stage,
+        looks: cand.size,
+        paired: true,
+        ...(sg.sigma !== null ? { sigmaPaired: sg.sigma, sigmaPairedDf: sg.df } : {}),
+        candidate: { runs: runsObject(cand), n: cand.size, mean: mean([...cand.values()]), sd: sd([...cand.values()]) },
+        best: { id: best.id, commit: best.commit, runs: runsObject(bestRuns), n: bestRuns.size, mean: mean([...bestRuns.values()]), sd: sd([...bestRuns.values()]) },
+        sigma: total.sigma ?? (sg.sigma !== null ? sg.sigma / Math.SQRT2 : null),
+        sigmaDf: total.sigma !== null ? total.df : sg.df,
+        pairedSeeds: paired,
+        diff,
+        se,
+        t: z,
+        threshold,
+        confidence: conf,
+        reruns,
+        rerunSeconds: Math.round(rerunMs) / 1000,
+      };
+    };
+    const out = (keep: boolean, ev: NoiseEvidence, reason: string): KeepDecision => ({ keep, delta: ev.diff, metric: ev.candidate.mean, reason, evidence: ev as unknown as Record<string, unknown> });
+    if (!(d1 > 0) || d1 < minDelta) {
+      const why = d1 > 0 ? `better by only ${fmt(d1)} < minDelta ${fmt(minDelta)}` : `not better than the best at the same seed (${fmt(metric)} vs ${fmt(bestRuns.get(s0)!)}, seed ${s0})`;
+      return out(false, build('screen', d1, null, null, null), why);
+    }
+    if (sg.sigma === null || sg.df < o.firstDf || isDegenerate(sg.sigma, bestRuns.get(s0)!)) return null;
+    // Paired looks only where pairing pays (the seed explains much of the noise), else the unpaired rule.
+    const w0 = this.sigma([]);
+    if (w0.sigma !== null && w0.df >= 2 && !(sg.sigma <= o.pairPays * w0.sigma)) return null;
+    const alpha = 1 - o.confidence;
+    const qFirst = 1 - o.firstLook * alpha;
+    const qLater = 1 - (1 - o.firstLook) * alpha;
+    /** The screen: below it a first look is discarded; raised when pairing makes a `detect`σ gain clear on one look. */
+    const screenAt = () => {
+      const w = this.sigma([]);
+      if (!(o.detect > 0) || w.sigma === null || w.df < 2 || !(sg.sigma! > 0)) return o.screen;
+      return Math.max(o.screen, (o.detect * w.sigma) / sg.sigma! - 1.2816);
+    };
+    for (;;) {
+      const nc = cand.size;
+      const seedsC = [...cand.keys()].sort((a, b) => a - b);
+      const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestRuns.get(k)!, goal));
+      const d = mean(diffs);
+      const se = sg.sigma! / Math.sqrt(nc);
+      const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
+      // No re-run zone (the screen is at or beyond the first look's threshold): one look, with all of 1 - confidence.
+      let threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, sg.df));
+      if (nc === 1 && o.oneLook) {
+        const t1 = tQuantile(o.confidence, Math.max(1, sg.df));
+        if (screenAt() >= t1) threshold = t1;
+      }
+      const summary = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); σ of paired differences ${fmt(sg.sigma!)} (${sg.df} df)`;
+      if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', d, se, z, threshold), `better beyond noise: ${summary}`);
+      if (nc === 1 && z < screenAt()) return out(false, build('screen', d, se, z, threshold), `within noise on its first run (needs ${screenAt().toFixed(2)} SE to earn a re-run): ${summary}`);
+      if (nc > 1 && z < o.futility) return out(false, build('confirm', d, se, z, threshold), `not confirmed: ${summary}`);
+      if (nc >= n) return out(false, build('confirm', d, se, z, threshold), `within noise after ${nc} runs: ${summary}`);
+      const s = s0 + nc;
+      if (!bestRuns.has(s)) {
+        const mb = await run('best', s);
+        if (mb === null || !Number.isFinite(mb)) return out(false, build('confirm', d, se, z, threshold), `promising at first (${fmt(d1)}), but the best's re-run with seed ${s} failed`);
+        bestRuns.set(s, mb);
+      }
+      const m = await run('candidate', s);
+      if (m === null || !Number.isFinite(m)) return out(false, build('confirm', d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
+      cand.set(s, m);
+      if (o.sigmaFrom !== 'first') {
+        const next = this.sigmaDiff([cand, bestRuns]);
+        if (next.sigma !== null && next.df >= o.firstDf) sg = next;
+      }
+    }
   }
 
   async decide(input: KeepInput): Promise<KeepDecision> {
@@ -205,7 +325,12 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const s0 = config.seed;
     const seeds = Array.from({ length: n }, (_, i) => s0 + i);
     const bestKey = best.commit ?? best.id;
-    this.absorb(history, s0);
+    this.prior = input.prior ?? null;
+    this.absorb(history, s0, goal);
+    if (o.pairFirst && (!o.pairNeedsPrior || (this.prior?.sigmaPaired != null && this.prior.sigmaPairedDf >= o.firstDf))) {
+      const r = await this.decidePaired(input);
+      if (r) return r;
+    }
     const bestRuns = this.runs(bestKey);
     if (!bestRuns.has(s0) && typeof best.metric === 'number') bestRuns.set(s0, best.metric);
     const cand: Runs = new Map([[s0, metric]]);
@@ -272,7 +397,12 @@ export class NoiseKeepPolicy implements KeepPolicy {
       await fillBest(Math.max(2, o.calibrate));
       calibrated = true;
     }
-    let sg = this.sigma([]);
+    const floored = (x: { sigma: number | null; df: number }) => {
+      if (!o.firstFloor || x.sigma === null) return x;
+      const f = this.firstSigma();
+      return f.sigma !== null && f.df >= o.firstDf && f.sigma / Math.SQRT2 > x.sigma ? { sigma: f.sigma / Math.SQRT2, df: f.df } : x;
+    };
+    let sg = floored(this.sigma([]));
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
     // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
@@ -321,7 +451,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
       if (nb < o.bestRuns) {
         await fillBest(nb + 1);
         if (bestRuns.size > nb) {
-          sg = this.sigma([cand]);
+          sg = floored(this.sigma([cand]));
           continue;
         }
       }
@@ -329,7 +459,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const m = await run('candidate', s);
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
-      sg = this.sigma([cand]);
+      sg = floored(this.sigma([cand]));
     }
   }
 }

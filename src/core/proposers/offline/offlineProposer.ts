@@ -1,6 +1,12 @@
+import { combineAssignments, type CombinedName } from '../../search/combine';
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import type { ProposeOutcome, Proposer, ProposerContext } from '../proposer';
 import { findConstants, formatLike, replaceValue, type NumericConstant } from './constants';
+
+/** What a combination written by the offline proposer keeps on its row (`proposalMeta.combine`). */
+export interface OfflineCombineMeta {
+  combine: { parent: string; partner: string; base: string; names: CombinedName[]; prefer: string };
+}
 
 /** What the offline search stores on each ledger row (`proposalMeta`), so it resumes from the ledger. */
 export interface OfflineMeta {
@@ -57,6 +63,13 @@ export class OfflineProposer implements Proposer {
     if (constants.length === 0) {
       return { kind: 'exhausted', reason: `no numeric UPPER_CASE constants (like LEARNING_RATE = 3e-4) in ${ctx.config.editable.join(', ')}: the offline search has nothing to tune; set ANTHROPIC_API_KEY to let Claude propose` };
     }
+    // combine (git could not merge): the partner's assignments set on the parent's code; else an ordinary step, saying why.
+    let note = '';
+    if (ctx.search?.mode === 'combine') {
+      const combined = await this.combine(ctx);
+      if (combined.kind === 'proposal') return combined;
+      note = `; not a combination of ${ctx.search.parent.id} and ${ctx.search.partner?.id ?? '?'}: ${combined.why}`;
+    }
     const mine = ctx.history.filter((r) => (r.proposalMeta as OfflineMeta | undefined)?.offline);
     const state = this.replay(mine);
     const tried = new Set(mine.map((r) => (r.proposalMeta as unknown as OfflineMeta).offline.config));
@@ -78,7 +91,7 @@ export class OfflineProposer implements Proposer {
       const key = configKey(constants, knob.name, toValue);
       if (tried.has(key) || inFlight.has(`${knob.name} ${knob.literal} → ${newLiteral}`)) continue;
       const meta: OfflineMeta = { offline: { param: knob.name, from: knob.value, to: toValue, direction: toValue > knob.value ? 1 : -1, config: key } };
-      let hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} (${this.why(ks, meta.offline.direction)})`;
+      let hypothesis = `${knob.name} ${knob.literal} → ${newLiteral} (${this.why(ks, meta.offline.direction)}${note})`;
       const edits = [{ path: knob.path, search: knob.line, replace: replaceValue(knob, newLiteral) }];
       if (ctx.search?.mode === 'structural') {
         // On a plateau the search asks for a larger move: a second knob (on another line) at once.
@@ -100,6 +113,47 @@ export class OfflineProposer implements Proposer {
       return { kind: 'proposal', hypothesis, edits, meta: meta as unknown as Record<string, unknown> };
     }
     return { kind: 'exhausted', reason: `the offline search found no untried configuration near the best one after ${MAX_ATTEMPTS} attempts` };
+  }
+
+  /**
+   * combine, when git could not merge the two nodes: the partner's new assignment values (against
+   * the node both grew from) set on the parent's code, file by file (combineAssignments). A name
+   * both changed keeps the better node's value (by their recorded metric; the parent on a tie).
+   */
+  private async combine(ctx: ProposerContext): Promise<Extract<ProposeOutcome, { kind: 'proposal' }> | { kind: 'none'; why: string }> {
+    const s = ctx.search!;
+    const partner = s.partner;
+    const base = s.commonBase;
+    if (!partner?.commit || !base?.commit || !s.fileAt) return { kind: 'none', why: 'the partner or the node both grew from has no commit to read' };
+    const better = (a: number | null, b: number | null) => a !== null && (b === null || (ctx.config.metric.goal === 'minimize' ? a < b : a > b));
+    const prefer = better(partner.metric, s.parent.metric) ? 'theirs' : 'ours';
+    const names: CombinedName[] = [];
+    const edits: { path: string; search: string; replace: string }[] = [];
+    for (const f of ctx.files.filter((x) => x.editable)) {
+      const [b, t] = await Promise.all([s.fileAt(base.commit, f.path), s.fileAt(partner.commit, f.path)]);
+      if (b === null || t === null) {
+        if (b !== t) return { kind: 'none', why: `${f.path} was added or removed on one side` };
+        continue;
+      }
+      if (b === t) continue;
+      const r = combineAssignments(b, f.content, t, prefer);
+      if (!r.ok) return { kind: 'none', why: `${f.path}: ${r.why}` };
+      names.push(...r.names);
+      edits.push(...r.edits.map((e) => ({ path: f.path, ...e })));
+    }
+    if (!edits.length) return { kind: 'none', why: names.length ? `the parent ${s.parent.id} already has every value of ${partner.id}'s change that it keeps` : `${partner.id} changed nothing against ${base.id}` };
+    const won = prefer === 'ours' ? s.parent.id : partner.id;
+    const parts = names.map((n) => (n.clash ? `${n.name} ${n.chosen} (both changed it: ${s.parent.id} ${n.ours}, ${partner.id} ${n.theirs}; ${won}'s, the better)` : n.chosen === n.theirs ? `${n.name} ${n.base} → ${n.theirs}` : `${n.name} ${n.chosen}`));
+    const hypothesis = `combine ${s.parent.id} with ${partner.id}: ${parts.join(', ')} (written by the offline proposer: git could not merge them)`;
+    ctx.onEvent({ kind: 'hypothesis', text: hypothesis });
+    edits.forEach((edit, index) => {
+      ctx.onEvent({ kind: 'block-started', index, path: edit.path });
+      ctx.onEvent({ kind: 'replace-progress', index, path: edit.path, replace: edit.replace });
+      ctx.onEvent({ kind: 'block-complete', index, edit });
+    });
+    ctx.onEvent({ kind: 'done' });
+    const meta: OfflineCombineMeta = { combine: { parent: s.parent.id, partner: partner.id, base: base.id, names, prefer: won } };
+    return { kind: 'proposal', hypothesis, edits, meta: meta as unknown as Record<string, unknown> };
   }
 
   /** Another knob, on another line, one step away, such that the pair's configuration was not tried. */

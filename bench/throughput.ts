@@ -1,0 +1,468 @@
+// npm run bench:throughput (node scripts/run-ts.mjs bench/throughput.ts): how much of the wall
+// time the accelerator is busy, measured on real processes.
+//
+// The real loop (real git worktrees, ledger, the DEFAULT keep rule with its noise re-runs, early
+// stop) drives real trainer processes: the reference trainer (train/: /usr/bin/python3 with
+// Debian's torch, trainer + evaluator) and a cheap process stand-in (bench/throughput/
+// standin_train.py: no torch, sleeps through its budget) for more experiments per minute. The
+// proposer is the real Claude proposer talking to a local stand-in Messages API that answers
+// each proposal after a latency of a fixed fraction (0.5, 1) of the recent run length; its
+// proposals change hyperparameter lines and sometimes touch the same line (they conflict once
+// one of them is kept) or break the model (a quick crash).
+//
+// Busy time comes from the processes themselves: every 20 ms the bench lists the descendants of
+// its own process and counts those whose environment holds this workspace's RATCHET_WORKSPACE
+// (trainer and evaluator processes); a worker is busy while one of its processes is alive. Busy
+// = busy worker-time / (workers × wall time) from the first such process's start to the last
+// one's end. Writes bench/throughputResults.json.
+//
+// Env: BENCH_TRAINERS (reference,standin), BENCH_LATENCIES (0.5,1), BENCH_WORKERS (1,2),
+// BENCH_REF_SECONDS (6), BENCH_REF_EXPERIMENTS (6), BENCH_STANDIN_SECONDS (2),
+// BENCH_STANDIN_EXPERIMENTS (14), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
+// the schedule before issue 14: one proposal written ahead, the slot held through bookkeeping,
+// no gap filling), BENCH_OUT (bench/throughputResults.json).
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { defaultConfig } from '../src/core/config/defaults';
+import type { RatchetConfig } from '../src/core/config/configTypes';
+import { ResearchLoop } from '../src/core/loop/researchLoop';
+import { ratchetPaths } from '../src/core/store/ratchetPaths';
+import { ClaudeProposer } from '../src/core/proposers/claude/claudeProposer';
+import type { SchedulePolicy } from '../src/core/loop/proposalQueue';
+
+const repo = resolve(import.meta.dirname, '..');
+const PY = '/usr/bin/python3';
+const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
+const TRAINERS = list(process.env.BENCH_TRAINERS, 'reference,standin');
+const LATENCIES = list(process.env.BENCH_LATENCIES, '0.5,1').map(Number);
+const WORKERS = list(process.env.BENCH_WORKERS, '1,2').map(Number);
+const SCHEDULES = list(process.env.BENCH_SCHEDULES, 'default') as ('default' | 'legacy')[];
+const OUT = resolve(repo, process.env.BENCH_OUT ?? 'bench/throughputResults.json');
+
+interface TrainerKind {
+  name: 'reference' | 'standin';
+  seconds: number;
+  experiments: number;
+  /** Knob → values the proposer picks from (the line is `NAME = value`). */
+  knobs: Record<string, string[]>;
+  /** A change that makes the run crash soon after start-up, proposed about one time in ten. */
+  crash: { knob: string; value: string };
+  files: (ws: string) => void;
+  config: Partial<RatchetConfig>;
+}
+
+const reference: TrainerKind = {
+  name: 'reference',
+  seconds: Number(process.env.BENCH_REF_SECONDS ?? 6),
+  experiments: Number(process.env.BENCH_REF_EXPERIMENTS ?? 6),
+  knobs: {
+    LEARNING_RATE: ['4e-3', '6e-3', '1.2e-2', '1.6e-2'],
+    BATCH_SIZE: ['16', '48', '64'],
+    WARMUP_FRACTION: ['0.0', '0.1', '0.2'],
+    WEIGHT_DECAY: ['0.0', '0.05', '0.2'],
+  },
+  crash: { knob: 'N_HEAD', value: '3' },
+  files: (ws) => {
+    for (const f of ['train.py', 'prepare.py', 'program.md']) cpSync(join(repo, 'train', f), join(ws, f));
+    cpSync(join(repo, 'train', 'data'), join(ws, 'data'), { recursive: true });
+  },
+  config: {
+    command: [PY, 'train.py'],
+    evaluate: [PY, 'prepare.py', '--eval'],
+    editable: ['train.py'],
+    protected: ['prepare.py'],
+    metric: { name: 'val_bpb', goal: 'minimize' },
+    output: 'ratchet',
+  },
+};
+
+const standin: TrainerKind = {
+  name: 'standin',
+  seconds: Number(process.env.BENCH_STANDIN_SECONDS ?? 2),
+  experiments: Number(process.env.BENCH_STANDIN_EXPERIMENTS ?? 14),
+  knobs: { A: ['-1', '0', '1', '2', '3'], B: ['-2', '-1', '0', '1'], C: ['-1', '0', '1', '2'], D: ['-1', '0', '1'] },
+  crash: { knob: 'CRASH', value: '1' },
+  files: (ws) => cpSync(join(repo, 'bench/throughput/standin_train.py'), join(ws, 'train.py')),
+  config: { command: [PY, 'train.py'], editable: ['train.py'], protected: [], metric: { name: 'val_bpb', goal: 'minimize' }, output: 'ratchet' },
+};
+
+/** A seeded PRNG (mulberry32): the same proposals in every run of the bench. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Busy time from the processes.
+
+interface Proc {
+  pid: number;
+  worker: string;
+  runDir: string;
+  eval: boolean;
+  start: number;
+  end: number;
+}
+
+/** Lists this process's descendants every `everyMs` and keeps the lifetimes of the workspace's trainer/evaluator processes. */
+class ProcWatch {
+  readonly procs = new Map<number, Proc>();
+  private timer: NodeJS.Timeout | null = null;
+  constructor(private readonly workspace: string, private readonly everyMs = 20) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.everyMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.tick();
+    const now = Date.now();
+    for (const p of this.procs.values()) if (p.end < 0) p.end = now;
+  }
+
+  private descendants(): Set<number> {
+    const out = new Set<number>();
+    const stack = [process.pid];
+    while (stack.length) {
+      const pid = stack.pop()!;
+      let tasks: string[] = [];
+      try {
+        tasks = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const t of tasks) {
+        let text = '';
+        try {
+          text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8');
+        } catch {
+          continue;
+        }
+        for (const c of text.split(' ')) {
+          const n = Number(c);
+          if (n > 0 && !out.has(n)) {
+            out.add(n);
+            stack.push(n);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  tick(): void {
+    const now = Date.now();
+    const alive = this.descendants();
+    for (const pid of alive) {
+      if (this.procs.has(pid) && this.procs.get(pid)!.end < 0) continue;
+      // A child forked but not yet exec'd still shows the bench's environment: look again next tick.
+      let env = '';
+      try {
+        env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      } catch {
+        continue;
+      }
+      const vars = new Map(env.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+      if (vars.get('RATCHET_WORKSPACE') !== this.workspace) continue;
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        /* gone */
+      }
+      this.procs.set(pid, { pid, worker: vars.get('RATCHET_WORKER') ?? '0', runDir: vars.get('RATCHET_RUN_DIR') ?? '', eval: cmd.includes('--eval'), start: now, end: -1 });
+    }
+    for (const p of this.procs.values()) if (p.end < 0 && !alive.has(p.pid)) p.end = now;
+  }
+
+  /** Lengths (ms) of the runs that ended: first process start to last process end of each run folder. */
+  runLengths(): number[] {
+    const by = new Map<string, { start: number; end: number; open: boolean }>();
+    for (const p of this.procs.values()) {
+      const r = by.get(p.runDir) ?? { start: Infinity, end: -Infinity, open: false };
+      r.start = Math.min(r.start, p.start);
+      if (p.end < 0) r.open = true;
+      else r.end = Math.max(r.end, p.end);
+      by.set(p.runDir, r);
+    }
+    return [...by.values()].filter((r) => !r.open && r.end > r.start).map((r) => r.end - r.start);
+  }
+}
+
+/** Total length of the union of intervals. */
+export function unionLength(intervals: [number, number][]): number {
+  const s = [...intervals].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let cur: [number, number] | null = null;
+  for (const [a, b] of s) {
+    if (!cur || a > cur[1]) {
+      if (cur) total += cur[1] - cur[0];
+      cur = [a, b];
+    } else cur[1] = Math.max(cur[1], b);
+  }
+  if (cur) total += cur[1] - cur[0];
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in Messages API.
+
+function sse(res: http.ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+interface ApiServer {
+  url: string;
+  requests: number;
+  close(): Promise<void>;
+}
+
+/** Answers each request after `latencyMs()` with one SEARCH/REPLACE change to a knob line of the editable file it was sent. */
+async function startApi(kind: TrainerKind, latencyMs: () => number, seed: number): Promise<ApiServer> {
+  const rand = prng(seed);
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      n++;
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { messages: { content: string | { type: string; text?: string }[] }[] };
+      const text = body.messages.map((m) => (typeof m.content === 'string' ? m.content : m.content.map((b) => b.text ?? '').join('\n'))).join('\n');
+      const at = text.indexOf('### train.py (editable)');
+      const file = at >= 0 ? text.slice(at) : text;
+      const current = (name: string) => new RegExp(`^${name} = (\\S+)$`, 'm').exec(file)?.[1] ?? null;
+      let answer: string;
+      const crash = rand() < 0.1 && current(kind.crash.knob) !== null;
+      if (crash) {
+        const from = current(kind.crash.knob)!;
+        answer = block(`${kind.crash.knob} ${from} → ${kind.crash.value}`, `${kind.crash.knob} = ${from}`, `${kind.crash.knob} = ${kind.crash.value}`);
+      } else {
+        const names = Object.keys(kind.knobs);
+        const name = names[Math.floor(rand() * names.length)];
+        const from = current(name) ?? kind.knobs[name][0];
+        const choices = kind.knobs[name].filter((v) => v !== from);
+        const to = choices[Math.floor(rand() * choices.length)];
+        answer = block(`${name} ${from} → ${to}`, `${name} = ${from}`, `${name} = ${to}`);
+      }
+      const t = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        const usage = { input_tokens: 2000, output_tokens: 80, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+        sse(res, 'message_start', { type: 'message_start', message: { id: `msg_bench_${n}`, type: 'message', role: 'assistant', model: 'claude-bench', content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
+        sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+        sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: answer } });
+        sse(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+        sse(res, 'message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+        sse(res, 'message_stop', { type: 'message_stop' });
+        res.end();
+      }, latencyMs());
+      res.on('close', () => clearTimeout(t));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return n;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+function block(hypothesis: string, search: string, replace: string): string {
+  return [`<hypothesis>${hypothesis}</hypothesis>`, '', 'train.py', '<<<<<<< SEARCH', search, '=======', replace, '>>>>>>> REPLACE', ''].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function workspaceFor(kind: TrainerKind): string {
+  const ws = mkdtempSync(join(tmpdir(), `ratchet-throughput-${kind.name}-`));
+  kind.files(ws);
+  writeFileSync(join(ws, '.gitignore'), '.ratchet/\n');
+  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=Bench', '-c', 'user.email=b@b', '-c', 'commit.gpgsign=false', ...a], { cwd: ws, stdio: 'pipe' });
+  g('init', '-q', '-b', 'main');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return ws;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
+
+/** One trainer (+ evaluator) run outside the loop: the first estimate of a run's length. */
+function calibrate(kind: TrainerKind): number {
+  const ws = workspaceFor(kind);
+  const runDir = join(ws, 'calib');
+  execFileSync('mkdir', ['-p', runDir]);
+  const env = { ...process.env, RATCHET_BUDGET_SECONDS: String(kind.seconds), RATCHET_SEED: '0', RATCHET_RUN_DIR: runDir, PYTHONUNBUFFERED: '1' };
+  const t0 = Date.now();
+  execFileSync(kind.config.command![0], kind.config.command!.slice(1), { cwd: ws, env, stdio: 'pipe' });
+  if (kind.config.evaluate) execFileSync(kind.config.evaluate[0], kind.config.evaluate.slice(1), { cwd: ws, env, stdio: 'pipe' });
+  const ms = Date.now() - t0;
+  rmSync(ws, { recursive: true, force: true });
+  return ms;
+}
+
+interface Row {
+  name: string;
+  trainer: string;
+  schedule: string;
+  workers: number;
+  latencyRuns: number;
+  experiments: number;
+  processes: number;
+  runs: number;
+  medianRunSeconds: number;
+  medianProposeSeconds: number;
+  wallSeconds: number;
+  busy: number;
+  busyPerWorker: number[];
+  longestGapSeconds: number;
+  statuses: Record<string, number>;
+  kept: number;
+  conflicts: number;
+  proposals: number;
+}
+
+async function scenario(kind: TrainerKind, workers: number, latencyRuns: number, schedule: 'default' | 'legacy', runEstimateMs: number): Promise<Row> {
+  const ws = workspaceFor(kind);
+  const watch = new ProcWatch(ws);
+  const proposeMs: number[] = [];
+  const latency = () => {
+    const recent = watch.runLengths().slice(-6);
+    const ms = latencyRuns * (recent.length ? median(recent) : runEstimateMs);
+    proposeMs.push(ms);
+    return ms;
+  };
+  const api = await startApi(kind, latency, 1234 + workers * 10 + latencyRuns * 100);
+  const base = defaultConfig();
+  const config: RatchetConfig = {
+    ...base,
+    ...kind.config,
+    budget: { seconds: kind.seconds, graceSeconds: 10 },
+    finalRuns: 0,
+    workers,
+    devices: Array.from({ length: workers }, (_, i) => String(i)),
+    claude: { ...base.claude, model: 'claude-bench', maxRetries: 0 },
+    env: { RATCHET_THREADS: '1' },
+    // Greedy, as when bench/throughputBefore.json was measured: best-first's debug attempts grow
+    // crashed nodes, which this stand-in API never repairs (crash after crash), a different workload.
+    search: { policy: 'greedy' },
+  } as RatchetConfig;
+  const loop = new ResearchLoop({
+    workspace: ws,
+    config,
+    proposer: new ClaudeProposer({ apiKey: 'bench-key', baseURL: api.url }),
+    experiments: kind.experiments,
+    tag: 'bench',
+    ...(schedule === 'legacy' ? { schedule: { legacy: true } satisfies Partial<SchedulePolicy> } : {}),
+  } as ConstructorParameters<typeof ResearchLoop>[0]);
+  const warnings: string[] = [];
+  loop.on((e) => {
+    if (e.type === 'warning') warnings.push(e.message);
+  });
+  watch.start();
+  const summary = await loop.run();
+  watch.stop();
+  await api.close();
+  const ledger = readFileSync(ratchetPaths(ws).ledger, 'utf8').trim().split('\n').map((l) => { const r = JSON.parse(l); return { id: r.id, status: r.status, reason: r.reason, start: r.startedAt, end: r.endedAt } as { id: string; status: string; reason: string }; });
+  rmSync(ws, { recursive: true, force: true });
+
+  const procs = [...watch.procs.values()];
+  const from = Math.min(...procs.map((p) => p.start));
+  const to = Math.max(...procs.map((p) => p.end));
+  const perWorker = Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end])) / (to - from));
+  const busy = perWorker.reduce((s, x) => s + x, 0) / workers;
+  // Longest stretch with some worker idle... for one worker: the longest gap between processes.
+  const all = procs.map((p) => [p.start, p.end] as [number, number]).sort((a, b) => a[0] - b[0]);
+  let longestGap = 0;
+  let reach = from;
+  for (const [a, b] of all) {
+    longestGap = Math.max(longestGap, a - reach);
+    reach = Math.max(reach, b);
+  }
+  if (process.env.BENCH_TIMELINE) {
+    const lines = procs.sort((a, b) => a.start - b.start).map((p) => `${((p.start - from) / 1000).toFixed(2)}\t${((p.end - from) / 1000).toFixed(2)}\tw${p.worker}\t${p.runDir.split('/.ratchet/runs/')[1] ?? p.runDir}${p.eval ? ' eval' : ''}`);
+    writeFileSync(`${process.env.BENCH_TIMELINE}-${kind.name}-${workers}w-${latencyRuns}.tsv`, lines.join('\n') + '\n' + ledger.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  const statuses: Record<string, number> = {};
+  for (const r of ledger) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  const conflicts = ledger.filter((r) => /no longer applies|does not apply/.test(r.reason)).length + warnings.filter((w) => /no longer applies/.test(w)).length;
+  return {
+    name: `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : ''}`,
+    trainer: kind.name,
+    schedule,
+    workers,
+    latencyRuns,
+    experiments: summary.experiments,
+    processes: procs.length,
+    runs: new Set(procs.map((p) => p.runDir)).size,
+    medianRunSeconds: Number((median(watch.runLengths()) / 1000).toFixed(2)),
+    medianProposeSeconds: Number((median(proposeMs) / 1000).toFixed(2)),
+    wallSeconds: Number(((to - from) / 1000).toFixed(1)),
+    busy: Number(busy.toFixed(3)),
+    busyPerWorker: perWorker.map((x) => Number(x.toFixed(3))),
+    longestGapSeconds: Number((longestGap / 1000).toFixed(2)),
+    statuses,
+    kept: summary.kept,
+    conflicts,
+    proposals: api.requests,
+  };
+}
+
+async function main(): Promise<void> {
+const rows: Row[] = [];
+const kinds = TRAINERS.map((t) => (t === 'reference' ? reference : t === 'standin' ? standin : null)).filter((k): k is TrainerKind => !!k);
+for (const kind of kinds) {
+  const est = calibrate(kind);
+  console.log(`${kind.name}: one run (trainer${kind.config.evaluate ? ' + evaluator' : ''}) outside the loop took ${(est / 1000).toFixed(1)} s`);
+  for (const schedule of SCHEDULES) {
+    for (const workers of WORKERS) {
+      for (const lat of LATENCIES) {
+        const r = await scenario(kind, workers, lat, schedule, est);
+        rows.push(r);
+        console.log(`${r.name}: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, ${JSON.stringify(r.statuses)}`);
+      }
+    }
+  }
+}
+
+const pick = (lat: number) => rows.filter((r) => r.trainer === 'reference' && r.schedule === 'default' && r.latencyRuns === lat);
+const minBusy = (rs: Row[]) => (rs.length ? Math.min(...rs.map((r) => r.busy)) : null);
+const half = minBusy(pick(0.5));
+const one = minBusy(pick(1));
+const results = {
+  node: process.version,
+  date: new Date().toISOString(),
+  machine: `${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPU cores, shared; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end`,
+  busyMeasuredBy: 'descendant processes of the bench with this workspace in RATCHET_WORKSPACE, sampled every 20 ms; busy = busy worker-time / (workers × wall), wall from the first such process start to the last one end',
+  scenarios: rows,
+  targets: {
+    halfRun: { value: half, target: 0.97, met: half !== null && half >= 0.97, note: 'reference trainer, lowest busy over 1 and 2 workers, proposer latency = half a run' },
+    oneRun: { value: one, target: 0.9, met: one !== null && one >= 0.9, note: 'reference trainer, lowest busy over 1 and 2 workers, proposer latency = one run' },
+  },
+};
+writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
+console.log(`busy at latency = half a run: ${half} (target ≥ 0.97 ${results.targets.halfRun.met ? 'met' : 'MISSED'}); at latency = one run: ${one} (target ≥ 0.9 ${results.targets.oneRun.met ? 'met' : 'MISSED'})`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

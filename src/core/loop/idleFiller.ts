@@ -1,0 +1,150 @@
+/**
+ * Filling an idle accelerator with work already known to be needed (issue 14).
+ *
+ * With the noise keep rule, the first candidate that looks better than the best has the best
+ * re-run on the next session seeds (to measure the noise, `calibrate` runs; and to judge by the
+ * best's mean, `bestRuns` runs). Those runs are known before any candidate asks for them, so when
+ * an accelerator would otherwise wait for a proposal, the loop trains one of them there; the keep
+ * rule's re-run of the best then takes the result instead of training it again (or waits for the
+ * fill still under way instead of starting the same run twice).
+ *
+ * Pure rules and a small cache here; the loop runs the fills (researchLoop.ts hooks).
+ */
+import type { RatchetConfig } from '../config/configTypes';
+import type { ExperimentRecord } from '../store/experimentRecord';
+import { DEFAULT_NOISE } from './keepRules/noiseKeepPolicy';
+
+export interface FillJob {
+  commit: string;
+  seed: number;
+}
+
+/**
+ * Seeds the noise rule will ask the best to be re-run with (its own run is at `config.seed`):
+ * seed + 1 … seed + k - 1, k = max(calibrate, bestRuns) capped at `seeds`. None for other rules.
+ */
+export function plannedBestSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>): number[] {
+  if (config.keepRule !== 'noise') return [];
+  const n = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(config.noise ?? {}).filter(([, v]) => v !== undefined)) };
+  const seeds = Math.max(2, n.seeds);
+  const k = Math.min(seeds, Math.max(n.calibrate, Math.min(n.bestRuns, seeds)));
+  return Array.from({ length: Math.max(0, k - 1) }, (_, i) => config.seed + 1 + i);
+}
+
+/** Seeds `commit` has a result for in the ledger rows (the noise rule's evidence, on either side). */
+export function measuredSeeds(rows: readonly ExperimentRecord[], commit: string): Set<number> {
+  const out = new Set<number>();
+  const add = (runs: unknown) => {
+    if (!runs || typeof runs !== 'object') return;
+    for (const [k, v] of Object.entries(runs as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v) && Number.isInteger(Number(k))) out.add(Number(k));
+  };
+  for (const r of rows) {
+    const ev = r.evidence as { rule?: string; candidate?: { runs?: unknown }; best?: { commit?: string | null; runs?: unknown } } | undefined;
+    if (ev?.rule !== 'noise') continue;
+    if (r.commit === commit) add(ev.candidate?.runs);
+    if (ev.best?.commit === commit) add(ev.best?.runs);
+  }
+  return out;
+}
+
+/** The first planned seed of `commit` that is neither measured nor filled (or under way). */
+export function nextFill(planned: readonly number[], commit: string | null, known: (seed: number) => boolean): FillJob | null {
+  if (!commit) return null;
+  for (const seed of planned) if (!known(seed)) return { commit, seed };
+  return null;
+}
+
+/**
+ * Whether to fill now: an accelerator is idle, nothing waits for one, more experiments are to
+ * come, and the next proposal is not expected within `minGapShare` of a run (a fill holds the
+ * accelerator for a whole run: a short wait is better spent waiting). `expectedWaitMs` null:
+ * no proposal is being written (e.g. all wait on something else).
+ */
+export function shouldFill(o: { idleSlots: number; waitingForSlot: number; moreToCome: boolean; expectedWaitMs: number | null; runMs: number | null; minGapShare?: number }): boolean {
+  if (o.idleSlots <= 0 || o.waitingForSlot > 0 || !o.moreToCome) return false;
+  if (o.expectedWaitMs === null || o.runMs === null || !(o.runMs > 0)) return true;
+  return o.expectedWaitMs >= (o.minGapShare ?? 0.25) * o.runMs;
+}
+
+/** Results of fill runs by commit and seed (a promise while under way; null when the run failed). */
+export class FillCache {
+  private readonly runs = new Map<string, Promise<number | null>>();
+
+  private key(commit: string, seed: number): string {
+    return `${commit}\u0000${seed}`;
+  }
+
+  has(commit: string, seed: number): boolean {
+    return this.runs.has(this.key(commit, seed));
+  }
+
+  add(commit: string, seed: number, result: Promise<number | null>): void {
+    this.runs.set(this.key(commit, seed), result.catch(() => null));
+  }
+
+  /** The fill's result for `commit` at `seed` (waiting for it while under way); otherwise, or when it failed, `run()`. */
+  async or(commit: string | null, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+    const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
+    if (p) {
+      const m = await p;
+      if (m !== null) return m;
+    }
+    return run();
+  }
+}
+
+/** What the filler needs from the loop. */
+export interface FillHost {
+  /** Accelerators free now, and experiments waiting for one. */
+  idleSlots(): number;
+  waitingForSlot(): number;
+  /** New experiments are still to start (not stopping, not paused, the count not reached). */
+  moreToCome(): boolean;
+  /** How long until the next proposal is expected ready (null: unknown). */
+  expectedWaitMs(): number | null;
+  /** A recent experiment's length on an accelerator (null: none yet). */
+  runMs(): number | null;
+  /** The current best's commit, and whether the loop can spare a worktree for a fill. */
+  bestCommit(): string | null;
+  laneAvailable(): boolean;
+  /** Seeds the ledger already has results for, for `commit`. */
+  measured(commit: string): Set<number>;
+  /** Trains `job` on a free accelerator (taken synchronously at the call) and returns its metric (null: failed or aborted). */
+  run(job: FillJob, signal: AbortSignal): Promise<number | null>;
+  log?(line: string): void;
+}
+
+/** Starts fills while the rules allow (`poke`), keeps their results (`cache`), and ends them with the loop (`stop`). */
+export class IdleFiller {
+  readonly cache = new FillCache();
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  /** Fills started (for summaries and tests). */
+  readonly started: FillJob[] = [];
+
+  constructor(private readonly planned: readonly number[], private readonly host: FillHost, private readonly minGapShare = 0.25) {}
+
+  poke(): void {
+    if (this.abort.signal.aborted || this.planned.length === 0) return;
+    for (;;) {
+      const h = this.host;
+      if (!shouldFill({ idleSlots: h.idleSlots(), waitingForSlot: h.waitingForSlot(), moreToCome: h.moreToCome(), expectedWaitMs: h.expectedWaitMs(), runMs: h.runMs(), minGapShare: this.minGapShare })) return;
+      if (!h.laneAvailable()) return;
+      const commit = h.bestCommit();
+      const measured = commit ? h.measured(commit) : new Set<number>();
+      const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.has(commit as string, s));
+      if (!job) return;
+      this.started.push(job);
+      const p = h.run(job, this.abort.signal);
+      this.cache.add(job.commit, job.seed, p);
+      const tracked = p.catch((err) => h.log?.(`fill run failed: ${(err as Error).message}`)).finally(() => this.running.delete(tracked));
+      this.running.add(tracked);
+    }
+  }
+
+  /** Aborts the fills under way and waits for them to end. */
+  async stop(): Promise<void> {
+    this.abort.abort('the loop is ending');
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}

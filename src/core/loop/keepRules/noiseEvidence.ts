@@ -1,0 +1,47 @@
+/** The noise rule's record on a ledger row, apart from the rule so that readers (summary, prior, tree) need not import the rule. */
+export interface NoiseEvidenceSide {
+  runs: Record<string, number>;
+  n: number;
+  mean: number;
+  sd: number;
+}
+
+/** What the noise rule writes on the ledger row (`evidence`). */
+export interface NoiseEvidence {
+  rule: 'noise';
+  /**
+   * screen: decided on its one run (discarded, or kept when far beyond the noise); confirm: re-run
+   * and tested; degenerate: re-runs gave identical results, so the noise could not be measured and
+   * the improvement had to clear `floor` instead.
+   */
+  stage: 'screen' | 'confirm' | 'degenerate';
+  /** Runs of the candidate behind the decision (1: decided on its first run). */
+  looks?: number;
+  /** Compared by seed (candidate minus best at the same seeds), with the pooled σ of paired differences. */
+  paired?: boolean;
+  sigmaPaired?: number;
+  sigmaPairedDf?: number;
+  /** degenerate: the least improvement that counted (minDelta, or 0.1% of |best| when minDelta is 0). */
+  floor?: number;
+  /** degenerate: the plain-language explanation (also on the summary). */
+  message?: string;
+  candidate: NoiseEvidenceSide;
+  best: NoiseEvidenceSide & { id: string; commit: string | null };
+  /** Pooled run-to-run standard deviation and its degrees of freedom (all comparable runs of the session). */
+  sigma: number | null;
+  sigmaDf: number;
+  /** Seeds both sides ran with; the improvement is the mean over these pairs. */
+  pairedSeeds: number[];
+  diff: number;
+  se: number | null;
+  t: number | null;
+  /** The t the improvement had to exceed. */
+  threshold: number | null;
+  /** One-sided confidence that the candidate is really better (Student's t). */
+  confidence: number | null;
+  /** Training runs this decision started (cache misses), and their wall time. */
+  reruns: number;
+  rerunSeconds: number;
+  /** The best's noise was first measured (re-runs of the baseline) in this decision. */
+  calibrated?: boolean;
+}

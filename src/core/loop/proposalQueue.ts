@@ -1,0 +1,169 @@
+/**
+ * How many proposals the loop keeps written ahead of the accelerators (issue 14: an accelerator
+ * that never waits).
+ *
+ * A worker that frees up trains the next ready proposal at once; when none is ready it waits for
+ * one to be written. One proposal ahead per worker is enough only while every run lasts longer
+ * than a proposal takes to write. Runs that end early (a crash, an early stop), proposals that
+ * are not run at all (invalid, duplicates) each use up a ready proposal in less than a run. So
+ * the loop keeps as many proposals in the works as the recent proposer latency and the recent
+ * time per experiment call for, plus one spare per worker while recent experiments include such
+ * quick ones, up to `maxAhead` per worker.
+ *
+ * Pure functions, so the rule is tested without timing anything.
+ */
+
+export interface SchedulePolicy {
+  /**
+   * The schedule before issue 14, for comparisons: one proposal ahead per worker, the
+   * accelerator held until the experiment is recorded, no gap filling.
+   */
+  legacy: boolean;
+  /** Proposals written ahead per worker, at most. */
+  maxAhead: number;
+  /** Recent samples (proposal latencies, experiment lengths) the estimate looks at. */
+  window: number;
+}
+
+export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, maxAhead: 3, window: 8 };
+
+/**
+ * The schedule a loop runs under. With a reviewer (the editor's review, `--review`) it is the
+ * schedule before issue 14 (`legacy`), whatever was asked: the review and the veto are built on
+ * every run on an accelerator being an experiment the user was shown and can veto, and on one
+ * proposal per worker coming to review at a time. A gap fill trains the best's re-run under the
+ * best's id, which is not in flight and is never recorded again, so the editor takes it for a run
+ * to veto (the veto then reaches no experiment) and for a busy accelerator (a timeout review
+ * waits its countdown out instead of training at once); proposals written further ahead reach
+ * review while another waits there (the editor vetoes the older one); and an accelerator handed
+ * over before the experiment is recorded starts the next run while the user still sees the last
+ * one as the run to veto. Unattended loops (no reviewer) get the full schedule.
+ */
+export function schedulePolicyFor(o: { schedule?: Partial<SchedulePolicy>; reviewed: boolean }): Partial<SchedulePolicy> {
+  return o.reviewed ? { ...(o.schedule ?? {}), legacy: true } : { ...(o.schedule ?? {}) };
+}
+
+export interface AheadInput {
+  workers: number;
+  /** Latencies (ms) of recent proposals, oldest first. */
+  proposeMs: readonly number[];
+  /**
+   * How long (ms) recent experiments held a worker, oldest first: 0 for a proposal that was never
+   * run (invalid, duplicate, no longer applies), the run (and its re-runs) otherwise.
+   */
+  experimentMs: readonly number[];
+  policy?: Partial<SchedulePolicy>;
+}
+
+const recent = (xs: readonly number[], n: number) => xs.slice(Math.max(0, xs.length - n));
+
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/**
+ * Proposals to keep in the works (proposing, in review or ready to train) for all workers.
+ *
+ * Workers use up proposals at `workers / mean(experiment length)`; proposals written `k` at a time
+ * arrive at `k / latency`. So k = ceil(workers × latency / mean experiment length) keeps up on
+ * average. When recent experiments include some that ended sooner than a proposal takes to write
+ * (a crash, an early stop, a proposal never run: 0 ms), one spare per worker is kept too, so the
+ * next one is ready when that happens again. The latency is taken high (the 75th percentile).
+ * Before anything is measured: one per worker, as a loop that writes one proposal ahead.
+ */
+export function proposalsAhead(input: AheadInput): number {
+  const p = { ...DEFAULT_SCHEDULE, ...stripUndefined(input.policy ?? {}) };
+  const workers = Math.max(1, Math.floor(input.workers));
+  if (p.legacy) return workers;
+  const cap = workers * Math.max(1, Math.floor(p.maxAhead));
+  const lat = recent(input.proposeMs, p.window).filter((x) => Number.isFinite(x) && x >= 0);
+  const exp = recent(input.experimentMs, p.window).filter((x) => Number.isFinite(x) && x >= 0);
+  if (lat.length === 0 || exp.length === 0) return workers;
+  const latency = quantile(lat, 0.75);
+  const meanExp = exp.reduce((s, x) => s + x, 0) / exp.length;
+  const need = meanExp <= 0 ? cap : Math.ceil((workers * latency) / meanExp - 1e-9);
+  const spare = exp.some((x) => x < latency) ? workers : 0;
+  return Math.min(cap, Math.max(workers, need + spare));
+}
+
+/**
+ * Whether one more proposal may be started now: fewer than `ahead` are in the works, and the
+ * flights (in the works plus training) stay within the worktrees the loop allows.
+ */
+export function mayStartProposal(s: { preTraining: number; inFlight: number; workers: number; ahead: number }): boolean {
+  if (s.inFlight === 0) return true;
+  return s.preTraining < s.ahead && s.inFlight < s.workers + s.ahead;
+}
+
+/** Worktrees the loop may create: per worker, one training, one filling a gap (idleFiller.ts), and one per proposal in the works. */
+export function maxLanes(workers: number, policy: Partial<SchedulePolicy> = {}): number {
+  const p = { ...DEFAULT_SCHEDULE, ...stripUndefined(policy) };
+  return p.legacy ? 2 * workers : workers * (2 + Math.max(1, Math.floor(p.maxAhead)));
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * What the schedule learns as the session goes: proposer latencies and how long each experiment
+ * held a worker. The loop reports `proposed`, `hold` (a worker taken or given back by an
+ * experiment) and `ended`; `ahead` says how many proposals to keep in the works.
+ */
+export class ScheduleTracker {
+  readonly policy: SchedulePolicy;
+  readonly proposeMs: number[] = [];
+  readonly experimentMs: number[] = [];
+  private readonly since = new Map<string, number>();
+  private readonly held = new Map<string, number>();
+
+  constructor(policy: Partial<SchedulePolicy> = {}, private readonly now: () => number = () => performance.now()) {
+    this.policy = { ...DEFAULT_SCHEDULE, ...stripUndefined(policy) };
+  }
+
+  private push(xs: number[], x: number): void {
+    xs.push(x);
+    if (xs.length > this.policy.window) xs.shift();
+  }
+
+  proposed(ms: number): void {
+    if (Number.isFinite(ms) && ms >= 0) this.push(this.proposeMs, ms);
+  }
+
+  /** Experiment `id` took a worker (true) or gave it back (false). */
+  hold(id: string, taken: boolean): void {
+    const t = this.now();
+    if (taken) {
+      if (!this.since.has(id)) this.since.set(id, t);
+      return;
+    }
+    const from = this.since.get(id);
+    if (from === undefined) return;
+    this.since.delete(id);
+    this.held.set(id, (this.held.get(id) ?? 0) + (t - from));
+  }
+
+  /** Experiment `id` is over (recorded or dropped); `counted`: it used up a proposal (false for one dropped by a stop). */
+  ended(id: string, counted = true): void {
+    this.hold(id, false);
+    const ms = this.held.get(id) ?? 0;
+    this.held.delete(id);
+    if (counted) this.push(this.experimentMs, ms);
+  }
+
+  /** The proposer's recent latency, taken high (75th percentile); null before the first proposal. */
+  latencyMs(): number | null {
+    return this.proposeMs.length ? quantile(this.proposeMs, 0.75) : null;
+  }
+
+  /** The median time recent experiments that ran held a worker; null before the first. */
+  runMs(): number | null {
+    const ran = this.experimentMs.filter((x) => x > 0);
+    return ran.length ? quantile(ran, 0.5) : null;
+  }
+
+  ahead(workers: number): number {
+    return proposalsAhead({ workers, proposeMs: this.proposeMs, experimentMs: this.experimentMs, policy: this.policy });
+  }
+}

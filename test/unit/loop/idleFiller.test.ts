@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { FillCache, IdleFiller, measuredSeeds, nextFill, plannedBestSeeds, shouldFill, type FillHost, type FillJob } from '../../../src/core/loop/idleFiller';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+
+describe('plannedBestSeeds', () => {
+  it('the noise rule (the default) re-runs the best on the next seeds: calibrate/bestRuns - 1 of them', () => {
+    const c = { ...defaultConfig(), seed: 42 };
+    expect(c.keepRule).toBe('noise');
+    expect(plannedBestSeeds(c)).toEqual([43, 44]);
+  });
+
+  it('capped by `seeds`; none for the other rules', () => {
+    expect(plannedBestSeeds({ ...defaultConfig(), seed: 0, noise: { seeds: 2, confidence: 0.84, screen: 0.2 } })).toEqual([1]);
+    expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'strict' })).toEqual([]);
+    expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'threshold' })).toEqual([]);
+  });
+});
+
+describe('measuredSeeds', () => {
+  const row = (commit: string, evidence: Record<string, unknown> | undefined): ExperimentRecord => ({ id: 'e1', session: 's', parent: null, status: 'discarded', metric: 1, delta: null, hypothesis: 'h', commit, baseCommit: null, startedAt: '', endedAt: '', reason: '', evidence });
+
+  it('reads the noise rule evidence on either side', () => {
+    const rows = [
+      row('cand', { rule: 'noise', candidate: { runs: { '0': 1.1, '1': 1.2 } }, best: { commit: 'best', runs: { '0': 1, '1': 1.05, '2': 0.98 } } }),
+      row('other', { rule: 'noise', candidate: { runs: { '5': 1 } }, best: { commit: 'elsewhere', runs: { '3': 1 } } }),
+      row('best', { rule: 'strict' }),
+      row('best', undefined),
+    ];
+    expect([...measuredSeeds(rows, 'best')].sort()).toEqual([0, 1, 2]);
+    expect([...measuredSeeds(rows, 'cand')].sort()).toEqual([0, 1]);
+    expect(measuredSeeds(rows, 'nothing').size).toBe(0);
+  });
+
+  it('ignores values that are not results', () => {
+    const rows = [row('c', { rule: 'noise', candidate: { runs: { '0': null, x: 1, '2': 'a', '3': 2 } } })];
+    expect([...measuredSeeds(rows, 'c')]).toEqual([3]);
+  });
+});
+
+describe('nextFill', () => {
+  it('the first planned seed neither measured nor filled', () => {
+    expect(nextFill([43, 44], 'abc', () => false)).toEqual({ commit: 'abc', seed: 43 });
+    expect(nextFill([43, 44], 'abc', (s) => s === 43)).toEqual({ commit: 'abc', seed: 44 });
+    expect(nextFill([43, 44], 'abc', () => true)).toBeNull();
+    expect(nextFill([43], null, () => false)).toBeNull();
+  });
+});
+
+describe('shouldFill', () => {
+  const base = { idleSlots: 1, waitingForSlot: 0, moreToCome: true, expectedWaitMs: 8000, runMs: 10_000 };
+  it('fills an idle accelerator when the next proposal is a good part of a run away', () => {
+    expect(shouldFill(base)).toBe(true);
+    expect(shouldFill({ ...base, expectedWaitMs: 2500 })).toBe(true);
+  });
+  it('waits when the next proposal is near', () => {
+    expect(shouldFill({ ...base, expectedWaitMs: 2000 })).toBe(false);
+    expect(shouldFill({ ...base, expectedWaitMs: 2000, minGapShare: 0.1 })).toBe(true);
+  });
+  it('never when nothing is idle, something waits for an accelerator, or no experiment is to come', () => {
+    expect(shouldFill({ ...base, idleSlots: 0 })).toBe(false);
+    expect(shouldFill({ ...base, waitingForSlot: 1 })).toBe(false);
+    expect(shouldFill({ ...base, moreToCome: false })).toBe(false);
+  });
+  it('fills when the wait or the run length is unknown (e.g. proposals waiting on the baseline)', () => {
+    expect(shouldFill({ ...base, expectedWaitMs: null })).toBe(true);
+    expect(shouldFill({ ...base, runMs: null })).toBe(true);
+  });
+});
+
+describe('FillCache', () => {
+  it('gives the fill result instead of running again, and waits for one under way', async () => {
+    const c = new FillCache();
+    let release!: (m: number) => void;
+    c.add('abc', 1, new Promise<number>((r) => (release = r)));
+    let ran = 0;
+    const run = async () => (ran++, 9);
+    const got = c.or('abc', 1, run);
+    release(2.5);
+    expect(await got).toBe(2.5);
+    expect(ran).toBe(0);
+  });
+
+  it('runs when there is no fill, or the fill failed', async () => {
+    const c = new FillCache();
+    c.add('abc', 1, Promise.resolve(null));
+    c.add('abc', 2, Promise.reject(new Error('boom')));
+    const run = async () => 9;
+    expect(await c.or('abc', 1, run)).toBe(9);
+    expect(await c.or('abc', 2, run)).toBe(9);
+    expect(await c.or('abc', 3, run)).toBe(9);
+    expect(await c.or(null, 1, run)).toBe(9);
+    expect(c.has('abc', 1)).toBe(true);
+    expect(c.has('abc', 3)).toBe(false);
+  });
+});
+
+describe('IdleFiller', () => {
+  function host(over: Partial<FillHost> & { slots?: number } = {}) {
+    const runs: FillJob[] = [];
+    const resolvers: ((m: number | null) => void)[] = [];
+    let slots = over.slots ?? 1;
+    const h: FillHost = {
+      idleSlots: () => slots,
+      waitingForSlot: () => 0,
+      moreToCome: () => true,
+      expectedWaitMs: () => null,
+      runMs: () => 10_000,
+      bestCommit: () => 'best',
+      laneAvailable: () => true,
+      measured: () => new Set([0]),
+      run: (job) => {
+        slots--;
+        runs.push(job);
+        return new Promise<number | null>((r) =>
+          resolvers.push((m) => {
+            slots++;
+            r(m);
+          }),
+        );
+      },
+      ...over,
+    };
+    return { h, runs, resolvers };
+  }
+
+  it('starts one fill per idle accelerator, each on the next seed, and none twice', async () => {
+    const t = host({ slots: 2 });
+    const f = new IdleFiller([1, 2], t.h);
+    f.poke();
+    expect(t.runs).toEqual([{ commit: 'best', seed: 1 }, { commit: 'best', seed: 2 }]);
+    t.resolvers[0](1.5);
+    await Promise.resolve();
+    f.poke();
+    expect(t.runs).toHaveLength(2); // both planned seeds are filled
+    expect(await f.cache.or('best', 1, async () => 0)).toBe(1.5);
+  });
+
+  it('nothing planned (another keep rule), no lane, or the rule says wait: no fill', () => {
+    const a = host();
+    new IdleFiller([], a.h).poke();
+    expect(a.runs).toHaveLength(0);
+    const b = host({ laneAvailable: () => false });
+    new IdleFiller([1], b.h).poke();
+    expect(b.runs).toHaveLength(0);
+    const c = host({ expectedWaitMs: () => 100 });
+    new IdleFiller([1], c.h).poke();
+    expect(c.runs).toHaveLength(0);
+  });
+
+  it('stop aborts the fills and waits for them; no fill starts after', async () => {
+    let signalSeen: AbortSignal | null = null;
+    let calls = 0;
+    const t = host({
+      run: (_job, signal) => {
+        calls++;
+        signalSeen = signal;
+        return new Promise((r) => signal.addEventListener('abort', () => r(null)));
+      },
+    });
+    const f = new IdleFiller([1, 2], t.h);
+    f.poke();
+    expect(calls).toBe(2);
+    await f.stop();
+    expect(signalSeen!.aborted).toBe(true);
+    f.poke();
+    expect(calls).toBe(2);
+  });
+});
