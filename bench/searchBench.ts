@@ -27,9 +27,9 @@ import { createSearchPolicy, type SearchMode, type SearchNode, type SearchOption
 import { pooledVariance } from '../src/core/loop/keepRules/stats';
 import { rng } from '../test/fixtures/trainers/noisySim';
 
-const BUDGET = 60;
+export const BUDGET = 60;
 const SESSIONS = 300;
-const FEATURES = 30;
+export const FEATURES = 30;
 const PAIRS = 4;
 const TRAPS = 2;
 const BUGS = 3;
@@ -38,9 +38,9 @@ const TRAP_GAIN = 1.5;
 const FIX_P = 0.6;
 /** Chance that the proposer, growing a node whose own change is the first of a pair, writes its follow-up. */
 const FOLLOW_P = 0.3;
-const BUDGET_NAME = 'steps:200';
+export const BUDGET_NAME = 'steps:200';
 
-interface Landscape {
+export interface Landscape {
   effect: number[];
   pairs: [number, number][];
   traps: Set<number>;
@@ -63,7 +63,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'no structure: independent effects only, no crashes', pairs: 0, traps: 0, bugs: 0, bugIdeas: 'any' },
 ];
 
-function landscape(r: () => number, effects: number[], sc: Scenario = SCENARIOS[0]): Landscape {
+export function landscape(r: () => number, effects: number[], sc: Scenario = SCENARIOS[0]): Landscape {
   const pick = (xs: number[]) => xs[Math.floor(r() * xs.length)];
   const order = Array.from({ length: FEATURES }, (_, i) => i).sort(() => r() - 0.5);
   const effect = Array.from({ length: FEATURES }, () => pick(effects));
@@ -95,7 +95,7 @@ function landscape(r: () => number, effects: number[], sc: Scenario = SCENARIOS[
 }
 
 /** The true metric of a set of changes, in σ above the baseline (higher is better). */
-function truth(L: Landscape, s: ReadonlySet<number>): number {
+export function truth(L: Landscape, s: ReadonlySet<number>): number {
   let v = 0;
   for (const f of s) v += L.effect[f];
   const trapped = [...L.traps].some((t) => s.has(t));
@@ -380,4 +380,5 @@ function readmeSection(out: { source: string }, t: string, v: ReturnType<typeof 
   return parts.join('\n\n');
 }
 
-if (require.main === module || process.argv[1]?.endsWith('searchBench.ts')) void main();
+// Run only as the entry (bench/poolBench.ts imports the landscape from here).
+if (process.argv[1]?.endsWith('searchBench.ts')) void main();

@@ -11,7 +11,7 @@
 // equal the value rounded to as many decimals as the figure shows. Untagged numbers are not
 // checked; a tag that points at nothing is an error.
 //
-//   node scripts/check-figures.mjs [--root DIR] [--fix] [FILE.md ...]   (default: README.md bench/README.md)
+//   node scripts/check-figures.mjs [--root DIR] [--fix] [FILE.md ...]   (default: README.md bench/README.md docs/scaling.md)
 //
 // --fix rewrites each tagged figure from its results file. Exit code 1 when a figure is stale.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -145,7 +145,7 @@ function main() {
       process.exit(2);
     } else files.push(args[i]);
   }
-  if (files.length === 0) files.push('README.md', 'bench/README.md');
+  if (files.length === 0) files.push('README.md', 'bench/README.md', 'docs/scaling.md');
   let checked = 0;
   const problems = [];
   for (const f of files) {

@@ -15,6 +15,15 @@ export interface Recheck {
   meta?: Record<string, unknown>;
 }
 
+/**
+ * Whether a flight counts against `--experiments`: a proposal does, and so does the re-measure of
+ * another pool participant's keep (an adoption: it occupies the accelerator like any experiment;
+ * docs/pool.md); the loop's own re-check of a stale keep does not.
+ */
+export function countsAgainstLimit(r: Recheck | null | undefined): boolean {
+  return !r || r.meta?.poolAdopt !== undefined;
+}
+
 /** One experiment in flight. */
 export interface Flight {
   id: string;
@@ -95,10 +104,10 @@ export class Flights {
     return all.find((f) => f.stage === 'reviewing') ?? all.find((f) => f.stage === 'training' || f.stage === 'deciding') ?? all[0];
   }
 
-  /** Flights that count against the experiment limit (re-checks do not). */
+  /** Flights that count against the experiment limit (the loop's re-checks do not; pool adoptions do). */
   counted(): number {
     let n = 0;
-    for (const f of this.byId.values()) if (!f.recheck) n++;
+    for (const f of this.byId.values()) if (countsAgainstLimit(f.recheck)) n++;
     return n;
   }
 

@@ -127,7 +127,8 @@ export async function vet(ctx: LoopContext, x: Experiment, p: Proposal): Promise
     return recordAs(ctx, x, { reason: f.recheck ? `its change no longer applies on ${parent.id}: ${planned.reason}` : planned.reason });
   }
   const { signature, diff } = describeChange(rec, planned.files);
-  const twin = state.rows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit)
+  // A pool adoption is not a twin of this session's row that never ran (its claim was refused while the other participant trained it).
+  const twin = state.rows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit && !(f.recheck?.meta?.poolAdopt && r.status === 'invalid'))
     ?? ctx.earlierRows.find((r) => r.diffSignature === signature && r.baseCommit === parent.commit && r.status !== 'vetoed' && r.status !== 'interrupted' && r.id !== f.recheck?.meta?.poolAdopt);
   if (twin) {
     ctx.feedback.push(`Experiment ${id} ("${p.hypothesis}") was not run: it is the same change as ${twin.id} ("${twin.hypothesis}"), which ended ${twin.status}. Propose something different.`);

@@ -14,7 +14,7 @@ import { LoopControl } from './control';
 import { decide } from './decide';
 import { createEarlyStop } from './earlyStop/createEarlyStop';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
-import { Flights, isOutcome, type Flight, type Outcome, type Recheck, type Stage } from './flight';
+import { countsAgainstLimit, Flights, isOutcome, type Flight, type Outcome, type Recheck, type Stage } from './flight';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import type { KeepPolicy } from './keepRules/keepPolicy';
 import { aimAt, aimSearch, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
@@ -311,9 +311,11 @@ export class ResearchLoop {
     for (;;) {
       const stopping = control.ending || control.fatal !== null;
       const room = limit === undefined || done + this.flights.counted() < limit;
-      if (!stopping && !control.paused && (this.rechecks.length > 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds), this.sched.ahead(this.workers))) {
+      // A queued re-check that may start: the loop's own always, a pool adoption only within the limit.
+      const next = this.rechecks.findIndex((r) => room || !countsAgainstLimit(r));
+      if (!stopping && !control.paused && (next >= 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds), this.sched.ahead(this.workers))) {
         announcedPause = false;
-        const recheck = this.rechecks.shift() ?? null;
+        const recheck = next >= 0 ? this.rechecks.splice(next, 1)[0]! : null;
         this.startFlight(state, recheck, (outcome) => {
           if (outcome === 'error') {
             if (++consecutiveErrors >= MAX_CONSECUTIVE_PROPOSER_ERRORS) control.windDown(`the proposer failed ${consecutiveErrors} times in a row`);
@@ -321,7 +323,7 @@ export class ResearchLoop {
           }
           if (outcome === 'recorded') {
             consecutiveErrors = 0;
-            if (!recheck) done++;
+            if (countsAgainstLimit(recheck)) done++;
           }
           const { maxCost } = this.opts.config;
           const cost = totalCost(state.rows);
@@ -331,7 +333,7 @@ export class ResearchLoop {
       }
       filler.poke(); // h14tp hook
       if (this.flights.size === 0) {
-        if (stopping || (!room && this.rechecks.length === 0)) break;
+        if (stopping || (!room && next < 0)) break;
         if (control.paused && !announcedPause) {
           announcedPause = true;
           this.setPhase('paused', null);

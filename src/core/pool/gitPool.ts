@@ -1,6 +1,7 @@
 import { git, gitOk, gitRemote, GitError, GitTimeoutError, type GitRepo } from '../store/git';
 import type { ExperimentRecord } from '../store/experimentRecord';
-import { assertParticipant, claimRef, expRef, LEDGER_FILE, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, SEEN_ROOT } from './poolRefs';
+import { createHash } from 'node:crypto';
+import { assertParticipant, claimRef, expRef, LEDGER_DIR, LEDGER_FILE, LEDGER_REMOTE_PREFIX, LEDGER_SHARD, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
 import { isVerification, type Claim, type ClaimResult, type Platform, type PoolExperimentRow, type PoolRow, type PoolVerificationRow } from './poolTypes';
 
 /**
@@ -77,8 +78,7 @@ export class GitPool {
 
   private async readChain(commit: string | null): Promise<PoolRow[]> {
     if (!commit) return [];
-    const text = await this.g(['cat-file', 'blob', `${commit}:${LEDGER_FILE}`], { allowFail: true });
-    return parsePoolRows(text);
+    return readLedger(this.opts.cwd, this.opts.repo, commit);
   }
 
   private async ownChain(): Promise<{ head: string | null; rows: PoolRow[]; ids: Set<string> }> {
@@ -90,9 +90,26 @@ export class GitPool {
     return this.own;
   }
 
+  /** Blob ids this process has written: a full shard never changes, so it is not written again. */
+  private readonly written = new Set<string>();
+
+  /**
+   * A ledger commit: the rows in shards of LEDGER_SHARD, so a new row changes only the last shard
+   * and a fetch of the new ledger brings that shard, not the whole history again.
+   */
   private async writeChain(rows: PoolRow[], parents: string[], message: string): Promise<string> {
-    const blob = await this.g(['hash-object', '-w', '--stdin'], { input: rows.map((r) => JSON.stringify(r) + '\n').join('') });
-    const tree = await this.g(['mktree'], { input: `100644 blob ${blob}\t${LEDGER_FILE}\n` });
+    const entries: string[] = [];
+    for (let i = 0; i * LEDGER_SHARD < rows.length || i === 0; i++) {
+      const text = rows.slice(i * LEDGER_SHARD, (i + 1) * LEDGER_SHARD).map((r) => JSON.stringify(r) + '\n').join('');
+      let blob = blobId(text);
+      if (!this.written.has(blob)) {
+        blob = await this.g(['hash-object', '-w', '--stdin'], { input: text });
+        this.written.add(blob);
+      }
+      entries.push(`100644 blob ${blob}\t${String(i).padStart(5, '0')}.jsonl\n`);
+    }
+    const dir = await this.g(['mktree'], { input: entries.join('') });
+    const tree = await this.g(['mktree'], { input: `040000 tree ${dir}\t${LEDGER_DIR}\n` });
     const commit = await this.g([...IDENTITY, 'commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message]);
     return commit;
   }
@@ -120,8 +137,11 @@ export class GitPool {
     return { ...rec, kind: 'experiment', participant: this.participant, poolId: poolId(this.participant, rec.session, rec.id), platform: this.opts.platform };
   }
 
-  addExperiment(rec: ExperimentRecord): Promise<number> {
-    return this.append([this.experimentRow(rec)]);
+  /** Publishes a row; it carries its base's tree (`baseTree`), so others can tell "the same code" without fetching the commit. */
+  async addExperiment(rec: ExperimentRecord): Promise<number> {
+    const row = this.experimentRow(rec);
+    const baseTree = rec.baseCommit ? await this.g(['rev-parse', '--verify', '-q', `${rec.baseCommit}^{tree}`], { allowFail: true }) : '';
+    return this.append([baseTree ? { ...row, baseTree } : row]);
   }
 
   addVerification(v: Omit<PoolVerificationRow, 'kind' | 'participant' | 'poolId' | 'platform' | 'at'>): Promise<PoolVerificationRow> {
@@ -131,8 +151,15 @@ export class GitPool {
 
   // ---- sync ---------------------------------------------------------------------------------
 
+  /**
+   * What a sync fetches: every participant's ledger ref, the claims, and this participant's own
+   * experiment refs (to know which of its commits the remote already has). Other participants'
+   * experiment commits are not fetched: their rows carry what the proposer and the duplicate check
+   * need (diff, signature, base tree), and a commit is fetched only when it is adopted
+   * (`fetchExperiment`).
+   */
   private async fetch(): Promise<void> {
-    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${REMOTE_ROOT}/*:${SEEN_ROOT}/*`]);
+    await this.remote(['fetch', '--quiet', '--no-tags', '--prune', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, ...syncRefspecs(this.participant)]);
   }
 
   /**
@@ -158,7 +185,7 @@ export class GitPool {
       const remoteHead = await this.rev(seenRef);
       const local = await this.mergeOwn(remoteHead);
       const pushes: string[] = [];
-      if (local.head && local.head !== remoteHead) pushes.push(`${local.head}:${ledgerRef(REMOTE_ROOT, this.participant)}`);
+      if (local.head && local.head !== remoteHead) pushes.push(`${local.head}:${remoteLedgerRef(this.participant)}`);
       const onRemote = new Set((await this.g(['for-each-ref', '--format=%(refname)', `${SEEN_ROOT}/p/${this.participant}/exp/`])).split('\n').filter(Boolean).map((r) => REMOTE_ROOT + r.slice(SEEN_ROOT.length)));
       let commits = 0;
       for (const r of local.rows) {
@@ -173,7 +200,7 @@ export class GitPool {
       if (pushes.length === 0) return { ok: true, pushedRows: 0, pushedCommits: 0, attempts, participants };
       const pushedRows = local.rows.length - (await this.readChain(remoteHead)).length;
       try {
-        await this.remote(['push', '--atomic', '--no-verify', `--force-with-lease=${ledgerRef(REMOTE_ROOT, this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
+        await this.remote(['push', '--atomic', '--no-verify', `--force-with-lease=${remoteLedgerRef(this.participant)}:${remoteHead ?? ''}`, this.opts.remote, ...pushes]);
         // The remote now has these refs: mirror them so the next sync does not push them again.
         await this.g(['update-ref', seenRef, local.head!]);
         return { ok: true, pushedRows, pushedCommits: commits, attempts, participants };
@@ -300,10 +327,49 @@ export class GitPool {
     return out;
   }
 
-  /** Fetches a foreign experiment's commit pin (already fetched by sync; here for a direct check). */
   async hasCommit(commit: string): Promise<boolean> {
     return gitOk(this.opts.cwd, ['cat-file', '-e', `${commit}^{commit}`], { repo: this.opts.repo });
   }
+
+  /**
+   * Fetches one foreign experiment's commit (for an adoption): its pin `…/p/<who>/exp/<session>/<id>`
+   * must point at the row's commit. False when the remote is unreachable, the pin is missing, or it
+   * names another commit.
+   */
+  fetchExperiment(row: Pick<PoolExperimentRow, 'participant' | 'session' | 'id' | 'commit'> & { id: string }): Promise<boolean> {
+    return this.serial(async () => {
+      if (!row.commit) return false;
+      if (await this.hasCommit(row.commit)) return true;
+      const ref = expRef(REMOTE_ROOT, row.participant, row.session, row.id);
+      const seen = expRef(SEEN_ROOT, row.participant, row.session, row.id);
+      try {
+        await this.remote(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', this.opts.remote, `+${ref}:${seen}`]);
+      } catch {
+        return false;
+      }
+      return (await this.rev(seen)) === row.commit;
+    });
+  }
+}
+
+/** git's id of a blob with this text. */
+function blobId(text: string): string {
+  const body = Buffer.from(text, 'utf8');
+  return createHash('sha1').update(`blob ${body.length}\0`).update(body).digest('hex');
+}
+
+/**
+ * The rows of one ledger commit, shards in order (`rows/*.jsonl`, or an earlier ledger's single
+ * `rows.jsonl`), read in one git call.
+ */
+export async function readLedger(cwd: string, repo: GitRepo, commit: string): Promise<PoolRow[]> {
+  const text = await git(cwd, ['grep', '--no-color', '-h', '-I', '-e', '', commit, '--', LEDGER_FILE, `${LEDGER_DIR}/`], { repo, allowFail: true, keepNewline: true });
+  return parsePoolRows(text);
+}
+
+/** The refspecs of a sync's fetch: every ledger, the claims, and this participant's own experiment refs. */
+export function syncRefspecs(participant: string): string[] {
+  return [`+${LEDGER_REMOTE_PREFIX}/*:${SEEN_ROOT}/p/*/ledger`, `+${REMOTE_ROOT}/claims/*:${SEEN_ROOT}/claims/*`, `+${REMOTE_ROOT}/p/${participant}/exp/*:${SEEN_ROOT}/p/${participant}/exp/*`];
 }
 
 /** Parses a chain's rows.jsonl; lines that are not rows with a participant and pool id are skipped. */
@@ -330,8 +396,7 @@ export async function readPoolView(cwd: string, repo: GitRepo): Promise<PoolRow[
   const byId = new Map<string, PoolRow>();
   for (const ref of refs) {
     const owner = ref === LOCAL_LEDGER ? null : ref.split('/')[4]!;
-    const text = await git(cwd, ['cat-file', 'blob', `${ref}:${LEDGER_FILE}`], { repo, allowFail: true });
-    for (const r of parsePoolRows(text)) if (owner === null || r.participant === owner) byId.set(r.poolId, r);
+    for (const r of await readLedger(cwd, repo, ref)) if (owner === null || r.participant === owner) byId.set(r.poolId, r);
   }
   return [...byId.values()];
 }

@@ -75,7 +75,13 @@ export class LoopPool implements LoopPoolHook {
   private pool!: GitPool;
   private session!: PoolSessionStart;
   private readonly tried = new Set<string>();
-  private readonly claimed = new Map<string, string>();
+  /** This loop's open claims, by claim key: the idea as claimed (its base may move before it trains). */
+  private readonly claimed = new Map<string, { base: string; signature: string; hypothesis: string }>();
+  /** A local commit for each tree this loop has as a base (the start, its kept commits): "the same code". */
+  private readonly localByTree = new Map<string, string>();
+  private readonly treeCache = new Map<string, string | null>();
+  /** Adoptions handed to the loop, with the commit their whole-file edits were planned on. */
+  private readonly plannedOnto = new Map<string, { of: string; onto: string }>();
   private foreign: ExperimentRecord[] = [];
   private myBest: number | null = null;
 
@@ -92,6 +98,7 @@ export class LoopPool implements LoopPoolHook {
     const participant = await participantName(this.opts.workspace, this.opts.participant);
     const platform = this.opts.platform ?? (await detectPlatform(this.opts.devices));
     this.pool = new GitPool({ repo: s.repo, cwd: this.opts.workspace, remote: this.opts.remote, participant, platform, claimTtlMs: (this.opts.claimMinutes ?? 15) * 60_000 });
+    await this.noteLocal(s.start);
     this.report(await this.pool.sync(), 'start');
     this.foreign = await this.foreignRows();
     return this.foreign;
@@ -101,20 +108,42 @@ export class LoopPool implements LoopPoolHook {
     if (!r.ok) this.opts.notice?.(`pool ${this.opts.remote}: ${r.offline ? 'unreachable, going on alone' : 'not synced'} (${when}): ${r.error.split('\n')[0]}`);
   }
 
-  /** Other participants' experiment rows, each as a ledger row named by its pool id, flagged ones marked. */
+  private async treeOf(commit: string): Promise<string | null> {
+    if (!this.treeCache.has(commit)) this.treeCache.set(commit, (await git(this.opts.workspace, ['rev-parse', '--verify', '-q', `${commit}^{tree}`], { repo: this.session.repo, allowFail: true })) || null);
+    return this.treeCache.get(commit)!;
+  }
+
+  private async noteLocal(commit: string | null | undefined): Promise<void> {
+    if (!commit) return;
+    const tree = await this.treeOf(commit);
+    if (tree && !this.localByTree.has(tree)) this.localByTree.set(tree, commit);
+  }
+
+  /**
+   * Other participants' experiment rows, each as a ledger row named by its pool id, flagged ones
+   * marked. A row whose base has the same tree as one of this loop's commits (the shared start, or
+   * a keep this loop adopted: its own commit, the other's code) names that local commit as its
+   * base, so the duplicate check sees "the same change on the same code" across participants.
+   */
   private async foreignRows(): Promise<ExperimentRecord[]> {
     const rows = await this.pool.rows();
     const bad = flagged(rows);
-    return rows
-      .filter((r): r is PoolExperimentRow => !isVerification(r) && r.participant !== this.pool.participant)
-      .map((r) => ({ ...r, id: r.poolId, reason: bad.has(r.poolId) ? `FLAGGED (${bad.get(r.poolId)![0]!.refused ?? 'did not reproduce'}): ${r.reason}` : r.reason }));
+    const out: ExperimentRecord[] = [];
+    for (const r of rows) {
+      if (isVerification(r) || r.participant === this.pool.participant) continue;
+      const tree = r.baseTree ?? (r.baseCommit ? await this.treeOf(r.baseCommit) : null);
+      const local = tree ? this.localByTree.get(tree) : undefined;
+      out.push({ ...r, id: r.poolId, ...(local ? { baseCommit: local } : {}), reason: bad.has(r.poolId) ? `FLAGGED (${bad.get(r.poolId)![0]!.refused ?? 'did not reproduce'}): ${r.reason}` : r.reason });
+    }
+    return out;
   }
 
+  /** Claims an idea: keyed by the base's tree (the same code has the same key for every participant) and the change. */
   async claim(baseCommit: string, signature: string, hypothesis: string): Promise<string | null> {
-    const key = claimKey(baseCommit, signature);
+    const key = claimKey((await this.treeOf(baseCommit)) ?? baseCommit, signature);
     const r = await this.pool.claim(key, hypothesis);
     if (r.ok) {
-      this.claimed.set(`${baseCommit} ${signature}`, key);
+      this.claimed.set(key, { base: baseCommit, signature, hypothesis });
       return null;
     }
     if (!r.heldBy) {
@@ -127,6 +156,12 @@ export class LoopPool implements LoopPoolHook {
   async recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
     await this.pool.addExperiment(rec);
     const adoptOf = typeof rec.proposalMeta?.poolAdopt === 'string' ? rec.proposalMeta.poolAdopt : null;
+    // An adoption planned on a best that moved before it trained did not apply: offer it again, planned on the new best.
+    const planned = [...this.plannedOnto.entries()].find(([, p]) => rec.hypothesis.startsWith(`adopt ${p.of} `));
+    if (planned) {
+      this.plannedOnto.delete(planned[0]);
+      if (rec.status === 'invalid' && (best?.commit ?? this.session.start) !== planned[1].onto) this.tried.delete(planned[1].of);
+    }
     // Only a measurement verifies: an adoption that never ran (did not apply, a duplicate, a crash here) says nothing about the row.
     if (adoptOf && (rec.status === 'kept' || rec.status === 'discarded') && rec.metric !== null) {
       const claimedMetric = typeof rec.proposalMeta?.claimedMetric === 'number' ? rec.proposalMeta.claimedMetric : null;
@@ -135,16 +170,21 @@ export class LoopPool implements LoopPoolHook {
       const measured = rec.metric;
       await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same });
     }
-    const claimKeyOf = rec.baseCommit && rec.diffSignature ? this.claimed.get(`${rec.baseCommit} ${rec.diffSignature}`) : undefined;
-    if (claimKeyOf) {
-      this.claimed.delete(`${rec.baseCommit} ${rec.diffSignature}`);
-      await this.pool.release(claimKeyOf);
+    // The claim this row settles: the same idea on the same base, or (re-based onto a new best
+    // before it trained, or refused after the claim) the same change or hypothesis on its first base.
+    const open = [...this.claimed.entries()];
+    const settled = open.find(([, c]) => c.base === rec.baseCommit && c.signature === rec.diffSignature) ?? open.find(([, c]) => !!rec.diffSignature && c.signature === rec.diffSignature) ?? open.find(([, c]) => c.hypothesis === rec.hypothesis);
+    if (settled) {
+      this.claimed.delete(settled[0]);
+      await this.pool.release(settled[0]);
     }
+    if (rec.status === 'kept' || rec.status === 'baseline') await this.noteLocal(rec.commit);
     this.report(await this.pool.sync(), `after ${rec.id}`);
     if (best?.metric !== null && best?.metric !== undefined) this.myBest = best.metric;
     if ((rec.status === 'kept' || rec.status === 'baseline') && rec.metric !== null) this.myBest = rec.metric;
     this.foreign = await this.foreignRows();
-    return { rows: this.foreign, adopt: await this.adoptions(best) };
+    // No adoption before this loop has a best of its own (the baseline): there is nothing to compare with, or to plan on.
+    return { rows: this.foreign, adopt: best && this.myBest !== null ? await this.adoptions(best) : [] };
   }
 
   /** The best foreign keep that beats this loop's best, checked like a proposal; refused ones are flagged. */
@@ -154,7 +194,8 @@ export class LoopPool implements LoopPoolHook {
     for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, this.myBest)) {
       if (this.tried.has(c.poolId)) continue;
       this.tried.add(c.poolId);
-      if (!c.commit || !(await this.pool.hasCommit(c.commit))) continue;
+      // The pool's pin of its commit is fetched now (a sync fetches ledgers, not others' commits).
+      if (!c.commit || !(await this.pool.fetchExperiment({ participant: c.participant, session: c.session, id: c.id, commit: c.commit }))) continue;
       const why = await checkForeignCommit(this.opts.workspace, this.session.repo, this.session.start, c.commit, { editable: config.editable, protected: [...config.protected], prefix: this.session.prefix });
       if (why) {
         await this.pool.addVerification({ of: c.poolId, commit: c.commit, claimedMetric: c.metric, metric: null, reproduced: false, sameDevice: sameDevice(c.platform, this.pool.platform), refused: why });
@@ -170,13 +211,21 @@ export class LoopPool implements LoopPoolHook {
         edits.push({ path: f, search: mine, replace: theirs });
       }
       if (edits.length === 0) continue;
+      this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
+      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); re-measuring it here before adopting it`);
       return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit } }];
     }
     return [];
   }
 
   async close(): Promise<void> {
-    if (this.pool) this.report(await this.pool.sync(), 'end');
+    if (!this.pool) return;
+    // A loop that ends holds no claim: whatever it claimed and did not record is given back.
+    for (const key of [...this.claimed.keys()]) {
+      this.claimed.delete(key);
+      await this.pool.release(key);
+    }
+    this.report(await this.pool.sync(), 'end');
   }
 }
 

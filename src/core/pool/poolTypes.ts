@@ -15,6 +15,8 @@ export interface PoolExperimentRow extends ExperimentRecord {
   /** `<participant>/<session>/<id>`: unique across participants. */
   poolId: string;
   platform: Platform;
+  /** The tree of `baseCommit`: the same code has the same tree for every participant. */
+  baseTree?: string;
 }
 
 /** This participant's re-measurement (or refusal) of another participant's row. */

@@ -167,7 +167,8 @@ export async function gitOk(cwd: string, args: string[], opts: Omit<GitOptions, 
 /**
  * git fetch / push / ls-remote against a pool remote: the hardening above, with exactly the
  * remote's protocol allowed (a planted `url.*.insteadOf` cannot switch transports), ssh pinned
- * to `ssh` from PATH and only SSH_AUTH_SOCK added to the environment. `remote` is also put on
+ * to `ssh` from PATH (or the user's GIT_SSH_COMMAND) and only SSH_AUTH_SOCK and GIT_SSH_COMMAND
+ * added to the environment. `remote` is also put on
  * the command line by the caller; it is checked here first.
  */
 export async function gitRemote(cwd: string, remote: string, args: string[], opts: GitOptions = {}): Promise<string> {
@@ -178,7 +179,11 @@ export async function gitRemote(cwd: string, remote: string, args: string[], opt
     throw new GitError((err as Error).message);
   }
   const config = [`protocol.${proto}.allow=always`, ...(proto === 'ssh' ? ['core.sshCommand=ssh -o BatchMode=yes'] : [])];
-  const env: Record<string, string> = proto === 'ssh' && process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {};
+  const env: Record<string, string> = {};
+  // ssh: the agent, and the user's own GIT_SSH_COMMAND (a key, a port, host-key options), both from
+  // the environment Ratchet was started with: never from the repository or a run.
+  if (proto === 'ssh' && process.env.SSH_AUTH_SOCK) env.SSH_AUTH_SOCK = process.env.SSH_AUTH_SOCK;
+  if (proto === 'ssh' && process.env.GIT_SSH_COMMAND) env.GIT_SSH_COMMAND = process.env.GIT_SSH_COMMAND;
   const r = await runGit(cwd, args, opts, { config, env });
   if (r.error && !(opts.allowFail && !(r.error instanceof GitTimeoutError))) throw r.error;
   return r.exitCode === 0 ? (opts.keepNewline ? r.stdout : r.stdout.replace(/\r?\n$/, '')) : '';

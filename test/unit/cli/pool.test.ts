@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/runCli';
@@ -7,7 +8,7 @@ import { cleanupTempDirs, fixtureRepo, tempDir } from '../../support/tempRepo';
 afterAll(cleanupTempDirs);
 
 const rowsOf = (bare: string, who: string) =>
-  execFileSync('git', ['cat-file', 'blob', `refs/ratchet/pool/p/${who}/ledger:rows.jsonl`], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; status?: string; of?: string; reason?: string; commit?: string });
+  execFileSync('git', ['grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/'], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; status?: string; of?: string; reason?: string; commit?: string });
 
 describe('ratchet run --pool: two loops on separate clones sharing one bare repository', () => {
   it('both publish every row under participant-prefixed ids, the ledgers converge, claims keep them from training the same change at once, and every pinned commit is on the remote', async () => {
@@ -54,5 +55,39 @@ describe('ratchet run --pool: two loops on separate clones sharing one bare repo
     expect(st.stdout).toMatch(new RegExp(`^ {2}alice: ${aliceExperiments} experiments, ${aliceKept} kept, best \\d`, 'm'));
     expect(st.stdout).toMatch(/^ {2}bob: \d+ experiments/m);
     console.log(`alice: ${alice.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 60)}`).join('\n  ')}\nbob: ${bob.map((r) => `${r.poolId.split('/')[2] ?? r.poolId} ${r.kind === 'verification' ? `verify ${r.of}` : r.status} ${(r.reason ?? '').slice(0, 90)}`).join('\n  ')}`);
+  });
+});
+
+describe('ratchet run --pool: adopting another participant\'s keep is an experiment', () => {
+  it('counts against --experiments: with -n 1 no adoption runs, with -n 3 one of the three experiments is the adoption', async () => {
+    const origin = fixtureRepo('quadratic');
+    const root = tempDir();
+    const bare = path.join(root, 'pool.git');
+    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
+    const clone = (n: string) => {
+      const c = path.join(root, n);
+      execFileSync('git', ['clone', '-q', bare, c]);
+      return c;
+    };
+    const ledger = (dir: string) => readFileSync(path.join(dir, '.ratchet', 'experiments.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; hypothesis: string; proposalMeta?: { poolAdopt?: string } });
+    const a = clone('a');
+    const ra = await runCli(['run', '-w', a, '--proposer', 'offline', '-n', '4', '--budget', '5s', '--pool', bare, '--participant', 'alice'], { timeoutMs: 240_000 });
+    expect(ra.code, ra.stderr).toBe(0);
+    // The precondition: alice kept something, so every later participant has a keep to adopt.
+    expect(rowsOf(bare, 'alice').filter((r) => r.kind !== 'verification' && r.status === 'kept').length).toBeGreaterThan(0);
+    const b = clone('b');
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '1', '--budget', '5s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    expect(rb.code, rb.stderr).toBe(0);
+    const bob = ledger(b).filter((r) => r.status !== 'baseline');
+    expect(bob, JSON.stringify(bob)).toHaveLength(1);
+    expect(bob[0]!.hypothesis).not.toMatch(/^adopt /);
+    const c = clone('c');
+    // One run at a time (no proposal written ahead), so the adoption queued after the baseline's sync starts at the next free turn.
+    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '3', '--no-pipeline', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000 });
+    expect(rc.code, rc.stderr).toBe(0);
+    const carol = ledger(c).filter((r) => r.status !== 'baseline');
+    expect(carol, JSON.stringify(carol)).toHaveLength(3);
+    // One of them is the adoption of alice's keep (it ran, or did not apply on a best that moved: an experiment either way).
+    expect(carol.filter((r) => /^adopt alice\//.test(r.hypothesis)), JSON.stringify(carol.map((r) => [r.status, r.hypothesis, (r as { reason?: string }).reason]))).toHaveLength(1);
   });
 });

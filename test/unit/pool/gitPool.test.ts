@@ -84,9 +84,28 @@ describe('GitPool over a shared bare repository (real git)', () => {
     const ids = (await a1.rows()).map((r) => r.poolId).sort();
     expect(ids).toEqual(['alice/m1/0001', 'alice/m2/0001']);
     // The remote's chain is a merge that has both histories.
-    const head = execFileSync('git', ['rev-parse', 'refs/ratchet/pool/p/alice/ledger'], { cwd: bare, encoding: 'utf8' }).trim();
-    const text = execFileSync('git', ['cat-file', 'blob', `${head}:rows.jsonl`], { cwd: bare, encoding: 'utf8' });
+    const head = execFileSync('git', ['rev-parse', 'refs/ratchet/pool/ledgers/alice'], { cwd: bare, encoding: 'utf8' }).trim();
+    const text = execFileSync('git', ['grep', '-h', '-e', '', head, '--', 'rows/'], { cwd: bare, encoding: 'utf8' });
     expect(text.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a ledger is stored in shards of 100 rows: all rows read back in order, and a new row leaves the full shards as they were', async () => {
+    const { bare, clones } = setup(2);
+    const a = pool(clones[0]!, bare, 'alice');
+    await a.append(Array.from({ length: 150 }, (_, i) => a.experimentRow({ ...row(String(i + 1).padStart(4, '0'), null, i), hypothesis: `try → ${i}` })));
+    expect((await a.sync()).ok).toBe(true);
+    const ls = (ref: string) => execFileSync('git', ['ls-tree', '-r', ref], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/));
+    const before = ls('refs/ratchet/pool/ledgers/alice');
+    expect(before.map((x) => x[3])).toEqual(['rows/00000.jsonl', 'rows/00001.jsonl']);
+    await a.addExperiment(row('0151', null, 151));
+    await a.sync();
+    const after = ls('refs/ratchet/pool/ledgers/alice');
+    expect(after[0]![2]).toBe(before[0]![2]);
+    expect(after[1]![2]).not.toBe(before[1]![2]);
+    const b = pool(clones[1]!, bare, 'bob');
+    await b.sync();
+    const ids = (await b.rows()).map((r) => r.poolId);
+    expect(ids).toEqual(Array.from({ length: 151 }, (_, i) => `alice/s1/${String(i + 1).padStart(4, '0')}`));
   });
 
   it('remote unreachable: rows pile up locally, sync reports offline, and the first sync that reaches the remote pushes them all', async () => {
@@ -189,7 +208,7 @@ describe('a participant killed (kill -9 of its process group) mid-push', () => {
       await closed;
       clearTimeout(timer);
       const refs = remoteRefs(bare);
-      const ledger = refs.find((r) => r.split(' ')[0]!.endsWith('/ledger'));
+      const ledger = refs.find((r) => r.split(' ')[0]!.startsWith('refs/ratchet/pool/ledgers/'));
       const exps = refs.filter((r) => r.includes('/exp/'));
       outcomes.push(`${delayMs} ms: ${ledger ? 'complete' : 'as it was'}`);
       // All or nothing: the ledger ref is there exactly when all four commits are.

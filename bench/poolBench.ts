@@ -1,0 +1,396 @@
+// npm run bench:pool, part (a) (node scripts/run-ts.mjs bench/poolBench.ts): two participants
+// sharing a pool against two independent loops, on the search benchmark's landscape
+// (bench/searchBench.ts: its landscape, true metric, corpus effects and corpus noise, imported from
+// there), many seeded sessions. Part (b), on the reference trainer with real `ratchet run --pool`
+// processes, is bench/poolTrainer.mjs; `npm run bench:pool` runs both.
+//
+// What the model does, step for step as the real pool does (docs/pool.md):
+// - Each participant is a greedy loop: it grows its own best with one change not yet tried on that
+//   code (the follow-up of a pair's first change with probability 0.3, as in the search bench),
+//   and decides with the search bench's keep rule (screened out on one run at or below the best's
+//   mean, else re-run up to 3 runs and kept when the mean beats the best's by more than 1 standard
+//   error of the difference; σ pooled from its own repeated runs).
+// - The two participants run one experiment each per round, at the same time; a round's rows reach
+//   the other participant at the sync after it (the real loop syncs at every experiment boundary).
+// - Shared history: a participant does not propose a change that any participant already ran on the
+//   same code (the real duplicate check, on the same base tree); each such redraw is counted as a
+//   duplicate avoided by history.
+// - Claims: both propose at once; the second to claim the same change on the same code is refused
+//   and writes another proposal (counted as a duplicate avoided by claims; a refused claim trains
+//   nothing).
+// - Adoption only after re-measure: when the other participant's kept row claims a better metric
+//   than this participant's best, this participant's next experiment re-measures that code on its
+//   own runs with its own keep rule (an experiment, 1 to 3 runs); only a keep moves its best. The
+//   other participant's claimed metric is never used for a decision.
+// - The independent loops are the same two participants with no pool: same seeds, nothing shared.
+// Experiments are counted per participant and include adoptions (they occupy the accelerator
+// like any experiment).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { updateBenchReadme } from './benchReadme';
+import { corpusFile, corpusModel, readCorpus } from './keepCorpus';
+import { BUDGET_NAME, FEATURES, landscape, truth, type Landscape } from './searchBench';
+import { pooledVariance } from '../src/core/loop/keepRules/stats';
+import { rng } from '../test/fixtures/trainers/noisySim';
+
+export const POOL_BUDGET = 60;
+const SESSIONS = 1000;
+const PARTICIPANTS = 2;
+const FOLLOW_P = 0.3;
+/** Targets: one independent loop's mean true metric after this many experiments. */
+const TARGET_AT = [20, 40, 60];
+
+interface Node {
+  set: Set<number>;
+  added: number[];
+  runs: number[];
+}
+
+interface Row {
+  who: number;
+  round: number;
+  /** `<code>|<change>`: the same change on the same code. */
+  key: string;
+  kept: boolean;
+  /** The mean its participant measured (what a row claims). */
+  mean: number | null;
+  node: Node | null;
+}
+
+const codeKey = (s: ReadonlySet<number>) => [...s].sort((a, b) => a - b).join(',');
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+class Participant {
+  nodes: Node[] = [];
+  best: Node;
+  /** Keys this participant knows were run (own, and with a pool the others' as of the last sync). */
+  known = new Set<string>();
+  own = new Set<string>();
+  verified = new Set<Row>();
+  runs = 0;
+  curve: number[] = [];
+  runCurve: number[] = [];
+  adoptions = 0;
+  adoptionsKept = 0;
+  readonly r: () => number;
+
+  constructor(
+    readonly who: number,
+    readonly L: Landscape,
+    readonly noise: number[],
+    seed: number,
+  ) {
+    this.r = rng(seed * 7919 + who * 613 + 17);
+    const base: Node = { set: new Set(), added: [], runs: [] };
+    for (let i = 0; i < 3; i++) base.runs.push(this.measure(base.set));
+    this.nodes.push(base);
+    this.best = base;
+    this.curve.push(truth(L, base.set));
+    this.runCurve.push(this.runs);
+  }
+
+  measure(set: Set<number>): number {
+    this.runs++;
+    return truth(this.L, set) + this.noise[Math.floor(this.r() * this.noise.length)];
+  }
+
+  sigma(): number {
+    const { variance, df } = pooledVariance(this.nodes.filter((n) => n.runs.length > 1).map((n) => n.runs));
+    return df > 0 ? Math.sqrt(variance) : 1;
+  }
+
+  /** The search bench's keep rule against this participant's best. */
+  judge(set: Set<number>): { runs: number[]; keep: boolean } {
+    const cand = [this.measure(set)];
+    const bestMean = mean(this.best.runs);
+    if (cand[0] <= bestMean) return { runs: cand, keep: false };
+    const s = this.sigma();
+    while (cand.length < 3) cand.push(this.measure(set));
+    return { runs: cand, keep: mean(cand) - bestMean > s * Math.sqrt(1 / cand.length + 1 / this.best.runs.length) };
+  }
+
+  /** The proposer model: one change not yet tried on the best's code; `avoid` (claimed by others) and known keys are skipped. */
+  propose(avoid: Set<string>, stats: Stats, pooled: boolean): number {
+    const code = codeKey(this.best.set);
+    const outside = Array.from({ length: FEATURES }, (_, i) => i).filter((f) => !this.best.set.has(f));
+    const untriedByMe = outside.filter((f) => !this.own.has(`${code}|${f}`));
+    let choices = untriedByMe.length ? untriedByMe : outside;
+    const follow = this.L.pairs.find(([a, b]) => this.best.added.includes(a) && choices.includes(b));
+    let pick = follow && this.r() < FOLLOW_P ? follow[1] : choices[Math.floor(this.r() * choices.length)]!;
+    // With a pool: a draw that someone else already ran on this code (history) or is training now
+    // (a claim) is refused and drawn again, while something else is left to draw.
+    for (;;) {
+      const k = `${code}|${pick}`;
+      const byHistory = pooled && this.known.has(k) && !this.own.has(k);
+      const byClaim = avoid.has(k);
+      if (!byHistory && !byClaim) return pick;
+      choices = choices.filter((f) => f !== pick && !this.known.has(`${code}|${f}`) && !avoid.has(`${code}|${f}`));
+      if (choices.length === 0) return pick; // everything was tried: a duplicate is all there is
+      if (byClaim) stats.claimRefusals++;
+      else stats.historyAvoided++;
+      pick = choices[Math.floor(this.r() * choices.length)]!;
+    }
+  }
+
+  record(round: number, set: Set<number>, key: string, judged: { runs: number[]; keep: boolean } | null, added: number[]): Row {
+    const node: Node | null = judged ? { set, added, runs: judged.runs } : null;
+    if (node) this.nodes.push(node);
+    if (node && judged!.keep) this.best = node;
+    this.own.add(key);
+    this.known.add(key);
+    return { who: this.who, round, key, kept: !!judged?.keep, mean: judged ? mean(judged.runs) : null, node };
+  }
+
+  mark(): void {
+    this.curve.push(truth(this.L, this.best.set));
+    this.runCurve.push(this.runs);
+  }
+}
+
+interface Stats {
+  historyAvoided: number;
+  claimRefusals: number;
+  /** Experiments that ran a change another participant had already run on the same code. */
+  duplicatesRun: number;
+  /** Experiments that ran a change anyone (itself included) had already run on the same code: every change on that code had been tried. */
+  repeats: number;
+  adoptions: number;
+  adoptionsKept: number;
+}
+
+interface SessionOut {
+  curves: number[][];
+  runCurves: number[][];
+  stats: Stats;
+}
+
+function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean): SessionOut {
+  const ps = Array.from({ length: PARTICIPANTS }, (_, i) => new Participant(i, L, noise, seed));
+  const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsKept: 0 };
+  const rows: Row[] = [];
+  const ranBy = new Map<string, Set<number>>();
+  for (let round = 1; round <= POOL_BUDGET; round++) {
+    const claims = new Set<string>();
+    const fresh: Row[] = [];
+    // Who claims first alternates, as two loops' timings would.
+    const order = ps.map((_, i) => (i + round) % ps.length);
+    for (const i of order) {
+      const p = ps[i]!;
+      const adopt = pooled ? adoptionCandidate(p, rows) : null;
+      let set: Set<number>;
+      let added: number[];
+      let key: string;
+      if (adopt) {
+        p.verified.add(adopt);
+        stats.adoptions++;
+        set = new Set(adopt.node!.set);
+        added = adopt.node!.added;
+        key = `${codeKey(p.best.set)}|adopt ${codeKey(set)}`;
+      } else {
+        const f = p.propose(pooled ? claims : new Set(), stats, pooled);
+        set = new Set([...p.best.set, f]);
+        added = [f];
+        key = `${codeKey(p.best.set)}|${f}`;
+        if (pooled) claims.add(key);
+        const others = ranBy.get(key);
+        if (others && [...others].some((w) => w !== i)) stats.duplicatesRun++;
+        if (others) stats.repeats++;
+        ranBy.set(key, new Set([...(others ?? []), i]));
+      }
+      const crashed = [...set].some((f) => L.bugs.has(f));
+      let judged: { runs: number[]; keep: boolean } | null = null;
+      if (crashed) p.runs++;
+      else judged = p.judge(set);
+      if (adopt && judged?.keep) stats.adoptionsKept++;
+      fresh.push(p.record(round, set, key, judged, added));
+    }
+    for (const p of ps) p.mark();
+    rows.push(...fresh);
+    // The sync after the round: everyone's rows reach everyone.
+    if (pooled) for (const p of ps) for (const r of fresh) p.known.add(r.key);
+  }
+  return { curves: ps.map((p) => p.curve), runCurves: ps.map((p) => p.runCurve), stats };
+}
+
+/** The other participants' best kept row that claims to beat this participant's best, not yet re-measured here. */
+function adoptionCandidate(p: Participant, rows: Row[]): Row | null {
+  const mine = mean(p.best.runs);
+  let best: Row | null = null;
+  for (const r of rows) {
+    if (r.who === p.who || !r.kept || r.mean === null || !r.node || p.verified.has(r)) continue;
+    if (r.mean <= mine || codeKey(r.node.set) === codeKey(p.best.set)) continue;
+    if (!best || r.mean > best.mean!) best = r;
+  }
+  return best;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+export interface PoolBenchResult {
+  sessions: number;
+  budget: number;
+  /** Mean over sessions and participants of one independent loop's best (true metric, σ above baseline) after each experiment. */
+  independentCurve: number[];
+  /** Mean over sessions of the better of the two independent loops after each experiment. */
+  independentBestOfTwoCurve: number[];
+  /** Mean over sessions of the pool's best (the better participant's own best) after each experiment per participant. */
+  poolCurve: number[];
+  /** Mean over sessions and participants of each pool participant's own best. */
+  poolParticipantCurve: number[];
+  targets: {
+    at: number;
+    target: number;
+    independent: number | null;
+    independentBestOfTwo: number | null;
+    pool: number | null;
+    poolEveryParticipant: number | null;
+    /** pool / independent (experiments per participant). */
+    ratio: number | null;
+    /** Runs per participant (re-runs and adoptions included) by then: independent, pool. */
+    runsIndependent: number | null;
+    runsPool: number | null;
+  }[];
+  /** Per session and participant, over the whole budget. */
+  perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsKept: number; runsPool: number; runsIndependent: number };
+}
+
+export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
+  const model = corpusModel(readCorpus(), BUDGET_NAME);
+  const noise = model.residuals.map((x) => x / model.sigma);
+  const effects = model.effects.map((e) => e.effect / model.sigma);
+  const ind: SessionOut[] = [];
+  const pool: SessionOut[] = [];
+  for (let s = 1; s <= sessions; s++) {
+    // The same landscapes as the search bench's sessions.
+    const L = landscape(rng(s * 104729 + 3), effects);
+    ind.push(simulate(L, noise, s, false));
+    pool.push(simulate(L, noise, s, true));
+  }
+  const n = POOL_BUDGET + 1;
+  const avg = (f: (o: SessionOut, i: number) => number, outs: SessionOut[]) => Array.from({ length: n }, (_, i) => outs.reduce((x, o) => x + f(o, i), 0) / outs.length);
+  const independentCurve = avg((o, i) => mean(o.curves.map((c) => c[i]!)), ind);
+  const independentBestOfTwoCurve = avg((o, i) => Math.max(...o.curves.map((c) => c[i]!)), ind);
+  const poolCurve = avg((o, i) => Math.max(...o.curves.map((c) => c[i]!)), pool);
+  const poolParticipantCurve = avg((o, i) => mean(o.curves.map((c) => c[i]!)), pool);
+  const runsInd = avg((o, i) => mean(o.runCurves.map((c) => c[i]!)), ind);
+  const runsPool = avg((o, i) => mean(o.runCurves.map((c) => c[i]!)), pool);
+  const reach = (curve: number[], t: number) => {
+    const i = curve.findIndex((m) => m >= t - 1e-12);
+    return i < 0 ? null : i;
+  };
+  const targets = TARGET_AT.map((at) => {
+    const target = independentCurve[at]!;
+    const i = reach(independentCurve, target);
+    const p = reach(poolCurve, target);
+    return {
+      at,
+      target: round3(target),
+      independent: i,
+      independentBestOfTwo: reach(independentBestOfTwoCurve, target),
+      pool: p,
+      poolEveryParticipant: reach(poolParticipantCurve, target),
+      ratio: i !== null && p !== null && i > 0 ? round3(p / i) : null,
+      runsIndependent: i === null ? null : Math.round(runsInd[i]! * 10) / 10,
+      runsPool: p === null ? null : Math.round(runsPool[p]! * 10) / 10,
+    };
+  });
+  const per = (f: (o: SessionOut) => number, outs: SessionOut[]) => Math.round((outs.reduce((x, o) => x + f(o), 0) / outs.length / PARTICIPANTS) * 100) / 100;
+  return {
+    sessions,
+    budget: POOL_BUDGET,
+    independentCurve: independentCurve.map(round3),
+    independentBestOfTwoCurve: independentBestOfTwoCurve.map(round3),
+    poolCurve: poolCurve.map(round3),
+    poolParticipantCurve: poolParticipantCurve.map(round3),
+    targets,
+    perParticipant: {
+      historyAvoided: per((o) => o.stats.historyAvoided, pool),
+      claimRefusals: per((o) => o.stats.claimRefusals, pool),
+      duplicatesRunPool: per((o) => o.stats.duplicatesRun, pool),
+      duplicatesRunIndependent: per((o) => o.stats.duplicatesRun, ind),
+      repeatsPool: per((o) => o.stats.repeats, pool),
+      repeatsIndependent: per((o) => o.stats.repeats, ind),
+      adoptions: per((o) => o.stats.adoptions, pool),
+      adoptionsKept: per((o) => o.stats.adoptionsKept, pool),
+      runsPool: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), pool),
+      runsIndependent: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), ind),
+    },
+  };
+}
+
+export function landscapeSource(): string {
+  const model = corpusModel(readCorpus(), BUDGET_NAME);
+  return `simulated landscape of bench/searchBench.ts (main scenario) with effects and run-to-run noise from the corpus of real runs (${path.relative(process.cwd(), corpusFile())}, budget ${BUDGET_NAME}: ${model.effects.length} effect groups, ${model.residuals.length} seed-repeat residuals); two greedy participants, pool model of bench/poolBench.ts`;
+}
+
+const RESULTS = path.join(__dirname, '..', 'bench', 'poolResults.json');
+
+/** Writes one part (`landscape` or `trainer`) of bench/poolResults.json, keeps the other, and rewrites the README section. */
+export function writePoolResults(part: 'landscape' | 'trainer' | 'fetch', value: unknown): void {
+  const file = existsSync(RESULTS) ? RESULTS : path.join(process.cwd(), 'bench', 'poolResults.json');
+  const all = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
+  all[part] = value;
+  writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
+  updateBenchReadme('Pool', readmeSection(all as { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }));
+}
+
+type LandscapeOut = PoolBenchResult & { date: string; source: string };
+interface TrainerOut {
+  date: string;
+  source: string;
+  /** What was learned from these sessions, written by hand after looking at them. */
+  notes?: string;
+  sessions: { session: number; seed: number; experiments: number; steps: number; target: number; toTargetIndependent: number | null; toTargetPool: number | null; ratio: number | null; independentDuplicates: number; minutes: number; independent: { participant: string; trained: number; kept: number; avoided: number }[]; pool: { participant: string; trained: number; kept: number; avoided: number; adoptions: number; adoptionsKept: number; verificationsFlagged: number }[] }[];
+}
+
+function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }): string {
+  const F = 'bench/poolResults.json';
+  const parts: string[] = [];
+  const L = all.landscape;
+  if (L) {
+    const head = L.targets.find((t) => t.at === L.budget)!;
+    const pass = head.ratio !== null && head.ratio <= 0.6;
+    const k = L.targets.findIndex((t) => t === head);
+    const pp = L.perParticipant;
+    parts.push(
+      `\`npm run bench:pool\` (bench/poolBench.ts, part a), ${L.date}. Data source: ${L.source}. ${L.sessions} seeded sessions (the search bench's landscapes), ${L.budget} experiments per participant. Two participants sharing a pool (shared history, claims, adoption of the other's keep only after re-measuring it here with this loop's keep rule, which costs an experiment) against the same two participants as independent loops (same seeds, nothing shared). The target is one independent loop's mean true metric after N experiments; "experiments per participant" counts adoptions (re-measures) as experiments.`,
+      `**Target = one independent loop's mean after ${L.budget} experiments (${head.target.toFixed(2)}σ<!-- fig: ${F} landscape.targets[${k}].target -->): the pool reaches it after ${head.pool}<!-- fig: ${F} landscape.targets[${k}].pool --> experiments per participant, ${head.ratio?.toFixed(2)}×<!-- fig: ${F} landscape.targets[${k}].ratio --> of one independent loop's ${head.independent} (target ≤ 0.6×): ${pass ? 'PASS' : 'FAIL'}.** ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).length ? `At ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).map((t) => `the ${t.at}-experiment target (${t.ratio?.toFixed(2) ?? '—'}×)`).join(' and ')} the ratio is above 0.6: early on, each participant's first keeps are ones the other finds too, and an adoption costs a re-measure before it helps.` : 'At every target in the table the ratio is at most 0.6.'}`,
+      ['| target (one loop\'s mean after) | σ above baseline | one independent loop | better of two independent loops | pool (better participant) | pool (mean participant) | pool / one loop | runs per participant by then: one loop / pool |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...L.targets.map((t, i) => `| ${t.at} experiments | ${t.target.toFixed(2)} | ${t.independent ?? '—'} | ${t.independentBestOfTwo ?? '—'} | ${t.pool ?? '—'} | ${t.poolEveryParticipant ?? '—'} | ${t.ratio === null ? '—' : t.ratio.toFixed(2) + '×'}<!-- fig: ${F} landscape.targets[${i}].ratio --> | ${t.runsIndependent ?? '—'} / ${t.runsPool ?? '—'} |`)].join('\n'),
+      `Duplicates, per participant over ${L.budget} experiments: shared history turned away ${pp.historyAvoided.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.historyAvoided --> proposals that the other participant had already run on the same code, and claims ${pp.claimRefusals.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.claimRefusals --> that it was training at that moment. As independent loops the same participants ran ${pp.duplicatesRunIndependent.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunIndependent --> changes the other had already run (they rarely share a best, so they rarely meet). In the pool, ${pp.duplicatesRunPool.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunPool --> experiments per participant still re-ran a change the other had run: only when every single change on that code had been tried by someone (the greedy proposer model has nothing else to write there; two participants on one best exhaust it twice as fast). Adoptions: ${pp.adoptions.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptions --> re-measures per participant, ${pp.adoptionsKept.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptionsKept --> of them kept here.`,
+    );
+  }
+  const T = all.trainer;
+  if (T) {
+    parts.push(
+      `Part b, on the reference trainer (bench/poolTrainer.ts), ${T.date}. Data source: ${T.source}. ${T.sessions.length} session${T.sessions.length === 1 ? '' : 's'}, reported as they came out; the target is the first independent loop's final best val_bpb, and "to target" counts trained experiments (adoptions included; refused duplicates and claims train nothing and are not counted).`,
+      ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${s.minutes} |`)].join('\n'),
+      ...(T.notes ? [T.notes] : []),
+      `A couple of short sessions on a shared 2-core machine are anecdotes, not a measurement of the ratio: the offline proposer is deterministic given its seed and history length, so two independent loops with the same seed propose the same changes in the same order (the duplicates column), while in the pool the second participant sees the first's rows and writes something else.`,
+    );
+  }
+  const X = all.fetch;
+  if (X) {
+    parts.push(
+      `Part c, one sync's fetch as the pool grows (bench/poolFetch.ts), ${X.date}. Data source: ${X.source}. "Before": the refspec a sync used until now (everything under \`refs/ratchet/pool/\`); "now": ledgers (under their own prefix, \`refs/ratchet/pool/ledgers/\`), claims and the participant's own experiment refs. "Steady" is the next fetch after one participant published one more row. Times are wall clock on a shared 2-vCPU machine, local disk, no network.`,
+      ['| participants × experiments each | refs on the remote | refspec | first fetch: ms / refs listed / advertisement / pack | steady fetch: ms / advertisement / pack |', '|---|---:|---|---|---|', ...X.rows.map((r, i) => `| ${r.participants} × ${r.experimentsEach} | ${r.refs} | ${r.layout} | ${r.first.ms}<!-- fig: ${F} fetch.rows[${i}].first.ms --> ms / ${r.first.refsAdvertised} / ${kb(r.first.advertBytes)} / ${kb(r.first.packBytes)} | ${r.steady.ms}<!-- fig: ${F} fetch.rows[${i}].steady.ms --> ms / ${kb(r.steady.advertBytes)} / ${kb(r.steady.packBytes)} |`)].join('\n'),
+    );
+  }
+  return parts.join('\n\n');
+}
+
+const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+
+interface FetchOut {
+  date: string;
+  source: string;
+  rows: { participants: number; experimentsEach: number; refs: number; layout: string; first: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number }; steady: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number } }[];
+}
+
+if (process.argv[1]?.endsWith('poolBench.ts')) {
+  const t0 = Date.now();
+  const res = runPoolBench();
+  const out = { date: new Date().toISOString().slice(0, 10), source: landscapeSource(), ...res };
+  writePoolResults('landscape', out);
+  console.log(JSON.stringify({ targets: res.targets, perParticipant: res.perParticipant }, null, 2));
+  console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote bench/poolResults.json and the Pool section of bench/README.md`);
+}

@@ -1,0 +1,179 @@
+// npm run bench:pool, part (b) (node scripts/run-ts.mjs bench/poolTrainer.ts [sessions] [experiments] [steps]):
+// two participants sharing a pool against two independent loops on the reference trainer
+// (train/, Debian's torch via /usr/bin/python3), with real `ratchet run --pool` processes (dist/cli.js,
+// offline proposer) against a local bare repository. Each session: `ratchet init`, the config's
+// seed set to 1337 + session (committed), a bare clone as the pool, four clones: two independent
+// loops run side by side, then two pool participants side by side. Every figure comes from the
+// ledgers the processes wrote (.ratchet/experiments.jsonl) and the pool's ledger refs.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { writePoolResults } from './poolBench';
+
+const ROOT = path.join(__dirname, '..');
+// RATCHET_BENCH_CLI: a frozen copy of dist/cli.js, so that a rebuild while the bench runs does not change what it measures.
+const CLI = process.env.RATCHET_BENCH_CLI ?? path.join(process.cwd(), 'dist', 'cli.js');
+
+interface Row {
+  id: string;
+  status: string;
+  metric: number | null;
+  reason?: string;
+  proposalMeta?: Record<string, unknown>;
+}
+
+function cli(args: string[], logFile: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, RATCHET_THREADS: '1' };
+    delete env.ANTHROPIC_API_KEY;
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      writeFileSync(logFile, log);
+      resolve(code);
+    });
+  });
+}
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+function ledger(ws: string): Row[] {
+  return readFileSync(path.join(ws, '.ratchet', 'experiments.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Row);
+}
+
+/** A row that trained: not the baseline, and not refused before a run (duplicate, claim, edit that does not apply). */
+const trained = (r: Row) => r.status !== 'baseline' && (r.status === 'kept' || r.status === 'discarded' || r.status === 'crashed' || r.status === 'killed');
+const avoided = (r: Row) => /duplicate of|is training the same change/.test(r.reason ?? '');
+
+/** The best metric (minimize) after each trained experiment, index 0 the baseline. */
+function curve(rows: Row[]): number[] {
+  const base = rows.find((r) => r.status === 'baseline');
+  let best = base?.metric ?? Infinity;
+  const out = [best];
+  for (const r of rows.filter(trained)) {
+    if (r.status === 'kept' && r.metric !== null && r.metric < best) best = r.metric;
+    out.push(best);
+  }
+  return out;
+}
+
+const at = (c: number[], i: number) => c[Math.min(i, c.length - 1)]!;
+const reach = (c: number[], target: number) => {
+  const i = c.findIndex((m) => m <= target + 1e-12);
+  return i < 0 ? null : i;
+};
+
+export interface TrainerSession {
+  session: number;
+  seed: number;
+  experiments: number;
+  steps: number;
+  independent: { participant: string; trained: number; kept: number; avoided: number; curve: number[]; exit: number | null }[];
+  pool: { participant: string; trained: number; kept: number; avoided: number; adoptions: number; adoptionsKept: number; verificationsFlagged: number; curve: number[]; exit: number | null }[];
+  /** One independent loop's final best (the better-reaching of the two is not used: the target is one loop's). */
+  target: number;
+  /** Trained experiments for the first independent loop to reach the target (its final best), and for the pool (the better participant's best). */
+  toTargetIndependent: number | null;
+  toTargetPool: number | null;
+  ratio: number | null;
+  /** Experiments of independent loop 2 that repeated a change loop 1 had run on the same base commit (what a pool would refuse). */
+  independentDuplicates: number;
+  minutes: number;
+}
+
+async function session(s: number, experiments: number, steps: number): Promise<TrainerSession> {
+  const t0 = Date.now();
+  const root = mkdtempSync(path.join(tmpdir(), 'ratchet-poolbench-'));
+  try {
+    const ws = path.join(root, 'init');
+    if ((await cli(['init', ws], path.join(root, 'init.log'))) !== 0) throw new Error(readFileSync(path.join(root, 'init.log'), 'utf8'));
+    const seed = 1337 + s;
+    const cfgFile = path.join(ws, 'ratchet.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    cfg.seed = seed;
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
+    git(ws, 'add', 'ratchet.json');
+    git(ws, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', 'commit', '-q', '-m', `seed ${seed}`);
+    const bare = path.join(root, 'pool.git');
+    git(root, 'clone', '-q', '--bare', ws, bare);
+    const clone = (n: string) => {
+      const d = path.join(root, n);
+      git(root, 'clone', '-q', bare, d);
+      return d;
+    };
+    const args = (dir: string) => ['run', '-w', dir, '--proposer', 'offline', '-n', String(experiments), '--budget', `${steps}steps`, '--search', 'greedy'];
+    const ind = ['solo1', 'solo2'].map(clone);
+    const indExit = await Promise.all(ind.map((d, i) => cli(args(d), path.join(root, `solo${i + 1}.log`))));
+    const pl = ['alice', 'bob'].map(clone);
+    const poolExit = await Promise.all(pl.map((d, i) => cli([...args(d), '--pool', bare, '--participant', ['alice', 'bob'][i]!], path.join(root, `${['alice', 'bob'][i]}.log`))));
+    const indRows = ind.map(ledger);
+    const poolRows = pl.map(ledger);
+    const indCurves = indRows.map(curve);
+    const poolCurves = poolRows.map(curve);
+    const target = at(indCurves[0]!, Infinity);
+    const toInd = reach(indCurves[0]!, target);
+    const n = Math.max(...poolCurves.map((c) => c.length));
+    const poolBest = Array.from({ length: n }, (_, i) => Math.min(...poolCurves.map((c) => at(c, i))));
+    const toPool = reach(poolBest, target);
+    // Same change on the same base commit: both independent loops start from the same commit.
+    const sig = (r: Row & { diffSignature?: string; baseCommit?: string }) => `${r.baseCommit}|${r.diffSignature}`;
+    const ran1 = new Set((indRows[0] as (Row & { diffSignature?: string; baseCommit?: string })[]).filter(trained).map(sig));
+    const independentDuplicates = (indRows[1] as (Row & { diffSignature?: string; baseCommit?: string })[]).filter(trained).filter((r) => ran1.has(sig(r))).length;
+    const poolLedger = (who: string) => git(bare, 'grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; of?: string; reproduced?: boolean; sameDevice?: boolean });
+    return {
+      session: s,
+      seed,
+      experiments,
+      steps,
+      independent: ind.map((_, i) => ({ participant: `solo${i + 1}`, trained: indRows[i]!.filter(trained).length, kept: indRows[i]!.filter((r) => r.status === 'kept').length, avoided: indRows[i]!.filter(avoided).length, curve: indCurves[i]!, exit: indExit[i]! })),
+      pool: pl.map((_, i) => {
+        const rows = poolRows[i]!;
+        const adoptions = rows.filter((r) => typeof r.proposalMeta?.poolAdopt === 'string' && trained(r));
+        const who = ['alice', 'bob'][i]!;
+        return {
+          participant: who,
+          trained: rows.filter(trained).length,
+          kept: rows.filter((r) => r.status === 'kept').length,
+          avoided: rows.filter(avoided).length,
+          adoptions: adoptions.length,
+          adoptionsKept: adoptions.filter((r) => r.status === 'kept').length,
+          verificationsFlagged: poolLedger(who).filter((v) => v.kind === 'verification' && v.sameDevice && !v.reproduced).length,
+          curve: poolCurves[i]!,
+          exit: poolExit[i]!,
+        };
+      }),
+      target,
+      toTargetIndependent: toInd,
+      toTargetPool: toPool,
+      ratio: toInd && toPool !== null ? Math.round((toPool / toInd) * 1000) / 1000 : null,
+      independentDuplicates,
+      minutes: Math.round((Date.now() - t0) / 600) / 100,
+    };
+  } finally {
+    if (!process.env.RATCHET_BENCH_KEEP) rmSync(root, { recursive: true, force: true });
+    else console.log(`kept ${root}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const [sessions = 2, experiments = 6, steps = 60] = process.argv.slice(2).map(Number);
+  const out: TrainerSession[] = [];
+  for (let s = 1; s <= sessions; s++) {
+    const r = await session(s, experiments, steps);
+    console.log(JSON.stringify(r));
+    out.push(r);
+  }
+  const machine = `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores, CPU torch (/usr/bin/python3), RATCHET_THREADS=1`;
+  writePoolResults('trainer', {
+    date: new Date().toISOString().slice(0, 10),
+    source: `real ratchet run processes (dist/cli.js, offline proposer, --search greedy) on the reference trainer (train/, ${steps} steps a run) against a local bare repository; ${machine}; bench/poolTrainer.ts`,
+    sessions: out,
+  });
+}
+
+void ROOT;
+if (process.argv[1]?.endsWith('poolTrainer.ts')) void main();
