@@ -76,14 +76,27 @@ describe('gap fills are not experiments (issue 14)', () => {
     return reduceLoop(s, { type: 'phase', phase: 'proposing', id: 'e0002' }, now);
   }
 
-  it('reduceLoop: a fill is not a run on the status bar, the phase stays proposing', () => {
+  it('reduceLoop: a fill is not a run, the phase stays proposing; the status bar names it as a fill, never as training', () => {
     const before = proposing();
     let s = reduceLoop(before, fill, now);
-    expect(s).toEqual(before);
+    expect({ ...s, fills: {} }).toEqual(before);
     expect(s.runs).toEqual({});
-    expect(statusText(s, now).text).toContain('proposing');
+    expect(Object.values(s.fills)).toEqual([{ of: 'e0001', seed: 43, startedAt: now - 5_000, budgetSeconds: 60 }]);
+    const text = statusText(s, now);
+    expect(text.text).toBe('$(sync~spin) Ratchet: proposing · filling: re-run of e0001 0:05 of 1:00 · best 2');
+    expect(text.text).not.toMatch(/training/);
+    expect(text.tooltip).toContain('re-runs the best (e0001, seed 43)');
+    // in review, the fill is what the accelerator does meanwhile
+    const reviewing = { ...s, phase: 'reviewing' as const, reviewId: 'e0002', reviewStartedAt: now - 3_000, reviewDeadline: null };
+    expect(statusText(reviewing, now).text).toBe('$(eye) Ratchet: reviewing 3 s · filling: re-run of e0001 0:05 of 1:00 · best 2');
     s = reduceLoop(s, { type: 'fill-ended', of: 'e0001', commit: 'abc', seed: 43, status: 'preempted', metric: null }, now);
     expect(s).toEqual(before);
+    expect(statusText(s, now).text).toBe('$(sync~spin) Ratchet: proposing · best 2');
+    // an experiment's run takes the status bar's place; the session's end clears fills
+    s = reduceLoop(reduceLoop(s, fill, now), { type: 'run-started', id: 'e0002', commit: 'c', budgetSeconds: 60, startedAt: now - 1_000 }, now);
+    expect(statusText(s, now).text).toMatch(/training 0:01 of 1:00/);
+    expect(statusText(s, now).text).not.toContain('filling');
+    expect(reduceLoop(s, { type: 'phase', phase: 'done', id: null }, now).fills).toEqual({});
   });
 
   it('vetoTarget: while a fill runs, the experiment being proposed; never the fill\'s best', () => {

@@ -210,7 +210,7 @@ suite('loop in the real extension host', function () {
       const id = (ready as { id: string }).id;
       // While the fill trained: no run on the status bar, nothing to review yet.
       assert.deepEqual(whileFilling!.runs, []);
-      assert.match(whileFilling!.status, /proposing/);
+      assert.match(whileFilling!.status, /proposing · filling: re-run of e\d+/);
       assert.doesNotMatch(whileFilling!.status, /training/);
       const started = await waitFor('its run', () => rec.events.find((e) => e.type === 'run-started' && e.id === id), 20_000);
       // No 60 s countdown (a fill is not an experiment training), and the fill gave the accelerator up first.
