@@ -32,6 +32,7 @@ import type { RatchetConfig } from '../src/core/config/configTypes';
 import { ResearchLoop } from '../src/core/loop/researchLoop';
 import { ratchetPaths } from '../src/core/store/ratchetPaths';
 import { ClaudeProposer } from '../src/core/proposers/claude/claudeProposer';
+import { mulberry32 } from '../src/core/proposers/offline/offlineProposer';
 import type { SchedulePolicy } from '../src/core/loop/proposalQueue';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -90,17 +91,8 @@ const standin: TrainerKind = {
   config: { command: [PY, 'train.py'], editable: ['train.py'], protected: [], metric: { name: 'val_bpb', goal: 'minimize' }, output: 'ratchet' },
 };
 
-/** A seeded PRNG (mulberry32): the same proposals in every run of the bench. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (the offline proposer's mulberry32): the same proposals in every run of the bench. */
+const prng = mulberry32;
 
 // ---------------------------------------------------------------------------------------------
 // Busy time from the processes.

@@ -45,3 +45,14 @@ export interface NoiseEvidence {
   /** The best's noise was first measured (re-runs of the baseline) in this decision. */
   calibrated?: boolean;
 }
+
+/** The seeds → metrics of an evidence side (`runs`), as a map; anything malformed is left out. */
+export function runsFromObject(o: unknown): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!o || typeof o !== 'object') return out;
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+    const s = Number(k);
+    if (Number.isInteger(s) && typeof v === 'number' && Number.isFinite(v)) out.set(s, v);
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from './keepPolicy';
-import type { NoiseEvidence } from './noiseEvidence';
+import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
 import { mean, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
@@ -78,15 +78,6 @@ type Runs = Map<number, number>;
 const fmt = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 const runsObject = (runs: Runs) => Object.fromEntries([...runs].sort((a, b) => a[0] - b[0]).map(([s, m]) => [String(s), m]));
 
-function runsFromObject(o: unknown): Runs {
-  const out: Runs = new Map();
-  if (!o || typeof o !== 'object') return out;
-  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
-    const s = Number(k);
-    if (Number.isInteger(s) && typeof v === 'number' && Number.isFinite(v)) out.set(s, v);
-  }
-  return out;
-}
 
 export type { NoiseEvidence } from './noiseEvidence';
 

@@ -1,5 +1,5 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import type { NoiseEvidence } from './noiseEvidence';
+import { runsFromObject as runsOf, type NoiseEvidence } from './noiseEvidence';
 import { pooledVariance } from './stats';
 
 /**
@@ -20,15 +20,6 @@ export interface NoisePrior {
 
 type Runs = Map<number, number>;
 
-function runsOf(o: unknown): Runs {
-  const out: Runs = new Map();
-  if (!o || typeof o !== 'object') return out;
-  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
-    const s = Number(k);
-    if (Number.isInteger(s) && typeof v === 'number' && Number.isFinite(v)) out.set(s, v);
-  }
-  return out;
-}
 
 /**
  * The noise the noise rule measured in `rows` (its evidence: every commit's runs by seed, and the

@@ -35,7 +35,7 @@ const MIN_SIGMA = Math.log(1.05);
 const MAX_SIGMA = Math.log(4);
 const MAX_ATTEMPTS = 200;
 
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
