@@ -109,6 +109,13 @@ export class TerminalRenderer {
         if (this.runs.size === 0) this.out.live('');
         else this.renderLive();
         break;
+      // A gap fill is not an experiment: a line of its own, never in the live run display.
+      case 'fill-started':
+        this.out.line(fillLine(e));
+        break;
+      case 'fill-ended':
+        this.out.line(fillLine(e));
+        break;
       case 'experiment-recorded':
         this.out.line(this.row(e.record));
         this.searchTally.add(e.record);
@@ -219,4 +226,20 @@ export function summaryLines(s: SessionSummary, goal: MetricGoal): string[] {
     lines.push(`tokens: ${fmtTokens(t.input)} in, ${fmtTokens(t.output)} out, ${fmtTokens(t.cacheRead)} cache read, ${fmtTokens(t.cacheWrite)} cache write — $${s.costUsd.toFixed(4)}`);
   }
   return lines;
+}
+
+/** A gap fill's line: `filling: re-run of e0004 (seed 1340)` when it starts, then how it ended. */
+export function fillLine(e: Extract<LoopEvent, { type: 'fill-started' | 'fill-ended' }>): string {
+  const what = `re-run of ${e.of} (seed ${e.seed})`;
+  if (e.type === 'fill-started') return `filling: ${what}, while the accelerator would wait`;
+  switch (e.status) {
+    case 'ok':
+      return `filled: ${what}: ${fmtMetric(e.metric)}, kept for the noise rule`;
+    case 'preempted':
+      return `fill stopped: ${what}, an experiment is ready to train (partial run discarded)`;
+    case 'aborted':
+      return `fill stopped: ${what}, the loop is ending`;
+    default:
+      return `fill ${e.status}: ${what} (not used)`;
+  }
 }

@@ -74,6 +74,11 @@ export class FillCache {
     return `${commit}\u0000${seed}`;
   }
 
+  /** Drops the entry for `commit` at `seed` (a fill given up): `or` then runs it, and a later gap may fill it again. */
+  forget(commit: string, seed: number): void {
+    this.runs.delete(this.key(commit, seed));
+  }
+
   has(commit: string, seed: number): boolean {
     return this.runs.has(this.key(commit, seed));
   }
@@ -93,11 +98,16 @@ export class FillCache {
   }
 }
 
+/** The abort reason of a fill stopped for an experiment ready to train (IdleFiller.preempt). */
+export const PREEMPTED = 'preempted: an experiment is ready to train on this accelerator';
+
 /** What the filler needs from the loop. */
 export interface FillHost {
-  /** Accelerators free now, and experiments waiting for one. */
+  /** Accelerators free now, and experiments waiting for one (or about to ask: ready to train). */
   idleSlots(): number;
   waitingForSlot(): number;
+  /** Experiments queued for an accelerator now (for preemption; default: waitingForSlot). */
+  slotWaiters?(): number;
   /** New experiments are still to start (not stopping, not paused, the count not reached). */
   moreToCome(): boolean;
   /** How long until the next proposal is expected ready (null: unknown). */
@@ -109,23 +119,46 @@ export interface FillHost {
   laneAvailable(): boolean;
   /** Seeds the ledger already has results for, for `commit`. */
   measured(commit: string): Set<number>;
-  /** Trains `job` on a free accelerator (taken synchronously at the call) and returns its metric (null: failed or aborted). */
+  /**
+   * Trains `job` on a free accelerator (taken synchronously at the call) and returns its metric
+   * (null: failed or aborted; `signal.reason` is PREEMPTED when the filler gave it up for an experiment).
+   */
   run(job: FillJob, signal: AbortSignal): Promise<number | null>;
   log?(line: string): void;
 }
 
-/** Starts fills while the rules allow (`poke`), keeps their results (`cache`), and ends them with the loop (`stop`). */
+interface RunningFill {
+  job: FillJob;
+  abort: AbortController;
+  done: Promise<unknown>;
+}
+
+/**
+ * Starts fills while the rules allow (`poke`), keeps their results (`cache`), and ends them with
+ * the loop (`stop`). With `preempt` (the schedule under review), `poke` also stops a fill for each
+ * experiment queued for an accelerator, so that a fill never delays an experiment: its partial run
+ * is discarded and its seed may be filled again later.
+ */
 export class IdleFiller {
   readonly cache = new FillCache();
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly running = new Set<RunningFill>();
   private readonly abort = new AbortController();
   /** Fills started (for summaries and tests). */
   readonly started: FillJob[] = [];
+  /** Fills stopped for an experiment (for summaries and tests). */
+  readonly preempted: FillJob[] = [];
 
-  constructor(private readonly planned: readonly number[], private readonly host: FillHost, private readonly minGapShare = 0.25) {}
+  constructor(private readonly planned: readonly number[], private readonly host: FillHost, private readonly minGapShare = 0.25, private readonly preemptive = false) {}
+
+  /** Fills under way (not yet stopped). */
+  get active(): number {
+    return [...this.running].filter((r) => !r.abort.signal.aborted).length;
+  }
 
   poke(): void {
-    if (this.abort.signal.aborted || this.planned.length === 0) return;
+    if (this.abort.signal.aborted) return;
+    if (this.preemptive) this.preemptFor(this.host.slotWaiters?.() ?? this.host.waitingForSlot());
+    if (this.planned.length === 0) return;
     for (;;) {
       const h = this.host;
       if (!shouldFill({ idleSlots: h.idleSlots(), waitingForSlot: h.waitingForSlot(), moreToCome: h.moreToCome(), expectedWaitMs: h.expectedWaitMs(), runMs: h.runMs(), minGapShare: this.minGapShare })) return;
@@ -135,16 +168,43 @@ export class IdleFiller {
       const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.has(commit as string, s));
       if (!job) return;
       this.started.push(job);
-      const p = h.run(job, this.abort.signal);
+      const abort = new AbortController();
+      const onEnd = () => abort.abort(this.abort.signal.reason);
+      this.abort.signal.addEventListener('abort', onEnd, { once: true });
+      const p = h.run(job, abort.signal);
       this.cache.add(job.commit, job.seed, p);
-      const tracked = p.catch((err) => h.log?.(`fill run failed: ${(err as Error).message}`)).finally(() => this.running.delete(tracked));
-      this.running.add(tracked);
+      const fill: RunningFill = { job, abort, done: Promise.resolve() };
+      fill.done = p.catch((err) => h.log?.(`fill run failed: ${(err as Error).message}`)).finally(() => {
+        this.running.delete(fill);
+        this.abort.signal.removeEventListener('abort', onEnd);
+      });
+      this.running.add(fill);
     }
+  }
+
+  /**
+   * Stops up to `waiters` fills not already stopping (the latest started first: the least work
+   * lost), one per experiment queued for an accelerator, beyond the ones already stopping. Their
+   * seeds leave the cache, so that the keep rule runs them itself or a later gap fills them.
+   * Returns how many were stopped now.
+   */
+  preemptFor(waiters: number): number {
+    const all = [...this.running];
+    const stopping = all.filter((r) => r.abort.signal.aborted).length;
+    const live = all.filter((r) => !r.abort.signal.aborted).reverse();
+    const n = Math.max(0, Math.min(live.length, waiters - stopping));
+    for (const r of live.slice(0, n)) {
+      this.preempted.push(r.job);
+      this.cache.forget(r.job.commit, r.job.seed);
+      r.abort.abort(PREEMPTED);
+      this.host.log?.(`fill: re-run of ${r.job.commit.slice(0, 7)} (seed ${r.job.seed}) stopped: an experiment is ready to train`);
+    }
+    return n;
   }
 
   /** Aborts the fills under way and waits for them to end. */
   async stop(): Promise<void> {
     this.abort.abort('the loop is ending');
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    while (this.running.size > 0) await Promise.allSettled([...this.running].map((r) => r.done));
   }
 }

@@ -56,10 +56,22 @@ export type LoopEvent =
   | { type: 'run-point'; id: string; point: MetricPoint }
   | { type: 'run-log'; id: string; line: string }
   | { type: 'run-finished'; id: string; result: RunResult }
+  /**
+   * A gap fill (idleFiller.ts): a re-run of the best (`of`, at `commit`) on `seed`, trained while an
+   * accelerator would wait for a proposal. Not an experiment: nothing to review or veto, never
+   * recorded on its own, and given up (`preempted`) as soon as an experiment is ready to train
+   * there. Faces must not count it as an experiment training.
+   */
+  | { type: 'fill-started'; of: string; commit: string; seed: number; budgetSeconds: number; startedAt: number; worker?: number; device?: string | null }
+  /** How a gap fill ended: `ok` (its metric is kept for the keep rule), `preempted` (stopped for an experiment, partial run discarded), `aborted` (the loop ended) or how the run failed. */
+  | { type: 'fill-ended'; of: string; commit: string; seed: number; status: FillStatus; metric: number | null }
   | { type: 'experiment-recorded'; record: ExperimentRecord; best: ExperimentRecord | null }
   | { type: 'warning'; message: string }
   /** A pipelined proposal written against an older best: re-applied on the new best, or (applied false) regenerated. */
   | { type: 'proposal-rebased'; id: string; from: string; onto: string; applied: boolean; reason?: string }
   | { type: 'session-ended'; summary: SessionSummary };
+
+/** How a gap fill ended (the `fill-ended` event). */
+export type FillStatus = 'ok' | 'crashed' | 'killed' | 'invalid' | 'preempted' | 'aborted';
 
 export type LoopListener = (e: LoopEvent) => void;

@@ -38,6 +38,8 @@ export interface RunSpec {
   best: ExperimentRecord | null;
   /** A re-run's folder under the experiment's run folder; a labelled run is quiet (no phase, points or log events). */
   label?: string;
+  /** A gap fill (idleFiller.ts): re-run of the best `of`; reported as `fill-started` instead of `run-started`/`run-finished`, so no face takes it for an experiment. */
+  fill?: { of: string };
 }
 
 /** Protected files plus the evaluator's (and the confirm command's) own script. */
@@ -114,7 +116,8 @@ export async function measure(ctx: RunContext, run: RunSpec): Promise<Measuremen
   const quiet = label !== undefined;
   if (!quiet) ctx.setPhase('training', id);
   const where = ctx.workers > 1 || slot.device !== null ? { worker: slot.index, device: slot.device } : {};
-  ctx.emit({ type: 'run-started', id, commit, budgetSeconds: config.budget.seconds, startedAt, ...where });
+  if (run.fill) ctx.emit({ type: 'fill-started', of: run.fill.of, commit, seed: run.seed, budgetSeconds: config.budget.seconds, startedAt, ...where });
+  else ctx.emit({ type: 'run-started', id, commit, budgetSeconds: config.budget.seconds, startedAt, ...where });
   const bestCurve = best && ctx.earlyStop ? await readCurve(ratchetPaths(ctx.workspace).runDir(best.id)) : null;
   const watcher = ctx.earlyStop && best && !quiet ? ctx.earlyStop.start(bestCurve) : null;
   const runAbort = new AbortController();
@@ -153,7 +156,7 @@ export async function measure(ctx: RunContext, run: RunSpec): Promise<Measuremen
   } finally {
     signal.removeEventListener('abort', onOuterAbort);
   }
-  ctx.emit({ type: 'run-finished', id, result: train });
+  if (!run.fill) ctx.emit({ type: 'run-finished', id, result: train });
   const speed = meter.result(train.final);
   noteSpeed(ctx, id, commit, speed, train.status === 'ok');
   const tampered = await gitTampered(ctx, lane, seal, commit, 'run');

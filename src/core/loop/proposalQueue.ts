@@ -19,29 +19,48 @@ export interface SchedulePolicy {
    * accelerator held until the experiment is recorded, no gap filling.
    */
   legacy: boolean;
+  /**
+   * The schedule under review (schedulePolicyFor): gap fills run, but are given up as soon as an
+   * experiment is ready to train; one proposal per worker in the works, so that one at a time
+   * comes to review; the accelerator held until the experiment is recorded, so that the run the
+   * user sees training is the one a veto kills.
+   */
+  reviewed: boolean;
   /** Proposals written ahead per worker, at most. */
   maxAhead: number;
   /** Recent samples (proposal latencies, experiment lengths) the estimate looks at. */
   window: number;
 }
 
-export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, maxAhead: 3, window: 8 };
+export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, reviewed: false, maxAhead: 3, window: 8 };
 
 /**
- * The schedule a loop runs under. With a reviewer (the editor's review, `--review`) it is the
- * schedule before issue 14 (`legacy`), whatever was asked: the review and the veto are built on
- * every run on an accelerator being an experiment the user was shown and can veto, and on one
- * proposal per worker coming to review at a time. A gap fill trains the best's re-run under the
- * best's id, which is not in flight and is never recorded again, so the editor takes it for a run
- * to veto (the veto then reaches no experiment) and for a busy accelerator (a timeout review
- * waits its countdown out instead of training at once); proposals written further ahead reach
- * review while another waits there (the editor vetoes the older one); and an accelerator handed
- * over before the experiment is recorded starts the next run while the user still sees the last
- * one as the run to veto. Unattended loops (no reviewer) get the full schedule.
+ * The schedule a loop runs under. With a reviewer (the editor's review, even "never", and
+ * `--review`) it is the `reviewed` schedule: the review and the veto are built on every run on an
+ * accelerator being an experiment the user was shown and can veto, and on one proposal per worker
+ * coming to review at a time. So, under review:
+ * - gap fills run, reported as `fill-started`/`fill-ended` (never `run-started`: not an
+ *   experiment to veto, not a busy accelerator for a timeout review), and an experiment ready to
+ *   train stops a fill at once (its partial run is discarded), so that a proposal accepted while
+ *   only a fill runs trains at once, as with nothing training;
+ * - proposals are not written further ahead than one per worker (more would reach review while
+ *   another waits there, and the editor vetoes the older one);
+ * - the accelerator is not handed over before the experiment is recorded (the user would still
+ *   see the last run as the one to veto while the next one trains).
+ * Unattended loops (no reviewer) get the full schedule; `legacy` stays as asked (benchmarks).
  */
 export function schedulePolicyFor(o: { schedule?: Partial<SchedulePolicy>; reviewed: boolean }): Partial<SchedulePolicy> {
-  return o.reviewed ? { ...(o.schedule ?? {}), legacy: true } : { ...(o.schedule ?? {}) };
+  return o.reviewed ? { ...(o.schedule ?? {}), reviewed: true } : { ...(o.schedule ?? {}) };
 }
+
+/** Whether gap fills run (every schedule but `legacy`). */
+export const fillsGaps = (p: SchedulePolicy): boolean => !p.legacy;
+
+/** Whether an experiment ready to train stops a gap fill (under review). */
+export const preemptsFills = (p: SchedulePolicy): boolean => !p.legacy && p.reviewed;
+
+/** Whether the accelerator goes to the next run before the experiment is recorded (unattended loops only). */
+export const handsOverEarly = (p: SchedulePolicy): boolean => !p.legacy && !p.reviewed;
 
 export interface AheadInput {
   workers: number;
@@ -75,7 +94,7 @@ function quantile(xs: readonly number[], q: number): number {
 export function proposalsAhead(input: AheadInput): number {
   const p = { ...DEFAULT_SCHEDULE, ...stripUndefined(input.policy ?? {}) };
   const workers = Math.max(1, Math.floor(input.workers));
-  if (p.legacy) return workers;
+  if (p.legacy || p.reviewed) return workers;
   const cap = workers * Math.max(1, Math.floor(p.maxAhead));
   const lat = recent(input.proposeMs, p.window).filter((x) => Number.isFinite(x) && x >= 0);
   const exp = recent(input.experimentMs, p.window).filter((x) => Number.isFinite(x) && x >= 0);
@@ -96,10 +115,10 @@ export function mayStartProposal(s: { preTraining: number; inFlight: number; wor
   return s.preTraining < s.ahead && s.inFlight < s.workers + s.ahead;
 }
 
-/** Worktrees the loop may create: per worker, one training, one filling a gap (idleFiller.ts), and one per proposal in the works. */
+/** Worktrees the loop may create: per worker, one training, one filling a gap (idleFiller.ts), and one per proposal in the works (one under review). */
 export function maxLanes(workers: number, policy: Partial<SchedulePolicy> = {}): number {
   const p = { ...DEFAULT_SCHEDULE, ...stripUndefined(policy) };
-  return p.legacy ? 2 * workers : workers * (2 + Math.max(1, Math.floor(p.maxAhead)));
+  return p.legacy ? 2 * workers : workers * (2 + (p.reviewed ? 1 : Math.max(1, Math.floor(p.maxAhead))));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

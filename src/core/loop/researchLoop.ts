@@ -32,8 +32,8 @@ import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
-import { maxLanes, schedulePolicyFor, ScheduleTracker } from './proposalQueue'; // h14tp hook
-import { IdleFiller, measuredSeeds, plannedBestSeeds } from './idleFiller'; // h14tp hook
+import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, schedulePolicyFor, ScheduleTracker } from './proposalQueue'; // h14tp hook
+import { IdleFiller, measuredSeeds, plannedBestSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
 export { readCurve } from './measure';
@@ -90,7 +90,7 @@ export class ResearchLoop {
   private sessionInfo: { tag: string; branch: string; status: SessionFileStatus } | null = null;
 
   constructor(private readonly opts: LoopOptions) {
-    this.sched = new ScheduleTracker(schedulePolicyFor({ schedule: opts.schedule, reviewed: !!opts.review })); // h14tp hook: under review, the schedule before issue 14
+    this.sched = new ScheduleTracker(schedulePolicyFor({ schedule: opts.schedule, reviewed: !!opts.review })); // h14tp hook: under review, the `reviewed` schedule
     this.executor = opts.executor ?? createExecutor(opts.config);
     this.keepPolicy = opts.keepPolicy ?? createKeepPolicy(opts.config);
     this.earlyStop = opts.earlyStop === undefined ? createEarlyStop(opts.config) : opts.earlyStop;
@@ -346,14 +346,19 @@ export class ResearchLoop {
     return done;
   }
 
-  /** h14tp hook: the gap filler's view of the loop (idleFiller.ts); a fill trains like a keep rule's re-run of the best, in a worktree of its own. */
+  /**
+   * h14tp hook: the gap filler's view of the loop (idleFiller.ts); a fill trains like a keep rule's
+   * re-run of the best, in a worktree of its own, reported as `fill-started`/`fill-ended` (not an
+   * experiment). Under review an experiment queued for an accelerator stops a fill (preemptsFills).
+   */
   private newFiller(state: SessionState, moreToCome: () => boolean): IdleFiller {
-    const planned = this.sched.policy.legacy || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
+    const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
     const { ctx } = this;
     return new IdleFiller(planned, {
       idleSlots: () => ctx.slots.idle,
       // A proposal that is ready (waiting for the baseline or for an accelerator) is about to train: no gap to fill.
       waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready').length),
+      slotWaiters: () => ctx.slots.waiting,
       moreToCome,
       expectedWaitMs: () => {
         const latency = this.sched.latencyMs();
@@ -378,8 +383,15 @@ export class ResearchLoop {
           });
           try {
             await checkout(ctx, state.tag, lane, job.commit);
-            const m = await measure(ctx, { tag: state.tag, lane, slot, id: best.id, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}` });
-            return m.status === 'ok' ? m.metric : null;
+            const m = await measure(ctx, { tag: state.tag, lane, slot, id: best.id, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of: best.id } }).catch((err) => {
+              this.emit({ type: 'fill-ended', of: best.id, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
+              throw err;
+            });
+            // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
+            const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
+            const metric = status === 'ok' ? m.metric : null;
+            this.emit({ type: 'fill-ended', of: best.id, commit: job.commit, seed: job.seed, status, metric });
+            return metric;
           } finally {
             ctx.slots.release(slot);
             this.lanes.release(lane);
@@ -388,7 +400,7 @@ export class ResearchLoop {
         })();
       },
       log: (line) => this.opts.log?.(line),
-    });
+    }, undefined, preemptsFills(this.sched.policy));
   }
 
   private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {
@@ -514,7 +526,7 @@ export class ResearchLoop {
     const m = await measure(ctx, { tag: state.tag, lane, slot: x.slot as Slot, id: f.id, commit: f.commit as string, seed: this.opts.config.seed, signal: f.abort.signal, best: this.search.followsBest || f.recheck ? x.parent : state.best });
     fillRun(x.rec, m);
     await decide(ctx, x, m, proposal);
-    if (!this.sched.policy.legacy) {
+    if (handsOverEarly(this.sched.policy)) {
       // h14tp hook: no process of this experiment is left to run: the accelerator goes to the next
       // run now, while the branch and the ledger are written (the best is claimed first, so that run builds on it).
       if (x.rec.status === 'kept') state.best = x.rec;

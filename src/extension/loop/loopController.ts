@@ -10,7 +10,7 @@ import type { Proposer } from '../../core/proposers/proposer';
 import { GitStore } from '../../core/store/gitStore';
 import type { ReviewController } from '../review/reviewController';
 import type { RatchetSettings } from '../settings/settings';
-import { formatMetric, initialSnapshot, reduceLoop, type LoopSnapshot } from './loopState';
+import { formatMetric, initialSnapshot, reduceLoop, vetoTarget, type LoopSnapshot } from './loopState';
 
 export interface StartOptions {
   workspace: string;
@@ -137,10 +137,7 @@ export class LoopController implements vscode.Disposable {
     if (this.review.veto(id)) return true;
     if (!this.loop) return false;
     // The baseline cannot be vetoed (Stop Loop ends it): veto what else is in flight.
-    const notBaseline = (x: string) => x !== this.snapshot.baselineId;
-    const window = this.snapshot.vetoWindow && this.snapshot.vetoWindow.deadline > Date.now() ? this.snapshot.vetoWindow.id : undefined;
-    const running = Object.entries(this.snapshot.runs).filter(([x]) => notBaseline(x)).sort((a, b) => a[1].startedAt - b[1].startedAt)[0]?.[0];
-    const target = id ?? (window && this.loop.inFlight.includes(window) ? window : undefined) ?? running ?? this.loop.inFlight.filter(notBaseline)[0];
+    const target = id ?? vetoTarget(this.snapshot, this.loop.inFlight, Date.now());
     if (!target || target === this.snapshot.baselineId) return false;
     id = target;
     this.log.info(`loop: veto ${id ?? this.snapshot.currentId ?? ''} while ${this.snapshot.phase}`);

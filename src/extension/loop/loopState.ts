@@ -25,6 +25,18 @@ export interface LoopSnapshot {
   baselineId: string | null;
   /** An experiment accepted without waiting for the review countdown: it trains, and a veto until `deadline` kills it. */
   vetoWindow: { id: string; deadline: number } | null;
+  /**
+   * Gap fills training now (`of/seed` → the fill): re-runs of the best while the accelerator would
+   * wait for a proposal. Not experiments: never in `runs`, nothing to veto; the status bar names them.
+   */
+  fills: Record<string, FillState>;
+}
+
+export interface FillState {
+  of: string;
+  seed: number;
+  startedAt: number;
+  budgetSeconds: number;
 }
 
 export type RunStage = 'training' | 'evaluating' | 'rerunning' | 'deciding';
@@ -41,7 +53,7 @@ export function initialSnapshot(): LoopSnapshot {
   return {
     running: false, phase: 'idle', session: null, currentId: null, reviewId: null, reviewStartedAt: null,
     reviewDeadline: null, runStartedAt: null, budgetSeconds: null, best: null, bestId: null,
-    metricName: 'metric', goal: 'minimize', message: null, runs: {}, baselineId: null, vetoWindow: null,
+    metricName: 'metric', goal: 'minimize', message: null, runs: {}, baselineId: null, vetoWindow: null, fills: {},
   };
 }
 
@@ -56,7 +68,7 @@ export function reduceLoop(s: LoopSnapshot, e: LoopEvent, now: number): LoopSnap
       const next: LoopSnapshot = { ...s, phase: e.phase, currentId: e.id ?? s.currentId };
       if (e.phase !== 'reviewing' && s.reviewId !== null && e.id === s.reviewId) Object.assign(next, { reviewId: null, reviewStartedAt: null, reviewDeadline: null });
       if (e.id && RUN_STAGES.has(e.phase) && s.runs[e.id]) next.runs = { ...s.runs, [e.id]: { ...s.runs[e.id], stage: e.phase as RunStage } };
-      if (e.phase === 'done') Object.assign(next, { running: false, runs: {}, reviewId: null, vetoWindow: null });
+      if (e.phase === 'done') Object.assign(next, { running: false, runs: {}, reviewId: null, vetoWindow: null, fills: {} });
       return next;
     }
     case 'experiment-started':
@@ -71,6 +83,14 @@ export function reduceLoop(s: LoopSnapshot, e: LoopEvent, now: number): LoopSnap
     }
     case 'run-finished':
       return { ...s, runStartedAt: null };
+    // A gap fill: not an experiment (not in runs, no phase, no current id), only named on the status bar.
+    case 'fill-started':
+      return { ...s, fills: { ...s.fills, [`${e.of}/${e.seed}`]: { of: e.of, seed: e.seed, startedAt: e.startedAt, budgetSeconds: e.budgetSeconds } } };
+    case 'fill-ended': {
+      const fills = { ...s.fills };
+      delete fills[`${e.of}/${e.seed}`];
+      return { ...s, fills };
+    }
     case 'experiment-recorded': {
       const runs = { ...s.runs };
       delete runs[e.record.id];
@@ -83,10 +103,25 @@ export function reduceLoop(s: LoopSnapshot, e: LoopEvent, now: number): LoopSnap
     case 'warning':
       return { ...s, message: e.message };
     case 'session-ended':
-      return { ...s, running: false, phase: 'done', currentId: null, reviewId: null, runStartedAt: null, runs: {}, baselineId: null, vetoWindow: null, best: e.summary.best ?? s.best, bestId: e.summary.bestId ?? s.bestId, message: e.summary.stopReason };
+      return { ...s, running: false, phase: 'done', currentId: null, reviewId: null, runStartedAt: null, runs: {}, baselineId: null, vetoWindow: null, fills: {}, best: e.summary.best ?? s.best, bestId: e.summary.bestId ?? s.bestId, message: e.summary.stopReason };
     default:
       return s;
   }
+}
+
+/**
+ * What the Veto command (without an id) vetoes when no proposal waits in review: the experiment in
+ * its veto window (accepted at once, still in flight), else the oldest run the snapshot shows on
+ * an accelerator that is not the baseline, else the oldest experiment in flight that is not the
+ * baseline. Null: nothing to veto (the baseline cannot be vetoed: Stop Loop ends it). Gap fills
+ * are not in `runs` (reduceLoop ignores them), so a veto never aims at one.
+ */
+export function vetoTarget(s: Pick<LoopSnapshot, 'runs' | 'baselineId' | 'vetoWindow'>, inFlight: readonly string[], now: number): string | null {
+  const notBaseline = (x: string) => x !== s.baselineId;
+  const window = s.vetoWindow && s.vetoWindow.deadline > now && inFlight.includes(s.vetoWindow.id) ? s.vetoWindow.id : undefined;
+  const running = Object.entries(s.runs).filter(([x]) => notBaseline(x)).sort((a, b) => a[1].startedAt - b[1].startedAt)[0]?.[0];
+  const target = window ?? running ?? inFlight.filter(notBaseline)[0];
+  return target && target !== s.baselineId ? target : null;
 }
 
 export function formatClock(seconds: number): string {
@@ -155,7 +190,11 @@ export function statusText(s: LoopSnapshot, now: number, sigma: number | null = 
     return { text: `$(beaker) Ratchet: idle${best}`, tooltip: s.message ? `Ratchet: ${s.message}` : 'Ratchet: no loop running. Click to show the experiments.' };
   }
   const run = activeRun(s);
-  const during = run ? ` · ${runText(run[0], run[1], s, now)}` : '';
+  const fill = Object.values(s.fills ?? {}).sort((a, b) => b.startedAt - a.startedAt)[0];
+  // With no experiment on an accelerator, a gap fill is named (never as "training").
+  const filling = fill ? ` · filling: re-run of ${fill.of} ${formatClock((now - fill.startedAt) / 1000)} of ${formatClock(fill.budgetSeconds)}` : '';
+  const fillTip = fill ? `; meanwhile the accelerator re-runs the best (${fill.of}, seed ${fill.seed}) for the noise rule, given up as soon as a proposal is ready to train` : '';
+  const during = run ? ` · ${runText(run[0], run[1], s, now)}` : filling;
   if (s.reviewId !== null && (s.phase === 'reviewing' || s.reviewStartedAt !== null)) {
     if (s.reviewDeadline !== null) {
       const left = Math.max(0, Math.ceil((s.reviewDeadline - now) / 1000));
@@ -181,7 +220,7 @@ export function statusText(s: LoopSnapshot, now: number, sigma: number | null = 
   }
   switch (s.phase) {
     case 'proposing':
-      return { text: `$(sync~spin) Ratchet: proposing${best}`, tooltip: 'Ratchet: the next change is being proposed. Veto to abort it.' };
+      return { text: `$(sync~spin) Ratchet: proposing${filling}${best}`, tooltip: `Ratchet: the next change is being proposed${fillTip}. Veto to abort ${fill ? 'the proposal' : 'it'}.` };
     case 'baseline':
       return { text: `$(loading~spin) Ratchet: baseline${best}`, tooltip: 'Ratchet: measuring the baseline.' };
     case 'deciding':

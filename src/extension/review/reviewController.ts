@@ -8,7 +8,7 @@ import type { RatchetSettings } from '../settings/settings';
 import { LiveProposal } from './liveProposal';
 import { proposalUri, type ProposalDocuments } from './proposalDocuments';
 import { closeProposalTabs, groups, pickProposalColumn, toColumn } from '../layout/editorPlaces';
-import { timeoutDecision } from './reviewTiming';
+import { timeoutDecision, trackBusy } from './reviewTiming';
 
 export interface PendingReview {
   id: string;
@@ -46,7 +46,7 @@ export class ReviewController implements vscode.Disposable {
   readonly opened: { id: string; path: string; at: number }[] = [];
   /** Diff editors that failed to open (tests). */
   readonly openFailures: string[] = [];
-  /** Experiments on an accelerator now (training, evaluating or re-running). */
+  /** Experiments on an accelerator now (training, evaluating or re-running; never a gap fill: trackBusy). */
   private readonly busy = new Set<string>();
   /** Accelerators the loop trains on at once. */
   capacity = 1;
@@ -96,12 +96,11 @@ export class ReviewController implements vscode.Disposable {
         break;
       }
       case 'run-started':
-        this.busy.add(e.id);
+        trackBusy(this.busy, e);
         break;
       case 'experiment-recorded':
       case 'session-ended':
-        if (e.type === 'experiment-recorded') this.busy.delete(e.record.id);
-        else this.busy.clear();
+        trackBusy(this.busy, e);
         if (this.pending && (e.type === 'session-ended' || this.pending.id === e.record.id)) this.settle('veto');
         // Decided: its diff tabs close (pinned ones stay); at the end of a session, all of them.
         void closeProposalTabs(e.type === 'experiment-recorded' ? e.record.id : undefined);

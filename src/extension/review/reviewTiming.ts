@@ -1,3 +1,4 @@
+import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ReviewMode } from '../settings/settingsModel';
 
 /**
@@ -12,4 +13,17 @@ export function timeoutDecision(mode: ReviewMode, busy: number, capacity: number
   if (mode === 'never') return 'accept-now';
   if (mode === 'always') return 'wait-user';
   return busy < Math.max(1, capacity) ? 'accept-now' : 'countdown';
+}
+
+/**
+ * Keeps `busy` (the experiments on an accelerator now, the count `timeoutDecision` is given) up to
+ * date with one loop event: an experiment from its `run-started` until it is recorded. A gap fill
+ * (`fill-started`: a re-run of the best while the accelerator would wait) is not an experiment and
+ * never counts: the loop stops it as soon as an experiment is ready to train, so a review with
+ * only a fill running is a review with nothing training.
+ */
+export function trackBusy(busy: Set<string>, e: LoopEvent): void {
+  if (e.type === 'run-started') busy.add(e.id);
+  else if (e.type === 'experiment-recorded') busy.delete(e.record.id);
+  else if (e.type === 'session-ended') busy.clear();
 }

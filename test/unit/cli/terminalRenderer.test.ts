@@ -112,3 +112,25 @@ describe('issue 13 in the CLI', () => {
     expect(t.lines[1]).toBe("continuing from session a's best (e0004, 0123456); --from branch starts from the current branch");
   });
 });
+
+describe('TerminalRenderer: gap fills (issue 14)', () => {
+  it('labels a fill as a re-run of the best, never as a run in flight', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    const now = Date.now();
+    r.handle({ type: 'fill-started', of: 'e0004', commit: 'abc', seed: 1340, budgetSeconds: 60, startedAt: now });
+    expect(t.lines).toEqual(['filling: re-run of e0004 (seed 1340), while the accelerator would wait']);
+    r.handle({ type: 'run-started', id: 'e0005', commit: 'a', budgetSeconds: 60, startedAt: now });
+    r.handle({ type: 'run-point', id: 'e0005', point: { t: 1, step: 10, loss: 2.5 } });
+    expect(t.lives.at(-1)).toContain('e0005');
+    expect(t.lives.join('\n')).not.toContain('e0004');
+    r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1340, status: 'preempted', metric: null });
+    r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1341, status: 'ok', metric: 1.23456 });
+    r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1342, status: 'crashed', metric: null });
+    expect(t.lines.slice(1)).toEqual([
+      'fill stopped: re-run of e0004 (seed 1340), an experiment is ready to train (partial run discarded)',
+      'filled: re-run of e0004 (seed 1341): 1.2346, kept for the noise rule',
+      'fill crashed: re-run of e0004 (seed 1342) (not used)',
+    ]);
+  });
+});

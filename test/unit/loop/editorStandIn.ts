@@ -1,16 +1,19 @@
 // What the editor does with the loop's review hook and its events, without VS Code: the review
-// modes (never / always / timeout, with the real timeoutDecision), one pending review at a time
-// (a newer review vetoes the one still waiting, as ReviewController does), the runs it believes
-// train (run-started until the experiment is recorded), and the veto command's choice of target
-// (the proposal under review, else the veto window, else the oldest run it believes trains that is
-// not the baseline, else the oldest experiment in flight: LoopController.veto).
+// modes (never / always / timeout, with the real timeoutDecision and the real busy count,
+// trackBusy), one pending review at a time (a newer review vetoes the one still waiting, as
+// ReviewController does), the runs it believes train (the real reduceLoop: the status bar's and
+// the veto's view), and the veto command's choice of target (the real vetoTarget of
+// LoopController.veto: the proposal under review, else the veto window, else the oldest run it
+// believes trains that is not the baseline, else the oldest experiment in flight).
 //
 // Loop tests drive review and veto through it, so that a run the loop starts on the accelerator
-// without an experiment the user can veto (or never records) shows up here as it does in the editor.
+// without an experiment the user can veto (or never records) shows up here as it does in the
+// editor. Gap fills (fill-started) are not experiments: the real reducers ignore them.
 import type { ReviewRequest } from '../../../src/core/loop/loopContext';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import type { ResearchLoop } from '../../../src/core/loop/researchLoop';
-import { timeoutDecision } from '../../../src/extension/review/reviewTiming';
+import { initialSnapshot, reduceLoop, vetoTarget, type LoopSnapshot } from '../../../src/extension/loop/loopState';
+import { timeoutDecision, trackBusy } from '../../../src/extension/review/reviewTiming';
 
 export type ReviewMode = 'never' | 'always' | 'timeout';
 
@@ -20,15 +23,20 @@ export interface ReviewLog {
   decision: 'accept-now' | 'wait-user' | 'countdown';
   /** How it ended: accepted at once, by the user, when the accelerator freed up, at the end of the countdown; vetoed by the user, by a newer review, by the loop. */
   outcome?: 'now' | 'user' | 'freed' | 'countdown' | 'vetoed' | 'superseded' | 'aborted';
+  /** Gap fills running when it came to review. */
+  fillsAtReview: number;
   endedAt?: number;
 }
 
 export class EditorStandIn {
-  /** Runs the editor believes train: id → start (snapshot.runs; the review's busy set). */
-  readonly runs = new Map<string, number>();
+  /** The status bar's and the veto's view of the loop (LoopController.snapshot, built by reduceLoop). */
+  snapshot: LoopSnapshot = initialSnapshot();
+  /** The review's busy set (ReviewController.busy, kept by trackBusy). */
+  readonly busy = new Set<string>();
   readonly reviews: ReviewLog[] = [];
   readonly vetoes: { at: number; target: string | null }[] = [];
-  baselineId: string | null = null;
+  /** Gap fills seen running (fill-started until fill-ended), for tests. */
+  readonly fills = new Set<string>();
   vetoWindow: { id: string; deadline: number } | null = null;
   private pending: { log: ReviewLog; deadline: number | null; resolve: (v: 'accept' | 'veto') => void; timer: ReturnType<typeof setTimeout> | null } | null = null;
   private loop: ResearchLoop | null = null;
@@ -52,31 +60,28 @@ export class EditorStandIn {
     return this.pending?.log.id ?? null;
   }
 
+  /** Runs the editor believes train: id → start (snapshot.runs). */
+  get runs(): Map<string, number> {
+    return new Map(Object.entries(this.snapshot.runs).map(([id, r]) => [id, r.startedAt]));
+  }
+
+  get baselineId(): string | null {
+    return this.snapshot.baselineId;
+  }
+
   private onEvent(e: LoopEvent): void {
-    switch (e.type) {
-      case 'experiment-started':
-        if (e.baseline) this.baselineId = e.id;
-        break;
-      case 'run-started':
-        this.runs.set(e.id, e.startedAt);
-        break;
-      case 'experiment-recorded':
-      case 'session-ended': {
-        if (e.type === 'experiment-recorded') {
-          this.runs.delete(e.record.id);
-          if (this.baselineId === e.record.id) this.baselineId = null;
-          if (this.vetoWindow?.id === e.record.id) this.vetoWindow = null;
-        } else {
-          this.runs.clear();
-          this.vetoWindow = null;
-        }
-        if (this.pending && (e.type === 'session-ended' || this.pending.log.id === e.record.id)) this.settle('veto', 'aborted');
-        if (this.pending && this.pending.deadline !== null && this.runs.size < this.capacity) {
-          this.vetoWindow = { id: this.pending.log.id, deadline: this.pending.deadline };
-          this.settle('accept', 'freed');
-        }
-        break;
-      }
+    this.snapshot = reduceLoop(this.snapshot, e, Date.now());
+    trackBusy(this.busy, e);
+    if (e.type === 'fill-started') this.fills.add(`${e.of}/${e.seed}`);
+    if (e.type === 'fill-ended') this.fills.delete(`${e.of}/${e.seed}`);
+    if (e.type === 'experiment-recorded' && this.vetoWindow?.id === e.record.id) this.vetoWindow = null;
+    if (e.type === 'session-ended') this.vetoWindow = null;
+    if (e.type !== 'experiment-recorded' && e.type !== 'session-ended') return;
+    if (this.pending && (e.type === 'session-ended' || this.pending.log.id === e.record.id)) this.settle('veto', 'aborted');
+    // ReviewController: a proposal waiting while another run trained trains as soon as an accelerator is free.
+    if (this.pending && this.pending.deadline !== null && this.busy.size < this.capacity) {
+      this.vetoWindow = { id: this.pending.log.id, deadline: this.pending.deadline };
+      this.settle('accept', 'freed');
     }
   }
 
@@ -87,8 +92,8 @@ export class EditorStandIn {
   /** The loop's review hook (LoopOptions.review). */
   review = (r: ReviewRequest): Promise<'accept' | 'veto'> => {
     if (r.signal.aborted) return Promise.resolve('veto');
-    const decision = timeoutDecision(this.mode, this.runs.size, this.capacity);
-    const log: ReviewLog = { id: r.id, at: this.now(), decision };
+    const decision = timeoutDecision(this.mode, this.busy.size, this.capacity);
+    const log: ReviewLog = { id: r.id, at: this.now(), decision, fillsAtReview: this.fills.size };
     this.reviews.push(log);
     if (this.mode === 'never') {
       log.outcome = 'now';
@@ -124,12 +129,9 @@ export class EditorStandIn {
     }
     const loop = this.loop;
     if (!loop) return null;
-    const notBaseline = (x: string) => x !== this.baselineId;
-    const window = this.vetoWindow && this.vetoWindow.deadline > Date.now() ? this.vetoWindow.id : undefined;
-    const running = [...this.runs.entries()].filter(([x]) => notBaseline(x)).sort((a, b) => a[1] - b[1])[0]?.[0];
-    const target = (window && loop.inFlight.includes(window) ? window : undefined) ?? running ?? loop.inFlight.filter(notBaseline)[0];
-    this.vetoes.push({ at: this.now(), target: target ?? null });
-    if (!target || target === this.baselineId) return null;
+    const target = vetoTarget({ ...this.snapshot, vetoWindow: this.vetoWindow }, loop.inFlight, Date.now());
+    this.vetoes.push({ at: this.now(), target });
+    if (!target) return null;
     loop.veto(target);
     return target;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
-import { FillCache, IdleFiller, measuredSeeds, nextFill, plannedBestSeeds, shouldFill, type FillHost, type FillJob } from '../../../src/core/loop/idleFiller';
+import { FillCache, IdleFiller, measuredSeeds, nextFill, plannedBestSeeds, PREEMPTED, shouldFill, type FillHost, type FillJob } from '../../../src/core/loop/idleFiller';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 
 describe('plannedBestSeeds', () => {
@@ -165,5 +165,64 @@ describe('IdleFiller', () => {
     expect(signalSeen!.aborted).toBe(true);
     f.poke();
     expect(calls).toBe(2);
+  });
+
+  describe('preemption (the schedule under review)', () => {
+    function abortable(slots: number) {
+      let idle = slots;
+      let waiters = 0;
+      const signals: AbortSignal[] = [];
+      const t = host({
+        idleSlots: () => idle,
+        waitingForSlot: () => waiters,
+        slotWaiters: () => waiters,
+        run: (job, signal) => {
+          idle--;
+          t.runs.push(job);
+          signals.push(signal);
+          return new Promise((r) => signal.addEventListener('abort', () => {
+            idle++;
+            r(null);
+          }));
+        },
+      });
+      return { t, signals, wait: (n: number) => (waiters = n) };
+    }
+
+    it('an experiment queued for an accelerator stops the latest fill; its seed leaves the cache and may be filled again', async () => {
+      const a = abortable(2);
+      const f = new IdleFiller([1, 2, 3], a.t.h, 0.25, true);
+      f.poke();
+      expect(a.t.runs.map((j) => j.seed)).toEqual([1, 2]);
+      a.wait(1);
+      f.poke();
+      // One stopped for the one waiter: the latest started (least work lost), with the PREEMPTED reason.
+      expect(a.signals.map((s) => s.aborted)).toEqual([false, true]);
+      expect(a.signals[1].reason).toBe(PREEMPTED);
+      expect(f.preempted).toEqual([{ commit: 'best', seed: 2 }]);
+      expect(f.cache.has('best', 2)).toBe(false);
+      expect(f.cache.has('best', 1)).toBe(true);
+      // Still stopping when poked again: no second fill is stopped for the same waiter.
+      f.poke();
+      expect(a.signals[0].aborted).toBe(false);
+      await Promise.resolve();
+      await Promise.resolve();
+      // The waiter took the slot (no waiter left, nothing idle): seed 2 is filled again at the next gap.
+      a.wait(0);
+      f.poke();
+      expect(a.t.runs.map((j) => j.seed)).toEqual([1, 2, 2]);
+      expect(f.active).toBe(2);
+      await f.stop();
+    });
+
+    it('without preemption (unattended loops), fills run to the end however many wait', () => {
+      const a = abortable(1);
+      const f = new IdleFiller([1], a.t.h);
+      f.poke();
+      a.wait(1);
+      f.poke();
+      expect(a.signals[0].aborted).toBe(false);
+      expect(f.preempted).toEqual([]);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCHEDULE, maxLanes, mayStartProposal, proposalsAhead, schedulePolicyFor, ScheduleTracker } from '../../../src/core/loop/proposalQueue';
+import { DEFAULT_SCHEDULE, fillsGaps, handsOverEarly, maxLanes, mayStartProposal, preemptsFills, proposalsAhead, schedulePolicyFor, ScheduleTracker } from '../../../src/core/loop/proposalQueue';
 
 describe('proposalsAhead', () => {
   it('before anything is measured: one per worker', () => {
@@ -121,15 +121,22 @@ describe('ScheduleTracker', () => {
 });
 
 describe('schedulePolicyFor', () => {
-  it('under review: the schedule before issue 14 (one proposal per worker, no fills, the accelerator held until recorded), whatever was asked', () => {
-    expect(schedulePolicyFor({ reviewed: true })).toEqual({ legacy: true });
-    expect(schedulePolicyFor({ reviewed: true, schedule: { maxAhead: 5, legacy: false } })).toEqual({ maxAhead: 5, legacy: true });
+  it('under review: one proposal per worker, fills that an experiment stops, the accelerator held until recorded, whatever was asked', () => {
+    expect(schedulePolicyFor({ reviewed: true })).toEqual({ reviewed: true });
+    expect(schedulePolicyFor({ reviewed: true, schedule: { maxAhead: 5, reviewed: false } })).toEqual({ maxAhead: 5, reviewed: true });
     const t = new ScheduleTracker(schedulePolicyFor({ reviewed: true }));
     for (let i = 0; i < 4; i++) t.proposed(40_000);
     for (let i = 0; i < 4; i++) t.ended(`e${i}`);
     expect(t.ahead(1)).toBe(1);
     expect(t.ahead(2)).toBe(2);
-    expect(maxLanes(2, t.policy)).toBe(4);
+    // per worker: one training, one filling, one proposal in the works
+    expect(maxLanes(2, t.policy)).toBe(6);
+    expect(fillsGaps(t.policy)).toBe(true);
+    expect(preemptsFills(t.policy)).toBe(true);
+    expect(handsOverEarly(t.policy)).toBe(false);
+    // the legacy schedule (benchmarks) stays legacy under review: no fills at all
+    const l = new ScheduleTracker(schedulePolicyFor({ reviewed: true, schedule: { legacy: true } }));
+    expect([fillsGaps(l.policy), preemptsFills(l.policy), handsOverEarly(l.policy), maxLanes(2, l.policy)]).toEqual([false, false, false, 4]);
   });
 
   it('unattended: the schedule asked for, the full one by default', () => {
@@ -139,5 +146,7 @@ describe('schedulePolicyFor', () => {
     for (let i = 0; i < 4; i++) t.proposed(40_000);
     for (let i = 0; i < 4; i++) t.ended(`e${i}`);
     expect(t.ahead(1)).toBe(DEFAULT_SCHEDULE.maxAhead);
+    // fills that are not stopped for an experiment (they save a keep rule's re-run), early hand-over
+    expect([fillsGaps(t.policy), preemptsFills(t.policy), handsOverEarly(t.policy)]).toEqual([true, false, true]);
   });
 });

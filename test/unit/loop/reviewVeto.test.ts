@@ -74,10 +74,12 @@ describe('review and veto with proposals written ahead and gaps filled', () => {
     const run = s.loop.run();
     await s.waitFor('the baseline', () => baselineRecorded(s.events));
     await s.waitFor('the proposal to be written', () => s.loop.phase === 'proposing');
-    await sleep(400);
+    // The accelerator would wait: a re-run of the best fills the gap. It is no experiment to veto.
+    await s.waitFor('a gap fill', () => s.editor.fills.size > 0);
     const target = s.editor.veto();
     expect(target).not.toBeNull();
     expect(s.loop.inFlight).toContain(target);
+    expect(s.editor.runs.size).toBe(0);
     await toEnd(s.loop, run, 15_000);
     const last = s.ledger().at(-1)!;
     expect(last.status).toBe('vetoed');
@@ -154,5 +156,82 @@ describe('review and veto with proposals written ahead and gaps filled', () => {
     const rows = s.ledger().filter((r) => r.status !== 'baseline');
     expect(rows.map((r) => r.id)).toEqual(accepted);
     expect(rows.every((r) => r.status !== 'vetoed')).toBe(true);
+  });
+});
+
+describe('gap fills under review (the editor\'s schedule)', () => {
+  const fillEnds = (events: LoopEvent[]) => events.filter((e): e is Extract<LoopEvent, { type: 'fill-ended' }> => e.type === 'fill-ended');
+
+  it('a fill is no run the editor sees: a veto while one runs vetoes the proposal being written, and the fill ends with the loop', async () => {
+    const s = setup({ mode: 'timeout', latencyMs: 2500, runMs: 1200, experiments: 1 });
+    const run = s.loop.run();
+    await s.waitFor('the baseline', () => baselineRecorded(s.events));
+    const started = await s.waitFor('a gap fill', () => s.events.find((e) => e.type === 'fill-started'));
+    const fill = started as Extract<LoopEvent, { type: 'fill-started' }>;
+    // The re-run of the best (the baseline here) on the next seed, while the proposal is written.
+    expect(fill.of).toBe(s.ledger()[0].id);
+    expect(s.loop.phase).toBe('proposing');
+    // Not an experiment training: not in the status bar's runs, not in the review's busy count.
+    expect(s.editor.runs.size).toBe(0);
+    expect(s.editor.busy.size).toBe(0);
+    const target = s.editor.veto();
+    expect(target).not.toBeNull();
+    expect(target).not.toBe(fill.of);
+    expect(s.loop.inFlight).toContain(target);
+    await toEnd(s.loop, run, 15_000);
+    const rows = s.ledger();
+    expect(rows.map((r) => r.status)).toEqual(['baseline', 'vetoed']);
+    expect(rows[1].id).toBe(target);
+    expect(rows[1].reason).toMatch(/proposing/);
+    // The fill was stopped with the loop; nothing of it was recorded.
+    expect(fillEnds(s.events).map((e) => e.status)).toContain('aborted');
+    expect(s.events.some((e) => e.type === 'run-started' && e.id === fill.of && e.startedAt >= fill.startedAt)).toBe(false);
+  });
+
+  it('timeout review while only a fill runs: accepted at once, the fill is stopped, the proposal trains at once, a veto in the window kills it', async () => {
+    // Proposals take two runs to write: the accelerator is filled meanwhile.
+    const s = setup({ mode: 'timeout', latencyMs: 2500, runMs: 1500, experiments: 1, countdownMs: 60_000 });
+    const run = s.loop.run();
+    const ready = await s.waitFor('the proposal', () => s.events.find((e) => e.type === 'proposal-ready'), 15_000);
+    const id = (ready as Extract<LoopEvent, { type: 'proposal-ready' }>).id;
+    const review = await s.waitFor('its review', () => s.editor.reviews.find((r) => r.id === id));
+    expect(review.fillsAtReview).toBeGreaterThan(0);
+    // No countdown: a fill is not an experiment training.
+    expect(review.decision).toBe('accept-now');
+    const started = await s.waitFor('its run', () => s.events.find((e) => e.type === 'run-started' && e.id === id), 10_000);
+    // The fill gave the accelerator up for it (its partial run discarded), and nothing else trained in between.
+    const preempted = fillEnds(s.events).filter((e) => e.status === 'preempted');
+    expect(preempted.length).toBeGreaterThan(0);
+    expect(s.events.some((e) => e.type === 'fill-ended' && e.status === 'preempted' && e.at >= review.at && e.at <= started.at)).toBe(true);
+    expect(s.events.filter((e) => e.type === 'run-started' && e.at >= review.at && e.at <= started.at && e.id !== id)).toEqual([]);
+    expect(s.editor.vetoWindow?.id).toBe(id);
+    await sleep(200);
+    expect(s.editor.veto()).toBe(id);
+    await toEnd(s.loop, run, 15_000);
+    const rows = s.ledger();
+    expect(rows.map((r) => r.status)).toEqual(['baseline', 'vetoed']);
+    expect(rows[1].id).toBe(id);
+    expect(rows[1].reason).toMatch(/vetoed while training/);
+  });
+
+  it('fills run under review with every mode, one proposal at a time comes to review, and a fill that ran to the end gives its metric', async () => {
+    const s = setup({ mode: 'always', latencyMs: 900, runMs: 300, experiments: 3 });
+    const accepted: string[] = [];
+    const accepter = setInterval(() => {
+      const id = s.editor.pendingId;
+      if (id && s.editor.accept()) accepted.push(id);
+    }, 250);
+    cleanups.push(() => clearInterval(accepter));
+    await toEnd(s.loop, s.loop.run(), 60_000);
+    const ok = fillEnds(s.events).filter((e) => e.status === 'ok');
+    expect(ok.length).toBeGreaterThan(0);
+    expect(ok.every((e) => typeof e.metric === 'number')).toBe(true);
+    expect(s.editor.reviews.map((r) => r.outcome)).toEqual(['user', 'user', 'user']);
+    const rows = s.ledger().filter((r) => r.status !== 'baseline');
+    expect(rows.map((r) => r.id)).toEqual(accepted);
+    expect(rows.every((r) => r.status !== 'vetoed')).toBe(true);
+    // Every run the executor trained under an experiment's id is either that experiment, the best's
+    // re-runs (fills and the keep rule's), or the baseline; no run was recorded for a fill.
+    expect(s.ledger().map((r) => r.id)).toEqual([s.ledger()[0].id, ...accepted]);
   });
 });

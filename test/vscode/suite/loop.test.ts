@@ -191,6 +191,49 @@ suite('loop in the real extension host', function () {
     }
   });
 
+  test('a gap fill under review is no experiment training: the review accepts at once, the fill gives the accelerator up, a veto kills the proposal\'s run', async () => {
+    const a = await api();
+    await setting('reviewMode', 'timeout');
+    await setting('reviewTimeoutSeconds', 60);
+    try {
+      const rec = recordEvents(a);
+      let whileFilling: { runs: string[]; status: string; pending: unknown } | null = null;
+      // The proposal is held after its first line until a fill trains on the idle accelerator (the best's re-run the noise rule will ask for).
+      a.proposerOverride = () => new ScriptedProposer([{ hypothesis: 'width 80', path: 'train.mjs', search: 'WIDTH = 64', replace: 'WIDTH = 80', lineDelayMs: 10, gate: async (n) => {
+        if (n !== 1) return;
+        await waitFor('a gap fill', () => rec.events.find((e) => e.type === 'fill-started'), 30_000);
+        whileFilling = { runs: Object.keys(a.loop.snapshot.runs), status: statusText(a.loop.snapshot, Date.now()).text, pending: a.review.pendingReview };
+      } }]);
+      const { statusText } = await import('../../../src/extension/loop/loopState');
+      await vscode.commands.executeCommand('ratchet.startLoop', { tag: TAG, resume: true, experiments: 1, chart: false });
+      const ready = await waitFor('the proposal', () => rec.events.find((e) => e.type === 'proposal-ready'), 40_000);
+      const id = (ready as { id: string }).id;
+      // While the fill trained: no run on the status bar, nothing to review yet.
+      assert.deepEqual(whileFilling!.runs, []);
+      assert.match(whileFilling!.status, /proposing · filling: re-run of e\d+/);
+      assert.doesNotMatch(whileFilling!.status, /training/);
+      const started = await waitFor('its run', () => rec.events.find((e) => e.type === 'run-started' && e.id === id), 20_000);
+      // No 60 s countdown (a fill is not an experiment training), and the fill gave the accelerator up first.
+      assert.equal(a.review.pendingReview, null);
+      const i = rec.events.indexOf(started);
+      assert.ok(rec.events.slice(0, i).some((e) => e.type === 'fill-ended' && e.status === 'preempted'), 'the fill was stopped for the proposal');
+      assert.deepEqual(rec.events.slice(rec.events.indexOf(ready), i).filter((e) => e.type === 'run-started'), []);
+      const win = await waitFor('the veto window', () => a.loop.snapshot.vetoWindow, 5_000);
+      assert.equal(win.id, id);
+      await sleep(300);
+      await vscode.commands.executeCommand('ratchet.vetoProposal');
+      await runToEnd(a);
+      rec.dispose();
+      await a.tree.refresh();
+      const last = a.tree.records.at(-1)!;
+      assert.equal(last.id, id);
+      assert.equal(last.status, 'vetoed');
+      assert.match(last.reason, /vetoed while training/);
+    } finally {
+      await setting('reviewMode', 'always');
+    }
+  });
+
   test('Pause/Resume: pauses after the current experiment, the status bar says so, resume goes on', async () => {
     const a = await api();
     await setting('reviewMode', 'never');

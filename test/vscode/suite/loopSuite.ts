@@ -40,7 +40,7 @@ export function loopSuiteHooks(): void {
     const a = await api();
     a.loop.onEvent((e) => {
       if (e.type === 'run-point' || e.type === 'run-log' || e.type === 'proposal-event') return;
-      const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : e.type === 'session-started' ? `${e.session} ${JSON.stringify(e.start)}` : 'id' in e ? String(e.id) : '';
+      const detail = e.type === 'phase' ? `${e.phase} ${e.id ?? ''}` : e.type === 'experiment-recorded' ? `${e.record.id} ${e.record.status} ${e.record.metric} (${e.record.reason})` : e.type === 'warning' ? e.message : e.type === 'session-ended' ? e.summary.stopReason : e.type === 'session-started' ? `${e.session} ${JSON.stringify(e.start)}` : e.type === 'fill-started' ? `re-run of ${e.of} (seed ${e.seed})` : e.type === 'fill-ended' ? `re-run of ${e.of} (seed ${e.seed}) ${e.status}` : 'id' in e ? String(e.id) : '';
       trace(`[loop] +${Date.now() % 100000} ${e.type} ${detail}`);
     });
     await setting('reviewMode', 'always');
