@@ -160,11 +160,26 @@ export class TerminalRenderer {
   }
 
   private readonly searchTally = new SearchTally();
+  /** The metric printed on each row so far, to tell when a change was measured against something else. */
+  private readonly shown = new Map<string, number>();
+
+  /**
+   * " vs 3.4740" when the change was measured against a value other than the one printed on the parent's
+   * row (the best's mean over its re-runs, or the best when the experiment grew from a near-miss), so
+   * that "3.4757  +0.0017" under a baseline printed as 3.4841 does not read as a contradiction.
+   */
+  private comparedWith(r: ExperimentRecord): string {
+    if (r.status === 'baseline' || r.delta === null || r.delta === undefined || r.metric === null || r.metric === undefined) return '';
+    const ref = this.goal === 'minimize' ? r.metric + r.delta : r.metric - r.delta;
+    const parent = r.parent ? this.shown.get(r.parent) : undefined;
+    return parent === undefined || fmtMetric(parent) === fmtMetric(ref) ? '' : ` vs ${fmtMetric(ref)}`;
+  }
 
   row(r: ExperimentRecord): string {
     const status = statusLabel(r).padEnd(STATUS_WIDTH);
     const metric = fmtMetric(r.metric).padStart(9);
-    const change = fmtChange(r, this.goal).padStart(9);
+    const change = fmtChange(r, this.goal).padStart(9) + this.comparedWith(r);
+    if (r.metric !== null && r.metric !== undefined) this.shown.set(r.id, r.metric);
     const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || '(no hypothesis)';
     const why = r.status === 'kept' || r.status === 'baseline' || r.status === 'discarded' ? '' : ` — ${truncate(r.reason, 80)}`;
     const where = searchTag(r);

@@ -27,6 +27,18 @@ describe('TerminalRenderer', () => {
     expect(t.lines[2]).toMatch(/^e0003  crashed\s+—\s+LR .* — exit code 1$/);
   });
 
+  it('names the value a change was measured against when the parent row shows another (the best\'s mean over re-runs)', () => {
+    const t = fakeTerm();
+    const r = new TerminalRenderer(t.out);
+    r.handle({ type: 'session-started', session: 's', branch: 'ratchet/s', workspace: '/w', config: validateConfig({}), resumed: false });
+    r.handle({ type: 'experiment-recorded', record: rec({ id: 'e0001', parent: null, status: 'baseline', metric: 3.4841, delta: null }), best: null });
+    // Compared with the baseline's mean of 3 runs (3.4740), not with its first run printed above.
+    r.handle({ type: 'experiment-recorded', record: rec({ id: 'e0002', status: 'discarded', metric: 3.4757, delta: -0.0017 }), best: null });
+    // Compared with exactly what the parent's row shows: nothing added.
+    r.handle({ type: 'experiment-recorded', record: rec({ id: 'e0003', parent: 'e0002', status: 'discarded', metric: 3.4800, delta: -0.0043 }), best: null });
+    expect(t.lines[2]).toMatch(/^e0002  discarded\s+3\.4757\s+\+0\.0017 vs 3\.4740  LR/);
+    expect(t.lines[3]).toMatch(/^e0003  discarded\s+3\.4800\s+\+0\.0043  LR/);
+  });
   it('shows every run in flight on the live line when several workers train', () => {
     const t = fakeTerm();
     const r = new TerminalRenderer(t.out);
