@@ -20,7 +20,8 @@
 // BENCH_REF_SECONDS (6), BENCH_REF_EXPERIMENTS (6), BENCH_STANDIN_SECONDS (2),
 // BENCH_STANDIN_EXPERIMENTS (14), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
 // the schedule before issue 14: one proposal written ahead, the slot held through bookkeeping,
-// no gap filling), BENCH_OUT (bench/throughputResults.json).
+// no gap filling; "nospec" adds this schedule without speculative re-runs of a candidate under
+// decision, for comparisons), BENCH_OUT (bench/throughputResults.json).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -41,7 +42,7 @@ const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) =
 const TRAINERS = list(process.env.BENCH_TRAINERS, 'reference,standin');
 const LATENCIES = list(process.env.BENCH_LATENCIES, '0.5,1').map(Number);
 const WORKERS = list(process.env.BENCH_WORKERS, '1,2').map(Number);
-const SCHEDULES = list(process.env.BENCH_SCHEDULES, 'default') as ('default' | 'legacy')[];
+const SCHEDULES = list(process.env.BENCH_SCHEDULES, 'default') as ('default' | 'legacy' | 'nospec')[];
 const OUT = resolve(repo, process.env.BENCH_OUT ?? 'bench/throughputResults.json');
 
 interface TrainerKind {
@@ -332,7 +333,7 @@ interface Row {
   proposals: number;
 }
 
-async function scenario(kind: TrainerKind, workers: number, latencyRuns: number, schedule: 'default' | 'legacy', runEstimateMs: number): Promise<Row> {
+async function scenario(kind: TrainerKind, workers: number, latencyRuns: number, schedule: 'default' | 'legacy' | 'nospec', runEstimateMs: number): Promise<Row> {
   const ws = workspaceFor(kind);
   const watch = new ProcWatch(ws);
   const proposeMs: number[] = [];
@@ -363,7 +364,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     proposer: new ClaudeProposer({ apiKey: 'bench-key', baseURL: api.url }),
     experiments: kind.experiments,
     tag: 'bench',
-    ...(schedule === 'legacy' ? { schedule: { legacy: true } satisfies Partial<SchedulePolicy> } : {}),
+    ...(schedule === 'legacy' ? { schedule: { legacy: true } satisfies Partial<SchedulePolicy> } : schedule === 'nospec' ? { schedule: { speculate: false } satisfies Partial<SchedulePolicy> } : {}),
   } as ConstructorParameters<typeof ResearchLoop>[0]);
   const warnings: string[] = [];
   loop.on((e) => {
@@ -397,7 +398,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   for (const r of ledger) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const conflicts = ledger.filter((r) => /no longer applies|does not apply/.test(r.reason)).length + warnings.filter((w) => /no longer applies/.test(w)).length;
   return {
-    name: `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : ''}`,
+    name: `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : schedule === 'nospec' ? ', no speculation' : ''}`,
     trainer: kind.name,
     schedule,
     workers,

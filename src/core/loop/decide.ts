@@ -28,6 +28,8 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
   } else {
     ctx.setStage(f, 'deciding', 'deciding');
     const slot = x.slot!;
+    // Speculation (idleFiller.ts): once the keep rule re-runs the candidate, an idle accelerator trains its next planned seeds; ended with the decision.
+    let endSpeculation: (() => void) | null = null;
     const decision = await ctx.keepPolicy.decide({
       metric: m.metric as number,
       best: parent,
@@ -37,9 +39,15 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
       measure: (which, seed) => {
         const again = () => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent });
         // h14tp hook: a re-run of the best that a gap already trained (or is training) is taken from the filler (idleFiller.ts).
-        return ctx.filler && which === 'best' ? ctx.filler.cache.or(parent.commit, seed, again) : again();
+        if (!ctx.filler) return again();
+        if (which === 'best') return ctx.filler.cache.or(parent.commit, seed, again);
+        const filler = ctx.filler;
+        const result = filler.cache.take(commit, seed, again);
+        endSpeculation ??= filler.speculate({ commit, of: f.id, seed });
+        filler.poke();
+        return result;
       },
-    });
+    }).finally(() => endSpeculation?.());
     if (ctx.control.stopReason !== null && f.abort.signal.aborted) {
       rec.status = 'killed';
       rec.reason = `stopped while deciding: ${ctx.control.stopReason}`;

@@ -17,6 +17,21 @@ import { DEFAULT_NOISE } from './keepRules/noiseKeepPolicy';
 export interface FillJob {
   commit: string;
   seed: number;
+  /**
+   * A speculative re-run of a candidate under decision (its id: the run lands in its folder);
+   * absent for a re-run of the best.
+   */
+  of?: string;
+}
+
+/**
+ * Seeds the noise rule may ask a candidate to be re-run with, in order (its own run is at
+ * `config.seed`): seed + 1 … seed + seeds - 1. None for other rules.
+ */
+export function plannedCandidateSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>): number[] {
+  if (config.keepRule !== 'noise') return [];
+  const seeds = Math.max(2, config.noise?.seeds ?? DEFAULT_NOISE.seeds);
+  return Array.from({ length: seeds - 1 }, (_, i) => config.seed + 1 + i);
 }
 
 /**
@@ -79,6 +94,22 @@ export class FillCache {
     this.runs.delete(this.key(commit, seed));
   }
 
+  /**
+   * The result for `commit` at `seed` as `or` gives it, and while `run()` is under way its seed
+   * counts as taken (a fill does not start the same run beside it).
+   */
+  async take(commit: string, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+    const k = this.key(commit, seed);
+    const p = this.runs.get(k);
+    if (p) {
+      const m = await p;
+      if (m !== null) return m;
+    }
+    const mine = run();
+    this.runs.set(k, mine.catch(() => null));
+    return mine;
+  }
+
   has(commit: string, seed: number): boolean {
     return this.runs.has(this.key(commit, seed));
   }
@@ -125,6 +156,8 @@ export interface FillHost {
    */
   run(job: FillJob, signal: AbortSignal): Promise<number | null>;
   log?(line: string): void;
+  /** Speculation is off now (a stop, a pause, a fatal error): no speculative fill starts. */
+  halted?(): boolean;
 }
 
 interface RunningFill {
@@ -147,8 +180,39 @@ export class IdleFiller {
   readonly started: FillJob[] = [];
   /** Fills stopped for an experiment (for summaries and tests). */
   readonly preempted: FillJob[] = [];
+  /** Candidates under decision whose next re-runs may be trained ahead (speculate). */
+  private readonly targets = new Map<string, { commit: string; of: string; seeds: readonly number[] }>();
 
-  constructor(private readonly planned: readonly number[], private readonly host: FillHost, private readonly minGapShare = 0.25, private readonly preemptive = false) {}
+  /**
+   * `planned`: the best's seeds to fill gaps with (plannedBestSeeds); `candidateSeeds`: a
+   * candidate's re-run seeds to speculate on (plannedCandidateSeeds; empty: no speculation).
+   */
+  constructor(private readonly planned: readonly number[], private readonly host: FillHost, private readonly minGapShare = 0.25, private readonly preemptive = false, private readonly candidateSeeds: readonly number[] = []) {}
+
+  /**
+   * A candidate (`of`, at `commit`) is being re-run by the keep rule on its planned seeds, in
+   * order, and has just asked for `seed`: an idle
+   * accelerator trains the next of them it has no result for, into the same cache the keep rule
+   * reads (so the decision sees the same seeds and results, only sooner). Speculative fills give
+   * way to any experiment queued for an accelerator (in every schedule), and the returned `end`
+   * (the decision is made) stops the ones still running; their results are dropped unused.
+   */
+  speculate(o: { commit: string; of: string; seed: number }): () => void {
+    const seeds = this.candidateSeeds.filter((s) => s > o.seed);
+    if (seeds.length === 0 || this.abort.signal.aborted) return () => undefined;
+    const t = { commit: o.commit, of: o.of, seeds };
+    this.targets.set(t.of, t);
+    this.poke();
+    return () => {
+      if (this.targets.get(t.of) !== t) return;
+      this.targets.delete(t.of);
+      for (const r of this.running) {
+        if (r.job.of !== t.of || r.abort.signal.aborted) continue;
+        this.cache.forget(r.job.commit, r.job.seed);
+        r.abort.abort('the decision was made: speculative re-run not needed');
+      }
+    };
+  }
 
   /** Fills under way (not yet stopped). */
   get active(): number {
@@ -157,7 +221,27 @@ export class IdleFiller {
 
   poke(): void {
     if (this.abort.signal.aborted) return;
-    if (this.preemptive) this.preemptFor(this.host.slotWaiters?.() ?? this.host.waitingForSlot());
+    const waiters = this.host.slotWaiters?.() ?? this.host.waitingForSlot();
+    if (this.preemptive) this.preemptFor(waiters);
+    else this.preemptFor(waiters, true);
+    this.pokeBest();
+    this.pokeSpeculative();
+  }
+
+  /** Speculative re-runs of candidates under decision (speculate): needed whatever comes next, so no `moreToCome` or gap rule. */
+  private pokeSpeculative(): void {
+    const h = this.host;
+    for (const t of this.targets.values()) {
+      for (;;) {
+        if (h.halted?.() || h.idleSlots() <= 0 || h.waitingForSlot() > 0 || !h.laneAvailable()) return;
+        const job = nextFill(t.seeds, t.commit, (s) => this.cache.has(t.commit, s));
+        if (!job) break;
+        this.launch({ ...job, of: t.of });
+      }
+    }
+  }
+
+  private pokeBest(): void {
     if (this.planned.length === 0) return;
     for (;;) {
       const h = this.host;
@@ -167,19 +251,24 @@ export class IdleFiller {
       const measured = commit ? h.measured(commit) : new Set<number>();
       const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.has(commit as string, s));
       if (!job) return;
-      this.started.push(job);
-      const abort = new AbortController();
-      const onEnd = () => abort.abort(this.abort.signal.reason);
-      this.abort.signal.addEventListener('abort', onEnd, { once: true });
-      const p = h.run(job, abort.signal);
-      this.cache.add(job.commit, job.seed, p);
-      const fill: RunningFill = { job, abort, done: Promise.resolve() };
-      fill.done = p.catch((err) => h.log?.(`fill run failed: ${(err as Error).message}`)).finally(() => {
-        this.running.delete(fill);
-        this.abort.signal.removeEventListener('abort', onEnd);
-      });
-      this.running.add(fill);
+      this.launch(job);
     }
+  }
+
+  private launch(job: FillJob): void {
+    const h = this.host;
+    this.started.push(job);
+    const abort = new AbortController();
+    const onEnd = () => abort.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', onEnd, { once: true });
+    const p = h.run(job, abort.signal);
+    this.cache.add(job.commit, job.seed, p);
+    const fill: RunningFill = { job, abort, done: Promise.resolve() };
+    fill.done = p.catch((err) => h.log?.(`fill run failed: ${(err as Error).message}`)).finally(() => {
+      this.running.delete(fill);
+      this.abort.signal.removeEventListener('abort', onEnd);
+    });
+    this.running.add(fill);
   }
 
   /**
@@ -188,8 +277,8 @@ export class IdleFiller {
    * seeds leave the cache, so that the keep rule runs them itself or a later gap fills them.
    * Returns how many were stopped now.
    */
-  preemptFor(waiters: number): number {
-    const all = [...this.running];
+  preemptFor(waiters: number, speculativeOnly = false): number {
+    const all = [...this.running].filter((r) => !speculativeOnly || r.job.of !== undefined);
     const stopping = all.filter((r) => r.abort.signal.aborted).length;
     const live = all.filter((r) => !r.abort.signal.aborted).reverse();
     const n = Math.max(0, Math.min(live.length, waiters - stopping));
@@ -197,7 +286,7 @@ export class IdleFiller {
       this.preempted.push(r.job);
       this.cache.forget(r.job.commit, r.job.seed);
       r.abort.abort(PREEMPTED);
-      this.host.log?.(`fill: re-run of ${r.job.commit.slice(0, 7)} (seed ${r.job.seed}) stopped: an experiment is ready to train`);
+      this.host.log?.(`fill: ${r.job.of ? 'speculative ' : ''}re-run of ${r.job.commit.slice(0, 7)} (seed ${r.job.seed}) stopped: an experiment is ready to train`);
     }
     return n;
   }

@@ -30,6 +30,11 @@ export interface SchedulePolicy {
   maxAhead: number;
   /** Recent samples (proposal latencies, experiment lengths) the estimate looks at. */
   window: number;
+  /**
+   * An idle accelerator trains a candidate's next planned re-runs while the keep rule's current
+   * re-run of it trains (idleFiller.ts speculate); default on (off: for comparisons).
+   */
+  speculate?: boolean;
 }
 
 export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, reviewed: false, maxAhead: 3, window: 8 };
@@ -55,6 +60,9 @@ export function schedulePolicyFor(o: { schedule?: Partial<SchedulePolicy>; revie
 
 /** Whether gap fills run (every schedule but `legacy`). */
 export const fillsGaps = (p: SchedulePolicy): boolean => !p.legacy;
+
+/** Whether candidates' planned re-runs are trained ahead on idle accelerators (every schedule but `legacy`, unless turned off). */
+export const speculates = (p: SchedulePolicy): boolean => !p.legacy && p.speculate !== false;
 
 /** Whether an experiment ready to train stops a gap fill (under review). */
 export const preemptsFills = (p: SchedulePolicy): boolean => !p.legacy && p.reviewed;

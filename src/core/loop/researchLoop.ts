@@ -32,8 +32,8 @@ import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
-import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, schedulePolicyFor, ScheduleTracker } from './proposalQueue'; // h14tp hook
-import { IdleFiller, measuredSeeds, plannedBestSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
+import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, schedulePolicyFor, ScheduleTracker, speculates } from './proposalQueue'; // h14tp hook
+import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
 export { readCurve } from './measure';
@@ -307,7 +307,8 @@ export class ResearchLoop {
     let consecutiveErrors = 0;
     let announcedPause = false;
     // h14tp hook: an accelerator that would wait for a proposal trains a re-run of the best the noise rule will ask for (idleFiller.ts).
-    const filler = (this.filler = this.newFiller(state, () => !(control.ending || control.fatal !== null) && !control.paused && (limit === undefined || done + this.flights.counted() < limit || this.flights.preTraining().length > 0)));
+    const halted = () => control.stopReason !== null || control.fatal !== null || control.paused;
+    const filler = (this.filler = this.newFiller(state, halted, () => !(control.ending || control.fatal !== null) && !control.paused && (limit === undefined || done + this.flights.counted() < limit || this.flights.preTraining().length > 0)));
     for (;;) {
       const stopping = control.ending || control.fatal !== null;
       const room = limit === undefined || done + this.flights.counted() < limit;
@@ -351,8 +352,10 @@ export class ResearchLoop {
    * re-run of the best, in a worktree of its own, reported as `fill-started`/`fill-ended` (not an
    * experiment). Under review an experiment queued for an accelerator stops a fill (preemptsFills).
    */
-  private newFiller(state: SessionState, moreToCome: () => boolean): IdleFiller {
+  private newFiller(state: SessionState, halted: () => boolean, moreToCome: () => boolean): IdleFiller {
     const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
+    // Speculative re-runs of a candidate under decision (decide.ts asks): only with the loop's own keep rule, whose seeds are known.
+    const candidateSeeds = !speculates(this.sched.policy) || this.opts.keepPolicy ? [] : plannedCandidateSeeds(this.opts.config);
     const { ctx } = this;
     return new IdleFiller(planned, {
       idleSlots: () => ctx.slots.idle,
@@ -360,6 +363,7 @@ export class ResearchLoop {
       waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready').length),
       slotWaiters: () => ctx.slots.waiting,
       moreToCome,
+      halted,
       expectedWaitMs: () => {
         const latency = this.sched.latencyMs();
         if (latency === null) return null;
@@ -374,7 +378,8 @@ export class ResearchLoop {
       run: (job, signal) => {
         const slotTaken = ctx.slots.acquire();
         const laneTaken = this.acquireLane(state);
-        const best = state.best;
+        // A speculative re-run of a candidate lands in the candidate's folder; a re-run of the best in the best's.
+        const of = job.of ?? state.best.id;
         return (async () => {
           const slot = await slotTaken;
           const lane = await laneTaken.catch((err) => {
@@ -383,14 +388,14 @@ export class ResearchLoop {
           });
           try {
             await checkout(ctx, state.tag, lane, job.commit);
-            const m = await measure(ctx, { tag: state.tag, lane, slot, id: best.id, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of: best.id } }).catch((err) => {
-              this.emit({ type: 'fill-ended', of: best.id, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
+            const m = await measure(ctx, { tag: state.tag, lane, slot, id: of, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of } }).catch((err) => {
+              this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
               throw err;
             });
             // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
             const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
             const metric = status === 'ok' ? m.metric : null;
-            this.emit({ type: 'fill-ended', of: best.id, commit: job.commit, seed: job.seed, status, metric });
+            this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status, metric });
             return metric;
           } finally {
             ctx.slots.release(slot);
@@ -400,7 +405,7 @@ export class ResearchLoop {
         })();
       },
       log: (line) => this.opts.log?.(line),
-    }, undefined, preemptsFills(this.sched.policy));
+    }, undefined, preemptsFills(this.sched.policy), candidateSeeds);
   }
 
   private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
-import { FillCache, IdleFiller, measuredSeeds, nextFill, plannedBestSeeds, PREEMPTED, shouldFill, type FillHost, type FillJob } from '../../../src/core/loop/idleFiller';
+import { FillCache, IdleFiller, measuredSeeds, nextFill, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED, shouldFill, type FillHost, type FillJob } from '../../../src/core/loop/idleFiller';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 
 describe('plannedBestSeeds', () => {
@@ -14,6 +14,14 @@ describe('plannedBestSeeds', () => {
     expect(plannedBestSeeds({ ...defaultConfig(), seed: 0, noise: { seeds: 2, confidence: 0.84, screen: 0.2 } })).toEqual([1]);
     expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'strict' })).toEqual([]);
     expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'threshold' })).toEqual([]);
+  });
+});
+
+describe('plannedCandidateSeeds', () => {
+  it("the noise rule's re-run seeds of a candidate (seed + 1 … seed + seeds - 1); none for other rules", () => {
+    const c = defaultConfig();
+    expect(plannedCandidateSeeds({ ...c, seed: 10, noise: { seeds: 4, confidence: 0.9, screen: 0.2 } })).toEqual([11, 12, 13]);
+    expect(plannedCandidateSeeds({ ...c, keepRule: 'threshold' })).toEqual([]);
   });
 });
 
@@ -223,6 +231,72 @@ describe('IdleFiller', () => {
       f.poke();
       expect(a.signals[0].aborted).toBe(false);
       expect(f.preempted).toEqual([]);
+    });
+  });
+  describe('speculation (a candidate under decision)', () => {
+    function abortable(slots: number) {
+      let idle = slots;
+      let waiters = 0;
+      const signals: AbortSignal[] = [];
+      const runs: FillJob[] = [];
+      const h: FillHost = {
+        idleSlots: () => idle,
+        waitingForSlot: () => waiters,
+        slotWaiters: () => waiters,
+        // No experiment is to come and a proposal is near: gap fills of the best would not start; speculation does.
+        moreToCome: () => false,
+        expectedWaitMs: () => 1,
+        runMs: () => 10_000,
+        bestCommit: () => 'best',
+        laneAvailable: () => true,
+        measured: () => new Set([0]),
+        run: (job, signal) => {
+          idle--;
+          runs.push(job);
+          signals.push(signal);
+          return new Promise((r) => signal.addEventListener('abort', () => {
+            idle++;
+            r(null);
+          }));
+        },
+      };
+      return { h, runs, signals, wait: (n: number) => (waiters = n) };
+    }
+
+    it("trains the candidate's next planned seed beside the keep rule's own re-run, never the same seed twice", async () => {
+      const a = abortable(1);
+      const f = new IdleFiller([1, 2], a.h, 0.25, false, [1, 2, 3, 4]);
+      // The keep rule re-runs the candidate on seed 1 itself (on its own accelerator): the seed counts as taken.
+      const own = f.cache.take('cand', 1, async () => 7);
+      const end = f.speculate({ commit: 'cand', of: 'e0002', seed: 1 });
+      expect(a.runs).toEqual([{ commit: 'cand', seed: 2, of: 'e0002' }]);
+      expect(await own).toBe(7);
+      // The best's gap fills did not start (moreToCome false, a proposal near): only the speculative one.
+      expect(f.started).toEqual([{ commit: 'cand', seed: 2, of: 'e0002' }]);
+      end();
+      expect(a.signals[0].aborted).toBe(true);
+      expect(f.cache.has('cand', 2)).toBe(false);
+      await f.stop();
+    });
+
+    it('an experiment queued for an accelerator stops a speculative fill even without preemption; a halted loop starts none', async () => {
+      const a = abortable(1);
+      const f = new IdleFiller([], a.h, 0.25, false, [1, 2, 3]);
+      f.speculate({ commit: 'cand', of: 'e0002', seed: 1 });
+      expect(a.runs.map((j) => j.seed)).toEqual([2]);
+      a.wait(1);
+      f.poke();
+      expect(a.signals[0].reason).toBe(PREEMPTED);
+      expect(f.preempted).toEqual([{ commit: 'cand', seed: 2, of: 'e0002' }]);
+      await f.stop();
+      const b = abortable(1);
+      const g = new IdleFiller([], { ...b.h, halted: () => true }, 0.25, false, [1, 2, 3]);
+      g.speculate({ commit: 'cand', of: 'e0002', seed: 1 });
+      expect(b.runs).toEqual([]);
+      // No planned candidate seeds (another keep rule, speculation off): nothing.
+      const c = abortable(1);
+      new IdleFiller([], c.h).speculate({ commit: 'cand', of: 'e0002', seed: 1 });
+      expect(c.runs).toEqual([]);
     });
   });
 });
