@@ -8,25 +8,11 @@ import { GitPool } from '../../../src/core/pool/gitPool';
 import { claimKey } from '../../../src/core/pool/poolRefs';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import { isVerification } from '../../../src/core/pool/poolTypes';
-import { cleanupTempDirs, gitIn, makeRepo, REPO_ROOT, tempDir } from '../../support/tempRepo';
+import { CPU, setupPool } from './poolFixture';
+import { cleanupTempDirs, gitIn, REPO_ROOT, tempDir } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 
-const CPU = { os: 'linux', arch: 'x64', device: 'cpu' };
-
-/** An origin, a bare "pool" remote cloned from it, and n participants' clones. */
-function setup(n: number): { bare: string; clones: string[] } {
-  const origin = makeRepo({ 'train.py': 'lr = 0.1\n', 'eval.py': 'print(1)\n' });
-  const root = tempDir();
-  const bare = path.join(root, 'pool.git');
-  execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-  const clones = Array.from({ length: n }, (_, i) => {
-    const c = path.join(root, `p${i}`);
-    execFileSync('git', ['clone', '-q', bare, c]);
-    return c;
-  });
-  return { bare, clones };
-}
 
 function pool(clone: string, remote: string, participant: string, extra: Partial<ConstructorParameters<typeof GitPool>[0]> = {}): GitPool {
   return new GitPool({ repo: { gitDir: path.join(clone, '.git') }, cwd: clone, remote, participant, platform: CPU, ...extra });
@@ -50,7 +36,7 @@ const remoteRefs = (bare: string, prefix = 'refs/ratchet/pool/') => execFileSync
 
 describe('GitPool over a shared bare repository (real git)', () => {
   it('three participants with the same local ids: pool ids are unique, every ledger converges, every commit is pinned on the remote', async () => {
-    const { bare, clones } = setup(3);
+    const { bare, clones } = setupPool(3);
     const names = ['alice', 'bob', 'carol'];
     const pools = clones.map((c, i) => pool(c, bare, names[i]!));
     for (const [i, p] of pools.entries()) {
@@ -73,7 +59,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
   });
 
   it('non-fast-forward: the same participant pushing from two clones at once; fetch, merge, retry keeps both rows', async () => {
-    const { bare, clones } = setup(2);
+    const { bare, clones } = setupPool(2);
     const a1 = pool(clones[0]!, bare, 'alice');
     const a2 = pool(clones[1]!, bare, 'alice');
     await a1.addExperiment({ ...row('0001', null, 1), session: 'm1' });
@@ -90,7 +76,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
   });
 
   it('a ledger is stored in shards of 100 rows: all rows read back in order, and a new row leaves the full shards as they were', async () => {
-    const { bare, clones } = setup(2);
+    const { bare, clones } = setupPool(2);
     const a = pool(clones[0]!, bare, 'alice');
     await a.append(Array.from({ length: 150 }, (_, i) => a.experimentRow({ ...row(String(i + 1).padStart(4, '0'), null, i), hypothesis: `try → ${i}` })));
     expect((await a.sync()).ok).toBe(true);
@@ -109,7 +95,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
   });
 
   it('remote unreachable: rows pile up locally, sync reports offline, and the first sync that reaches the remote pushes them all', async () => {
-    const { clones } = setup(1);
+    const { clones } = setupPool(1);
     const later = path.join(tempDir(), 'later.git');
     const p = pool(clones[0]!, later, 'alice', { timeoutMs: 20_000 });
     await p.addExperiment(row('0001', commitIn(clones[0]!, 'lr = 1\n', 'refs/ratchet/s1/0001'), 1));
@@ -124,7 +110,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
   });
 
   it('claims: one holder at a time (also when two claim at once), others see who holds it, an expired claim is taken over and its old holder cannot release it', async () => {
-    const { bare, clones } = setup(2);
+    const { bare, clones } = setupPool(2);
     let now = Date.parse('2026-12-01T00:00:00Z');
     const a = pool(clones[0]!, bare, 'alice', { now: () => now, claimTtlMs: 60_000 });
     const b = pool(clones[1]!, bare, 'bob', { now: () => now, claimTtlMs: 60_000 });
@@ -149,7 +135,7 @@ describe('GitPool over a shared bare repository (real git)', () => {
   });
 
   it('a chain cannot speak for another participant: rows naming someone else are ignored', async () => {
-    const { bare, clones } = setup(2);
+    const { bare, clones } = setupPool(2);
     const mallory = pool(clones[0]!, bare, 'mallory');
     await mallory.addExperiment(row('0001', null, 1));
     // Written straight into mallory's chain, as a forger would.
@@ -172,7 +158,7 @@ describe('a participant killed (kill -9 of its process group) mid-push', () => {
   });
 
   it('leaves the remote either as it was or complete (never a row without its commit), and the next sync pushes everything', async () => {
-    const { bare, clones } = setup(1);
+    const { bare, clones } = setupPool(1);
     const clone = clones[0]!;
     // Commits heavy enough (random, incompressible) that the push takes a while.
     const commits: string[] = [];

@@ -5,24 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { LoopPool } from '../../../src/core/pool/loopPool';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
-import { cleanupTempDirs, gitIn, makeRepo, tempDir } from '../../support/tempRepo';
+import { CPU, setupPool } from './poolFixture';
+import { cleanupTempDirs, gitIn } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 
-const CPU = { os: 'linux', arch: 'x64', device: 'cpu' };
-
-function setup(n: number): { bare: string; clones: string[] } {
-  const origin = makeRepo({ 'train.py': 'lr = 0.1\n', 'eval.py': 'print(1)\n' });
-  const root = tempDir();
-  const bare = path.join(root, 'pool.git');
-  execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-  const clones = Array.from({ length: n }, (_, i) => {
-    const c = path.join(root, `p${i}`);
-    execFileSync('git', ['clone', '-q', bare, c]);
-    return c;
-  });
-  return { bare, clones };
-}
 
 async function joined(clone: string, bare: string, participant: string): Promise<{ lp: LoopPool; start: string }> {
   const lp = new LoopPool({ workspace: clone, config: { ...defaultConfig(), protected: ['eval.py'] }, remote: bare, participant, platform: CPU });
@@ -49,7 +36,7 @@ const claimsOn = (bare: string) => execFileSync('git', ['for-each-ref', 'refs/ra
 
 describe('LoopPool (the loop side of the pool, real git)', () => {
   it('a claim taken on the first base is released when the experiment is recorded on another base (re-based before it trained)', async () => {
-    const { bare, clones } = setup(1);
+    const { bare, clones } = setupPool(1);
     const { lp, start } = await joined(clones[0]!, bare, 'alice');
     expect(await lp.claim(start, 'sig-lr', 'raise lr')).toBeNull();
     expect(claimsOn(bare)).toHaveLength(1);
@@ -60,7 +47,7 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
   });
 
   it('a loop that ends gives back the claims it never recorded', async () => {
-    const { bare, clones } = setup(1);
+    const { bare, clones } = setupPool(1);
     const { lp, start } = await joined(clones[0]!, bare, 'alice');
     expect(await lp.claim(start, 'sig-a', 'idea a')).toBeNull();
     expect(await lp.claim(start, 'sig-b', 'idea b')).toBeNull();
@@ -70,7 +57,7 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
   });
 
   it('the same code is the same code for everyone: claims key on the base tree, and a foreign row on a tree this loop has names the local commit as its base', async () => {
-    const { bare, clones } = setup(2);
+    const { bare, clones } = setupPool(2);
     const alice = await joined(clones[0]!, bare, 'alice');
     const bob = await joined(clones[1]!, bare, 'bob');
     // alice keeps a change (commit X); bob adopts it: his own commit X' with the same tree.
