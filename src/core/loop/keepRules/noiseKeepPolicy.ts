@@ -77,6 +77,10 @@ type Runs = Map<number, number>;
 
 const fmt = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 const runsObject = (runs: Runs) => Object.fromEntries([...runs].sort((a, b) => a[0] - b[0]).map(([s, m]) => [String(s), m]));
+/** One side of a comparison as the evidence records it: its runs by seed, their count, mean and spread. */
+const evidenceSide = (runs: Runs, m = mean([...runs.values()])) => ({ runs: runsObject(runs), n: runs.size, mean: m, sd: sd([...runs.values()]) });
+/** A decision carrying its evidence: the improvement and the candidate's metric are the evidence's. */
+const out = (keep: boolean, ev: NoiseEvidence, reason: string): KeepDecision => ({ keep, delta: ev.diff, metric: ev.candidate.mean, reason, evidence: ev as unknown as Record<string, unknown> });
 
 
 export type { NoiseEvidence } from './noiseEvidence';
@@ -243,8 +247,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
         looks: cand.size,
         paired: true,
         ...(sg.sigma !== null ? { sigmaPaired: sg.sigma, sigmaPairedDf: sg.df } : {}),
-        candidate: { runs: runsObject(cand), n: cand.size, mean: mean([...cand.values()]), sd: sd([...cand.values()]) },
-        best: { id: best.id, commit: best.commit, runs: runsObject(bestRuns), n: bestRuns.size, mean: mean([...bestRuns.values()]), sd: sd([...bestRuns.values()]) },
+        candidate: evidenceSide(cand),
+        best: { id: best.id, commit: best.commit, ...evidenceSide(bestRuns) },
         sigma: total.sigma ?? (sg.sigma !== null ? sg.sigma / Math.SQRT2 : null),
         sigmaDf: total.sigma !== null ? total.df : sg.df,
         pairedSeeds: paired,
@@ -257,7 +261,6 @@ export class NoiseKeepPolicy implements KeepPolicy {
         rerunSeconds: Math.round(rerunMs) / 1000,
       };
     };
-    const out = (keep: boolean, ev: NoiseEvidence, reason: string): KeepDecision => ({ keep, delta: ev.diff, metric: ev.candidate.mean, reason, evidence: ev as unknown as Record<string, unknown> });
     if (!(d1 > 0) || d1 < minDelta) {
       const why = d1 > 0 ? `better by only ${fmt(d1)} < minDelta ${fmt(minDelta)}` : `not better than the best at the same seed (${fmt(metric)} vs ${fmt(bestRuns.get(s0)!)}, seed ${s0})`;
       return out(false, build('screen', d1, null, null, null), why);
@@ -357,8 +360,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
         rule: 'noise',
         stage,
         looks: cand.size,
-        candidate: { runs: runsObject(cand), n: cand.size, mean: candMean(), sd: sd([...cand.values()]) },
-        best: { id: best.id, commit: best.commit, runs: runsObject(bestRuns), n: bestRuns.size, mean: bestMean(), sd: sd([...bestRuns.values()]) },
+        candidate: evidenceSide(cand, candMean()),
+        best: { id: best.id, commit: best.commit, ...evidenceSide(bestRuns, bestMean()) },
         sigma: sg.sigma,
         sigmaDf: sg.df,
         pairedSeeds: paired,
@@ -373,7 +376,6 @@ export class NoiseKeepPolicy implements KeepPolicy {
         ...extra,
       };
     };
-    const out = (keep: boolean, ev: NoiseEvidence, reason: string): KeepDecision => ({ keep, delta: ev.diff, metric: ev.candidate.mean, reason, evidence: ev as unknown as Record<string, unknown> });
 
     // Not better than the best at all: no re-run can make it a keep worth its cost.
     const d1 = improvement(metric, bestMean(), goal);
