@@ -163,9 +163,13 @@ export class NoiseKeepPolicy implements KeepPolicy {
     }
   }
 
+  /** The session's own pooled variance (every commit's runs over seeds), without the prior. */
+  private ownVariance(extra: Runs[]): { variance: number; df: number } {
+    return pooledVariance([...this.cache.values(), ...extra].map((g) => [...g.values()]));
+  }
+
   private sigma(extra: Runs[]): { sigma: number | null; df: number } {
-    const groups = [...this.cache.values(), ...extra].map((g) => [...g.values()]);
-    const own = pooledVariance(groups);
+    const own = this.ownVariance(extra);
     const pr = this.prior;
     return poolWithPrior(own, pr ? { sigma: pr.sigma, df: pr.sigmaDf } : null);
   }
@@ -352,7 +356,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const minDelta = config.minDelta;
     const bestMean = () => mean([...bestRuns.values()]);
     const candMean = () => mean([...cand.values()]);
-    const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df)`);
+    const pr = this.prior;
+    const carriedText = pr ? `; ${pr.sigmaDf} carried over from ${pr.sessions} earlier session${pr.sessions === 1 ? '' : 's'}` : '';
+    const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df${carriedText})`);
+    const carried = pr ? { carried: { sigma: pr.sigma, df: pr.sigmaDf, sessions: pr.sessions, ...(pr.runs !== undefined ? { runs: pr.runs } : {}) } } : {};
     const build = (stage: NoiseEvidence['stage'], sg: { sigma: number | null; df: number }, diff: number, se: number | null, z: number | null, threshold: number | null, extra: Partial<NoiseEvidence> = {}): NoiseEvidence => {
       const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
       const conf = z === null ? null : Number.isFinite(z) ? tCdf(z, Math.max(1, sg.df)) : z > 0 ? 1 : 0;
@@ -373,6 +380,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         reruns,
         rerunSeconds: Math.round(rerunMs) / 1000,
         ...(calibrated ? { calibrated } : {}),
+        ...carried,
         ...extra,
       };
     };
@@ -399,15 +407,23 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
     // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
-    if (isDegenerate(sg.sigma, bestMean())) {
+    // With σ carried over, the session's own re-runs decide: identical ones mean this code ignores the seed now.
+    const degenerate = (df: number): KeepDecision => {
       const fromMinDelta = minDelta > 0;
       const floor = fromMinDelta ? minDelta : DEGENERATE_FLOOR * Math.abs(bestMean());
-      const d = improvement(metric, bestMean(), goal);
+      const d = improvement(candMean(), bestMean(), goal);
       const keep = d > 0 && d >= floor;
       const message = degenerateMessage(floor, fromMinDelta);
-      const ev = build('degenerate', { sigma: 0, df: sg.df }, d, null, null, null, { floor, message, sigma: 0 });
+      const ev = build('degenerate', { sigma: 0, df }, d, null, null, null, { floor, message, sigma: 0 });
       return out(keep, ev, `${keep ? 'better' : 'not better'} by ${fmt(d)} (needs ${fmt(floor)}): ${message}`);
-    }
+    };
+    const ownDegenerate = (extra: Runs[]) => {
+      const own = this.ownVariance(extra);
+      return own.df > 0 && isDegenerate(Math.sqrt(own.variance), bestMean()) ? own.df : null;
+    };
+    if (isDegenerate(sg.sigma, bestMean())) return degenerate(sg.df);
+    const own0 = pr ? ownDegenerate([]) : null;
+    if (own0 !== null) return degenerate(own0);
 
     const alpha = 1 - o.confidence;
     const qFirst = 1 - o.firstLook * alpha;
@@ -444,6 +460,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
       if (nb < o.bestRuns) {
         await fillBest(nb + 1);
         if (bestRuns.size > nb) {
+          const ownDf = pr ? ownDegenerate([cand]) : null;
+          if (ownDf !== null) return degenerate(ownDf);
           sg = floored(this.sigma([cand]));
           continue;
         }
@@ -452,6 +470,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const m = await run('candidate', s);
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
+      if (pr) {
+        const ownDf = ownDegenerate([cand]);
+        if (ownDf !== null) return degenerate(ownDf);
+      }
       sg = floored(this.sigma([cand]));
     }
   }
