@@ -12,7 +12,8 @@ import { corpusModel, readCorpus } from './keepCorpus';
 export interface PairedVariant {
   label: string;
   noise?: Record<string, unknown>;
-  carry?: boolean;
+  /** σ carried over from this many earlier sessions (true: one). */
+  carry?: boolean | number;
   /** σ of one code version and of paired differences given exactly (the bench's true values). */
   oracle?: boolean;
   strict?: boolean;
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     for (const { sc, sd, sw } of scs) {
       if (only && !only.test(sc.name)) continue;
       const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', ...(v.noise ? { noise: v.noise } : {}) } as unknown as RuleSpec['config'] };
-      const scen: Scenario = v.oracle ? { ...sc, prior: { sigma: sw, sigmaDf: 1e6, sigmaPaired: sd, sigmaPairedDf: 1e6, sessions: 0 } } : v.carry ? { ...sc, carry: true } : sc;
+      const scen: Scenario = v.oracle ? { ...sc, prior: { sigma: sw, sigmaDf: 1e6, sigmaPaired: sd, sigmaPairedDf: 1e6, sessions: 0 } } : v.carry ? { ...sc, carry: v.carry } : sc;
       const r = await runScenario(rule, scen);
       rows.push({ variant: v.label, scenario: sc.name, keptRate: r.keptRate, gainPerRun: r.gainPerRun, finalGainSigma: r.finalGainSigma, runsPerSession: r.runsPerSession });
       parts.push(sc.name.includes('mixed') ? `${sc.name}: ${r.gainPerRun.toFixed(3)} (${r.finalGainSigma.toFixed(1)}σ in ${r.runsPerSession.toFixed(1)})` : `${sc.name}: ${(100 * r.keptRate).toFixed(1)}%`);

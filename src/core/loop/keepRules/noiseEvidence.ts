@@ -46,6 +46,8 @@ export interface NoiseEvidence {
   calibrated?: boolean;
   /** σ carried over from earlier sessions under the same conditions (noiseCarry.ts), pooled into `sigma`; no calibration then. */
   carried?: { sigma: number; df: number; sessions: number; runs?: number };
+  /** The best's runs that kept it were each judged worse by this much (the winner's curse, NoiseOptions.curse). */
+  curse?: number;
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }
