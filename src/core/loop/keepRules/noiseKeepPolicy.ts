@@ -55,14 +55,19 @@ export interface NoiseOptions {
    * The winner's curse on a kept best: the runs that kept it are worse in truth than they looked
    * (they were kept because they looked good). Each is judged worse by the estimated overshoot
    * (curseBias), so that the best's value can come from the runs that kept it instead of re-runs.
+   * 'withPrior': only when σ was carried over from earlier sessions (KeepInput.prior).
    */
-  curse: boolean;
+  curse: boolean | 'withPrior';
+  /** `bestRuns` when σ was carried over from earlier sessions (the best's runs then serve its value only, not σ). */
+  bestRunsWithPrior: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
-// at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
+// at the least GPU time found. With σ carried over (bench/keepPairedExp.ts, 3 earlier sessions): the best
+// re-run to 2 runs, not 3, its keep's runs corrected for the winner's curse (without the correction 2σ
+// gains were kept 74.7% of the time at 2 best runs, 79.8% at 3). `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: false };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -161,6 +166,10 @@ export function isDegenerate(sigma: number | null, scale: number): boolean {
  * - No measurable noise (re-runs identical): the improvement must clear minDelta, or 0.1% of |best|
  *   when minDelta is 0, and the evidence says so (stage "degenerate"). Never "σ = 0, so anything counts".
  * - Every run is cached by commit and seed (and rebuilt from the ledger's evidence on resume).
+ * - σ carried over from earlier sessions (KeepInput.prior, noiseCarry.ts) is pooled with the
+ *   session's own: no calibration, the best re-run to `bestRunsWithPrior` runs, and the runs that
+ *   kept the best judged worse by their winner's curse (`curse`). Re-runs of this session that come
+ *   out identical still make the decision degenerate, whatever the prior says.
  */
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
@@ -178,6 +187,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     this.opts = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (this.opts.seeds < 2) this.opts.seeds = 2;
     this.opts.bestRuns = Math.max(1, Math.min(this.opts.bestRuns, this.opts.seeds));
+    this.opts.bestRunsWithPrior = Math.max(1, Math.min(this.opts.bestRunsWithPrior, this.opts.seeds));
   }
 
   /** Runs known for a commit (tests, summaries). */
@@ -203,7 +213,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         const c0 = ev.candidate?.runs?.[String(seed)];
         const b0 = ev.best?.runs?.[String(seed)];
         if (goal && typeof c0 === 'number' && typeof b0 === 'number' && Number.isFinite(c0) && Number.isFinite(b0)) this.firstDiffs.set(r.id, improvement(c0, b0, goal));
-        if (this.opts.curse && r.status === 'kept' && r.commit && !this.curse.has(r.commit)) {
+        if (r.status === 'kept' && r.commit && !this.curse.has(r.commit)) {
           const bias = curseBias(ev);
           if (bias !== null) this.curse.set(r.commit, { bias, seeds: new Set(runsFromObject(ev.candidate?.runs).keys()) });
         }
@@ -406,7 +416,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
     };
     const minDelta = config.minDelta;
     // The best's value: its runs, those that kept it judged worse by the winner's curse (`curse`).
-    const cursed = this.opts.curse ? this.curse.get(bestKey) : undefined;
+    const cursed = o.curse === true || (o.curse === 'withPrior' && this.prior) ? this.curse.get(bestKey) : undefined;
+    const bestRunsWanted = this.prior ? o.bestRunsWithPrior : o.bestRuns;
     const worse = goal === 'minimize' ? 1 : -1;
     const bestAt = (k: number) => bestRuns.get(k)! + (cursed?.seeds.has(k) ? worse * cursed.bias : 0);
     const bestMean = () => mean([...bestRuns.keys()].map(bestAt));
@@ -513,7 +524,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
       if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
       if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
-      if (nb < o.bestRuns) {
+      if (nb < bestRunsWanted) {
         await fillBest(nb + 1);
         if (bestRuns.size > nb) {
           const ownDf = pr ? ownDegenerate([cand]) : null;
