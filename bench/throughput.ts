@@ -362,6 +362,8 @@ interface ReviewFigures {
   busyExcludingReviewWait: number;
   /** Worker-time of fills given up (preempted for an experiment, dropped): counted busy, but its work was thrown away, s. */
   givenUpFillSeconds: number;
+  /** busy with the processes of fills given up counted idle: the accelerator's time spent on work that was kept. */
+  busyWithoutGivenUpFills: number;
   /** Gap fills (re-runs of the best, speculative re-runs) started, and how they ended. */
   fills: number;
   fillEnds: Record<string, number>;
@@ -438,6 +440,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
       idleInReviewSeconds: Number((waited / 1000).toFixed(1)),
       busyExcludingReviewWait: Number((busyMs / (workers * (to - from) - waited)).toFixed(3)),
       givenUpFillSeconds: Number((procs.filter((p) => partial!(p)).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1)),
+      busyWithoutGivenUpFills: Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !partial!(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3)),
       fills,
       fillEnds,
     };
@@ -492,7 +495,7 @@ for (const kind of kinds) {
         const r = await scenario(kind, workers, lat, schedule, est);
         rows.push(r);
         console.log(`${r.name}: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, ${JSON.stringify(r.statuses)}`);
-        if (r.review) console.log(`  under review: ${r.review.reviews} reviews of ${r.review.reviewSeconds} s, ${r.review.inReviewSeconds} s in review, idle in review ${r.review.idleInReviewSeconds} s (worker-time), busy without those waits ${r.review.busyExcludingReviewWait}, given-up fills ${r.review.givenUpFillSeconds} s, fills ${r.review.fills} ${JSON.stringify(r.review.fillEnds)}`);
+        if (r.review) console.log(`  under review: ${r.review.reviews} reviews of ${r.review.reviewSeconds} s, ${r.review.inReviewSeconds} s in review, idle in review ${r.review.idleInReviewSeconds} s (worker-time), busy without those waits ${r.review.busyExcludingReviewWait}, given-up fills ${r.review.givenUpFillSeconds} s (busy without them ${r.review.busyWithoutGivenUpFills}), fills ${r.review.fills} ${JSON.stringify(r.review.fillEnds)}`);
       }
     }
   }
@@ -516,7 +519,7 @@ const results = {
 if (REVIEW_ONLY) {
   // The goals are for the unattended loop: a file of review rows only carries what they mean instead.
   delete (results as { targets?: unknown }).targets;
-  Object.assign(results, { review: `the loop under review (LoopOptions.review: the reviewed schedule) with a scripted reviewer accepting each proposal after ${REVIEW_SECONDS} s; busy counts the waits on the reviewer as idle; review.busyExcludingReviewWait leaves out of the wall the worker-time idle while a proposal sat in review` });
+  Object.assign(results, { review: `the loop under review (LoopOptions.review: the reviewed schedule) with a scripted reviewer accepting each proposal after ${REVIEW_SECONDS} s; busy counts the waits on the reviewer as idle; review.busyExcludingReviewWait leaves out of the wall the worker-time idle while a proposal sat in review; review.busyWithoutGivenUpFills counts the processes of fills given up (stopped for an experiment) as idle` });
 }
 writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
 if (!REVIEW_ONLY) console.log(`busy at latency = half a run: ${half} (target ≥ 0.97 ${results.targets.halfRun.met ? 'met' : 'MISSED'}); at latency = one run: ${one} (target ≥ 0.9 ${results.targets.oneRun.met ? 'met' : 'MISSED'})`);
