@@ -87,7 +87,7 @@ async function session(rebaseEarly: boolean) {
   ]);
   const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: 4, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { rebaseEarly } });
   const events: LoopEvent[] = [];
-  loop.on((e) => events.push({ ...e, at: Date.now() } as LoopEvent));
+  loop.on((e) => events.push(e));
   await loop.run();
   const runs = readFileSync(log, 'utf8').trim().split('\n').map((l) => {
     const [k0, k1, k2, k3, start, end] = l.split(' ').map(Number);
