@@ -94,7 +94,7 @@ describe.skipIf(!existsSync(PY))('a twin waiting for its sibling in the loop (2 
     const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, finalRuns: 0, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 2, pipeline: true, devices: [], search: { policy: 'greedy' } } as RatchetConfig;
     // The first two proposals, written while the baseline trains, are the same change: the second waits for the first's result.
     const proposer = new StandInProposer(2000, [{ knob: 0, to: 1 }, { knob: 0, to: 1 }, { knob: 1, to: 1 }, { knob: 1, to: -1 }]);
-    const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: 2, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { speculate: false } });
+    const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: 3, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { speculate: false } });
     const events: LoopEvent[] = [];
     loop.on((e) => events.push(e));
     await loop.run();
