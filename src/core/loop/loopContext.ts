@@ -17,7 +17,7 @@ import type { SpeedSample } from './keepRules/throughput';
 import type { ProposeLatency } from './scheduling';
 import type { ScheduleTracker, SchedulePolicy } from './proposalQueue';
 import type { IdleFiller } from './idleFiller';
-import type { BestMoves } from './rebase';
+import type { BestMoves } from './bestMoves';
 import type { Lane, Pool, Slot } from './workerPool';
 
 export interface ReviewRequest {
