@@ -18,7 +18,7 @@
 //
 // Env: BENCH_TRAINERS (reference,standin), BENCH_LATENCIES (0.5,1), BENCH_WORKERS (1,2),
 // BENCH_REF_SECONDS (6), BENCH_REF_EXPERIMENTS (6), BENCH_STANDIN_SECONDS (2),
-// BENCH_STANDIN_EXPERIMENTS (14), BENCH_SESSIONS (1: sessions per row, busy is their mean), BENCH_GRACE_SECONDS (10: the hard deadline's grace), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
+// BENCH_STANDIN_EXPERIMENTS (14), BENCH_SESSIONS (1: sessions per row, busy is their mean), BENCH_GRACE_SECONDS (10: the hard deadline's grace), BENCH_ESTIMATE (calibration; previous: a session's first proposals are timed by the previous session's median run), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
 // the schedule before issue 14: one proposal written ahead, the slot held through bookkeeping,
 // no gap filling; "nospec" adds this schedule without speculative re-runs of a candidate under
 // decision, for comparisons), BENCH_OUT (bench/throughputResults.json).
@@ -47,6 +47,8 @@ const OUT = resolve(repo, process.env.BENCH_OUT ?? 'bench/throughputResults.json
 /** Sessions per row (each with its own proposal sequence: the stand-in API's seed moves by 1000 per session; session 0 is the one earlier files measured). */
 /** The hard deadline's grace after the budget (s): under a heavy load a run's start-up alone can pass 10 s, and a baseline killed there ends the session. */
 const GRACE = Number(process.env.BENCH_GRACE_SECONDS ?? 10);
+/** The run length the first proposals of a session are timed by: `calibration` (one run outside the loop, before the first session) or `previous` (the previous session's median run; the calibration for the first). */
+const ESTIMATE = process.env.BENCH_ESTIMATE === 'previous' ? 'previous' : 'calibration';
 const SESSIONS = Math.max(1, Math.floor(Number(process.env.BENCH_SESSIONS ?? 1)));
 
 interface TrainerKind {
@@ -484,8 +486,13 @@ async function main(): Promise<void> {
 const rows: ReturnType<typeof aggregate>[] = [];
 const kinds = TRAINERS.map((t) => (t === 'reference' ? reference : t === 'standin' ? standin : null)).filter((k): k is TrainerKind => !!k);
 for (const kind of kinds) {
-  const est = calibrate(kind);
-  console.log(`${kind.name}: one run (trainer${kind.config.evaluate ? ' + evaluator' : ''}) outside the loop took ${(est / 1000).toFixed(1)} s`);
+  const calibrated = calibrate(kind);
+  console.log(`${kind.name}: one run (trainer${kind.config.evaluate ? ' + evaluator' : ''}) outside the loop took ${(calibrated / 1000).toFixed(1)} s`);
+  // The first proposals of a session are asked before any of its runs ended: their latency is a
+  // share of this estimate. One run outside the loop is one sample of a shared machine's load
+  // (36 s once, against runs of 19 s in the sessions after it); with BENCH_ESTIMATE=previous, the
+  // sessions after the first take the previous session's median run instead.
+  let est = calibrated;
   for (const schedule of SCHEDULES) {
     for (const workers of WORKERS) {
       for (const lat of LATENCIES) {
@@ -493,6 +500,7 @@ for (const kind of kinds) {
         for (let i = 0; i < SESSIONS; i++) {
           const r = await scenario(kind, workers, lat, schedule, est, i);
           sessions.push(r);
+          if (ESTIMATE === 'previous' && Number.isFinite(r.medianRunSeconds) && r.medianRunSeconds > 0) est = r.medianRunSeconds * 1000;
           console.log(`${r.name} [session ${i}]: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, load ${r.load1m.min}–${r.load1m.max}, ${JSON.stringify(r.statuses)}`);
         }
         const row = aggregate(sessions);
@@ -514,6 +522,7 @@ const results = {
   busyMeasuredBy: 'descendant processes of the bench with this workspace in RATCHET_WORKSPACE, sampled every 20 ms; busy = busy worker-time / (workers × wall), wall from the first such process start to the last one end',
   sessionsPerRow: SESSIONS,
   graceSeconds: GRACE,
+  firstLatencyEstimate: ESTIMATE,
   scenarios: rows,
   targets: {
     halfRun: { value: half, target: 0.97, met: half !== null && half >= 0.97, note: 'reference trainer, lowest busy over the rows measured (each row: the mean over its sessions), proposer latency = half a run' },
