@@ -84,6 +84,8 @@ export function shouldFill(o: { idleSlots: number; waitingForSlot: number; moreT
 /** Results of fill runs by commit and seed (a promise while under way; null when the run failed). */
 export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
+  /** Entries whose run is still under way. */
+  private readonly pending = new Set<Promise<number | null>>();
 
   private key(commit: string, seed: number): string {
     return `${commit}\u0000${seed}`;
@@ -98,16 +100,24 @@ export class FillCache {
    * The result for `commit` at `seed` as `or` gives it, and while `run()` is under way its seed
    * counts as taken (a fill does not start the same run beside it).
    */
-  async take(commit: string, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+  async take(commit: string, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
     const k = this.key(commit, seed);
     const p = this.runs.get(k);
     if (p) {
+      if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
     const mine = run();
-    this.runs.set(k, mine.catch(() => null));
+    this.put(k, mine);
     return mine;
+  }
+
+  private put(k: string, result: Promise<number | null>): void {
+    const p = result.catch(() => null);
+    this.runs.set(k, p);
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
   has(commit: string, seed: number): boolean {
@@ -115,13 +125,17 @@ export class FillCache {
   }
 
   add(commit: string, seed: number, result: Promise<number | null>): void {
-    this.runs.set(this.key(commit, seed), result.catch(() => null));
+    this.put(this.key(commit, seed), result);
   }
 
-  /** The fill's result for `commit` at `seed` (waiting for it while under way); otherwise, or when it failed, `run()`. */
-  async or(commit: string | null, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+  /**
+   * The fill's result for `commit` at `seed` (waiting for it while under way); otherwise, or when
+   * it failed, `run()`. `waiting` (take too) is called before waiting for a run still under way.
+   */
+  async or(commit: string | null, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
     const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
     if (p) {
+      if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
