@@ -36,13 +36,15 @@ export function plannedCandidateSeeds(config: Pick<RatchetConfig, 'keepRule' | '
 
 /**
  * Seeds the noise rule will ask the best to be re-run with (its own run is at `config.seed`):
- * seed + 1 … seed + k - 1, k = max(calibrate, bestRuns) capped at `seeds`. None for other rules.
+ * seed + 1 … seed + k - 1, k = max(calibrate, bestRuns) capped at `seeds`; with σ carried over
+ * from earlier sessions (`withPrior`) there is no calibration and k = bestRunsWithPrior. None for
+ * other rules.
  */
-export function plannedBestSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>): number[] {
+export function plannedBestSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>, withPrior = false): number[] {
   if (config.keepRule !== 'noise') return [];
   const n = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(config.noise ?? {}).filter(([, v]) => v !== undefined)) };
   const seeds = Math.max(2, n.seeds);
-  const k = Math.min(seeds, Math.max(n.calibrate, Math.min(n.bestRuns, seeds)));
+  const k = withPrior ? Math.min(seeds, Math.max(1, n.bestRunsWithPrior)) : Math.min(seeds, Math.max(n.calibrate, Math.min(n.bestRuns, seeds)));
   return Array.from({ length: Math.max(0, k - 1) }, (_, i) => config.seed + 1 + i);
 }
 

@@ -362,7 +362,7 @@ export class ResearchLoop {
    * experiment). Under review an experiment queued for an accelerator stops a fill (preemptsFills).
    */
   private newFiller(state: SessionState, halted: () => boolean, moreToCome: () => boolean): IdleFiller {
-    const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
+    const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config, !!this.ctx.noise?.prior);
     // Speculative re-runs of a candidate under decision (decide.ts asks): only with the loop's own keep rule, whose seeds are known.
     const candidateSeeds = !speculates(this.sched.policy) || this.opts.keepPolicy ? [] : plannedCandidateSeeds(this.opts.config);
     const { ctx } = this;
