@@ -78,7 +78,9 @@ describe('crash and resume', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(running(daemon)).toBe(false);
     expect(running(rec.pid)).toBe(false);
-    expect(r.stdout).toMatch(/stopped a trainer left running by an earlier process \(pid \d+, 2 processes/);
+    // both are asserted stopped above; how many the first scan counts depends on the stop's timing
+    // (the trainer's group killed may take the daemon's count with it under load: seen once in CI)
+    expect(r.stdout).toMatch(/stopped a trainer left running by an earlier process \(pid \d+, \d+ process/);
     expect(ledger(ws).map((x) => x.status)).toEqual(['baseline', 'interrupted', expect.stringMatching(/kept|discarded/)]);
     return `trainer ${rec.pid} and daemon ${daemon} stopped (${rec.cgroup ? 'cgroup ' + path.basename(rec.cgroup) : 'marker'})`;
   });
