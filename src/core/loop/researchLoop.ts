@@ -516,12 +516,13 @@ export class ResearchLoop {
     const pool = this.opts.pool;
     if (!pool || x.f.recheck) return false;
     await this.pollPool(x.state);
-    if (this.control.ending || !this.rechecks.some(isAdoption)) return false;
+    // An adoption queued, or started and not holding an accelerator yet; when another accelerator is free, it takes that one.
+    const waiting = this.rechecks.find(isAdoption) ?? this.flights.sorted().find((o) => o !== x.f && !!o.recheck && isAdoption(o.recheck) && (o.stage === 'proposing' || o.stage === 'reviewing' || (o.stage === 'ready' && this.ctx.slots.waiting > 0)))?.recheck;
+    if (this.control.ending || !waiting || this.ctx.slots.idle > 0) return false;
     if (x.slot) this.ctx.slots.release(x.slot);
     x.slot = null;
     this.sched.hold(x.f.id, false); // h14tp hook
-    this.emit({ type: 'warning', message: `pool: ${x.f.id} ("${x.f.hypothesis}") gave its turn to ${this.rechecks.find(isAdoption)!.of}, another participant's keep to re-measure first` });
-    await pool.dropped(x.parent.commit as string, x.rec.diffSignature ?? '');
+    await pool.dropped(x.parent.commit as string, x.rec.diffSignature ?? '', `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
     this.ctx.feedback.push(`Experiment ${x.f.id} ("${x.f.hypothesis}") was not run: another participant's keep is re-measured first, and may move the best. Propose it again if it still makes sense on the best you are given.`);
     return true;
   }

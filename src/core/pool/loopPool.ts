@@ -54,8 +54,8 @@ export interface LoopPoolHook {
    * holds it on the new base, or null.
    */
   rebased(from: { base: string; signature: string }, to: { base: string; signature: string }, hypothesis: string): Promise<string | null>;
-  /** A claimed proposal that will not train (it gave its turn to an adoption): its claim is given back. */
-  dropped(base: string, signature: string): Promise<void>;
+  /** A claimed proposal that will not train (it gave its turn to an adoption, `why`): its claim is given back. */
+  dropped(base: string, signature: string, why: string): Promise<void>;
   /** A last sync. */
   close(): Promise<void>;
 }
@@ -229,7 +229,8 @@ export class LoopPool implements LoopPoolHook {
     return held;
   }
 
-  async dropped(base: string, signature: string): Promise<void> {
+  async dropped(base: string, signature: string, why: string): Promise<void> {
+    this.opts.notice?.(`pool: ${why}`);
     const old = [...this.claimed.entries()].find(([, c]) => c.base === base && c.signature === signature);
     if (!old) return;
     this.claimed.delete(old[0]);

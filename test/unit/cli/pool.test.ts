@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { LoopPool } from '../../../src/core/pool/loopPool';
 import { runCli } from '../../support/runCli';
 import { cleanupTempDirs, fixtureRepo, tempDir } from '../../support/tempRepo';
 
@@ -92,5 +95,43 @@ describe('ratchet run --pool: adopting another participant\'s keep is an experim
     const carol = ledger(c).filter((r) => r.status !== 'baseline');
     expect(carol, JSON.stringify(carol)).toHaveLength(3);
     expect(carol[0]!.hypothesis, JSON.stringify(carol.map((r) => [r.status, r.hypothesis, r.reason]))).toMatch(/^adopt (alice|bob)\//);
+  });
+});
+
+describe('ratchet run --pool: a keep published while this loop trains is adopted at the next free accelerator', () => {
+  it('with -n 2, alice\'s keep arriving during bob\'s first experiment is his second (before: his second own proposal took the accelerator and no room was left)', async () => {
+    const origin = fixtureRepo('quadratic');
+    const root = tempDir();
+    const bare = path.join(root, 'pool.git');
+    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
+    const clone = (n: string) => {
+      const c = path.join(root, n);
+      execFileSync('git', ['clone', '-q', bare, c]);
+      return c;
+    };
+    const a = clone('a');
+    const b = clone('b');
+    // alice, in this process: a keep of her own on the shared start (WIDTH 16 → 64, the quadratic's optimum), published when bob's baseline is in.
+    const alice = new LoopPool({ workspace: a, config: { ...defaultConfig(), editable: ['train.py'] }, remote: bare, participant: 'alice', platform: { os: process.platform, arch: os.arch(), device: 'cpu' } });
+    const start = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: a, encoding: 'utf8' }).trim();
+    await alice.start({ tag: 's1', start, repo: { gitDir: path.join(a, '.git') }, prefix: '' });
+    writeFileSync(path.join(a, 'train.py'), readFileSync(path.join(a, 'train.py'), 'utf8').replace('WIDTH = 16', 'WIDTH = 64'));
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'alice: WIDTH 64'], { cwd: a });
+    const x = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: a, encoding: 'utf8' }).trim();
+    execFileSync('git', ['update-ref', 'refs/ratchet/s1/0002', x], { cwd: a });
+    const ledgerFile = path.join(b, '.ratchet', 'experiments.jsonl');
+    const rows = () => (existsSync(ledgerFile) ? readFileSync(ledgerFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { status: string; hypothesis: string; reason?: string }) : []);
+    // bob's runs take ~3 s (FAKE_STEP_SECONDS), so alice's keep lands while his first experiment trains.
+    const running = runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000, env: { FAKE_STEP_SECONDS: '0.15' } });
+    const t0 = Date.now();
+    while (!rows().some((r) => r.status === 'baseline') && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+    expect(rows().filter((r) => r.status !== 'baseline'), 'alice publishes after bob\'s baseline and before his first experiment is recorded').toEqual([]);
+    await alice.recorded({ id: '0002', session: 's1', parent: null, status: 'kept', metric: 1.267646, delta: -0.4, hypothesis: 'WIDTH 16 → 64', commit: x, baseCommit: start, startedAt: '', endedAt: '', reason: '', diffSignature: 'sig-width' }, null);
+    const rb = await running;
+    expect(rb.code, rb.stderr).toBe(0);
+    const bob = rows().filter((r) => r.status !== 'baseline');
+    expect(bob, JSON.stringify(bob)).toHaveLength(2);
+    expect(bob[1]!.hypothesis, JSON.stringify(bob.map((r) => [r.status, r.hypothesis, r.reason]))).toMatch(/^adopt alice\/s1\/0002 /);
+    await alice.close();
   });
 });
