@@ -217,6 +217,8 @@ async function main(): Promise<void> {
   if (!['both', 'independent', 'pool'].includes(arm)) throw new Error(`--arm must be both, independent or pool, not "${arm}"`);
   const armsFile = flag('--arms');
   const first = Number(flag('--first') ?? 1);
+  const append = argv.includes('--append');
+  if (append) argv.splice(argv.indexOf('--append'), 1);
   if (arm !== 'both' && !armsFile) throw new Error(`--arm ${arm} needs --arms <file.json> (where the independent arm is kept)`);
   const [sessions = 2, experiments = 6, steps = 60] = argv.map(Number);
   const out: TrainerSession[] = [];
@@ -227,6 +229,14 @@ async function main(): Promise<void> {
   }
   if (arm === 'independent') return;
   const machine = `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores, CPU torch (/usr/bin/python3), RATCHET_THREADS=1`;
+  // --append: the sessions join those already in bench/poolResults.json (a session of the same number is replaced).
+  if (append) {
+    const file = existsSync(path.join(ROOT, 'bench', 'poolResults.json')) ? path.join(ROOT, 'bench', 'poolResults.json') : path.join(process.cwd(), 'bench', 'poolResults.json');
+    const prev = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { trainer?: { sessions?: TrainerSession[] } }).trainer?.sessions ?? []) : [];
+    const mine = new Set(out.map((r) => r.session));
+    out.unshift(...prev.filter((r) => !mine.has(r.session) && r.experiments === experiments && r.steps === steps));
+    out.sort((a, b) => a.session - b.session);
+  }
   writePoolResults('trainer', {
     date: new Date().toISOString().slice(0, 10),
     source: `real ratchet run processes (dist/cli.js, offline proposer, --search greedy) on the reference trainer (train/, ${steps} steps a run) against a local bare repository; ${machine}; bench/poolTrainer.ts${arm === 'pool' ? ' (independent arm run first with --arm independent, pool arm after, same seeds and start tree)' : ''}`,
