@@ -11,6 +11,7 @@ import { GitPool, type SyncResult } from './gitPool';
 import { detectPlatform } from './platform';
 import { assertParticipant, claimKey } from './poolRefs';
 import { isVerification, type Platform, type PoolExperimentRow, type PoolRow } from './poolTypes';
+import { mergeLines } from './mergeLines';
 import { adoptionCandidates, better, checkForeignCommit, flagged, reproduces, sameDevice } from './trust';
 
 /** What the loop hands the pool when a session opens. */
@@ -240,7 +241,7 @@ export class LoopPool implements LoopPoolHook {
   /**
    * The next foreign keep to re-measure here, checked like a proposal first (refused ones are
    * flagged). Stacked when it can be: the other participant's line merged onto this loop's best
-   * (git merge-tree: their changes since the shared start, on top of this loop's own), so the
+   * (mergeLines: their changes since the shared start, on top of this loop's own), so the
    * re-measure is also an experiment of the two lines together. Exact (their commit's files) when
    * this loop's best holds nothing theirs lacks, or when the merge conflicts; only an exact
    * re-measure verifies their row (and can flag it), and an exact one is offered only when their
@@ -273,24 +274,27 @@ export class LoopPool implements LoopPoolHook {
         this.opts.notice?.(`pool: refused ${c.poolId} from ${c.participant}: ${why}`);
         continue;
       }
-      const merged = await mergeTree(this.opts.workspace, this.session.repo, onto, c.commit);
+      // Their line merged onto this loop's best, file by file (only editable files differ, both
+      // sides having passed the check): three-way from the two lines' merge base, line by line.
+      const mergeBase = (await git(this.opts.workspace, ['merge-base', onto, c.commit], { repo: this.session.repo, allowFail: true })) || this.session.start;
+      const files: { path: string; mine: string; theirs: string; merged: string | null }[] = [];
+      for (const f of config.editable) {
+        const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
+        const [base, mine, theirs] = await Promise.all([mergeBase, onto, c.commit].map((x) => show(this.opts.workspace, this.session.repo, x, p)));
+        if (mine === null || theirs === null) continue;
+        files.push({ path: f, mine, theirs, merged: base === null ? null : mergeLines(base, mine, theirs) });
+      }
+      const merges = files.every((f) => f.merged !== null);
       // Their change is in this loop's best already (merging adds nothing).
-      if (merged !== null && merged === ontoTree) {
+      if (merges && files.every((f) => f.merged === f.mine)) {
         this.tried.add(c.poolId);
         continue;
       }
-      const stacked = merged !== null && merged !== theirTree;
+      const stacked = merges && files.some((f) => f.merged !== f.theirs);
       // An exact re-measure replaces this loop's best by their code: only worth a run when their row claims to beat it.
       if (!stacked && !beats) continue;
       this.tried.add(c.poolId);
-      const target = stacked ? merged! : c.commit;
-      const edits: FileEdit[] = [];
-      for (const f of config.editable) {
-        const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
-        const [mine, theirs] = await Promise.all([show(this.opts.workspace, this.session.repo, onto, p), show(this.opts.workspace, this.session.repo, target, p)]);
-        if (mine === null || theirs === null || mine === theirs) continue;
-        edits.push({ path: f, search: mine, replace: theirs });
-      }
+      const edits: FileEdit[] = files.filter((f) => (stacked ? f.merged! : f.theirs) !== f.mine).map((f) => ({ path: f.path, search: f.mine, replace: stacked ? f.merged! : f.theirs }));
       if (edits.length === 0) continue;
       this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
       this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); ${stacked ? "re-measuring it here stacked on this loop's best" : 're-measuring it here'} before adopting it`);
@@ -309,15 +313,6 @@ export class LoopPool implements LoopPoolHook {
     }
     this.report(await this.pool.sync(), 'end');
   }
-}
-
-/**
- * The tree of `theirs` merged onto `ours` (git merge-tree, three-way from their merge base), or
- * null when the merge conflicts or cannot be made.
- */
-async function mergeTree(cwd: string, repo: GitRepo, ours: string, theirs: string): Promise<string | null> {
-  const out = (await git(cwd, ['merge-tree', '--write-tree', '--no-messages', ours, theirs], { repo, allowFail: true })).trim().split('\n');
-  return out.length === 1 && /^[0-9a-f]{40,64}$/.test(out[0]!) ? out[0]! : null;
 }
 
 async function show(cwd: string, repo: GitRepo, commit: string, p: string): Promise<string | null> {

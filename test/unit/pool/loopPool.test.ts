@@ -83,8 +83,8 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     await bob.lp.close();
   });
 
-  // A train.py whose first and last lines two participants can change without touching each other's.
-  const LONG = 'lr = 0.1\n# 1\n# 2\n# 3\n# 4\nwidth = 16\n';
+  // A train.py with two knobs on adjacent lines (git's own merge would call two changes there a conflict; mergeLines does not).
+  const LONG = 'lr = 0.1\nwidth = 16\n# end\n';
   const files = { 'train.py': LONG, 'eval.py': 'print(1)\n' };
   const baseline = (start: string) => rec('0001', { status: 'baseline', metric: 1, commit: start, baseCommit: null });
 
@@ -131,9 +131,9 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     expect(a.meta.stackedOn).toBe(b1);
     expect(a.hypothesis).toMatch(/stacked on 0002/);
     // Both changes: bob's width and alice's lr.
-    expect(a.edits).toEqual([{ path: 'train.py', search: LONG.replace('width = 16', 'width = 32'), replace: 'lr = 0.5\n# 1\n# 2\n# 3\n# 4\nwidth = 32\n' }]);
+    expect(a.edits).toEqual([{ path: 'train.py', search: LONG.replace('width = 16', 'width = 32'), replace: 'lr = 0.5\nwidth = 32\n# end\n' }]);
     // Measured here far from alice's claim: recorded as a stacked verification, which flags nothing (other code than her commit).
-    const z = commitOn(clones[1]!, b1, 'lr = 0.5\n# 1\n# 2\n# 3\n# 4\nwidth = 32\n', 'bob: stacked', 'refs/ratchet/s1/0003');
+    const z = commitOn(clones[1]!, b1, 'lr = 0.5\nwidth = 32\n# end\n', 'bob: stacked', 'refs/ratchet/s1/0003');
     await bob.lp.recorded(rec('0003', { status: 'kept', metric: 0.3, commit: z, baseCommit: b1, diffSignature: 'sig-s', hypothesis: a.hypothesis, proposalMeta: a.meta }), bobBest);
     await alice.lp.poll(null);
     const rows = await new GitPool({ repo: { gitDir: path.join(clones[0]!, '.git') }, cwd: clones[0]!, remote: bare, participant: 'alice', platform: CPU }).rows();
