@@ -64,11 +64,11 @@ export interface Scenario {
   /** The defaults' mean val_bpb (the corpus replay), so that relative bounds see real magnitudes. */
   baseQuality?: number;
   /**
-   * A later session of the same workspace: each session first plays an earlier one (same rule,
-   * same workload, other draws; its runs not counted) and starts with the noise it measured
-   * (noisePriorFrom), as the loop does when it carries σ over.
+   * A later session of the same workspace: each session first plays `carry` earlier ones (true: one;
+   * same rule, same workload, other draws; their runs not counted) and starts with the noise they
+   * measured (noisePriorFrom over all of them), as the loop does when it carries σ over.
    */
-  carry?: boolean;
+  carry?: boolean | number;
   /** Noise known in advance (a bound for carrying σ over from many sessions); overrides `carry`. */
   prior?: NoisePrior;
 }
@@ -111,10 +111,15 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     const o: SimOptions = { sigma, noise: sc.noise, rho: sc.rho ?? 0, rhoCode: sc.rhoCode ?? 0, session: `${sc.name}#${seed}#${s}`, baseQuality: sc.baseQuality ?? 1, config };
     if (sc.prior) o.prior = sc.prior;
     else if (sc.carry) {
-      const rp = rng(seed * 1_000_003 + s + 777_777);
-      const prevGains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(rp, i));
-      const prev = await simulateSession(createKeepPolicy(config), prevGains, { ...o, session: `${o.session}#earlier` });
-      o.prior = noisePriorFrom(prev.records);
+      // Each earlier session carries over the noise of the ones before it, as in the loop.
+      const records: Parameters<typeof noisePriorFrom>[0][number][] = [];
+      for (let k = 0; k < (sc.carry === true ? 1 : sc.carry); k++) {
+        const rp = rng(seed * 1_000_003 + s + 777_777 * (k + 1));
+        const prevGains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(rp, i));
+        const prev = await simulateSession(createKeepPolicy(config), prevGains, { ...o, session: `${o.session}#earlier${k}`, prior: k > 0 ? noisePriorFrom(records) : null });
+        records.push(...prev.records);
+      }
+      o.prior = noisePriorFrom(records);
     }
     const res = await simulateSession(createKeepPolicy(config), gains, o);
     falseKeepsHarmful += res.kept.filter((k, i) => k && gains[i] < 0).length;

@@ -12,7 +12,8 @@ import { corpusModel, readCorpus } from './keepCorpus';
 export interface PairedVariant {
   label: string;
   noise?: Record<string, unknown>;
-  carry?: boolean;
+  /** σ carried over from this many earlier sessions (true: one). */
+  carry?: boolean | number;
   /** σ of one code version and of paired differences given exactly (the bench's true values). */
   oracle?: boolean;
   strict?: boolean;
@@ -26,6 +27,10 @@ export const VARIANTS: PairedVariant[] = [
   { label: 'paired first look, σ from re-run pairs only', noise: { pairFirst: true, pairNeedsPrior: false, sigmaFrom: 'pairs' } },
   { label: 'default rule, σ at least the first looks\' σ of paired differences / √2 (median of abs(d) / 0.6745; against noise between code versions)', noise: { firstFloor: true, firstEst: 'mad0' } },
   { label: 'default rule, σ carried over from one earlier session', carry: true },
+  { label: 'default rule, σ carried over from 3 earlier sessions', carry: 3 },
+  { label: 'σ carried over from 3 earlier sessions, best re-run to 3 runs, no winner\'s-curse correction (the first session\'s settings)', carry: 3, noise: { curse: false, bestRunsWithPrior: 3 } },
+  { label: 'σ carried over from 3 earlier sessions, best re-run to 2 runs, no winner\'s-curse correction', carry: 3, noise: { curse: false } },
+  { label: 'first session (no σ carried over), best re-run to 2 runs, winner\'s-curse correction', noise: { curse: true, bestRuns: 2 } },
   { label: 'paired first look, σ carried over from one earlier session', carry: true, noise: { pairFirst: true } },
   { label: 'paired first look, σ known exactly (bound for σ carried over from many sessions)', oracle: true, noise: { pairFirst: true } },
   { label: 'paired first look, σ known exactly, confidence 0.8, firstLook 0.4', oracle: true, noise: { pairFirst: true, confidence: 0.8, firstLook: 0.4 } },
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
     for (const { sc, sd, sw } of scs) {
       if (only && !only.test(sc.name)) continue;
       const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', ...(v.noise ? { noise: v.noise } : {}) } as unknown as RuleSpec['config'] };
-      const scen: Scenario = v.oracle ? { ...sc, prior: { sigma: sw, sigmaDf: 1e6, sigmaPaired: sd, sigmaPairedDf: 1e6, sessions: 0 } } : v.carry ? { ...sc, carry: true } : sc;
+      const scen: Scenario = v.oracle ? { ...sc, prior: { sigma: sw, sigmaDf: 1e6, sigmaPaired: sd, sigmaPairedDf: 1e6, sessions: 0 } } : v.carry ? { ...sc, carry: v.carry } : sc;
       const r = await runScenario(rule, scen);
       rows.push({ variant: v.label, scenario: sc.name, keptRate: r.keptRate, gainPerRun: r.gainPerRun, finalGainSigma: r.finalGainSigma, runsPerSession: r.runsPerSession });
       parts.push(sc.name.includes('mixed') ? `${sc.name}: ${r.gainPerRun.toFixed(3)} (${r.finalGainSigma.toFixed(1)}σ in ${r.runsPerSession.toFixed(1)})` : `${sc.name}: ${(100 * r.keptRate).toFixed(1)}%`);

@@ -22,6 +22,14 @@
 // the schedule before issue 14: one proposal written ahead, the slot held through bookkeeping,
 // no gap filling; "nospec" adds this schedule without speculative re-runs of a candidate under
 // decision, for comparisons), BENCH_OUT (bench/throughputResults.json).
+//
+// Under review (BENCH_SCHEDULES=review, or npm run bench:throughput:review): the loop with a
+// review function (LoopOptions.review, the editor's and `--review`'s path: the `reviewed` schedule
+// of schedulePolicyFor) given by a scripted reviewer (bench/throughput/scriptedReviewer.ts) that
+// accepts each proposal after BENCH_REVIEW_SECONDS (5); busy is measured the same way, and also
+// over the wall minus the time a worker sat idle while a proposal was in review (time waiting on
+// the reviewer with nothing else to run). With only that schedule the results go to
+// bench/throughputReview.json unless BENCH_OUT says otherwise.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -35,6 +43,7 @@ import { ratchetPaths } from '../src/core/store/ratchetPaths';
 import { ClaudeProposer } from '../src/core/proposers/claude/claudeProposer';
 import { mulberry32 } from '../src/core/proposers/offline/offlineProposer';
 import type { SchedulePolicy } from '../src/core/loop/proposalQueue';
+import { idleInReview, ScriptedReviewer } from './throughput/scriptedReviewer';
 
 const repo = resolve(import.meta.dirname, '..');
 const PY = '/usr/bin/python3';
@@ -42,8 +51,13 @@ const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) =
 const TRAINERS = list(process.env.BENCH_TRAINERS, 'reference,standin');
 const LATENCIES = list(process.env.BENCH_LATENCIES, '0.5,1').map(Number);
 const WORKERS = list(process.env.BENCH_WORKERS, '1,2').map(Number);
-const SCHEDULES = list(process.env.BENCH_SCHEDULES, 'default') as ('default' | 'legacy' | 'nospec')[];
-const OUT = resolve(repo, process.env.BENCH_OUT ?? 'bench/throughputResults.json');
+const SCHEDULES = list(process.env.BENCH_SCHEDULES, 'default') as Schedule[];
+type Schedule = 'default' | 'legacy' | 'nospec' | 'review';
+const REVIEW_ONLY = SCHEDULES.length > 0 && SCHEDULES.every((x) => x === 'review');
+const OUT = resolve(repo, process.env.BENCH_OUT ?? (REVIEW_ONLY ? 'bench/throughputReview.json' : 'bench/throughputResults.json'));
+const REVIEW_SECONDS = Number(process.env.BENCH_REVIEW_SECONDS ?? 5);
+for (const x of SCHEDULES) if (!['default', 'legacy', 'nospec', 'review'].includes(x)) throw new Error(`BENCH_SCHEDULES: unknown schedule "${x}" (default, legacy, nospec, review)`);
+if (!(REVIEW_SECONDS >= 0)) throw new Error(`BENCH_REVIEW_SECONDS must be a number of seconds ≥ 0, got "${process.env.BENCH_REVIEW_SECONDS}"`);
 
 interface TrainerKind {
   name: 'reference' | 'standin';
@@ -179,10 +193,11 @@ class ProcWatch {
     for (const p of this.procs.values()) if (p.end < 0 && !alive.has(p.pid)) p.end = now;
   }
 
-  /** Lengths (ms) of the runs that ended: first process start to last process end of each run folder. */
-  runLengths(): number[] {
+  /** Lengths (ms) of the runs that ended: first process start to last process end of each run folder (leaving out processes `skip` names). */
+  runLengths(skip?: (p: Proc) => boolean): number[] {
     const by = new Map<string, { start: number; end: number; open: boolean }>();
     for (const p of this.procs.values()) {
+      if (skip?.(p)) continue;
       const r = by.get(p.runDir) ?? { start: Infinity, end: -Infinity, open: false };
       r.start = Math.min(r.start, p.start);
       if (p.end < 0) r.open = true;
@@ -331,19 +346,44 @@ interface Row {
   kept: number;
   conflicts: number;
   proposals: number;
+  /** Under review (schedule "review") only. */
+  review?: ReviewFigures;
 }
 
-async function scenario(kind: TrainerKind, workers: number, latencyRuns: number, schedule: 'default' | 'legacy' | 'nospec', runEstimateMs: number): Promise<Row> {
+interface ReviewFigures {
+  /** The scripted reviewer's time per proposal (s): it accepts each after this long. */
+  reviewSeconds: number;
+  reviews: number;
+  /** Time proposals sat in review (union over proposals, within the wall), s. */
+  inReviewSeconds: number;
+  /** Worker-time idle while a proposal was in review (waiting on the reviewer with nothing else to run), s. */
+  idleInReviewSeconds: number;
+  /** busy worker-time / (workers × wall − idle worker-time in review): the waits on the reviewer not counted. */
+  busyExcludingReviewWait: number;
+  /** Worker-time of fills given up (preempted for an experiment, dropped): counted busy, but its work was thrown away, s. */
+  givenUpFillSeconds: number;
+  /** busy with the processes of fills given up counted idle: the accelerator's time spent on work that was kept. */
+  busyWithoutGivenUpFills: number;
+  /** Gap fills (re-runs of the best, speculative re-runs) started, and how they ended. */
+  fills: number;
+  fillEnds: Record<string, number>;
+}
+
+async function scenario(kind: TrainerKind, workers: number, latencyRuns: number, schedule: Schedule, runEstimateMs: number): Promise<Row> {
   const ws = workspaceFor(kind);
   const watch = new ProcWatch(ws);
   const proposeMs: number[] = [];
+  // Under review most gaps are filled and the fill stopped when the proposal is accepted: those partial runs are no run length (review rows only).
+  const givenUp: { dir: string; at: number }[] = [];
+  const partial = schedule === 'review' ? (p: Proc) => givenUp.some((g) => g.dir === p.runDir && p.start <= g.at) : undefined;
   const latency = () => {
-    const recent = watch.runLengths().slice(-6);
+    const recent = watch.runLengths(partial).slice(-6);
     const ms = latencyRuns * (recent.length ? median(recent) : runEstimateMs);
     proposeMs.push(ms);
     return ms;
   };
   const api = await startApi(kind, latency, 1234 + workers * 10 + latencyRuns * 100);
+  const reviewer = schedule === 'review' ? new ScriptedReviewer(REVIEW_SECONDS * 1000) : null;
   const base = defaultConfig();
   const config: RatchetConfig = {
     ...base,
@@ -364,11 +404,17 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     proposer: new ClaudeProposer({ apiKey: 'bench-key', baseURL: api.url }),
     experiments: kind.experiments,
     tag: 'bench',
+    ...(reviewer ? { review: reviewer.review } : {}),
     ...(schedule === 'legacy' ? { schedule: { legacy: true } satisfies Partial<SchedulePolicy> } : schedule === 'nospec' ? { schedule: { speculate: false } satisfies Partial<SchedulePolicy> } : {}),
   } as ConstructorParameters<typeof ResearchLoop>[0]);
   const warnings: string[] = [];
+  const fillEnds: Record<string, number> = {};
+  let fills = 0;
   loop.on((e) => {
     if (e.type === 'warning') warnings.push(e.message);
+    if (e.type === 'fill-started') fills++;
+    if (e.type === 'fill-ended') fillEnds[e.status] = (fillEnds[e.status] ?? 0) + 1;
+    if (e.type === 'fill-ended' && (e.status === 'preempted' || e.status === 'aborted')) givenUp.push({ dir: join(ratchetPaths(ws).runDir(e.of), `rerun-${e.commit.slice(0, 7)}-s${e.seed}`), at: Date.now() });
   });
   watch.start();
   const summary = await loop.run();
@@ -382,6 +428,23 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   const to = Math.max(...procs.map((p) => p.end));
   const perWorker = Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end])) / (to - from));
   const busy = perWorker.reduce((s, x) => s + x, 0) / workers;
+  let review: ReviewFigures | undefined;
+  if (reviewer) {
+    const spans = reviewer.spans.map((r) => [r.start, r.end < 0 ? to : r.end] as [number, number]);
+    const waited = Array.from({ length: workers }, (_, w) => idleInReview(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end]), spans, from, to)).reduce((s, x) => s + x, 0);
+    const busyMs = busy * workers * (to - from);
+    review = {
+      reviewSeconds: REVIEW_SECONDS,
+      reviews: reviewer.spans.length,
+      inReviewSeconds: Number((unionLength(spans.map(([a, b]) => [Math.max(a, from), Math.min(b, to)])) / 1000).toFixed(1)),
+      idleInReviewSeconds: Number((waited / 1000).toFixed(1)),
+      busyExcludingReviewWait: Number((busyMs / (workers * (to - from) - waited)).toFixed(3)),
+      givenUpFillSeconds: Number((procs.filter((p) => partial!(p)).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1)),
+      busyWithoutGivenUpFills: Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !partial!(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3)),
+      fills,
+      fillEnds,
+    };
+  }
   // Longest stretch with some worker idle... for one worker: the longest gap between processes.
   const all = procs.map((p) => [p.start, p.end] as [number, number]).sort((a, b) => a[0] - b[0]);
   let longestGap = 0;
@@ -398,7 +461,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   for (const r of ledger) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const conflicts = ledger.filter((r) => /no longer applies|does not apply/.test(r.reason)).length + warnings.filter((w) => /no longer applies/.test(w)).length;
   return {
-    name: `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : schedule === 'nospec' ? ', no speculation' : ''}`,
+    name: `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : schedule === 'nospec' ? ', no speculation' : ''}${schedule === 'review' ? `, review ${REVIEW_SECONDS} s` : ''}`,
     trainer: kind.name,
     schedule,
     workers,
@@ -406,7 +469,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     experiments: summary.experiments,
     processes: procs.length,
     runs: new Set(procs.map((p) => p.runDir)).size,
-    medianRunSeconds: Number((median(watch.runLengths()) / 1000).toFixed(2)),
+    medianRunSeconds: Number((median(watch.runLengths(partial)) / 1000).toFixed(2)),
     medianProposeSeconds: Number((median(proposeMs) / 1000).toFixed(2)),
     wallSeconds: Number(((to - from) / 1000).toFixed(1)),
     busy: Number(busy.toFixed(3)),
@@ -416,6 +479,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     kept: summary.kept,
     conflicts,
     proposals: api.requests,
+    ...(review ? { review } : {}),
   };
 }
 
@@ -431,6 +495,7 @@ for (const kind of kinds) {
         const r = await scenario(kind, workers, lat, schedule, est);
         rows.push(r);
         console.log(`${r.name}: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, ${JSON.stringify(r.statuses)}`);
+        if (r.review) console.log(`  under review: ${r.review.reviews} reviews of ${r.review.reviewSeconds} s, ${r.review.inReviewSeconds} s in review, idle in review ${r.review.idleInReviewSeconds} s (worker-time), busy without those waits ${r.review.busyExcludingReviewWait}, given-up fills ${r.review.givenUpFillSeconds} s (busy without them ${r.review.busyWithoutGivenUpFills}), fills ${r.review.fills} ${JSON.stringify(r.review.fillEnds)}`);
       }
     }
   }
@@ -451,8 +516,13 @@ const results = {
     oneRun: { value: one, target: 0.9, met: one !== null && one >= 0.9, note: 'reference trainer, lowest busy over 1 and 2 workers, proposer latency = one run' },
   },
 };
+if (REVIEW_ONLY) {
+  // The goals are for the unattended loop: a file of review rows only carries what they mean instead.
+  delete (results as { targets?: unknown }).targets;
+  Object.assign(results, { review: `the loop under review (LoopOptions.review: the reviewed schedule) with a scripted reviewer accepting each proposal after ${REVIEW_SECONDS} s; busy counts the waits on the reviewer as idle; review.busyExcludingReviewWait leaves out of the wall the worker-time idle while a proposal sat in review; review.busyWithoutGivenUpFills counts the processes of fills given up (stopped for an experiment) as idle` });
+}
 writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
-console.log(`busy at latency = half a run: ${half} (target ≥ 0.97 ${results.targets.halfRun.met ? 'met' : 'MISSED'}); at latency = one run: ${one} (target ≥ 0.9 ${results.targets.oneRun.met ? 'met' : 'MISSED'})`);
+if (!REVIEW_ONLY) console.log(`busy at latency = half a run: ${half} (target ≥ 0.97 ${results.targets.halfRun.met ? 'met' : 'MISSED'}); at latency = one run: ${one} (target ≥ 0.9 ${results.targets.oneRun.met ? 'met' : 'MISSED'})`);
 }
 
 main().catch((err) => {

@@ -71,6 +71,7 @@ export class TerminalRenderer {
         this.goal = e.config.metric.goal;
         this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run, hard deadline ${hardDeadlineSeconds(e.config.budget)}s from process start (budget.deadlineSeconds)`);
         if (e.start?.from === 'best' && e.start.session) this.out.line(`continuing from session ${e.start.session}'s best (${e.start.id}, ${e.start.commit.slice(0, 7)}); --from branch starts from the current branch`);
+        if (e.noise) this.out.line(e.noise.message);
         break;
       case 'experiment-started':
         this.hypothesis = '';

@@ -48,6 +48,11 @@ export interface NoiseConfig {
   confidence: number;
   /** A single run must beat the best's mean by this many σ to earn confirming re-runs. */
   screen: number;
+  /**
+   * Start from the σ earlier sessions of this workspace measured under the same budget, commands,
+   * metric, environment and protected files, instead of re-running the baseline (default true).
+   */
+  carryOver?: boolean;
 }
 
 /** Early stop of a run whose live loss is clearly worse than the best kept run's at the same progress. */

@@ -21,7 +21,7 @@ export function defaultConfig(): RatchetConfig {
     claude: { model: DEFAULT_CLAUDE_MODEL, maxTokens: 8192, thinkingBudget: 0, stallSeconds: 60, maxRetries: 6 },
     maxCost: null,
     env: {},
-    noise: { seeds: 6, confidence: 0.84, screen: 0.2 },
+    noise: { seeds: 6, confidence: 0.84, screen: 0.2, carryOver: true },
     earlyStop: { enabled: true, margin: 0.1, minProgress: 0.3, sameSchedule: true },
     confirm: { command: null, every: 1, tolerance: 0 },
     sanity: { enabled: true, relative: 0.1 },

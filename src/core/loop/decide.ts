@@ -36,6 +36,8 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
       goal: config.metric.goal,
       config,
       history: state.rows,
+      // σ measured by earlier sessions under the same budget, evaluator and protected files (noiseCarry.ts).
+      prior: ctx.noise?.prior ?? null,
       measure: (which, seed) => {
         const again = () => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent });
         // h14tp hook: a re-run of the best that a gap already trained (or is training) is taken from the filler (idleFiller.ts).
@@ -56,7 +58,8 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
       rec.status = decision.keep ? 'kept' : 'discarded';
       rec.delta = decision.delta;
       rec.reason = decision.reason + (/ \((?:log|metrics) write failed[^)]*\)$/.exec(m.train.reason)?.[0] ?? '');
-      if (decision.evidence) rec.evidence = decision.evidence;
+      // The noise rule's evidence says under which conditions its runs were measured: a later session carries σ over only from the same.
+      if (decision.evidence) rec.evidence = ctx.noise && decision.evidence.rule === 'noise' ? { ...decision.evidence, context: ctx.noise.context } : decision.evidence;
       if (decision.metric !== undefined) rec.metric = decision.metric;
     }
   }

@@ -11,6 +11,7 @@ import type { LoopControl } from './control';
 import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import type { Flight, Flights, Recheck, Stage } from './flight';
 import type { KeepPolicy } from './keepRules/keepPolicy';
+import type { NoiseCarry } from './keepRules/noiseCarry';
 import type { LoopEvent, LoopPhase, StartFrom } from './loopEvents';
 import type { ExperimentIds } from './ids';
 import type { SpeedSample } from './keepRules/throughput';
@@ -129,6 +130,8 @@ export interface LoopContext extends RunContext {
   readonly rechecks: Recheck[];
   /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
   readonly earlierRows: ExperimentRecord[];
+  /** The noise rule's conditions for this session and the σ carried over from earlier ones (noiseCarry.ts); set at the session start. */
+  noise?: NoiseCarry | null;
   /** Sets a flight's stage (and the loop's phase), and wakes the scheduler. */
   setStage(f: Flight, stage: Stage, phase?: LoopPhase): void;
   /** Rewrites the session file with the runs training now. */

@@ -45,6 +45,8 @@ export type LoopEvent =
       best?: { id: string; metric: number | null } | null;
       /** What a new session started from: the last session's best (`from`) or the current branch. */
       start?: { from: StartFrom; session: string | null; id: string | null; commit: string } | null;
+      /** The noise rule: σ carried over from earlier sessions under the same conditions, or why not (`message`, plain language). */
+      noise?: { message: string; sigma: number | null; sessions: number; runs: number } | null;
     }
   | { type: 'phase'; phase: LoopPhase; id: string | null }
   | { type: 'experiment-started'; id: string; parent: string | null; baseline: boolean }

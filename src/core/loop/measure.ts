@@ -100,11 +100,66 @@ export async function readCurve(runDir: string): Promise<MetricPoint[] | null> {
  * makes the run `invalid` and they are restored from git before anything else runs.
  */
 export async function measure(ctx: RunContext, run: RunSpec): Promise<Measurement> {
+  const runDir = run.label ? path.join(ratchetPaths(ctx.workspace).runDir(run.id), run.label) : ratchetPaths(ctx.workspace).runDir(run.id);
+  await runDirs.enter(runDir);
+  try {
+    return await measureIn(ctx, run, runDir);
+  } finally {
+    // A fill given up (preempted for an experiment, a speculative re-run dropped, the loop's end) gives nothing: its partial run folder goes.
+    await runDirs.leave(runDir, run.fill !== undefined && run.label !== undefined && run.signal.aborted);
+  }
+}
+
+/**
+ * Run folders being written (path → runs writing there). A fill given up removes the folder it
+ * created (log, curve, evaluator's log, whatever the trainer wrote to RATCHET_RUN_DIR) only when
+ * no other run writes there: the keep rule's own re-run of the same commit and seed lands in the
+ * same folder and may have started while the fill's process was ending. A run about to start in
+ * a folder being removed waits for the removal. A folder that held something before the fill
+ * (a finished run's) is left as it is.
+ */
+export class RunDirs {
+  private readonly dirs = new Map<string, { users: number; created: boolean; removing: Promise<void> | null }>();
+
+  async enter(dir: string): Promise<void> {
+    let d = this.dirs.get(dir);
+    while (d?.removing) {
+      await d.removing;
+      d = this.dirs.get(dir);
+    }
+    if (d) {
+      d.users++;
+      await fs.mkdir(dir, { recursive: true });
+      return;
+    }
+    const mine = { users: 1, created: false, removing: null };
+    this.dirs.set(dir, mine);
+    mine.created = (await fs.mkdir(dir, { recursive: true })) !== undefined;
+  }
+
+  async leave(dir: string, discard: boolean): Promise<void> {
+    const d = this.dirs.get(dir);
+    if (!d) return;
+    if (--d.users > 0) {
+      d.created = false;
+      return;
+    }
+    if (!discard || !d.created) {
+      this.dirs.delete(dir);
+      return;
+    }
+    d.removing = fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await d.removing;
+    this.dirs.delete(dir);
+  }
+}
+
+const runDirs = new RunDirs();
+
+async function measureIn(ctx: RunContext, run: RunSpec, runDir: string): Promise<Measurement> {
   const { config } = ctx;
   const { lane, slot, id, commit, signal, best, label } = run;
   const cwd = lane.cwd;
-  const runDir = label ? path.join(ratchetPaths(ctx.workspace).runDir(id), label) : ratchetPaths(ctx.workspace).runDir(id);
-  await fs.mkdir(runDir, { recursive: true });
   // Nothing an earlier run wrote into the worktree (a module, data, a config) reaches this one.
   await ctx.gitSerial(() => ctx.store.cleanWorktree(lane.name, commit));
   lane.head = commit;

@@ -17,6 +17,7 @@ import type { EarlyStopRule } from './earlyStop/earlyStopRule';
 import { countsAgainstLimit, Flights, isOutcome, type Flight, type Outcome, type Recheck, type Stage } from './flight';
 import { createKeepPolicy } from './keepRules/createKeepPolicy';
 import type { KeepPolicy } from './keepRules/keepPolicy';
+import { noiseCarry, noiseContext, protectedDigest } from './keepRules/noiseCarry';
 import { aimAt, aimSearch, LoopError, RunNotes, type Experiment, type LoopContext, type LoopOptions, type SessionState } from './loopContext';
 import { LoopSearch } from '../search/loopSearch';
 import { searchPolicyFor } from '../search/searchPolicy';
@@ -247,10 +248,16 @@ export class ResearchLoop {
       const rows = ledger.records.filter((r) => r.session === tag);
       await recordInterrupted(ctx, this.ids, this.opts.proposer.name, tag, rows);
       const resumedBest = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
+      // The noise rule starts from the σ earlier sessions measured under the same conditions (noiseCarry.ts).
+      if (config.keepRule === 'noise' && !this.opts.keepPolicy) {
+        const digest = await protectedDigest(config.protected, (p) => store.showFile(session.start, p));
+        ctx.noise = noiseCarry(ledger.records.filter((r) => r.session !== tag), noiseContext(config, digest), config.noise?.carryOver !== false);
+      }
       this.emit({
         type: 'session-started', session: tag, branch: session.branch, workspace, config, resumed: session.resumed,
         best: resumedBest ? { id: resumedBest.id, metric: resumedBest.metric } : null,
         start: session.resumed ? null : { from: start?.from ?? 'branch', session: start?.session ?? null, id: start?.id ?? null, commit: session.start },
+        noise: ctx.noise ? { message: ctx.noise.message, sigma: ctx.noise.prior?.sigma ?? null, sessions: ctx.noise.prior?.sessions ?? 0, runs: ctx.noise.prior?.runs ?? 0 } : null,
       });
       sessionOpened = { resumed: session.resumed };
       await this.writeSessionFile({ tag, branch: session.branch, status: 'running' });

@@ -152,6 +152,7 @@ export class LoopController implements vscode.Disposable {
     if (e.type === 'warning') this.log.warn(e.message);
     if (e.type === 'experiment-started' && e.baseline) this.lastBaselineId = e.id;
     if (e.type === 'session-started' && e.start?.from === 'best' && e.start.session) this.log.info(`loop: session ${e.session} continues from session ${e.start.session}'s best (${e.start.id}, ${e.start.commit.slice(0, 7)})`);
+    if (e.type === 'session-started' && e.noise) this.log.info(`loop: ${e.noise.message}`);
     if (e.type === 'experiment-recorded') this.log.info(experimentLine(e.record, this.snapshot.goal, this.snapshot.metricName));
     this.review.onLoopEvent(e);
     this.setSnapshot(reduceLoop(this.snapshot, e, Date.now()));

@@ -74,6 +74,7 @@ export function evidenceLines(r: ExperimentRecord): string[] {
   const reruns = isNum(ev.reruns) ? ev.reruns : 0;
   rest.push(`${plural(reruns, 're-run')}${reruns && isNum(ev.rerunSeconds) ? ` (${seconds(ev.rerunSeconds)})` : ''}`);
   if (ev.calibrated) rest.push('σ measured here');
+  if (ev.carried) rest.push(`σ carried over from ${plural(ev.carried.sessions, 'earlier session')}`);
   lines.push(rest.join(' · '));
   return lines;
 }

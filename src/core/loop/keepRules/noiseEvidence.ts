@@ -44,6 +44,12 @@ export interface NoiseEvidence {
   rerunSeconds: number;
   /** The best's noise was first measured (re-runs of the baseline) in this decision. */
   calibrated?: boolean;
+  /** σ carried over from earlier sessions under the same conditions (noiseCarry.ts), pooled into `sigma`; no calibration then. */
+  carried?: { sigma: number; df: number; sessions: number; runs?: number };
+  /** The best's runs that kept it were each judged worse by this much (the winner's curse, NoiseOptions.curse). */
+  curse?: number;
+  /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
+  context?: string;
 }
 
 /** The seeds → metrics of an evidence side (`runs`), as a map; anything malformed is left out. */

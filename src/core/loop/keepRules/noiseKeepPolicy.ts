@@ -2,7 +2,7 @@ import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from './keepPolicy';
 import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
-import { mean, pooledVariance, sd, tCdf, tQuantile } from './stats';
+import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
   /** At most this many runs of a candidate (and of the best) behind a decision; also the baseline's runs for the first noise estimate. */
@@ -51,12 +51,23 @@ export interface NoiseOptions {
   pairNeedsPrior: boolean;
   /** pairFirst: paired looks only when σ of paired differences ≤ this × the run-to-run σ (pairing pays: ρ ≥ 1 - x²/2). */
   pairPays: number;
+  /**
+   * The winner's curse on a kept best: the runs that kept it are worse in truth than they looked
+   * (they were kept because they looked good). Each is judged worse by the estimated overshoot
+   * (curseBias), so that the best's value can come from the runs that kept it instead of re-runs.
+   * 'withPrior': only when σ was carried over from earlier sessions (KeepInput.prior).
+   */
+  curse: boolean | 'withPrior';
+  /** `bestRuns` when σ was carried over from earlier sessions (the best's runs then serve its value only, not σ). */
+  bestRunsWithPrior: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
-// at the least GPU time found. `confidence` is the nominal level of each look; the screen and the
+// at the least GPU time found. With σ carried over (bench/keepPairedExp.ts, 3 earlier sessions): the best
+// re-run to 2 runs, not 3, its keep's runs corrected for the winner's curse (without the correction 2σ
+// gains were kept 74.7% of the time at 2 best runs, 79.8% at 3). `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -90,6 +101,45 @@ export function degenerateMessage(floor: number, fromMinDelta: boolean): string 
   return `re-runs with other seeds returned identical results, so run-to-run noise cannot be measured (the trainer ignores RATCHET_SEED, or fixes its seed where Ratchet's seed offset cannot reach it). Ratchet does not assume σ = 0: a change must improve by at least ${fmt(floor)}${fromMinDelta ? ' (minDelta)' : ' (0.1% of the best; set minDelta in ratchet.json to choose)'}; make the trainer read RATCHET_SEED for noise-aware decisions`;
 }
 
+/** φ(x) / (1 - Φ(x)): how far beyond x a standard normal is on average, given it is beyond x. */
+function mills(x: number): number {
+  if (x > 5) return x + 1 / x - 2 / x ** 3;
+  return Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) / Math.max(1e-300, 1 - normalCdf(x));
+}
+
+/**
+ * The winner's curse of a keep decided at z standard errors against a threshold `a`: the effect μ
+ * (in standard errors) whose expected z, given z > a, is the z observed (μ + mills(a - μ) = z),
+ * held within [0, z] (a kept change is not assumed harmful, nor better than it looked).
+ */
+export function curseCorrected(z: number, a: number): number {
+  if (!Number.isFinite(z) || !Number.isFinite(a) || !(z > 0)) return Math.max(0, Number.isFinite(z) ? z : 0);
+  if (mills(a) >= z) return 0;
+  let lo = 0;
+  let hi = z;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (mid + mills(a - mid) > z) hi = mid;
+    else lo = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * How much better than in truth each run of a kept candidate looked, in metric units (≥ 0): the
+ * overshoot of its improvement (z - the corrected effect, in standard errors), the candidate's share
+ * of it (its runs' share of the comparison's variance: n_best/(n_best + n_candidate) unpaired, half
+ * paired). Null when the evidence cannot say (no test: degenerate, or a keep with no threshold).
+ */
+export function curseBias(ev: Partial<NoiseEvidence>): number | null {
+  const { se, t, threshold } = ev;
+  if (ev.stage === 'degenerate' || typeof se !== 'number' || typeof t !== 'number' || typeof threshold !== 'number' || !(se > 0) || !Number.isFinite(t)) return null;
+  const nc = ev.candidate?.n ?? 1;
+  const nb = ev.best?.n ?? 1;
+  const w = ev.paired ? 0.5 : nb / (nb + nc);
+  return Math.max(0, w * se * (t - curseCorrected(t, threshold)));
+}
+
 /** True when a pooled σ is no noise at all (identical re-runs, up to floating-point rounding). */
 export function isDegenerate(sigma: number | null, scale: number): boolean {
   return sigma !== null && sigma <= DEGENERATE_RELATIVE * Math.max(Math.abs(scale), 1e-300);
@@ -116,6 +166,10 @@ export function isDegenerate(sigma: number | null, scale: number): boolean {
  * - No measurable noise (re-runs identical): the improvement must clear minDelta, or 0.1% of |best|
  *   when minDelta is 0, and the evidence says so (stage "degenerate"). Never "σ = 0, so anything counts".
  * - Every run is cached by commit and seed (and rebuilt from the ledger's evidence on resume).
+ * - σ carried over from earlier sessions (KeepInput.prior, noiseCarry.ts) is pooled with the
+ *   session's own: no calibration, the best re-run to `bestRunsWithPrior` runs, and the runs that
+ *   kept the best judged worse by their winner's curse (`curse`). Re-runs of this session that come
+ *   out identical still make the decision degenerate, whatever the prior says.
  */
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
@@ -124,6 +178,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
   private readonly pairs = new Map<string, [string, string]>();
   private readonly opts: NoiseOptions;
   private prior: NoisePrior | null = null;
+  /** Kept commit → the winner's curse of its keep: each of the runs that kept it (by seed) looked better than in truth by `bias`. */
+  private readonly curse = new Map<string, { bias: number; seeds: Set<number> }>();
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
   private readonly firstDiffs = new Map<string, number>();
 
@@ -131,6 +187,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     this.opts = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (this.opts.seeds < 2) this.opts.seeds = 2;
     this.opts.bestRuns = Math.max(1, Math.min(this.opts.bestRuns, this.opts.seeds));
+    this.opts.bestRunsWithPrior = Math.max(1, Math.min(this.opts.bestRunsWithPrior, this.opts.seeds));
   }
 
   /** Runs known for a commit (tests, summaries). */
@@ -156,6 +213,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
         const c0 = ev.candidate?.runs?.[String(seed)];
         const b0 = ev.best?.runs?.[String(seed)];
         if (goal && typeof c0 === 'number' && typeof b0 === 'number' && Number.isFinite(c0) && Number.isFinite(b0)) this.firstDiffs.set(r.id, improvement(c0, b0, goal));
+        if (r.status === 'kept' && r.commit && !this.curse.has(r.commit)) {
+          const bias = curseBias(ev);
+          if (bias !== null) this.curse.set(r.commit, { bias, seeds: new Set(runsFromObject(ev.candidate?.runs).keys()) });
+        }
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);
@@ -163,9 +224,13 @@ export class NoiseKeepPolicy implements KeepPolicy {
     }
   }
 
+  /** The session's own pooled variance (every commit's runs over seeds), without the prior. */
+  private ownVariance(extra: Runs[]): { variance: number; df: number } {
+    return pooledVariance([...this.cache.values(), ...extra].map((g) => [...g.values()]));
+  }
+
   private sigma(extra: Runs[]): { sigma: number | null; df: number } {
-    const groups = [...this.cache.values(), ...extra].map((g) => [...g.values()]);
-    const own = pooledVariance(groups);
+    const own = this.ownVariance(extra);
     const pr = this.prior;
     return poolWithPrior(own, pr ? { sigma: pr.sigma, df: pr.sigmaDf } : null);
   }
@@ -350,9 +415,17 @@ export class NoiseKeepPolicy implements KeepPolicy {
       }
     };
     const minDelta = config.minDelta;
-    const bestMean = () => mean([...bestRuns.values()]);
+    // The best's value: its runs, those that kept it judged worse by the winner's curse (`curse`).
+    const cursed = o.curse === true || (o.curse === 'withPrior' && this.prior) ? this.curse.get(bestKey) : undefined;
+    const bestRunsWanted = this.prior ? o.bestRunsWithPrior : o.bestRuns;
+    const worse = goal === 'minimize' ? 1 : -1;
+    const bestAt = (k: number) => bestRuns.get(k)! + (cursed?.seeds.has(k) ? worse * cursed.bias : 0);
+    const bestMean = () => mean([...bestRuns.keys()].map(bestAt));
     const candMean = () => mean([...cand.values()]);
-    const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df)`);
+    const pr = this.prior;
+    const carriedText = pr ? `; ${pr.sigmaDf} carried over from ${pr.sessions} earlier session${pr.sessions === 1 ? '' : 's'}` : '';
+    const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df${carriedText})`);
+    const carried = pr ? { carried: { sigma: pr.sigma, df: pr.sigmaDf, sessions: pr.sessions, ...(pr.runs !== undefined ? { runs: pr.runs } : {}) } } : {};
     const build = (stage: NoiseEvidence['stage'], sg: { sigma: number | null; df: number }, diff: number, se: number | null, z: number | null, threshold: number | null, extra: Partial<NoiseEvidence> = {}): NoiseEvidence => {
       const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
       const conf = z === null ? null : Number.isFinite(z) ? tCdf(z, Math.max(1, sg.df)) : z > 0 ? 1 : 0;
@@ -373,6 +446,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
         reruns,
         rerunSeconds: Math.round(rerunMs) / 1000,
         ...(calibrated ? { calibrated } : {}),
+        ...carried,
+        ...(cursed && cursed.bias > 0 ? { curse: cursed.bias } : {}),
         ...extra,
       };
     };
@@ -399,15 +474,23 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
     // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
-    if (isDegenerate(sg.sigma, bestMean())) {
+    // With σ carried over, the session's own re-runs decide: identical ones mean this code ignores the seed now.
+    const degenerate = (df: number): KeepDecision => {
       const fromMinDelta = minDelta > 0;
       const floor = fromMinDelta ? minDelta : DEGENERATE_FLOOR * Math.abs(bestMean());
-      const d = improvement(metric, bestMean(), goal);
+      const d = improvement(candMean(), bestMean(), goal);
       const keep = d > 0 && d >= floor;
       const message = degenerateMessage(floor, fromMinDelta);
-      const ev = build('degenerate', { sigma: 0, df: sg.df }, d, null, null, null, { floor, message, sigma: 0 });
+      const ev = build('degenerate', { sigma: 0, df }, d, null, null, null, { floor, message, sigma: 0 });
       return out(keep, ev, `${keep ? 'better' : 'not better'} by ${fmt(d)} (needs ${fmt(floor)}): ${message}`);
-    }
+    };
+    const ownDegenerate = (extra: Runs[]) => {
+      const own = this.ownVariance(extra);
+      return own.df > 0 && isDegenerate(Math.sqrt(own.variance), bestMean()) ? own.df : null;
+    };
+    if (isDegenerate(sg.sigma, bestMean())) return degenerate(sg.df);
+    const own0 = pr ? ownDegenerate([]) : null;
+    if (own0 !== null) return degenerate(own0);
 
     const alpha = 1 - o.confidence;
     const qFirst = 1 - o.firstLook * alpha;
@@ -425,11 +508,11 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const sp = this.pairedSigma(nc >= 2 ? [cand, bestRuns] : null);
       const seedsC = [...cand.keys()];
       if (sp.sigma !== null && sp.df >= o.pairedDf && seedsC.every((k) => bestRuns.has(k)) && sp.sigma / Math.sqrt(nc) < PAIRED_GAIN * se) {
-        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestRuns.get(k)!, goal));
+        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestAt(k), goal));
         d = mean(diffs);
         se = sp.sigma / Math.sqrt(nc);
         df = sp.df;
-        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map((k) => bestRuns.get(k)!)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
+        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map(bestAt)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
         paired = true;
       } else paired = false;
       const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
@@ -441,9 +524,11 @@ export class NoiseKeepPolicy implements KeepPolicy {
       if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
       if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
-      if (nb < o.bestRuns) {
+      if (nb < bestRunsWanted) {
         await fillBest(nb + 1);
         if (bestRuns.size > nb) {
+          const ownDf = pr ? ownDegenerate([cand]) : null;
+          if (ownDf !== null) return degenerate(ownDf);
           sg = floored(this.sigma([cand]));
           continue;
         }
@@ -452,6 +537,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const m = await run('candidate', s);
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
+      if (pr) {
+        const ownDf = ownDegenerate([cand]);
+        if (ownDf !== null) return degenerate(ownDf);
+      }
       sg = floored(this.sigma([cand]));
     }
   }

@@ -16,6 +16,8 @@ export interface NoisePrior {
   sigmaPairedDf: number;
   /** Sessions the rows came from. */
   sessions: number;
+  /** Distinct runs (session, commit, seed) behind it, when counted (noiseCarry.ts). */
+  runs?: number;
 }
 
 type Runs = Map<number, number>;
