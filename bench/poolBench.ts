@@ -361,7 +361,7 @@ const RESULTS = path.join(__dirname, '..', 'bench', 'poolResults.json');
 export function writePoolResults(part: 'landscape' | 'trainer' | 'fetch', value: unknown): void {
   const file = existsSync(RESULTS) ? RESULTS : path.join(process.cwd(), 'bench', 'poolResults.json');
   const all = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
-  all[part] = value;
+  all[part] = part === 'trainer' ? { ...(value as TrainerOut), summary: trainerStats(value as TrainerOut) } : value;
   writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
   updateBenchReadme('Pool', readmeSection(all as { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }));
 }
@@ -395,7 +395,8 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fe
   if (T) {
     parts.push(
       `Part b, on the reference trainer (bench/poolTrainer.ts), ${T.date}. Data source: ${T.source}. ${T.sessions.length} session${T.sessions.length === 1 ? '' : 's'}, reported as they came out; the target is the first independent loop's final best val_bpb, and "to target" counts trained experiments (adoptions included; refused duplicates and claims train nothing and are not counted).`,
-      ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${s.minutes} |`)].join('\n'),
+      ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${Math.round(s.minutes * 10) / 10} |`)].join('\n'),
+      trainerSummary(T, F),
       ...(T.notes ? [T.notes] : []),
       `A couple of short sessions on a shared 2-core machine are anecdotes, not a measurement of the ratio: the offline proposer is deterministic given its seed and history length, so two independent loops with the same seed propose the same changes in the same order (the duplicates column), while in the pool the second participant sees the first's rows and writes something else.`,
     );
@@ -408,6 +409,21 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fe
     );
   }
   return parts.join('\n\n');
+}
+
+/** Over the sessions where the independent loop beat its baseline: how often the pool got there, experiments summed, adoptions. */
+export function trainerStats(T: Pick<TrainerOut, 'sessions'>): { sessions: number; moved: number; reached: number; pool: number; independent: number; ratio: number | null; adoptions: number; adoptionsKept: number } {
+  const moved = T.sessions.filter((s) => s.toTargetIndependent !== null && s.toTargetIndependent > 0);
+  const both = moved.filter((s) => s.toTargetPool !== null);
+  const independent = both.reduce((x, s) => x + s.toTargetIndependent!, 0);
+  const pool = both.reduce((x, s) => x + s.toTargetPool!, 0);
+  const ps = T.sessions.flatMap((s) => s.pool);
+  return { sessions: T.sessions.length, moved: moved.length, reached: both.length, pool, independent, ratio: independent > 0 ? Math.round((pool / independent) * 1000) / 1000 : null, adoptions: ps.reduce((x, p) => x + p.adoptions, 0), adoptionsKept: ps.reduce((x, p) => x + p.adoptionsKept, 0) };
+}
+
+function trainerSummary(T: TrainerOut, F: string): string {
+  const t = trainerStats(T);
+  return `Summary: in ${t.moved} of ${t.sessions} sessions the first independent loop improved on its baseline; the pool reached that target in ${t.reached} of them, after ${t.pool} experiments summed over those sessions against the independent loop's ${t.independent}: ${t.ratio === null ? '—' : `${t.ratio.toFixed(2)}×`}<!-- fig: ${F} trainer.summary.ratio --> (target ≤ 0.6×: ${t.ratio !== null && t.ratio <= 0.6 ? 'met' : 'not met'} on these sessions). Adoptions that ran: ${t.adoptions}<!-- fig: ${F} trainer.summary.adoptions --> (${t.adoptionsKept} kept).`;
 }
 
 const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);

@@ -194,7 +194,7 @@ async function session(s: number, experiments: number, steps: number, arm: Arm =
       toTargetPool: toPool,
       ratio: toInd && toPool !== null ? Math.round((toPool / toInd) * 1000) / 1000 : null,
       independentDuplicates,
-      minutes: Math.round((Date.now() - t0) / 600) / 100 + (arm === 'pool' ? indMinutes : 0),
+      minutes: Math.round(((Date.now() - t0) / 60_000 + (arm === 'pool' ? indMinutes : 0)) * 100) / 100,
     };
   } finally {
     if (!process.env.RATCHET_BENCH_KEEP) rmSync(root, { recursive: true, force: true });
