@@ -6,6 +6,8 @@ import type { Experiment, LoopContext, RunContext } from './loopContext';
 import { remeasure, type Measurement } from './measure';
 import type { Proposal } from './propose';
 import { stripRecheck } from './records';
+import { handsOverEarly } from './proposalQueue';
+import type { Slot } from './workerPool';
 
 /**
  * The decide stage, on a measured run: vetoed while training, failed, or judged by the keep
@@ -27,9 +29,19 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
     rec.status = m.status === 'invalid' ? 'invalid' : m.status;
   } else {
     ctx.setStage(f, 'deciding', 'deciding');
-    const slot = x.slot!;
     // Speculation (idleFiller.ts): once the keep rule re-runs the candidate, an idle accelerator trains its next planned seeds; ended with the decision.
     let endSpeculation: (() => void) | null = null;
+    // h14r: unattended, the accelerator is given back while the rule waits for a fill's run (its own is idle meanwhile: a
+    // fill, e.g. the candidate's next planned seed, trains there) and taken again when the rule trains a run itself.
+    const lends = !!ctx.filler && !!ctx.sched && handsOverEarly(ctx.sched.policy);
+    const lend = () => {
+      if (!lends || !x.slot) return;
+      ctx.slots.release(x.slot);
+      x.slot = null;
+      ctx.sched?.hold(f.id, false);
+      ctx.filler?.poke();
+      ctx.control.changed.open();
+    };
     const decision = await ctx.keepPolicy.decide({
       metric: m.metric as number,
       best: parent,
@@ -39,12 +51,15 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
       // σ measured by earlier sessions under the same budget, evaluator and protected files (noiseCarry.ts).
       prior: ctx.noise?.prior ?? null,
       measure: (which, seed) => {
-        const again = () => remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent });
+        const again = async () => {
+          const slot = await slotBack(ctx, x);
+          return slot === null ? null : remeasure(ctx, { tag: state.tag, lane, slot, id: f.id, commit: which === 'candidate' ? commit : (parent.commit as string), seed, signal: f.abort.signal, best: parent });
+        };
         // h14tp hook: a re-run of the best that a gap already trained (or is training) is taken from the filler (idleFiller.ts).
         if (!ctx.filler) return again();
-        if (which === 'best') return ctx.filler.cache.or(parent.commit, seed, again);
+        if (which === 'best') return ctx.filler.cache.or(parent.commit, seed, again, lend);
         const filler = ctx.filler;
-        const result = filler.cache.take(commit, seed, again);
+        const result = filler.cache.take(commit, seed, again, lend);
         endSpeculation ??= filler.speculate({ commit, of: f.id, seed });
         filler.poke();
         return result;
@@ -73,8 +88,19 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
     if (!ctx.control.ending) ctx.rechecks.push({ of: f.id, hypothesis: `${stripRecheck(p.hypothesis)} [re-check of ${f.id} on ${onto.id}]`, edits: p.edits, meta: p.meta });
   }
   if (rec.status === 'kept' && confirmDue(config.confirm, state.rows.filter((r) => r.status === 'kept').length + 1)) {
-    await confirm(ctx, x, f.abort.signal);
+    // The confirmation trains on the experiment's accelerator (taken again if it was given back while the rule waited).
+    if ((await slotBack(ctx, x)) !== null) await confirm(ctx, x, f.abort.signal);
   }
+}
+
+/** The experiment's accelerator: the one it holds, or (given back while its keep rule waited for a fill) a free one, waited for; null when it is stopped first. */
+async function slotBack(ctx: LoopContext, x: Experiment): Promise<Slot | null> {
+  if (x.slot) return x.slot;
+  const slot = await ctx.slots.acquire(x.f.abort.signal);
+  if (!slot) return null;
+  x.slot = slot;
+  ctx.sched?.hold(x.f.id, true);
+  return slot;
 }
 
 /** The held-out `confirm` command on a change about to be kept: a failure makes it `discarded`. */

@@ -36,13 +36,15 @@ export function plannedCandidateSeeds(config: Pick<RatchetConfig, 'keepRule' | '
 
 /**
  * Seeds the noise rule will ask the best to be re-run with (its own run is at `config.seed`):
- * seed + 1 … seed + k - 1, k = max(calibrate, bestRuns) capped at `seeds`. None for other rules.
+ * seed + 1 … seed + k - 1, k = max(calibrate, bestRuns) capped at `seeds`; with σ carried over
+ * from earlier sessions (`withPrior`) there is no calibration and k = bestRunsWithPrior. None for
+ * other rules.
  */
-export function plannedBestSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>): number[] {
+export function plannedBestSeeds(config: Pick<RatchetConfig, 'keepRule' | 'seed' | 'noise'>, withPrior = false): number[] {
   if (config.keepRule !== 'noise') return [];
   const n = { ...DEFAULT_NOISE, ...Object.fromEntries(Object.entries(config.noise ?? {}).filter(([, v]) => v !== undefined)) };
   const seeds = Math.max(2, n.seeds);
-  const k = Math.min(seeds, Math.max(n.calibrate, Math.min(n.bestRuns, seeds)));
+  const k = withPrior ? Math.min(seeds, Math.max(1, n.bestRunsWithPrior)) : Math.min(seeds, Math.max(n.calibrate, Math.min(n.bestRuns, seeds)));
   return Array.from({ length: Math.max(0, k - 1) }, (_, i) => config.seed + 1 + i);
 }
 
@@ -84,6 +86,8 @@ export function shouldFill(o: { idleSlots: number; waitingForSlot: number; moreT
 /** Results of fill runs by commit and seed (a promise while under way; null when the run failed). */
 export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
+  /** Entries whose run is still under way. */
+  private readonly pending = new Set<Promise<number | null>>();
 
   private key(commit: string, seed: number): string {
     return `${commit}\u0000${seed}`;
@@ -98,16 +102,24 @@ export class FillCache {
    * The result for `commit` at `seed` as `or` gives it, and while `run()` is under way its seed
    * counts as taken (a fill does not start the same run beside it).
    */
-  async take(commit: string, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+  async take(commit: string, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
     const k = this.key(commit, seed);
     const p = this.runs.get(k);
     if (p) {
+      if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
     const mine = run();
-    this.runs.set(k, mine.catch(() => null));
+    this.put(k, mine);
     return mine;
+  }
+
+  private put(k: string, result: Promise<number | null>): void {
+    const p = result.catch(() => null);
+    this.runs.set(k, p);
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
   has(commit: string, seed: number): boolean {
@@ -115,13 +127,17 @@ export class FillCache {
   }
 
   add(commit: string, seed: number, result: Promise<number | null>): void {
-    this.runs.set(this.key(commit, seed), result.catch(() => null));
+    this.put(this.key(commit, seed), result);
   }
 
-  /** The fill's result for `commit` at `seed` (waiting for it while under way); otherwise, or when it failed, `run()`. */
-  async or(commit: string | null, seed: number, run: () => Promise<number | null>): Promise<number | null> {
+  /**
+   * The fill's result for `commit` at `seed` (waiting for it while under way); otherwise, or when
+   * it failed, `run()`. `waiting` (take too) is called before waiting for a run still under way.
+   */
+  async or(commit: string | null, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
     const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
     if (p) {
+      if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }

@@ -18,6 +18,7 @@ import type { SpeedSample } from './keepRules/throughput';
 import type { ProposeLatency } from './scheduling';
 import type { ScheduleTracker, SchedulePolicy } from './proposalQueue';
 import type { IdleFiller } from './idleFiller';
+import type { BestMoves } from './bestMoves';
 import type { Lane, Pool, Slot } from './workerPool';
 
 export interface ReviewRequest {
@@ -121,6 +122,8 @@ export interface LoopContext extends RunContext {
   readonly sched?: ScheduleTracker;
   /** The gap filler of the session running now (idleFiller.ts): its results stand in for the keep rule's re-runs of the best. */
   readonly filler?: IdleFiller | null;
+  /** Told when a keep moves the best: proposals waiting for an accelerator are rebased at once (rebase.ts awaitAccelerator); absent in stage tests. */
+  readonly bestMoves?: BestMoves;
   readonly ids: ExperimentIds;
   /** Accelerators: a run holds one while it trains. */
   readonly slots: Pool<Slot>;

@@ -308,7 +308,8 @@ function noteSpeed(ctx: RunContext, id: string, commit: string, speed: Throughpu
   const rate = speed.stepsPerSec ?? speed.tokensPerSec;
   if (!ok || !rate) return;
   const sample: SpeedSample = { commit, rate, id };
-  const warning = contentionWarning(sample, ctx.notes.speeds);
+  const { budget } = ctx.config;
+  const warning = contentionWarning(sample, ctx.notes.speeds, undefined, budget.steps !== undefined ? 'steps' : budget.tokens !== undefined ? 'tokens' : 'wall-clock');
   if (warning) ctx.emit({ type: 'warning', message: `${id}: ${warning}` });
   ctx.notes.speeds.push(sample);
 }

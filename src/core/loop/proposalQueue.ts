@@ -35,6 +35,12 @@ export interface SchedulePolicy {
    * re-run of it trains (idleFiller.ts speculate); default on (off: for comparisons).
    */
   speculate?: boolean;
+  /**
+   * A proposal waiting for an accelerator is rebased as soon as a keep moves the best (rebase.ts
+   * awaitAccelerator), and written again at once when it no longer applies; default on (off: for
+   * comparisons, then it finds out when an accelerator frees up).
+   */
+  rebaseEarly?: boolean;
 }
 
 export const DEFAULT_SCHEDULE: SchedulePolicy = { legacy: false, reviewed: false, maxAhead: 3, window: 8 };
@@ -63,6 +69,13 @@ export const fillsGaps = (p: SchedulePolicy): boolean => !p.legacy;
 
 /** Whether candidates' planned re-runs are trained ahead on idle accelerators (every schedule but `legacy`, unless turned off). */
 export const speculates = (p: SchedulePolicy): boolean => !p.legacy && p.speculate !== false;
+
+/**
+ * Whether a proposal waiting for an accelerator is rebased as soon as the best moves (and written
+ * again at once when it no longer applies), rather than when an accelerator frees up (rebase.ts
+ * awaitAccelerator): every schedule but `legacy`, unless turned off.
+ */
+export const rebasesEarly = (p: SchedulePolicy): boolean => !p.legacy && p.rebaseEarly !== false;
 
 /** Whether an experiment ready to train stops a gap fill (under review). */
 export const preemptsFills = (p: SchedulePolicy): boolean => !p.legacy && p.reviewed;
@@ -118,9 +131,11 @@ export function proposalsAhead(input: AheadInput): number {
  * Whether one more proposal may be started now: fewer than `ahead` are in the works, and the
  * flights (in the works plus training) stay within the worktrees the loop allows.
  */
-export function mayStartProposal(s: { preTraining: number; inFlight: number; workers: number; ahead: number }): boolean {
+export function mayStartProposal(s: { preTraining: number; inFlight: number; workers: number; ahead: number; rewriting?: number }): boolean {
   if (s.inFlight === 0) return true;
-  return s.preTraining < s.ahead && s.inFlight < s.workers + s.ahead;
+  // A proposal that waits to be written again is not one ahead: it is written again a whole proposal later at best.
+  const r = Math.max(0, s.rewriting ?? 0);
+  return s.preTraining - r < s.ahead && s.inFlight - r < s.workers + s.ahead;
 }
 
 /** Worktrees the loop may create: per worker, one training, one filling a gap (idleFiller.ts), and one per proposal in the works (one under review). */
@@ -144,6 +159,10 @@ export class ScheduleTracker {
   readonly experimentMs: number[] = [];
   private readonly since = new Map<string, number>();
   private readonly held = new Map<string, number>();
+  /** When the proposer was last asked for each experiment's proposal (a proposal written again starts over). */
+  private readonly asked = new Map<string, number>();
+  /** Proposals that will be written again whatever happens (a twin of a flight in the air, waiting for its result: propose.ts vet). */
+  private readonly rewrites = new Set<string>();
 
   constructor(policy: Partial<SchedulePolicy> = {}, private readonly now: () => number = () => performance.now()) {
     this.policy = { ...DEFAULT_SCHEDULE, ...stripUndefined(policy) };
@@ -154,8 +173,27 @@ export class ScheduleTracker {
     if (xs.length > this.policy.window) xs.shift();
   }
 
-  proposed(ms: number): void {
+  proposed(ms: number, id?: string): void {
+    if (id !== undefined) this.asked.delete(id);
     if (Number.isFinite(ms) && ms >= 0) this.push(this.proposeMs, ms);
+  }
+
+  /** The proposer is asked for experiment `id`'s proposal now (the first time, or again). */
+  asking(id: string): void {
+    this.asked.set(id, this.now());
+  }
+
+  /**
+   * How long until the proposal of `id`, being written, is expected (ms, ≥ 0): the recent latency
+   * from when the proposer was last asked for it (not from when the experiment began: a proposal
+   * written again takes a whole latency again). A whole latency when it is not being written yet;
+   * null before any latency is known.
+   */
+  expectedInMs(id: string): number | null {
+    const latency = this.latencyMs();
+    if (latency === null) return null;
+    const at = this.asked.get(id);
+    return at === undefined ? latency : Math.max(0, at + latency - this.now());
   }
 
   /** Experiment `id` took a worker (true) or gave it back (false). */
@@ -174,9 +212,34 @@ export class ScheduleTracker {
   /** Experiment `id` is over (recorded or dropped); `counted`: it used up a proposal (false for one dropped by a stop). */
   ended(id: string, counted = true): void {
     this.hold(id, false);
+    this.rewrites.delete(id);
+    this.asked.delete(id);
     const ms = this.held.get(id) ?? 0;
     this.held.delete(id);
     if (counted) this.push(this.experimentMs, ms);
+  }
+
+  /**
+   * Experiment `id` waits to be written again (true) or no longer does (false). Such a proposal
+   * is not ready to train: it does not count against the proposals ahead (another is written
+   * meanwhile) nor as an experiment about to take an accelerator (a gap may be filled).
+   */
+  rewriting(id: string, on: boolean): void {
+    if (on) this.rewrites.add(id);
+    else this.rewrites.delete(id);
+  }
+
+  /** Whether experiment `id` waits to be written again. */
+  isRewriting(id: string): boolean {
+    return this.rewrites.has(id);
+  }
+
+  /**
+   * How many proposals wait to be written again, for the look-ahead: none under review (one
+   * proposal per worker there, so that one at a time comes to review) or in the legacy schedule.
+   */
+  get rewritingCount(): number {
+    return this.policy.legacy || this.policy.reviewed ? 0 : this.rewrites.size;
   }
 
   /** The proposer's recent latency, taken high (75th percentile); null before the first proposal. */

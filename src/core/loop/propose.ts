@@ -62,6 +62,7 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
   const feedback = ctx.feedback.splice(0);
   let proposed: ProposeOutcome;
   const t0 = performance.now();
+  ctx.sched?.asking(id);
   try {
     proposed = await ctx.proposer.propose({
       root: lane.cwd,
@@ -93,7 +94,7 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
   }
   const proposeMs = performance.now() - t0;
   ctx.latency.note(proposeMs);
-  ctx.sched?.proposed(proposeMs); // h14tp hook
+  ctx.sched?.proposed(proposeMs, id); // h14tp hook
   if (proposed.kind === 'exhausted') {
     ctx.control.windDown(proposed.reason);
     return 'skipped';
@@ -139,7 +140,14 @@ export async function vet(ctx: LoopContext, x: Experiment, p: Proposal): Promise
     // Written before the sibling's result was known: write it again once that result is in.
     x.regenerations++;
     ctx.setStage(f, 'ready');
-    await Promise.race([sibling.settled, aborted(f.abort.signal)]);
+    // Not ready to train meanwhile: another proposal may be written, and a gap filled (proposalQueue.ts rewriting).
+    ctx.sched?.rewriting(f.id, true);
+    ctx.control.changed.open();
+    try {
+      await Promise.race([sibling.settled, aborted(f.abort.signal)]);
+    } finally {
+      ctx.sched?.rewriting(f.id, false);
+    }
     if (ctx.control.ending || f.abort.signal.aborted) return abortedBeforeTraining(ctx, x);
     return 'again';
   }

@@ -5,19 +5,52 @@ import type { Outcome } from './flight';
 import { aimAt, type Experiment, type LoopContext, MAX_REGENERATIONS } from './loopContext';
 import type { Proposal } from './propose';
 import { abortedBeforeTraining, describeChange, recordAs } from './records';
-import { aborted } from './workerPool';
+import { aborted, type Slot } from './workerPool';
+
+export { BestMoves } from './bestMoves';
 
 /**
  * The ready stage: a committed proposal waits for the baseline (when it was written while the
  * baseline trained), then for a free accelerator, which the experiment holds from then on. A
  * veto or stop meanwhile ends it before training.
+ *
+ * With `early` (the proposal, and the loop's BestMoves in `ctx.bestMoves`), a proposal that waits
+ * does not wait for the accelerator to find out that the best moved under it (issue 14): it is
+ * rebased at once, when it comes to wait and every time a keep moves the best while it waits,
+ * and one whose change no longer applies on the new best goes back to be written again
+ * ('again') right away, instead of when an accelerator frees up and then waits a whole proposal
+ * for it. The rebase stage still runs once the accelerator is taken (the best may move between
+ * the two), so a run always trains its change on the best of the moment it starts, as before.
  */
-export async function awaitAccelerator(ctx: LoopContext, x: Experiment, baseline: Promise<boolean> | null): Promise<'ready' | Outcome> {
+export async function awaitAccelerator(ctx: LoopContext, x: Experiment, baseline: Promise<boolean> | null, early?: Proposal): Promise<'ready' | 'again' | Outcome> {
   const { f } = x;
   ctx.setStage(f, 'ready');
   if (baseline && !(await Promise.race([baseline, aborted(f.abort.signal).then(() => false)]))) return abortedBeforeTraining(ctx, x);
-  const slot = await ctx.slots.acquire(f.abort.signal);
-  if (!slot) return abortedBeforeTraining(ctx, x);
+  const moves = early ? ctx.bestMoves : undefined;
+  let slot: Slot | null = null;
+  while (!slot) {
+    if (f.abort.signal.aborted) return abortedBeforeTraining(ctx, x);
+    // Heard before the rebase's first await, so that no keep between the check and the wait is missed.
+    const moved = moves?.next();
+    if (early && x.state.best.commit !== x.parent.commit) {
+      const r = await rebase(ctx, x, early);
+      if (r !== 'current' && r !== 'rebased') return r;
+      ctx.setStage(f, 'ready');
+      if (r === 'rebased') continue;
+    }
+    if (!moved) {
+      slot = await ctx.slots.acquire(f.abort.signal);
+      if (!slot) return abortedBeforeTraining(ctx, x);
+      break;
+    }
+    // Waits for an accelerator or for the best to move, whichever comes first.
+    const wait = new AbortController();
+    const onAbort = () => wait.abort(f.abort.signal.reason);
+    f.abort.signal.addEventListener('abort', onAbort, { once: true });
+    void moved.then(() => wait.abort('the best moved'));
+    slot = await ctx.slots.acquire(wait.signal);
+    f.abort.signal.removeEventListener('abort', onAbort);
+  }
   x.slot = slot;
   ctx.sched?.hold(f.id, true); // h14tp hook: how long the experiment holds an accelerator
   return 'ready';

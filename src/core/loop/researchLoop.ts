@@ -25,7 +25,7 @@ import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopE
 import { ExperimentIds } from './ids';
 import { measure } from './measure';
 import { propose, vet, type Proposal } from './propose';
-import { awaitAccelerator, rebase } from './rebase';
+import { awaitAccelerator, BestMoves, rebase } from './rebase';
 import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
 import type { LoopPoolHook } from '../pool/loopPool';
 /** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
@@ -36,7 +36,7 @@ import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
 import { Pool, type Lane, type Slot } from './workerPool';
-import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, schedulePolicyFor, ScheduleTracker, speculates } from './proposalQueue'; // h14tp hook
+import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, rebasesEarly, schedulePolicyFor, ScheduleTracker, speculates } from './proposalQueue'; // h14tp hook
 import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
@@ -77,6 +77,7 @@ export class ResearchLoop {
   private readonly latency = new ProposeLatency();
   private readonly sched: ScheduleTracker; // h14tp hook
   private filler: IdleFiller | null = null; // h14tp hook
+  private readonly bestMoves = new BestMoves(); // h14r hook: waiting proposals hear of a keep at once
   private readonly ids: ExperimentIds;
   private readonly feedback: string[] = [];
   private readonly rechecks: Recheck[] = [];
@@ -206,6 +207,7 @@ export class ResearchLoop {
       get filler() {
         return loop.filler;
       },
+      bestMoves: this.bestMoves,
       ids: this.ids,
       slots,
       feedback: this.feedback,
@@ -324,7 +326,7 @@ export class ResearchLoop {
       const room = limit === undefined || done + this.flights.counted() < limit;
       // A queued re-check that may start: the loop's own always, a pool adoption only within the limit.
       const next = this.rechecks.findIndex((r) => room || !countsAgainstLimit(r));
-      if (!stopping && !control.paused && (next >= 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds), this.sched.ahead(this.workers))) {
+      if (!stopping && !control.paused && (next >= 0 || room) && hasCapacity(this.flights, this.workers, this.pipeline && this.latency.worthPipelining(this.opts.config.budget.seconds), this.sched.ahead(this.workers), this.sched.rewritingCount)) {
         announcedPause = false;
         const recheck = next >= 0 ? this.rechecks.splice(next, 1)[0]! : null;
         this.startFlight(state, recheck, (outcome) => {
@@ -363,22 +365,21 @@ export class ResearchLoop {
    * experiment). Under review an experiment queued for an accelerator stops a fill (preemptsFills).
    */
   private newFiller(state: SessionState, halted: () => boolean, moreToCome: () => boolean): IdleFiller {
-    const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config);
+    const planned = !fillsGaps(this.sched.policy) || this.opts.keepPolicy ? [] : plannedBestSeeds(this.opts.config, !!this.ctx.noise?.prior);
     // Speculative re-runs of a candidate under decision (decide.ts asks): only with the loop's own keep rule, whose seeds are known.
     const candidateSeeds = !speculates(this.sched.policy) || this.opts.keepPolicy ? [] : plannedCandidateSeeds(this.opts.config);
     const { ctx } = this;
     return new IdleFiller(planned, {
       idleSlots: () => ctx.slots.idle,
       // A proposal that is ready (waiting for the baseline or for an accelerator) is about to train: no gap to fill.
-      waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready').length),
+      waitingForSlot: () => Math.max(ctx.slots.waiting, this.flights.sorted().filter((f) => f.stage === 'ready' && !this.sched.isRewriting(f.id)).length),
       slotWaiters: () => ctx.slots.waiting,
       moreToCome,
       halted,
+      // From when the proposer was last asked (h14r: a proposal written again is a whole latency away, not due by the experiment's start).
       expectedWaitMs: () => {
-        const latency = this.sched.latencyMs();
-        if (latency === null) return null;
-        const waits = this.flights.sorted().filter((f) => f.stage === 'proposing').map((f) => Math.max(0, Date.parse(f.startedAt) + latency - Date.now()));
-        return waits.length ? Math.min(...waits) : null;
+        const waits = this.flights.sorted().filter((f) => f.stage === 'proposing').map((f) => this.sched.expectedInMs(f.id));
+        return waits.length && waits.every((w) => w !== null) ? Math.min(...(waits as number[])) : null;
       },
       runMs: () => this.sched.runMs(),
       // The current best (under best-first too: the keep rule judges against it).
@@ -581,7 +582,8 @@ export class ResearchLoop {
       }
       // Committed now, so that a worker that frees up starts training at once.
       await commitChange(ctx, x, change.files, proposal.hypothesis);
-      const ready = await awaitAccelerator(ctx, x, this.baselineGate);
+      const ready = await awaitAccelerator(ctx, x, this.baselineGate, rebasesEarly(this.sched.policy) ? proposal : undefined);
+      if (ready === 'again') continue;
       if (ready !== 'ready') return ready;
       if (await this.yieldsToAdoption(x)) return 'skipped';
       const claimedOn = this.opts.pool && !f.recheck ? { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' } : null;
@@ -607,12 +609,17 @@ export class ResearchLoop {
     if (handsOverEarly(this.sched.policy)) {
       // h14tp hook: no process of this experiment is left to run: the accelerator goes to the next
       // run now, while the branch and the ledger are written (the best is claimed first, so that run builds on it).
-      if (x.rec.status === 'kept') state.best = x.rec;
+      if (x.rec.status === 'kept') {
+        state.best = x.rec;
+        this.bestMoves.moved(); // h14r hook
+      }
       if (x.slot) ctx.slots.release(x.slot);
       x.slot = null;
       this.sched.hold(f.id, false);
     }
-    return recordDecision(ctx, x);
+    const recorded = await recordDecision(ctx, x);
+    if (x.rec.status === 'kept') this.bestMoves.moved(); // h14r hook (again, harmless, for the schedules that claim the best here)
+    return recorded;
   }
 
   /** The best's final re-runs on fresh seeds (see rerunBest); a failure is only a warning. */

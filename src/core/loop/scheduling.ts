@@ -26,10 +26,11 @@ export class ProposeLatency {
 /**
  * Whether another flight may start: with no pipelining (or a proposer not worth it), one per
  * worker; with pipelining, up to `ahead` proposals written ahead (default `workers`; the loop
- * asks ScheduleTracker.ahead, proposalQueue.ts) and `workers` + `ahead` flights in all.
+ * asks ScheduleTracker.ahead, proposalQueue.ts) and `workers` + `ahead` flights in all, not
+ * counting the `rewriting` proposals that wait to be written again (ScheduleTracker.rewriting).
  */
-export function hasCapacity(flights: Pick<Flights, 'size' | 'preTraining'>, workers: number, pipeline: boolean, ahead = workers): boolean {
+export function hasCapacity(flights: Pick<Flights, 'size' | 'preTraining'>, workers: number, pipeline: boolean, ahead = workers, rewriting = 0): boolean {
   if (flights.size === 0) return true;
   if (!pipeline) return flights.size < workers;
-  return mayStartProposal({ preTraining: flights.preTraining().length, inFlight: flights.size, workers, ahead });
+  return mayStartProposal({ preTraining: flights.preTraining().length, inFlight: flights.size, workers, ahead, rewriting });
 }

@@ -26,6 +26,10 @@ describe('throughput', () => {
     expect(contentionWarning({ commit: 'abc1234', rate: 95 }, earlier)).toBeNull();
     expect(contentionWarning({ commit: 'abc1234', rate: 40 }, earlier)).toMatch(/ran at 40.0\/s, 38% of its earlier 104\/s/);
     expect(contentionWarning({ commit: 'zzz', rate: 1 }, earlier)).toBeNull();
+    // a step budget trains the same steps however slow: no advice to switch to budget.steps
+    const steps = contentionWarning({ commit: 'abc1234', rate: 40 }, earlier, undefined, 'steps');
+    expect(steps).toMatch(/with a step budget the result still compares/);
+    expect(steps).not.toMatch(/consider budget.steps|not comparable/);
   });
 });
 

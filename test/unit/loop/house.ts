@@ -12,6 +12,7 @@ import type { LoopEvent, LoopPhase } from '../../../src/core/loop/loopEvents';
 import { ExperimentIds } from '../../../src/core/loop/ids';
 import { baseRecord } from '../../../src/core/loop/records';
 import { ProposeLatency } from '../../../src/core/loop/scheduling';
+import { BestMoves } from '../../../src/core/loop/rebase';
 import { Pool, type Lane, type Slot } from '../../../src/core/loop/workerPool';
 import type { Proposer } from '../../../src/core/proposers/proposer';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
@@ -76,6 +77,7 @@ export async function house(ws: string, o: { config?: Partial<RatchetConfig>; pr
     flights,
     control,
     latency: new ProposeLatency(),
+    bestMoves: new BestMoves(),
     ids: new ExperimentIds(ws),
     slots: new Pool<Slot>([{ index: 0, device: null }]),
     feedback: [],

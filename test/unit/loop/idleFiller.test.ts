@@ -12,6 +12,8 @@ describe('plannedBestSeeds', () => {
 
   it('capped by `seeds`; none for the other rules', () => {
     expect(plannedBestSeeds({ ...defaultConfig(), seed: 0, noise: { seeds: 2, confidence: 0.84, screen: 0.2 } })).toEqual([1]);
+    // σ carried over: no calibration, the best re-run to bestRunsWithPrior (2) runs: one more seed
+    expect(plannedBestSeeds({ ...defaultConfig(), seed: 42 }, true)).toEqual([43]);
     expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'strict' })).toEqual([]);
     expect(plannedBestSeeds({ ...defaultConfig(), keepRule: 'threshold' })).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { ThresholdKeepPolicy, type KeepPolicy } from '../../../src/core/loop/kee
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { ResearchLoop, type LoopOptions } from '../../../src/core/loop/researchLoop';
 import { parseLedger } from '../../../src/core/store/ledger';
-import { dutyCycle, knobConfig, knobWorkspace, sleep, StandInExecutor, StandInProposer, type ProposalPlan } from './standIns';
+import { knobConfig, knobWorkspace, sleep, StandInExecutor, StandInProposer, type ProposalPlan } from './standIns';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -69,10 +69,7 @@ describe('pipelining', () => {
     for (let i = 2; i < rows.length; i++) expect(rows[i].baseCommit).toBe(rows[i - 1].commit);
     expect(s.git('show', 'ratchet/t:train.py')).toMatch(/K0 = 1\nK1 = 1\nK2 = 1\nK3 = 1\n/);
     expect(rows[4].metric).toBe(96);
-    const from = runs[1].start;
-    const to = runs[runs.length - 1].end;
-    // loose: four keeps in a row each re-base the next proposal (git work between runs); bench:throughput measures it
-    expect(dutyCycle(runs, from, to)).toBeGreaterThan(0.5);
+    // how busy the accelerator stays is a timing figure: bench:throughput measures it, not this test
     expect(worktrees(s.ws)).toEqual([]);
   });
 
@@ -128,10 +125,8 @@ describe('parallel workers', () => {
     // make every result worse than the baseline, so no base moves and no re-checks happen
     await s.loop.run();
     const runs = s.executor.runs.filter((r) => r.id !== 'e0001');
-    const wall = Math.max(...runs.map((r) => r.end)) - Math.min(...runs.map((r) => r.start));
     expect(runs).toHaveLength(6);
-    // three at a time: two waves
-    expect(wall).toBeLessThan(800 * 6 * 0.75);
+    // three at a time (which runs overlap, not how long the wall took: timings belong to the benches)
     const overlapping = runs.filter((r) => r.start < runs[0].end);
     expect(overlapping.length).toBe(3);
     expect(new Set(overlapping.map((r) => r.cwd)).size).toBe(3);

@@ -106,9 +106,3 @@ export class StandInExecutor implements Executor {
     return { ...base, status: 'ok', final: { val_bpb: metric }, durationMs: end - start, reason: 'ok' };
   }
 }
-
-/** Training time / wall time over [from, to]: the share of the accelerators' time spent training. */
-export function dutyCycle(runs: RunLog[], from: number, to: number, accelerators = 1): number {
-  const busy = runs.reduce((s, r) => s + Math.max(0, Math.min(r.end, to) - Math.max(r.start, from)), 0);
-  return busy / ((to - from) * accelerators);
-}

@@ -67,12 +67,16 @@ export interface SpeedSample {
  * Warns when the same code runs much slower than it did before (another process on the GPU or
  * the CPU): with a wall-clock budget the run then trains fewer steps and its metric moves for
  * reasons that have nothing to do with the change. Compares with the median earlier rate of the
- * same commit; null when there is nothing to compare or it is fast enough.
+ * same commit; null when there is nothing to compare or it is fast enough. Under a step or token
+ * budget the metric is not affected, and the warning says so instead of advising budget.steps.
  */
-export function contentionWarning(current: SpeedSample, earlier: readonly SpeedSample[], ratio = 0.7): string | null {
+export function contentionWarning(current: SpeedSample, earlier: readonly SpeedSample[], ratio = 0.7, budget: 'wall-clock' | 'steps' | 'tokens' = 'wall-clock'): string | null {
   const same = earlier.filter((s) => s.commit === current.commit && s.rate > 0).map((s) => s.rate).sort((a, b) => a - b);
   if (same.length === 0 || !(current.rate > 0)) return null;
   const med = same[same.length >> 1];
   if (current.rate >= ratio * med) return null;
-  return `the same code (${current.commit.slice(0, 7)}) ran at ${current.rate.toPrecision(3)}/s, ${Math.round((100 * current.rate) / med)}% of its earlier ${med.toPrecision(3)}/s: the machine is probably busy, and wall-clock results are not comparable (consider budget.steps)`;
+  const slow = `the same code (${current.commit.slice(0, 7)}) ran at ${current.rate.toPrecision(3)}/s, ${Math.round((100 * current.rate) / med)}% of its earlier ${med.toPrecision(3)}/s: the machine is probably busy`;
+  // a step or token budget trains the same amount however slow the run: only the time is lost
+  if (budget !== 'wall-clock') return `${slow}; with a ${budget === 'steps' ? 'step' : 'token'} budget the result still compares, the run only took longer (mind the hard deadline)`;
+  return `${slow}, and wall-clock results are not comparable (consider budget.steps)`;
 }
