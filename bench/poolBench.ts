@@ -18,9 +18,16 @@
 // - Claims: both propose at once; the second to claim the same change on the same code is refused
 //   and writes another proposal (counted as a duplicate avoided by claims; a refused claim trains
 //   nothing).
-// - Adoption only after re-measure: when the other participant's kept row claims a better metric
-//   than this participant's best, this participant's next experiment re-measures that code on its
-//   own runs with its own keep rule (an experiment, 1 to 3 runs); only a keep moves its best. The
+// - Adoption only after re-measure (src/core/pool/loopPool.ts): the loop syncs before choosing its
+//   next experiment, and a foreign keep it finds goes ahead of its own proposals. The re-measure is
+//   stacked when it can be: the other participant's line merged onto this participant's best (their
+//   features ∪ its own; the model's changes are independent lines, so a merge never conflicts, a
+//   real merge of two edits to the same lines does and falls back to the exact re-measure), offered
+//   for any foreign keep whose features this participant's best does not hold yet. When this
+//   participant's best holds nothing the other's lacks, the merge is their code exactly, offered
+//   only when their row claims a better mean than this participant's best. Either way the
+//   candidate with the best claimed mean goes first, and it is judged on this participant's own
+//   runs with its own keep rule (an experiment, 1 to 3 runs); only a keep moves its best. The
 //   other participant's claimed metric is never used for a decision.
 // - The independent loops are the same two participants with no pool: same seeds, nothing shared.
 // Experiments are counted per participant and include adoptions (they occupy the accelerator
@@ -67,6 +74,8 @@ class Participant {
   known = new Set<string>();
   own = new Set<string>();
   verified = new Set<Row>();
+  /** Codes that were this participant's best (the loop's "a tree this loop has"). */
+  had = new Set<string>();
   runs = 0;
   curve: number[] = [];
   runCurve: number[] = [];
@@ -85,6 +94,7 @@ class Participant {
     for (let i = 0; i < 3; i++) base.runs.push(this.measure(base.set));
     this.nodes.push(base);
     this.best = base;
+    this.had.add(codeKey(base.set));
     this.curve.push(truth(L, base.set));
     this.runCurve.push(this.runs);
   }
@@ -135,7 +145,10 @@ class Participant {
   record(round: number, set: Set<number>, key: string, judged: { runs: number[]; keep: boolean } | null, added: number[]): Row {
     const node: Node | null = judged ? { set, added, runs: judged.runs } : null;
     if (node) this.nodes.push(node);
-    if (node && judged!.keep) this.best = node;
+    if (node && judged!.keep) {
+      this.best = node;
+      this.had.add(codeKey(node.set));
+    }
     this.own.add(key);
     this.known.add(key);
     return { who: this.who, round, key, kept: !!judged?.keep, mean: judged ? mean(judged.runs) : null, node };
@@ -155,6 +168,7 @@ interface Stats {
   /** Experiments that ran a change anyone (itself included) had already run on the same code: every change on that code had been tried. */
   repeats: number;
   adoptions: number;
+  adoptionsStacked: number;
   adoptionsKept: number;
 }
 
@@ -166,7 +180,7 @@ interface SessionOut {
 
 function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean): SessionOut {
   const ps = Array.from({ length: PARTICIPANTS }, (_, i) => new Participant(i, L, noise, seed));
-  const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsKept: 0 };
+  const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsStacked: 0, adoptionsKept: 0 };
   const rows: Row[] = [];
   const ranBy = new Map<string, Set<number>>();
   for (let round = 1; round <= POOL_BUDGET; round++) {
@@ -181,10 +195,11 @@ function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean):
       let added: number[];
       let key: string;
       if (adopt) {
-        p.verified.add(adopt);
+        p.verified.add(adopt.row);
         stats.adoptions++;
-        set = new Set(adopt.node!.set);
-        added = adopt.node!.added;
+        if (adopt.stacked) stats.adoptionsStacked++;
+        set = adopt.set;
+        added = [...set].filter((f) => !p.best.set.has(f));
         key = `${codeKey(p.best.set)}|adopt ${codeKey(set)}`;
       } else {
         const f = p.propose(pooled ? claims : new Set(), stats, pooled);
@@ -212,16 +227,32 @@ function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean):
   return { curves: ps.map((p) => p.curve), runCurves: ps.map((p) => p.runCurve), stats };
 }
 
-/** The other participants' best kept row that claims to beat this participant's best, not yet re-measured here. */
-function adoptionCandidate(p: Participant, rows: Row[]): Row | null {
+/**
+ * The loop's adoption (LoopPool.adoptions): the other participants' kept rows not yet re-measured
+ * here, best claimed mean first; the first that adds something to this participant's best is
+ * re-measured, stacked (their features ∪ its own) unless that is their code exactly, which is
+ * re-measured only when it claims to beat this participant's best.
+ */
+function adoptionCandidate(p: Participant, rows: Row[]): { row: Row; set: Set<number>; stacked: boolean } | null {
   const mine = mean(p.best.runs);
-  let best: Row | null = null;
-  for (const r of rows) {
-    if (r.who === p.who || !r.kept || r.mean === null || !r.node || p.verified.has(r)) continue;
-    if (r.mean <= mine || codeKey(r.node.set) === codeKey(p.best.set)) continue;
-    if (!best || r.mean > best.mean!) best = r;
+  const candidates = rows.filter((r) => r.who !== p.who && r.kept && r.mean !== null && r.node && !p.verified.has(r)).sort((a, b) => b.mean! - a.mean!);
+  for (const r of candidates) {
+    const theirs = codeKey(r.node!.set);
+    // This participant has that code already (it reached or adopted it): nothing to measure.
+    if (p.had.has(theirs)) {
+      p.verified.add(r);
+      continue;
+    }
+    const merged = new Set([...p.best.set, ...r.node!.set]);
+    if (merged.size === p.best.set.size) {
+      p.verified.add(r); // its features are in this best already
+      continue;
+    }
+    const stacked = merged.size !== r.node!.set.size;
+    if (!stacked && r.mean! <= mine) continue;
+    return { row: r, set: merged, stacked };
   }
-  return best;
+  return null;
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -251,7 +282,7 @@ export interface PoolBenchResult {
     runsPool: number | null;
   }[];
   /** Per session and participant, over the whole budget. */
-  perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsKept: number; runsPool: number; runsIndependent: number };
+  perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsStacked: number; adoptionsKept: number; runsPool: number; runsIndependent: number };
 }
 
 export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
@@ -311,6 +342,7 @@ export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
       repeatsPool: per((o) => o.stats.repeats, pool),
       repeatsIndependent: per((o) => o.stats.repeats, ind),
       adoptions: per((o) => o.stats.adoptions, pool),
+      adoptionsStacked: per((o) => o.stats.adoptionsStacked, pool),
       adoptionsKept: per((o) => o.stats.adoptionsKept, pool),
       runsPool: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), pool),
       runsIndependent: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), ind),
@@ -329,7 +361,7 @@ const RESULTS = path.join(__dirname, '..', 'bench', 'poolResults.json');
 export function writePoolResults(part: 'landscape' | 'trainer' | 'fetch', value: unknown): void {
   const file = existsSync(RESULTS) ? RESULTS : path.join(process.cwd(), 'bench', 'poolResults.json');
   const all = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
-  all[part] = value;
+  all[part] = part === 'trainer' ? { ...(value as TrainerOut), summary: trainerStats(value as TrainerOut) } : value;
   writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
   updateBenchReadme('Pool', readmeSection(all as { landscape?: LandscapeOut; trainer?: TrainerOut; fetch?: FetchOut }));
 }
@@ -353,17 +385,18 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fe
     const k = L.targets.findIndex((t) => t === head);
     const pp = L.perParticipant;
     parts.push(
-      `\`npm run bench:pool\` (bench/poolBench.ts, part a), ${L.date}. Data source: ${L.source}. ${L.sessions} seeded sessions (the search bench's landscapes), ${L.budget} experiments per participant. Two participants sharing a pool (shared history, claims, adoption of the other's keep only after re-measuring it here with this loop's keep rule, which costs an experiment) against the same two participants as independent loops (same seeds, nothing shared). The target is one independent loop's mean true metric after N experiments; "experiments per participant" counts adoptions (re-measures) as experiments.`,
-      `**Target = one independent loop's mean after ${L.budget} experiments (${head.target.toFixed(2)}σ<!-- fig: ${F} landscape.targets[${k}].target -->): the pool reaches it after ${head.pool}<!-- fig: ${F} landscape.targets[${k}].pool --> experiments per participant, ${head.ratio?.toFixed(2)}×<!-- fig: ${F} landscape.targets[${k}].ratio --> of one independent loop's ${head.independent} (target ≤ 0.6×): ${pass ? 'PASS' : 'FAIL'}.** ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).length ? `At ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).map((t) => `the ${t.at}-experiment target (${t.ratio?.toFixed(2) ?? '—'}×)`).join(' and ')} the ratio is above 0.6: early on, each participant's first keeps are ones the other finds too, and an adoption costs a re-measure before it helps.` : 'At every target in the table the ratio is at most 0.6.'}`,
+      `\`npm run bench:pool\` (bench/poolBench.ts, part a), ${L.date}. Data source: ${L.source}. ${L.sessions} seeded sessions (the search bench's landscapes), ${L.budget} experiments per participant. Two participants sharing a pool (shared history, claims, adoption of the other's keep only after re-measuring it here with this loop's keep rule, which costs an experiment: stacked on this participant's own best when the other's line adds to it, their code exactly otherwise) against the same two participants as independent loops (same seeds, nothing shared). The target is one independent loop's mean true metric after N experiments; "experiments per participant" counts adoptions (re-measures) as experiments. An adoption runs at the participant's next experiment after the sync that brought the other's keep: the loop does so since it syncs before choosing and puts adoptions ahead of proposals not yet training (docs/pool.md); before that change it ran one experiment later, or in a short session not at all, so this model was ahead of the loop. The model's changes never conflict when merged; a real stack of two edits to the same lines falls back to the exact re-measure.`,
+      `**Target = one independent loop's mean after ${L.budget} experiments (${head.target.toFixed(2)}σ<!-- fig: ${F} landscape.targets[${k}].target -->): the pool reaches it after ${head.pool}<!-- fig: ${F} landscape.targets[${k}].pool --> experiments per participant, ${head.ratio?.toFixed(2)}×<!-- fig: ${F} landscape.targets[${k}].ratio --> of one independent loop's ${head.independent} (target ≤ 0.6×): ${pass ? 'PASS' : 'FAIL'}.** ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).length ? `At ${L.targets.filter((t) => t !== head && (t.ratio === null || t.ratio > 0.6)).map((t) => `the ${t.at}-experiment target (${t.ratio?.toFixed(2) ?? '—'}×)`).join(' and ')} the ratio is above 0.6: early on, each participant's first keeps are ones the other finds too, and an adoption costs a re-measure before it helps.${L.targets.filter((t) => t !== head && t.ratio !== null && t.ratio > 0.6 && t.pool !== null).map((t) => ` At ${t.at}: the pool's curve after ${t.pool! - 1} experiments is ${L.poolCurve[t.pool! - 1]!.toFixed(3)}σ<!-- fig: ${F} landscape.poolCurve[${t.pool! - 1}] -->, ${(t.target - L.poolCurve[t.pool! - 1]!).toFixed(3)}σ short of the target (one experiment fewer would be ${((t.pool! - 1) / t.independent!).toFixed(2)}×).`).join('')}` : 'At every target in the table the ratio is at most 0.6.'}`,
       ['| target (one loop\'s mean after) | σ above baseline | one independent loop | better of two independent loops | pool (better participant) | pool (mean participant) | pool / one loop | runs per participant by then: one loop / pool |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...L.targets.map((t, i) => `| ${t.at} experiments | ${t.target.toFixed(2)} | ${t.independent ?? '—'} | ${t.independentBestOfTwo ?? '—'} | ${t.pool ?? '—'} | ${t.poolEveryParticipant ?? '—'} | ${t.ratio === null ? '—' : t.ratio.toFixed(2) + '×'}<!-- fig: ${F} landscape.targets[${i}].ratio --> | ${t.runsIndependent ?? '—'} / ${t.runsPool ?? '—'} |`)].join('\n'),
-      `Duplicates, per participant over ${L.budget} experiments: shared history turned away ${pp.historyAvoided.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.historyAvoided --> proposals that the other participant had already run on the same code, and claims ${pp.claimRefusals.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.claimRefusals --> that it was training at that moment. As independent loops the same participants ran ${pp.duplicatesRunIndependent.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunIndependent --> changes the other had already run (they rarely share a best, so they rarely meet). In the pool, ${pp.duplicatesRunPool.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunPool --> experiments per participant still re-ran a change the other had run: only when every single change on that code had been tried by someone (the greedy proposer model has nothing else to write there; two participants on one best exhaust it twice as fast). Adoptions: ${pp.adoptions.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptions --> re-measures per participant, ${pp.adoptionsKept.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptionsKept --> of them kept here.`,
+      `Duplicates, per participant over ${L.budget} experiments: shared history turned away ${pp.historyAvoided.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.historyAvoided --> proposals that the other participant had already run on the same code, and claims ${pp.claimRefusals.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.claimRefusals --> that it was training at that moment. As independent loops the same participants ran ${pp.duplicatesRunIndependent.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunIndependent --> changes the other had already run (they rarely share a best, so they rarely meet). In the pool, ${pp.duplicatesRunPool.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.duplicatesRunPool --> experiments per participant still re-ran a change the other had run: only when every single change on that code had been tried by someone (the greedy proposer model has nothing else to write there; two participants on one best exhaust it twice as fast). Adoptions: ${pp.adoptions.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptions --> re-measures per participant (${(pp.adoptionsStacked ?? 0).toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptionsStacked --> of them stacked on the participant's own best), ${pp.adoptionsKept.toFixed(2)}<!-- fig: ${F} landscape.perParticipant.adoptionsKept --> of them kept here.`,
     );
   }
   const T = all.trainer;
   if (T) {
     parts.push(
       `Part b, on the reference trainer (bench/poolTrainer.ts), ${T.date}. Data source: ${T.source}. ${T.sessions.length} session${T.sessions.length === 1 ? '' : 's'}, reported as they came out; the target is the first independent loop's final best val_bpb, and "to target" counts trained experiments (adoptions included; refused duplicates and claims train nothing and are not counted).`,
-      ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${s.minutes} |`)].join('\n'),
+      ['| session (seed) | experiments asked | target val_bpb | independent loop to target | pool to target | pool / one loop | trained: solo1, solo2 / alice, bob | duplicates run by solo2 of solo1 | refused as duplicates or claimed in the pool (alice, bob) | adoptions (kept) alice, bob | minutes |', '|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|', ...T.sessions.map((s, i) => `| ${s.session} (${s.seed}) | ${s.experiments} | ${s.target.toFixed(4)}<!-- fig: ${F} trainer.sessions[${i}].target --> | ${s.toTargetIndependent ?? '—'} | ${s.toTargetPool ?? 'not reached'} | ${s.ratio === null ? '—' : s.ratio.toFixed(2) + '×'} | ${s.independent.map((p) => p.trained).join(', ')} / ${s.pool.map((p) => p.trained).join(', ')} | ${s.independentDuplicates}<!-- fig: ${F} trainer.sessions[${i}].independentDuplicates --> | ${s.pool.map((p) => p.avoided).join(', ')} | ${s.pool.map((p) => `${p.adoptions} (${p.adoptionsKept})`).join(', ')} | ${Math.round(s.minutes * 10) / 10} |`)].join('\n'),
+      trainerSummary(T, F),
       ...(T.notes ? [T.notes] : []),
       `A couple of short sessions on a shared 2-core machine are anecdotes, not a measurement of the ratio: the offline proposer is deterministic given its seed and history length, so two independent loops with the same seed propose the same changes in the same order (the duplicates column), while in the pool the second participant sees the first's rows and writes something else.`,
     );
@@ -376,6 +409,21 @@ function readmeSection(all: { landscape?: LandscapeOut; trainer?: TrainerOut; fe
     );
   }
   return parts.join('\n\n');
+}
+
+/** Over the sessions where the independent loop beat its baseline: how often the pool got there, experiments summed, adoptions. */
+export function trainerStats(T: Pick<TrainerOut, 'sessions'>): { sessions: number; moved: number; reached: number; pool: number; independent: number; ratio: number | null; adoptions: number; adoptionsKept: number } {
+  const moved = T.sessions.filter((s) => s.toTargetIndependent !== null && s.toTargetIndependent > 0);
+  const both = moved.filter((s) => s.toTargetPool !== null);
+  const independent = both.reduce((x, s) => x + s.toTargetIndependent!, 0);
+  const pool = both.reduce((x, s) => x + s.toTargetPool!, 0);
+  const ps = T.sessions.flatMap((s) => s.pool);
+  return { sessions: T.sessions.length, moved: moved.length, reached: both.length, pool, independent, ratio: independent > 0 ? Math.round((pool / independent) * 1000) / 1000 : null, adoptions: ps.reduce((x, p) => x + p.adoptions, 0), adoptionsKept: ps.reduce((x, p) => x + p.adoptionsKept, 0) };
+}
+
+function trainerSummary(T: TrainerOut, F: string): string {
+  const t = trainerStats(T);
+  return `Summary: in ${t.moved} of ${t.sessions} sessions the first independent loop improved on its baseline; the pool reached that target in ${t.reached} of them, after ${t.pool} experiments summed over those sessions against the independent loop's ${t.independent}: ${t.ratio === null ? '—' : `${t.ratio.toFixed(2)}×`}<!-- fig: ${F} trainer.summary.ratio --> (target ≤ 0.6×: ${t.ratio !== null && t.ratio <= 0.6 ? 'met' : 'not met'} on these sessions). Adoptions that ran: ${t.adoptions}<!-- fig: ${F} trainer.summary.adoptions --> (${t.adoptionsKept} kept).`;
 }
 
 const kb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);

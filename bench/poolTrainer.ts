@@ -6,7 +6,7 @@
 // loops run side by side, then two pool participants side by side. Every figure comes from the
 // ledgers the processes wrote (.ratchet/experiments.jsonl) and the pool's ledger refs.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writePoolResults } from './poolBench';
@@ -85,7 +85,29 @@ export interface TrainerSession {
   minutes: number;
 }
 
-async function session(s: number, experiments: number, steps: number): Promise<TrainerSession> {
+/**
+ * One session's independent arm, kept so that the pool arm can run later (`--arm pool`): the two
+ * independent loops never touch the pool code, so they can be measured while the pool changes.
+ * `tree` is the initialised workspace's tree: the pool arm refuses to pair with another start.
+ */
+interface IndependentArm {
+  seed: number;
+  experiments: number;
+  steps: number;
+  tree: string;
+  rows: Row[][];
+  exits: (number | null)[];
+  minutes: number;
+  cli: string;
+}
+
+type Arm = 'both' | 'independent' | 'pool';
+
+function readArms(file: string | null): Record<string, IndependentArm> {
+  return file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, IndependentArm>) : {};
+}
+
+async function session(s: number, experiments: number, steps: number, arm: Arm = 'both', armsFile: string | null = null): Promise<TrainerSession | null> {
   const t0 = Date.now();
   const root = mkdtempSync(path.join(tmpdir(), 'ratchet-poolbench-'));
   try {
@@ -106,11 +128,32 @@ async function session(s: number, experiments: number, steps: number): Promise<T
       return d;
     };
     const args = (dir: string) => ['run', '-w', dir, '--proposer', 'offline', '-n', String(experiments), '--budget', `${steps}steps`, '--search', 'greedy'];
-    const ind = ['solo1', 'solo2'].map(clone);
-    const indExit = await Promise.all(ind.map((d, i) => cli(args(d), path.join(root, `solo${i + 1}.log`))));
+    const tree = git(ws, 'rev-parse', 'HEAD^{tree}');
+    let indRows: Row[][];
+    let indExit: (number | null)[];
+    let indMinutes = 0;
+    if (arm === 'pool') {
+      const saved = readArms(armsFile)[String(seed)];
+      if (!saved) throw new Error(`--arm pool: no independent arm for seed ${seed} in ${armsFile ?? '(no --arms file)'}; run --arm independent first`);
+      if (saved.tree !== tree || saved.experiments !== experiments || saved.steps !== steps) throw new Error(`--arm pool: the independent arm of seed ${seed} ran on tree ${saved.tree.slice(0, 10)} with ${saved.experiments} experiments of ${saved.steps} steps; this session is tree ${tree.slice(0, 10)}, ${experiments} of ${steps}`);
+      indRows = saved.rows;
+      indExit = saved.exits;
+      indMinutes = saved.minutes;
+    } else {
+      const t1 = Date.now();
+      const ind = ['solo1', 'solo2'].map(clone);
+      indExit = await Promise.all(ind.map((d, i) => cli(args(d), path.join(root, `solo${i + 1}.log`))));
+      indRows = ind.map(ledger);
+      indMinutes = Math.round((Date.now() - t1) / 600) / 100;
+      if (armsFile) {
+        const all = readArms(armsFile);
+        all[String(seed)] = { seed, experiments, steps, tree, rows: indRows, exits: indExit, minutes: indMinutes, cli: CLI };
+        writeFileSync(armsFile, JSON.stringify(all) + '\n');
+      }
+      if (arm === 'independent') return null;
+    }
     const pl = ['alice', 'bob'].map(clone);
     const poolExit = await Promise.all(pl.map((d, i) => cli([...args(d), '--pool', bare, '--participant', ['alice', 'bob'][i]!], path.join(root, `${['alice', 'bob'][i]}.log`))));
-    const indRows = ind.map(ledger);
     const poolRows = pl.map(ledger);
     const indCurves = indRows.map(curve);
     const poolCurves = poolRows.map(curve);
@@ -129,7 +172,7 @@ async function session(s: number, experiments: number, steps: number): Promise<T
       seed,
       experiments,
       steps,
-      independent: ind.map((_, i) => ({ participant: `solo${i + 1}`, trained: indRows[i]!.filter(trained).length, kept: indRows[i]!.filter((r) => r.status === 'kept').length, avoided: indRows[i]!.filter(avoided).length, curve: indCurves[i]!, exit: indExit[i]! })),
+      independent: indRows.map((_, i) => ({ participant: `solo${i + 1}`, trained: indRows[i]!.filter(trained).length, kept: indRows[i]!.filter((r) => r.status === 'kept').length, avoided: indRows[i]!.filter(avoided).length, curve: indCurves[i]!, exit: indExit[i]! })),
       pool: pl.map((_, i) => {
         const rows = poolRows[i]!;
         const adoptions = rows.filter((r) => typeof r.proposalMeta?.poolAdopt === 'string' && trained(r));
@@ -151,7 +194,7 @@ async function session(s: number, experiments: number, steps: number): Promise<T
       toTargetPool: toPool,
       ratio: toInd && toPool !== null ? Math.round((toPool / toInd) * 1000) / 1000 : null,
       independentDuplicates,
-      minutes: Math.round((Date.now() - t0) / 600) / 100,
+      minutes: Math.round(((Date.now() - t0) / 60_000 + (arm === 'pool' ? indMinutes : 0)) * 100) / 100,
     };
   } finally {
     if (!process.env.RATCHET_BENCH_KEEP) rmSync(root, { recursive: true, force: true });
@@ -160,17 +203,43 @@ async function session(s: number, experiments: number, steps: number): Promise<T
 }
 
 async function main(): Promise<void> {
-  const [sessions = 2, experiments = 6, steps = 60] = process.argv.slice(2).map(Number);
+  // [sessions] [experiments] [steps] [--first N] [--arm both|independent|pool] [--arms file.json]
+  const argv = process.argv.slice(2);
+  const flag = (name: string) => {
+    const i = argv.indexOf(name);
+    if (i < 0) return null;
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${name} needs a value`);
+    argv.splice(i, 2);
+    return v;
+  };
+  const arm = (flag('--arm') ?? 'both') as Arm;
+  if (!['both', 'independent', 'pool'].includes(arm)) throw new Error(`--arm must be both, independent or pool, not "${arm}"`);
+  const armsFile = flag('--arms');
+  const first = Number(flag('--first') ?? 1);
+  const append = argv.includes('--append');
+  if (append) argv.splice(argv.indexOf('--append'), 1);
+  if (arm !== 'both' && !armsFile) throw new Error(`--arm ${arm} needs --arms <file.json> (where the independent arm is kept)`);
+  const [sessions = 2, experiments = 6, steps = 60] = argv.map(Number);
   const out: TrainerSession[] = [];
-  for (let s = 1; s <= sessions; s++) {
-    const r = await session(s, experiments, steps);
-    console.log(JSON.stringify(r));
-    out.push(r);
+  for (let s = first; s < first + sessions; s++) {
+    const r = await session(s, experiments, steps, arm, armsFile ? path.resolve(armsFile) : null);
+    console.log(r ? JSON.stringify(r) : `session ${s}: independent arm written to ${armsFile}`);
+    if (r) out.push(r);
   }
+  if (arm === 'independent') return;
   const machine = `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores, CPU torch (/usr/bin/python3), RATCHET_THREADS=1`;
+  // --append: the sessions join those already in bench/poolResults.json (a session of the same number is replaced).
+  if (append) {
+    const file = existsSync(path.join(ROOT, 'bench', 'poolResults.json')) ? path.join(ROOT, 'bench', 'poolResults.json') : path.join(process.cwd(), 'bench', 'poolResults.json');
+    const prev = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { trainer?: { sessions?: TrainerSession[] } }).trainer?.sessions ?? []) : [];
+    const mine = new Set(out.map((r) => r.session));
+    out.unshift(...prev.filter((r) => !mine.has(r.session) && r.experiments === experiments && r.steps === steps));
+    out.sort((a, b) => a.session - b.session);
+  }
   writePoolResults('trainer', {
     date: new Date().toISOString().slice(0, 10),
-    source: `real ratchet run processes (dist/cli.js, offline proposer, --search greedy) on the reference trainer (train/, ${steps} steps a run) against a local bare repository; ${machine}; bench/poolTrainer.ts`,
+    source: `real ratchet run processes (dist/cli.js, offline proposer, --search greedy) on the reference trainer (train/, ${steps} steps a run) against a local bare repository; ${machine}; bench/poolTrainer.ts${arm === 'pool' ? ' (independent arm run first with --arm independent, pool arm after, same seeds and start tree)' : ''}`,
     sessions: out,
   });
 }

@@ -28,6 +28,9 @@ import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, BestMoves, rebase } from './rebase';
 import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
 import type { LoopPoolHook } from '../pool/loopPool';
+/** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
+const POOL_WAIT_MS = 5_000;
+const isAdoption = (r: Recheck) => r.meta?.poolAdopt !== undefined;
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
@@ -466,6 +469,15 @@ export class ResearchLoop {
 
   /** One experiment after the baseline, in a worktree of its own. 'skipped' when nothing was recorded (stop, pause). */
   private async experiment(state: SessionState, f: Flight): Promise<Outcome> {
+    // Pool: sync before choosing; a foreign keep to re-measure makes this flight its adoption (docs/pool.md).
+    if (this.opts.pool && !f.recheck) {
+      await this.pollPool(state);
+      const i = this.rechecks.findIndex(isAdoption);
+      if (i >= 0 && !this.control.ending) {
+        f.recheck = this.rechecks.splice(i, 1)[0]!;
+        f.hypothesis = f.recheck.hypothesis;
+      }
+    }
     const lane = await this.acquireLane(state);
     const parent = state.best;
     const x: Experiment = { state, f, lane, parent, rec: baseRecord(state.tag, f.id, parent, f.recheck?.hypothesis ?? '', f.startedAt, this.opts.proposer.name), slot: null, regenerations: 0 };
@@ -480,6 +492,48 @@ export class ResearchLoop {
   }
 
   private poolQueue: Promise<unknown> = Promise.resolve();
+  private poolRows: (rows: ExperimentRecord[]) => void = () => undefined;
+
+  /**
+   * Syncs the pool when its last sync is stale (after the sync of the row just recorded, if one is
+   * under way) and queues the foreign keeps it offers; waits at most POOL_WAIT_MS, so an
+   * unreachable remote never holds an accelerator for longer.
+   */
+  private async pollPool(state: SessionState): Promise<void> {
+    const pool = this.opts.pool;
+    if (!pool) return;
+    const polled = (this.poolQueue = this.poolQueue.then(() => pool.poll(state.best)).then(
+      (got) => {
+        this.poolRows(got.rows);
+        if (!this.control.ending) this.rechecks.push(...got.adopt);
+        this.control.changed.open();
+      },
+      (err: Error) => this.emit({ type: 'warning', message: `pool: ${err.message}` }),
+    ));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([polled, new Promise<void>((r) => (timer = setTimeout(r, POOL_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Pool: a proposal that has just taken an accelerator gives its turn to a foreign keep the sync
+   * after the last row offered (adoptions go ahead of proposals not yet training). It is dropped
+   * (nothing recorded, its claim given back): it was written on a best the adoption may move.
+   */
+  private async yieldsToAdoption(x: Experiment): Promise<boolean> {
+    const pool = this.opts.pool;
+    if (!pool || x.f.recheck) return false;
+    await this.pollPool(x.state);
+    // An adoption queued, or started and not holding an accelerator yet; when another accelerator is free, it takes that one.
+    const waiting = this.rechecks.find(isAdoption) ?? this.flights.sorted().find((o) => o !== x.f && !!o.recheck && isAdoption(o.recheck) && (o.stage === 'proposing' || o.stage === 'reviewing' || (o.stage === 'ready' && this.ctx.slots.waiting > 0)))?.recheck;
+    if (this.control.ending || !waiting || this.ctx.slots.idle > 0) return false;
+    if (x.slot) this.ctx.slots.release(x.slot);
+    x.slot = null;
+    this.sched.hold(x.f.id, false); // h14tp hook
+    await pool.dropped(x.parent.commit as string, x.rec.diffSignature ?? '', `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
+    this.ctx.feedback.push(`Experiment ${x.f.id} ("${x.f.hypothesis}") was not run: another participant's keep is re-measured first, and may move the best. Propose it again if it still makes sense on the best you are given.`);
+    return true;
+  }
 
   /**
    * A shared pool: the other participants' rows join the earlier rows (the proposer's history,
@@ -488,6 +542,7 @@ export class ResearchLoop {
    */
   private joinPool(pool: LoopPoolHook, ctx: LoopContext, localEarlier: number, rows: ExperimentRecord[]): void {
     const setRows = (r: ExperimentRecord[]) => ctx.earlierRows.splice(localEarlier, ctx.earlierRows.length - localEarlier, ...r);
+    this.poolRows = setRows;
     setRows(rows);
     this.on((e) => {
       if (e.type !== 'experiment-recorded') return;
@@ -530,9 +585,20 @@ export class ResearchLoop {
       const ready = await awaitAccelerator(ctx, x, this.baselineGate, rebasesEarly(this.sched.policy) ? proposal : undefined);
       if (ready === 'again') continue;
       if (ready !== 'ready') return ready;
+      if (await this.yieldsToAdoption(x)) return 'skipped';
+      const claimedOn = this.opts.pool && !f.recheck ? { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' } : null;
       const rebased = await rebase(ctx, x, proposal);
       if (rebased === 'again') continue;
       if (isOutcome(rebased)) return rebased;
+      // Pool: a change re-based onto a new best is claimed there (its first claim given back).
+      if (rebased === 'rebased' && claimedOn && this.opts.pool) {
+        const held = await this.opts.pool.rebased(claimedOn, { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' }, proposal.hypothesis);
+        if (held) {
+          x.rec.commit = null;
+          f.commit = null;
+          return recordAs(ctx, x, { reason: `not run: ${held}` });
+        }
+      }
       break;
     }
     ctx.setStage(f, 'training');

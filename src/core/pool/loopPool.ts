@@ -11,7 +11,8 @@ import { GitPool, type SyncResult } from './gitPool';
 import { detectPlatform } from './platform';
 import { assertParticipant, claimKey } from './poolRefs';
 import { isVerification, type Platform, type PoolExperimentRow, type PoolRow } from './poolTypes';
-import { adoptionCandidates, checkForeignCommit, flagged, reproduces, sameDevice } from './trust';
+import { mergeLines } from './mergeLines';
+import { adoptionCandidates, better, checkForeignCommit, flagged, reproduces, sameDevice } from './trust';
 
 /** What the loop hands the pool when a session opens. */
 export interface PoolSessionStart {
@@ -42,6 +43,20 @@ export interface LoopPoolHook {
    * claim, syncs, and returns the other participants' rows and foreign keeps to re-measure.
    */
   recorded(rec: ExperimentRecord, best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }>;
+  /**
+   * Before the loop chooses its next experiment (and before a proposal takes a free accelerator):
+   * syncs when the last sync is older than a few seconds, and returns the other participants'
+   * rows and foreign keeps to re-measure, as `recorded` does.
+   */
+  poll(best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }>;
+  /**
+   * A claimed proposal was re-based onto a new best before it trained: claims it there (the same
+   * code has the same key for everyone) and gives back the claim on its first base. Returns who
+   * holds it on the new base, or null.
+   */
+  rebased(from: { base: string; signature: string }, to: { base: string; signature: string }, hypothesis: string): Promise<string | null>;
+  /** A claimed proposal that will not train (it gave its turn to an adoption, `why`): its claim is given back. */
+  dropped(base: string, signature: string, why: string): Promise<void>;
   /** A last sync. */
   close(): Promise<void>;
 }
@@ -84,9 +99,11 @@ export class LoopPool implements LoopPoolHook {
   private readonly plannedOnto = new Map<string, { of: string; onto: string }>();
   private foreign: ExperimentRecord[] = [];
   private myBest: number | null = null;
+  /** When the last sync ended (ms); `poll` syncs again only after `freshMs`. */
+  private lastSync = 0;
 
   constructor(
-    private readonly opts: { workspace: string; config: RatchetConfig; remote: string; participant?: string; platform?: Platform; claimMinutes?: number; tolerance?: number; notice?: PoolNotice; devices?: string[] },
+    private readonly opts: { workspace: string; config: RatchetConfig; remote: string; participant?: string; platform?: Platform; claimMinutes?: number; tolerance?: number; notice?: PoolNotice; devices?: string[]; freshMs?: number },
   ) {}
 
   get participant(): string {
@@ -99,9 +116,14 @@ export class LoopPool implements LoopPoolHook {
     const platform = this.opts.platform ?? (await detectPlatform(this.opts.devices));
     this.pool = new GitPool({ repo: s.repo, cwd: this.opts.workspace, remote: this.opts.remote, participant, platform, claimTtlMs: (this.opts.claimMinutes ?? 15) * 60_000 });
     await this.noteLocal(s.start);
-    this.report(await this.pool.sync(), 'start');
+    await this.sync('start');
     this.foreign = await this.foreignRows();
     return this.foreign;
+  }
+
+  private async sync(when: string): Promise<void> {
+    this.report(await this.pool.sync(), when);
+    this.lastSync = Date.now();
   }
 
   private report(r: SyncResult, when: string): void {
@@ -168,7 +190,9 @@ export class LoopPool implements LoopPoolHook {
       const theirs = rec.proposalMeta?.platform as Platform | undefined;
       const same = !!theirs && sameDevice(theirs, this.pool.platform);
       const measured = rec.metric;
-      await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same });
+      // Stacked on this loop's best, the run measured other code than their commit: it is recorded, and can flag nothing.
+      const stackedOn = typeof rec.proposalMeta?.stackedOn === 'string' ? rec.proposalMeta.stackedOn : undefined;
+      await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: !stackedOn && reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same, ...(stackedOn ? { stackedOn } : {}) });
     }
     // The claim this row settles: the same idea on the same base, or (re-based onto a new best
     // before it trained, or refused after the claim) the same change or hypothesis on its first base.
@@ -179,41 +203,103 @@ export class LoopPool implements LoopPoolHook {
       await this.pool.release(settled[0]);
     }
     if (rec.status === 'kept' || rec.status === 'baseline') await this.noteLocal(rec.commit);
-    this.report(await this.pool.sync(), `after ${rec.id}`);
-    if (best?.metric !== null && best?.metric !== undefined) this.myBest = best.metric;
+    await this.sync(`after ${rec.id}`);
     if ((rec.status === 'kept' || rec.status === 'baseline') && rec.metric !== null) this.myBest = rec.metric;
+    return this.offer(best);
+  }
+
+  async poll(best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
+    if (Date.now() - this.lastSync >= (this.opts.freshMs ?? 5_000)) await this.sync('before the next experiment');
+    return this.offer(best);
+  }
+
+  private async offer(best: ExperimentRecord | null): Promise<{ rows: ExperimentRecord[]; adopt: PoolAdoption[] }> {
+    if (best?.metric !== null && best?.metric !== undefined) this.myBest = best.metric;
     this.foreign = await this.foreignRows();
     // No adoption before this loop has a best of its own (the baseline): there is nothing to compare with, or to plan on.
     return { rows: this.foreign, adopt: best && this.myBest !== null ? await this.adoptions(best) : [] };
   }
 
-  /** The best foreign keep that beats this loop's best, checked like a proposal; refused ones are flagged. */
+  async rebased(from: { base: string; signature: string }, to: { base: string; signature: string }, hypothesis: string): Promise<string | null> {
+    const old = [...this.claimed.entries()].find(([, c]) => c.base === from.base && c.signature === from.signature);
+    const held = await this.claim(to.base, to.signature, hypothesis);
+    if (old) {
+      this.claimed.delete(old[0]);
+      await this.pool.release(old[0]);
+    }
+    return held;
+  }
+
+  async dropped(base: string, signature: string, why: string): Promise<void> {
+    this.opts.notice?.(`pool: ${why}`);
+    const old = [...this.claimed.entries()].find(([, c]) => c.base === base && c.signature === signature);
+    if (!old) return;
+    this.claimed.delete(old[0]);
+    await this.pool.release(old[0]);
+  }
+
+  /**
+   * The next foreign keep to re-measure here, checked like a proposal first (refused ones are
+   * flagged). Stacked when it can be: the other participant's line merged onto this loop's best
+   * (mergeLines: their changes since the shared start, on top of this loop's own), so the
+   * re-measure is also an experiment of the two lines together. Exact (their commit's files) when
+   * this loop's best holds nothing theirs lacks, or when the merge conflicts; only an exact
+   * re-measure verifies their row (and can flag it), and an exact one is offered only when their
+   * row claims to beat this loop's best. A stacked one is offered for any keep whose change this
+   * loop's best does not hold yet.
+   */
   private async adoptions(best: ExperimentRecord | null): Promise<PoolAdoption[]> {
     const rows: PoolRow[] = await this.pool.rows();
     const { config } = this.opts;
-    for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, this.myBest)) {
+    const onto = best?.commit ?? this.session.start;
+    const ontoTree = await this.treeOf(onto);
+    for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, null)) {
       if (this.tried.has(c.poolId)) continue;
-      this.tried.add(c.poolId);
+      const beats = this.myBest === null || better(config.metric.goal, c.metric!, this.myBest);
       // The pool's pin of its commit is fetched now (a sync fetches ledgers, not others' commits).
-      if (!c.commit || !(await this.pool.fetchExperiment({ participant: c.participant, session: c.session, id: c.id, commit: c.commit }))) continue;
+      if (!c.commit || !(await this.pool.fetchExperiment({ participant: c.participant, session: c.session, id: c.id, commit: c.commit }))) {
+        this.tried.add(c.poolId);
+        continue;
+      }
+      const theirTree = await this.treeOf(c.commit);
+      // This loop already has that code (it adopted it, or reached it itself): nothing to measure.
+      if (!theirTree || theirTree === ontoTree || this.localByTree.has(theirTree)) {
+        this.tried.add(c.poolId);
+        continue;
+      }
       const why = await checkForeignCommit(this.opts.workspace, this.session.repo, this.session.start, c.commit, { editable: config.editable, protected: [...config.protected], prefix: this.session.prefix });
       if (why) {
+        this.tried.add(c.poolId);
         await this.pool.addVerification({ of: c.poolId, commit: c.commit, claimedMetric: c.metric, metric: null, reproduced: false, sameDevice: sameDevice(c.platform, this.pool.platform), refused: why });
         this.opts.notice?.(`pool: refused ${c.poolId} from ${c.participant}: ${why}`);
         continue;
       }
-      const onto = best?.commit ?? this.session.start;
-      const edits: FileEdit[] = [];
+      // Their line merged onto this loop's best, file by file (only editable files differ, both
+      // sides having passed the check): three-way from the two lines' merge base, line by line.
+      const mergeBase = (await git(this.opts.workspace, ['merge-base', onto, c.commit], { repo: this.session.repo, allowFail: true })) || this.session.start;
+      const files: { path: string; mine: string; theirs: string; merged: string | null }[] = [];
       for (const f of config.editable) {
         const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
-        const [mine, theirs] = await Promise.all([show(this.opts.workspace, this.session.repo, onto, p), show(this.opts.workspace, this.session.repo, c.commit, p)]);
-        if (mine === null || theirs === null || mine === theirs) continue;
-        edits.push({ path: f, search: mine, replace: theirs });
+        const [base, mine, theirs] = await Promise.all([mergeBase, onto, c.commit].map((x) => show(this.opts.workspace, this.session.repo, x, p)));
+        if (mine === null || theirs === null) continue;
+        files.push({ path: f, mine, theirs, merged: base === null ? null : mergeLines(base, mine, theirs) });
       }
+      const merges = files.every((f) => f.merged !== null);
+      // Their change is in this loop's best already (merging adds nothing).
+      if (merges && files.every((f) => f.merged === f.mine)) {
+        this.tried.add(c.poolId);
+        continue;
+      }
+      const stacked = merges && files.some((f) => f.merged !== f.theirs);
+      // An exact re-measure replaces this loop's best by their code: only worth a run when their row claims to beat it.
+      if (!stacked && !beats) continue;
+      this.tried.add(c.poolId);
+      const edits: FileEdit[] = files.filter((f) => (stacked ? f.merged! : f.theirs) !== f.mine).map((f) => ({ path: f.path, search: f.mine, replace: stacked ? f.merged! : f.theirs }));
       if (edits.length === 0) continue;
       this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
-      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); re-measuring it here before adopting it`);
-      return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit } }];
+      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); ${stacked ? "re-measuring it here stacked on this loop's best" : 're-measuring it here'} before adopting it`);
+      const how = stacked ? `stacked on ${best?.id ?? 'the start'}` : 'exact';
+      return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit, ...(stacked ? { stackedOn: onto } : {}) } }];
     }
     return [];
   }

@@ -34,6 +34,11 @@ export interface PoolVerificationRow {
   reproduced: boolean;
   /** True when the verifier's device is the row's device (only then can a mismatch flag it). */
   sameDevice: boolean;
+  /**
+   * Set when the re-measure ran their change stacked on this commit (this participant's best):
+   * other code than their commit, so it neither reproduces nor flags their row.
+   */
+  stackedOn?: string;
   /** Set when the commit was refused without running (it touched protected or non-editable files). */
   refused?: string;
   platform: Platform;

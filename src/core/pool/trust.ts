@@ -30,7 +30,8 @@ export function flagged(rows: readonly PoolRow[]): Map<string, PoolVerificationR
     if (!isVerification(v)) continue;
     const target = byId.get(v.of);
     if (!target || target.participant === v.participant) continue;
-    const flags = v.refused !== undefined || (!v.reproduced && v.sameDevice);
+    // Only an exact re-measure (their commit, not their change stacked on other code) can flag a metric.
+    const flags = v.refused !== undefined || (!v.reproduced && v.sameDevice && v.stackedOn === undefined);
     if (!flags) continue;
     out.set(v.of, [...(out.get(v.of) ?? []), v]);
   }

@@ -12,6 +12,9 @@ describe('bench:pool, the landscape model', () => {
     expect(pp.claimRefusals).toBeGreaterThan(0);
     expect(pp.adoptions).toBeGreaterThan(0);
     expect(pp.adoptionsKept).toBeLessThanOrEqual(pp.adoptions);
+    // Some adoptions stack the other's change on the participant's own best (the loop's merge), not all (a best the other's line holds is re-measured exactly).
+    expect(pp.adoptionsStacked).toBeGreaterThan(0);
+    expect(pp.adoptionsStacked).toBeLessThan(pp.adoptions);
     // Independent loops see nothing of each other, so they run the other's changes again now and then.
     expect(pp.duplicatesRunIndependent).toBeGreaterThan(0);
     // Curves start at the baseline (true metric 0); a keep on noise can lower the true metric, so they need not rise at every step.

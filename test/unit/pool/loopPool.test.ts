@@ -3,7 +3,9 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
+import { GitPool } from '../../../src/core/pool/gitPool';
 import { LoopPool } from '../../../src/core/pool/loopPool';
+import { flagged } from '../../../src/core/pool/trust';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import { CPU, setupPool } from './poolFixture';
 import { cleanupTempDirs, gitIn } from '../../support/tempRepo';
@@ -12,7 +14,7 @@ afterAll(cleanupTempDirs);
 
 
 async function joined(clone: string, bare: string, participant: string): Promise<{ lp: LoopPool; start: string }> {
-  const lp = new LoopPool({ workspace: clone, config: { ...defaultConfig(), protected: ['eval.py'] }, remote: bare, participant, platform: CPU });
+  const lp = new LoopPool({ workspace: clone, config: { ...defaultConfig(), protected: ['eval.py'] }, remote: bare, participant, platform: CPU, freshMs: 0 });
   const start = gitIn(clone, 'rev-parse', 'HEAD');
   await lp.start({ tag: 's1', start, repo: { gitDir: path.join(clone, '.git') }, prefix: '' });
   return { lp, start };
@@ -79,5 +81,88 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     expect(await bob.lp.claim(x2, 'sig-w', 'idea w')).toMatch(/alice is training the same change/);
     await alice.lp.close();
     await bob.lp.close();
+  });
+
+  // A train.py with two knobs on adjacent lines (git's own merge would call two changes there a conflict; mergeLines does not).
+  const LONG = 'lr = 0.1\nwidth = 16\n# end\n';
+  const files = { 'train.py': LONG, 'eval.py': 'print(1)\n' };
+  const baseline = (start: string) => rec('0001', { status: 'baseline', metric: 1, commit: start, baseCommit: null });
+
+  it('sync before choosing: a foreign keep that arrives between rows is offered by poll, with no row of this loop recorded', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    const bobBase = baseline(bob.start);
+    expect((await bob.lp.recorded(bobBase, bobBase)).adopt).toEqual([]);
+    const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.5, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
+    // bob records nothing: his next choice syncs (the last sync is older than freshMs = 0 here) and finds alice's keep.
+    const got = await bob.lp.poll(bobBase);
+    expect(got.adopt.map((a) => a.of)).toEqual(['alice/s1/0002']);
+    // bob is at the start: the re-measure is alice's exact commit, so it verifies her row.
+    expect(got.adopt[0]!.meta.stackedOn).toBeUndefined();
+    expect(got.adopt[0]!.hypothesis).toMatch(/; exact\)/);
+    expect(got.adopt[0]!.edits).toEqual([{ path: 'train.py', search: LONG, replace: LONG.replace('lr = 0.1', 'lr = 0.5') }]);
+    // An exact re-measure that does not reproduce on the same device flags her row for everyone (the forged-row check).
+    const y = commitOn(clones[1]!, bob.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'bob: adopt', 'refs/ratchet/s1/0002');
+    await bob.lp.recorded(rec('0002', { status: 'discarded', metric: 0.9, commit: y, baseCommit: bob.start, diffSignature: 'sig-x', hypothesis: got.adopt[0]!.hypothesis, proposalMeta: got.adopt[0]!.meta }), bobBase);
+    const rows = await new GitPool({ repo: { gitDir: path.join(clones[0]!, '.git') }, cwd: clones[0]!, remote: bare, participant: 'alice', platform: CPU }).rows();
+    expect(flagged(rows).has('alice/s1/0002')).toBe(false); // alice has not fetched yet
+    await alice.lp.poll(null);
+    expect(flagged(await new GitPool({ repo: { gitDir: path.join(clones[0]!, '.git') }, cwd: clones[0]!, remote: bare, participant: 'alice', platform: CPU }).rows()).has('alice/s1/0002')).toBe(true);
+    await alice.lp.close();
+    await bob.lp.close();
+  });
+
+  it('an adoption stacks the other participant\'s change on this loop\'s own best when it merges, and that re-measure flags nothing', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    // bob keeps his own change (last line); alice keeps hers (first line), claiming a better metric than bob's or not.
+    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
+    const bobBest = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: bob.start, diffSignature: 'sig-w' });
+    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
+    await bob.lp.recorded(bobBest, bobBest);
+    const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
+    const got = await bob.lp.poll(bobBest);
+    expect(got.adopt).toHaveLength(1);
+    const a = got.adopt[0]!;
+    expect(a.meta.stackedOn).toBe(b1);
+    expect(a.hypothesis).toMatch(/stacked on 0002/);
+    // Both changes: bob's width and alice's lr.
+    expect(a.edits).toEqual([{ path: 'train.py', search: LONG.replace('width = 16', 'width = 32'), replace: 'lr = 0.5\nwidth = 32\n# end\n' }]);
+    // Measured here far from alice's claim: recorded as a stacked verification, which flags nothing (other code than her commit).
+    const z = commitOn(clones[1]!, b1, 'lr = 0.5\nwidth = 32\n# end\n', 'bob: stacked', 'refs/ratchet/s1/0003');
+    await bob.lp.recorded(rec('0003', { status: 'kept', metric: 0.3, commit: z, baseCommit: b1, diffSignature: 'sig-s', hypothesis: a.hypothesis, proposalMeta: a.meta }), bobBest);
+    await alice.lp.poll(null);
+    const rows = await new GitPool({ repo: { gitDir: path.join(clones[0]!, '.git') }, cwd: clones[0]!, remote: bare, participant: 'alice', platform: CPU }).rows();
+    const v = rows.find((r) => r.kind === 'verification' && r.participant === 'bob');
+    expect(v).toMatchObject({ of: 'alice/s1/0002', stackedOn: b1, reproduced: false, sameDevice: true });
+    expect(flagged(rows).size).toBe(0);
+    // Once verified (stacked), alice's keep is not offered again; bob's keep holds all of alice's best, so she re-measures his exact commit.
+    expect((await bob.lp.poll(rec('0003', { status: 'kept', metric: 0.3, commit: z }))).adopt).toEqual([]);
+    const back = await alice.lp.poll(rec('0002', { status: 'kept', metric: 0.8, commit: x }));
+    expect(back.adopt.map((r) => r.of)).toEqual(['bob/s1/0003']);
+    await alice.lp.close();
+    await bob.lp.close();
+  });
+
+  it('a change re-based onto a new best before it trained is claimed on the new base, and its first claim is given back', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    expect(await alice.lp.claim(alice.start, 'sig-a', 'idea a')).toBeNull();
+    // alice kept something meanwhile (tree T); bob has the same code T (he adopted it).
+    const t = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: kept', 'refs/ratchet/s1/0002');
+    const t2 = commitOn(clones[1]!, bob.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'bob: adopted', 'refs/ratchet/s1/0002');
+    expect(await alice.lp.rebased({ base: alice.start, signature: 'sig-a' }, { base: t, signature: 'sig-a2' }, 'idea a')).toBeNull();
+    expect(claimsOn(bare)).toHaveLength(1);
+    // The claim is on the new code: bob, on his commit of the same tree, is told alice holds it; on the old base it is free.
+    expect(await bob.lp.claim(t2, 'sig-a2', 'idea a')).toMatch(/alice is training the same change/);
+    expect(await bob.lp.claim(bob.start, 'sig-a', 'idea a')).toBeNull();
+    await alice.lp.close();
+    await bob.lp.close();
+    expect(claimsOn(bare)).toEqual([]);
   });
 });
