@@ -28,9 +28,6 @@ import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, BestMoves, rebase } from './rebase';
 import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
 import type { LoopPoolHook } from '../pool/loopPool';
-/** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
-const POOL_WAIT_MS = 5_000;
-const isAdoption = (r: Recheck) => r.meta?.poolAdopt !== undefined;
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
@@ -40,6 +37,10 @@ import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, rebasesEarly, sched
 import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
+
+/** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
+const POOL_WAIT_MS = 5_000;
+const isAdoption = (r: Recheck) => r.meta?.poolAdopt !== undefined;
 export { readCurve } from './measure';
 export type { ExperimentStatus };
 
