@@ -182,10 +182,24 @@ export class TerminalRenderer {
     const change = fmtChange(r, this.goal).padStart(9) + this.comparedWith(r);
     if (r.metric !== null && r.metric !== undefined) this.shown.set(r.id, r.metric);
     const text = r.status === 'baseline' ? 'baseline' : r.hypothesis || '(no hypothesis)';
-    const why = r.status === 'kept' || r.status === 'baseline' || r.status === 'discarded' ? '' : ` — ${truncate(r.reason, 80)}`;
+    const why = r.status === 'discarded' ? withinNoiseNote(r) : r.status === 'kept' || r.status === 'baseline' ? '' : ` — ${truncate(r.reason, 80)}`;
     const where = searchTag(r);
     return `${r.id}  ${status}${metric} ${change}  ${where}${truncate(text, Math.max(30, this.out.columns - 50 - where.length))}${why}`;
   }
+}
+
+/**
+ * " — within noise: 0.19 SE on 1 run, a keep needs 2.37" for a discarded change that measured better than
+ * the best, so that a better number marked "discarded" does not read as a mistake. Empty for a change that
+ * measured worse (its row already says why) or a row without the noise rule's evidence.
+ */
+export function withinNoiseNote(r: ExperimentRecord): string {
+  const ev = r.evidence as { rule?: string; stage?: string; t?: number | null; threshold?: number | null; looks?: number; candidate?: { n?: number }; floor?: number } | undefined;
+  if (r.status !== 'discarded' || !ev || ev.rule !== 'noise' || !(typeof r.delta === 'number' && r.delta > 0)) return '';
+  if (ev.stage === 'degenerate') return typeof ev.floor === 'number' ? ` — below the least improvement that counts (${fmtMetric(ev.floor)}; re-runs gave identical results)` : '';
+  if (typeof ev.t !== 'number' || typeof ev.threshold !== 'number') return '';
+  const runs = ev.looks ?? ev.candidate?.n ?? 1;
+  return ` — within noise: ${ev.t.toFixed(2)} SE on ${runs} run${runs === 1 ? '' : 's'}, a keep needs ${ev.threshold.toFixed(2)}`;
 }
 
 /** "[combine from e7] " when the experiment did not simply grow the best: the node it grew from and the search's move. */

@@ -108,6 +108,21 @@ describe('issue 13 in the CLI', () => {
     expect(() => parseCommand(['run', '--from', 'tip'])).toThrow(/--from must be best or branch, got "tip"/);
   });
 
+  it('a discarded change that measured better than the best says it was within noise, and by how much', () => {
+    const r = new TerminalRenderer(fakeTerm().out);
+    const evidence = { rule: 'noise', stage: 'screen', looks: 1, t: 0.1853, threshold: 2.3694, candidate: { n: 1 } };
+    expect(r.row(rec({ id: 'e0003', status: 'discarded', metric: 3.5087, delta: 0.0146, evidence }))).toMatch(
+      /^e0003  discarded\s+3\.5087\s+-0\.0146  LR .* — within noise: 0\.19 SE on 1 run, a keep needs 2\.37$/,
+    );
+    expect(r.row(rec({ id: 'e0004', status: 'discarded', metric: 3.5, delta: 0.01, evidence: { ...evidence, stage: 'confirm', looks: 3, t: 1.5 } }))).toMatch(/within noise: 1\.50 SE on 3 runs, a keep needs 2\.37$/);
+    // Worse than the best: the number already says why; no note.
+    expect(r.row(rec({ id: 'e0005', status: 'discarded', metric: 3.6, delta: -0.05, evidence }))).toMatch(/LR 1e-3 → 2e-3 \(first try of this knob\)$/);
+    // Identical re-runs: the floor it had to clear, not a fake SE.
+    expect(r.row(rec({ id: 'e0006', status: 'discarded', metric: 3.5, delta: 0.001, evidence: { rule: 'noise', stage: 'degenerate', floor: 0.0035, t: null, threshold: null } }))).toMatch(
+      / — below the least improvement that counts \(0\.0035; re-runs gave identical results\)$/,
+    );
+  });
+
   it('killed rows say which kind: early-stopped, stopped by you, over budget', () => {
     const t = fakeTerm();
     const r = new TerminalRenderer(t.out);
