@@ -1,5 +1,5 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from './keepPolicy';
+import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
 import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
@@ -60,6 +60,14 @@ export interface NoiseOptions {
   curse: boolean | 'withPrior';
   /** `bestRuns` when σ was carried over from earlier sessions (the best's runs then serve its value only, not σ). */
   bestRunsWithPrior: number;
+  /**
+   * Sequential re-runs (bench only: the loop's re-runs do not report a prediction yet): a re-run of
+   * the candidate is handed a RerunWatch and stops as soon as its predicted final metric settles the
+   * look (keep, discard, or no keep possible at the last run) by `partialMargin` prediction sd.
+   */
+  partial: boolean;
+  /** How many standard deviations of the prediction error the settled look must clear. */
+  partialMargin: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
@@ -67,7 +75,7 @@ export interface NoiseOptions {
 // re-run to 2 runs, not 3, its keep's runs corrected for the winner's curse (without the correction 2σ
 // gains were kept 74.7% of the time at 2 best runs, 79.8% at 3). `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, partial: false, partialMargin: 2 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -396,11 +404,11 @@ export class NoiseKeepPolicy implements KeepPolicy {
     let reruns = 0;
     let rerunMs = 0;
     let calibrated = false;
-    const run = async (which: 'candidate' | 'best', seed: number): Promise<number | null> => {
+    const run = async (which: 'candidate' | 'best', seed: number, watch?: RerunWatch): Promise<number | null> => {
       const t0 = Date.now();
       reruns++;
       try {
-        return await input.measure(which, seed);
+        return await input.measure(which, seed, watch);
       } finally {
         rerunMs += Date.now() - t0;
       }
@@ -495,28 +503,55 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const alpha = 1 - o.confidence;
     const qFirst = 1 - o.firstLook * alpha;
     const qLater = 1 - (1 - o.firstLook) * alpha;
-    let paired = false;
-    for (;;) {
+    /** One look at the candidate's runs `c`: unpaired, or paired by seed when that is known to be less noisy. */
+    const lookOf = (c: Runs) => {
       const nb = bestRuns.size;
-      const nc = cand.size;
+      const nc = c.size;
+      const cm = mean([...c.values()]);
       // Unpaired: the candidate's mean against the best's mean over all its runs, σ pooled.
-      let d = improvement(candMean(), bestMean(), goal);
+      let d = improvement(cm, bestMean(), goal);
       let se = sg.sigma! * Math.sqrt(1 / nc + 1 / nb);
       let df = sg.df;
-      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(candMean())} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
+      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(cm)} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
       // Paired, when every run of the candidate has the best's run at the same seed and paired differences are known to be less noisy.
-      const sp = this.pairedSigma(nc >= 2 ? [cand, bestRuns] : null);
-      const seedsC = [...cand.keys()];
+      const sp = this.pairedSigma(nc >= 2 ? [c, bestRuns] : null);
+      const seedsC = [...c.keys()];
+      let isPaired = false;
       if (sp.sigma !== null && sp.df >= o.pairedDf && seedsC.every((k) => bestRuns.has(k)) && sp.sigma / Math.sqrt(nc) < PAIRED_GAIN * se) {
-        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestAt(k), goal));
+        const diffs = seedsC.map((k) => improvement(c.get(k)!, bestAt(k), goal));
         d = mean(diffs);
         se = sp.sigma / Math.sqrt(nc);
         df = sp.df;
-        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map(bestAt)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
-        paired = true;
-      } else paired = false;
+        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(cm)} vs ${fmt(mean(seedsC.map(bestAt)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
+        isPaired = true;
+      }
       const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
       const threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, df));
+      return { nb, nc, d, se, z, threshold, how, sp, paired: isPaired };
+    };
+    /**
+     * `partial`: the re-run with seed `s` stops once its predicted final settles the next look,
+     * with the prediction's error (it moves the mean by sd/n) counted `partialMargin` times.
+     */
+    const watchFor = (s: number): RerunWatch | undefined =>
+      !o.partial
+        ? undefined
+        : (predicted, sdPred) => {
+            if (!Number.isFinite(predicted) || !(sdPred >= 0)) return false;
+            const c = new Map(cand).set(s, predicted);
+            const l = lookOf(c);
+            if (!(l.se > 0) || !Number.isFinite(l.z)) return false;
+            const shift = (o.partialMargin * sdPred) / l.nc;
+            const zShift = shift / l.se;
+            const keeps = l.z - zShift > l.threshold && l.d - shift >= minDelta;
+            const fails = l.z + zShift < o.futility;
+            const cannotKeep = l.nc >= n && l.z + zShift < l.threshold;
+            return keeps || fails || cannotKeep;
+          };
+    let paired = false;
+    for (;;) {
+      const { nb, nc, d, se, z, threshold, how, sp, paired: isPaired } = lookOf(cand);
+      paired = isPaired;
       const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
       if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
@@ -534,7 +569,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         }
       }
       const s = s0 + nc;
-      const m = await run('candidate', s);
+      const m = await run('candidate', s, watchFor(s));
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
       if (pr) {
