@@ -19,10 +19,12 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { label: 'strict (naive)', strict: true },
   { label: 'noise (default, first session)' },
-  { label: 'noise, first session, sequential re-runs (stop at 25/50/75% when settled by 2 prediction sd)', partial: true, noise: { partial: true } },
-  { label: 'noise, first session, sequential re-runs, margin 1 prediction sd', partial: true, noise: { partial: true, partialMargin: 1 } },
+  { label: 'noise, first session, sequential re-runs (stop at 25/50/75% to discard or keep, when settled by 2 prediction sd)', partial: true, noise: { partial: true, partialStops: 'both' } },
+  { label: 'noise, first session, sequential re-runs, stop only to discard (margin 2)', partial: true, noise: { partial: true } },
+  { label: 'noise, first session, sequential re-runs, stop only to discard, margin 1 prediction sd', partial: true, noise: { partial: true, partialMargin: 1 } },
   { label: 'noise (default), σ carried over from 3 earlier sessions', carry: 3 },
-  { label: 'noise, σ carried over from 3 earlier sessions, sequential re-runs (margin 2)', carry: 3, partial: true, noise: { partial: true } },
+  { label: 'noise, σ carried over from 3 earlier sessions, sequential re-runs, stop to discard or keep (margin 2)', carry: 3, partial: true, noise: { partial: true, partialStops: 'both' } },
+  { label: 'noise, σ carried over from 3 earlier sessions, sequential re-runs, stop only to discard (margin 2)', carry: 3, partial: true, noise: { partial: true } },
 ];
 
 async function main(): Promise<void> {
@@ -48,7 +50,24 @@ async function main(): Promise<void> {
     }
     console.log(v.label + '\n   ' + parts.join('\n   '));
   }
-  writeFileSync('bench/keepPartialResults.json', JSON.stringify({ date: new Date().toISOString().slice(0, 10), command: 'node scripts/run-ts.mjs bench/keepPartialExp.ts', load: require('node:os').loadavg(), predictionModels: models, variants: VARIANTS, rows }, null, 2) + '\n');
+  // Short keys for the docs' figure tags: per data source, each variant's keep rates and gain per GPU-run.
+  const short: [string, string][] = [['strict', 'strict'], ['first', 'noise (default, first session)'], ['firstPartialBoth', 'noise, first session, sequential re-runs (stop at'], ['firstPartial', 'noise, first session, sequential re-runs, stop only to discard (margin 2)'], ['carried', 'noise (default), σ carried over'], ['carriedPartialBoth', 'noise, σ carried over from 3 earlier sessions, sequential re-runs, stop to discard or keep'], ['carriedPartial', 'noise, σ carried over from 3 earlier sessions, sequential re-runs, stop only to discard']];
+  const verdicts = [['simulated', ''], ['corpus steps:200', 'corpus steps:200: '], ['corpus seconds:12', 'corpus seconds:12: ']].map(([data, pre]) => {
+    const o: Record<string, number | string> = { data };
+    for (const [k, lab] of short) {
+      const row = (sc: string) => rows.find((x) => (x.variant as string).startsWith(lab) && x.scenario === pre + sc) as Record<string, number> | undefined;
+      const mixed = rows.find((x) => (x.variant as string).startsWith(lab) && (x.scenario as string).startsWith(pre + 'mixed')) as Record<string, number> | undefined;
+      o[`${k}Aa`] = row('A/A (gain 0)')!.keptRate;
+      o[`${k}TwoSigma`] = row('gain 2σ')!.keptRate;
+      o[`${k}GainPerGpuRun`] = mixed!.gainPerGpuRun;
+      o[`${k}GainPerRun`] = mixed!.gainPerRun;
+      o[`${k}GpuRuns`] = mixed!.gpuRunsPerSession;
+      o[`${k}Runs`] = mixed!.runsPerSession;
+      o[`${k}Gain`] = mixed!.finalGainSigma;
+    }
+    return o;
+  });
+  writeFileSync('bench/keepPartialResults.json', JSON.stringify({ date: new Date().toISOString().slice(0, 10), command: 'node scripts/run-ts.mjs bench/keepPartialExp.ts', load: require('node:os').loadavg(), predictionModels: models, variants: VARIANTS, verdicts, rows }, null, 2) + '\n');
 }
 
 void main();

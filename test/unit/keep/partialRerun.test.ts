@@ -25,7 +25,7 @@ function input(onCandidate: (seed: number, watch?: RerunWatch) => number): KeepI
 describe('sequential re-runs (noise.partial)', () => {
   it('a re-run gets a watch that stops it only when the prediction settles the look beyond its error', async () => {
     const seen: { seed: number; settles: Record<string, boolean> }[] = [];
-    await new NoiseKeepPolicy({ partial: true, seeds: 3 }).decide(
+    await new NoiseKeepPolicy({ partial: true, partialStops: 'both', seeds: 3 }).decide(
       input((seed, watch) => {
         expect(typeof watch).toBe('function');
         seen.push({
@@ -42,6 +42,12 @@ describe('sequential re-runs (noise.partial)', () => {
     );
     expect(seen.length).toBeGreaterThan(0);
     expect(seen[0]).toEqual({ seed: 1338, settles: { clearlyWorse: true, unclear: false, clearlyBetter: true, betterButImprecise: false } });
+  });
+
+  it("by default it stops a re-run only to discard: a candidate that looks good trains to the end", async () => {
+    const seen: Record<string, boolean>[] = [];
+    await new NoiseKeepPolicy({ partial: true, seeds: 3 }).decide(input((_s, watch) => (seen.push({ clearlyWorse: watch!(1.2, 0.001), clearlyBetter: watch!(0.95, 0.001) }), 0.99)));
+    expect(seen[0]).toEqual({ clearlyWorse: true, clearlyBetter: false });
   });
 
   it('without it a re-run gets no watch and trains to the end', async () => {
