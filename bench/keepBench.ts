@@ -10,6 +10,7 @@ import { normalCdf } from '../src/core/loop/keepRules/stats';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { rng, simulateSession, type SimOptions } from '../test/fixtures/trainers/noisySim';
+import { withPartialReruns, type PartialMeter, type PartialModel } from './keepPartial';
 import { corpusFile, corpusMixed, corpusModel, corpusNoise, readCorpus, type CorpusModel } from './keepCorpus';
 
 export interface RuleSpec {
@@ -39,6 +40,16 @@ export interface ScenarioResult {
    * wait, e.g. while the proposer drafts): a what-if for a scheduler that the loop does not have.
    */
   gainPerRunBestFree: number;
+  /**
+   * GPU time per session in runs: every run counts the share of its budget it trained (a re-run
+   * stopped at 75% counts 0.75; first runs and runs not stopped count 1, for every rule alike).
+   */
+  gpuRunsPerSession: number;
+  /** Final true gain (σ) per run's worth of GPU time. */
+  gainPerGpuRun: number;
+  /** Re-runs stopped early by `noise.partial`, of those that could be (0 without it). */
+  partialStopped?: number;
+  partialWatched?: number;
 }
 
 const SIGMA = 0.01;
@@ -71,6 +82,8 @@ export interface Scenario {
   carry?: boolean | number;
   /** Noise known in advance (a bound for carrying σ over from many sessions); overrides `carry`. */
   prior?: NoisePrior;
+  /** Re-runs that stop once their prediction settles the decision (`noise.partial`), with real prediction errors. */
+  partial?: PartialModel;
 }
 
 /** Half harmful, a quarter neutral, a quarter helpful, the size of each drawn at random (in σ). */
@@ -101,6 +114,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
   let finalGain = 0;
   let runs = 0;
   let rerunsOfBest = 0;
+  const meter: PartialMeter = { saved: 0, stopped: 0, watched: 0 };
   for (let s = 0; s < sc.sessions; s++) {
     const r = rng(seed * 1_000_003 + s);
     const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
@@ -121,7 +135,8 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
       }
       o.prior = noisePriorFrom(records);
     }
-    const res = await simulateSession(createKeepPolicy(config), gains, o);
+    const policy = sc.partial ? withPartialReruns(createKeepPolicy(config), sc.partial, sigma, meter, o.session) : createKeepPolicy(config);
+    const res = await simulateSession(policy, gains, o);
     falseKeepsHarmful += res.kept.filter((k, i) => k && gains[i] < 0).length;
     decisions += res.decisions;
     kept += res.kept.filter(Boolean).length;
@@ -143,6 +158,9 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
     gainPerRun: finalGain / runs,
     harmfulKeepRate: falseKeepsHarmful / decisions,
     gainPerRunBestFree: finalGain / (runs - rerunsOfBest),
+    gpuRunsPerSession: (runs - meter.saved) / sc.sessions,
+    gainPerGpuRun: finalGain / (runs - meter.saved),
+    ...(sc.partial ? { partialStopped: meter.stopped, partialWatched: meter.watched } : {}),
   };
 }
 

@@ -19,6 +19,9 @@ export interface PairedVariant {
   strict?: boolean;
 }
 
+/** The look settings with σ carried over before the held-out sweep (bench/keepZoneHeldOut.ts): the rows that describe other settings keep them. */
+const OLD = { firstLookWithPrior: 0.2, futilityWithPrior: 0.3 };
+
 export const VARIANTS: PairedVariant[] = [
   { label: 'strict (naive)', strict: true },
   { label: 'noise (default)' },
@@ -28,12 +31,13 @@ export const VARIANTS: PairedVariant[] = [
   { label: 'default rule, σ at least the first looks\' σ of paired differences / √2 (median of abs(d) / 0.6745; against noise between code versions)', noise: { firstFloor: true, firstEst: 'mad0' } },
   { label: 'default rule, σ carried over from one earlier session', carry: true },
   { label: 'default rule, σ carried over from 3 earlier sessions', carry: 3 },
-  { label: 'σ carried over from 3 earlier sessions, best re-run to 3 runs, no winner\'s-curse correction (the first session\'s settings)', carry: 3, noise: { curse: false, bestRunsWithPrior: 3 } },
-  { label: 'σ carried over from 3 earlier sessions, best re-run to 2 runs, no winner\'s-curse correction', carry: 3, noise: { curse: false } },
+  { label: 'σ carried over from 3 earlier sessions, firstLook 0.2 and futility 0.3 (the default with σ carried over until the held-out sweep, bench/keepZoneHeldOut.ts)', carry: 3, noise: { ...OLD } },
+  { label: 'σ carried over from 3 earlier sessions, best re-run to 3 runs, no winner\'s-curse correction (the first session\'s settings)', carry: 3, noise: { curse: false, bestRunsWithPrior: 3, ...OLD } },
+  { label: 'σ carried over from 3 earlier sessions, best re-run to 2 runs, no winner\'s-curse correction', carry: 3, noise: { curse: false, ...OLD } },
   { label: 'first session (no σ carried over), best re-run to 2 runs, winner\'s-curse correction', noise: { curse: true, bestRuns: 2 } },
-  { label: 'paired first look, σ carried over from one earlier session', carry: true, noise: { pairFirst: true } },
-  { label: 'paired first look, σ known exactly (bound for σ carried over from many sessions)', oracle: true, noise: { pairFirst: true } },
-  { label: 'paired first look, σ known exactly, confidence 0.8, firstLook 0.4', oracle: true, noise: { pairFirst: true, confidence: 0.8, firstLook: 0.4 } },
+  { label: 'paired first look, σ carried over from one earlier session', carry: true, noise: { pairFirst: true, ...OLD } },
+  { label: 'paired first look, σ known exactly (bound for σ carried over from many sessions)', oracle: true, noise: { pairFirst: true, ...OLD } },
+  { label: 'paired first look, σ known exactly, confidence 0.8, firstLook 0.4', oracle: true, noise: { pairFirst: true, confidence: 0.8, firstLook: 0.4, firstLookWithPrior: 0.4, futilityWithPrior: 0.3 } },
 ];
 
 export interface PairedRow {

@@ -2,6 +2,14 @@ import type { MetricGoal, RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import type { NoisePrior } from './noisePrior';
 
+/**
+ * Sequential re-runs (bench only so far, `noise.partial`): while a re-run trains, its curve so far,
+ * compared with the same code's first run at the same progress, predicts its final metric
+ * (`predicted`, with standard deviation `sd`). True: the prediction settles the decision, so the
+ * re-run may stop there and `predicted` stands for its metric.
+ */
+export type RerunWatch = (predicted: number, sd: number) => boolean;
+
 export interface KeepInput {
   /** The candidate's metric (finite). */
   metric: number;
@@ -15,7 +23,7 @@ export interface KeepInput {
    * Runs the code of an experiment again with another seed and returns its metric (null when
    * that run failed). Noise-aware rules use it for confirming re-runs.
    */
-  measure: (which: 'candidate' | 'best', seed: number) => Promise<number | null>;
+  measure: (which: 'candidate' | 'best', seed: number, watch?: RerunWatch) => Promise<number | null>;
   /**
    * Noise measured in earlier sessions of this workspace with the same budget and evaluator
    * (noisePriorFrom): the noise rule starts from it instead of re-measuring the baseline.

@@ -48,6 +48,11 @@ export interface NoiseEvidence {
   carried?: { sigma: number; df: number; sessions: number; runs?: number };
   /** The best's runs that kept it were each judged worse by this much (the winner's curse, NoiseOptions.curse). */
   curse?: number;
+  /**
+   * Seeds (per side) whose metric is the prediction of a re-run stopped early (`noise.partial`):
+   * it counts in the means, never in σ.
+   */
+  predicted?: { candidate?: number[]; best?: number[] };
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }

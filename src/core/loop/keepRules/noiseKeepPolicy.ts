@@ -1,5 +1,5 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import { improvement, type KeepDecision, type KeepInput, type KeepPolicy } from './keepPolicy';
+import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
 import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
@@ -60,6 +60,23 @@ export interface NoiseOptions {
   curse: boolean | 'withPrior';
   /** `bestRuns` when σ was carried over from earlier sessions (the best's runs then serve its value only, not σ). */
   bestRunsWithPrior: number;
+  /** `firstLook` and `futility` when σ was carried over (tuned with a held-out check, bench/keepZoneHeldOut.ts). */
+  firstLookWithPrior: number;
+  futilityWithPrior: number;
+  /**
+   * Sequential re-runs (bench only: the loop's re-runs do not report a prediction yet): a re-run of
+   * the candidate is handed a RerunWatch and stops as soon as its predicted final metric settles the
+   * look (keep, discard, or no keep possible at the last run) by `partialMargin` prediction sd.
+   */
+  partial: boolean;
+  /** How many standard deviations of the prediction error the settled look must clear. */
+  partialMargin: number;
+  /**
+   * Which answers may stop a re-run: 'discard' only (a kept candidate's runs then are all measured to
+   * the end, so a prediction that stopped because it looked good never becomes the best's value),
+   * or 'both'.
+   */
+  partialStops: 'both' | 'discard';
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
@@ -67,7 +84,7 @@ export interface NoiseOptions {
 // re-run to 2 runs, not 3, its keep's runs corrected for the winner's curse (without the correction 2σ
 // gains were kept 74.7% of the time at 2 best runs, 79.8% at 3). `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard' };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -190,6 +207,26 @@ export class NoiseKeepPolicy implements KeepPolicy {
     this.opts.bestRunsWithPrior = Math.max(1, Math.min(this.opts.bestRunsWithPrior, this.opts.seeds));
   }
 
+  /** Runs that stopped early (`partial`): their metric is a prediction, used for means, never for σ. */
+  private readonly predicted = new WeakMap<Runs, Set<number>>();
+
+  private markPredicted(runs: Runs, seeds: readonly number[] | undefined): void {
+    if (!seeds?.length) return;
+    let p = this.predicted.get(runs);
+    if (!p) this.predicted.set(runs, (p = new Set()));
+    for (const s of seeds) if (runs.has(s)) p.add(s);
+  }
+
+  private predictedOf(runs: Runs): number[] {
+    return [...(this.predicted.get(runs) ?? [])].sort((a, b) => a - b);
+  }
+
+  /** A commit's metrics that were measured to the end (what σ is estimated from). */
+  private measured(runs: Runs): number[] {
+    const p = this.predicted.get(runs);
+    return [...runs].filter(([s]) => !p?.has(s)).map(([, m]) => m);
+  }
+
   /** Runs known for a commit (tests, summaries). */
   runsOf(commit: string): ReadonlyMap<number, number> {
     return this.cache.get(commit) ?? new Map();
@@ -209,6 +246,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
         if (r.commit) for (const [s, m] of runsFromObject(ev.candidate?.runs)) this.runs(r.commit).set(s, m);
         const bk = ev.best?.commit ?? ev.best?.id;
         if (bk) for (const [s, m] of runsFromObject(ev.best?.runs)) this.runs(bk).set(s, m);
+        if (r.commit) this.markPredicted(this.runs(r.commit), ev.predicted?.candidate);
+        if (bk) this.markPredicted(this.runs(bk), ev.predicted?.best);
         if (bk && r.commit) this.pairs.set(`${r.commit}\u0000${bk}`, [r.commit, bk]);
         const c0 = ev.candidate?.runs?.[String(seed)];
         const b0 = ev.best?.runs?.[String(seed)];
@@ -226,7 +265,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
   /** The session's own pooled variance (every commit's runs over seeds), without the prior. */
   private ownVariance(extra: Runs[]): { variance: number; df: number } {
-    return pooledVariance([...this.cache.values(), ...extra].map((g) => [...g.values()]));
+    return pooledVariance([...this.cache.values(), ...extra].map((g) => this.measured(g)));
   }
 
   private sigma(extra: Runs[]): { sigma: number | null; df: number } {
@@ -242,11 +281,13 @@ export class NoiseKeepPolicy implements KeepPolicy {
    */
   private pairedSigma(extra: [Runs, Runs] | null): { sigma: number | null; df: number } {
     const groups: number[][] = [];
-    const add = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => {
-      const d = [...a.keys()].filter((k) => b.has(k)).map((k) => a.get(k)! - b.get(k)!);
+    const add = (a: Runs, b: Runs) => {
+      const pa = this.predicted.get(a);
+      const pb = this.predicted.get(b);
+      const d = [...a.keys()].filter((k) => b.has(k) && !pa?.has(k) && !pb?.has(k)).map((k) => a.get(k)! - b.get(k)!);
       if (d.length >= 2) groups.push(d);
     };
-    for (const [a, b] of this.pairs.values()) add(this.runsOf(a), this.runsOf(b));
+    for (const [a, b] of this.pairs.values()) add(this.runs(a), this.runs(b));
     if (extra) add(extra[0], extra[1]);
     const own = pooledVariance(groups);
     const pr = this.prior;
@@ -396,11 +437,11 @@ export class NoiseKeepPolicy implements KeepPolicy {
     let reruns = 0;
     let rerunMs = 0;
     let calibrated = false;
-    const run = async (which: 'candidate' | 'best', seed: number): Promise<number | null> => {
+    const run = async (which: 'candidate' | 'best', seed: number, watch?: RerunWatch): Promise<number | null> => {
       const t0 = Date.now();
       reruns++;
       try {
-        return await input.measure(which, seed);
+        return await input.measure(which, seed, watch);
       } finally {
         rerunMs += Date.now() - t0;
       }
@@ -448,6 +489,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         ...(calibrated ? { calibrated } : {}),
         ...carried,
         ...(cursed && cursed.bias > 0 ? { curse: cursed.bias } : {}),
+        ...(this.predictedOf(cand).length || this.predictedOf(bestRuns).length ? { predicted: { candidate: this.predictedOf(cand), best: this.predictedOf(bestRuns) } } : {}),
         ...extra,
       };
     };
@@ -493,35 +535,66 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (own0 !== null) return degenerate(own0);
 
     const alpha = 1 - o.confidence;
-    const qFirst = 1 - o.firstLook * alpha;
-    const qLater = 1 - (1 - o.firstLook) * alpha;
-    let paired = false;
-    for (;;) {
+    const firstLook = pr ? o.firstLookWithPrior : o.firstLook;
+    const futility = pr ? o.futilityWithPrior : o.futility;
+    const qFirst = 1 - firstLook * alpha;
+    const qLater = 1 - (1 - firstLook) * alpha;
+    /** One look at the candidate's runs `c`: unpaired, or paired by seed when that is known to be less noisy. */
+    const lookOf = (c: Runs) => {
       const nb = bestRuns.size;
-      const nc = cand.size;
+      const nc = c.size;
+      const cm = mean([...c.values()]);
       // Unpaired: the candidate's mean against the best's mean over all its runs, σ pooled.
-      let d = improvement(candMean(), bestMean(), goal);
+      let d = improvement(cm, bestMean(), goal);
       let se = sg.sigma! * Math.sqrt(1 / nc + 1 / nb);
       let df = sg.df;
-      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(candMean())} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
+      let how = `${nc === 1 ? 'one run' : `mean of ${nc} runs`} ${fmt(cm)} vs best ${fmt(bestMean())} over ${nb} run${nb === 1 ? '' : 's'}`;
       // Paired, when every run of the candidate has the best's run at the same seed and paired differences are known to be less noisy.
-      const sp = this.pairedSigma(nc >= 2 ? [cand, bestRuns] : null);
-      const seedsC = [...cand.keys()];
+      const sp = this.pairedSigma(nc >= 2 ? [c, bestRuns] : null);
+      const seedsC = [...c.keys()];
+      let isPaired = false;
       if (sp.sigma !== null && sp.df >= o.pairedDf && seedsC.every((k) => bestRuns.has(k)) && sp.sigma / Math.sqrt(nc) < PAIRED_GAIN * se) {
-        const diffs = seedsC.map((k) => improvement(cand.get(k)!, bestAt(k), goal));
+        const diffs = seedsC.map((k) => improvement(c.get(k)!, bestAt(k), goal));
         d = mean(diffs);
         se = sp.sigma / Math.sqrt(nc);
         df = sp.df;
-        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(candMean())} vs ${fmt(mean(seedsC.map(bestAt)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
-        paired = true;
-      } else paired = false;
+        how = `paired by seed over ${nc} run${nc === 1 ? '' : 's'}: ${fmt(cm)} vs ${fmt(mean(seedsC.map(bestAt)))} (σ of paired differences ${fmt(sp.sigma)}, ${sp.df} df)`;
+        isPaired = true;
+      }
       const z = se > 0 ? d / se : d > 0 ? Infinity : -Infinity;
       const threshold = tQuantile(nc === 1 ? qFirst : qLater, Math.max(1, df));
+      return { nb, nc, d, se, z, threshold, how, sp, paired: isPaired };
+    };
+    /**
+     * `partial`: the re-run with seed `s` stops once its predicted final settles the next look,
+     * with the prediction's error (it moves the mean by sd/n) counted `partialMargin` times.
+     */
+    let settled: { seed: number; predicted: number } | null = null;
+    const watchFor = (s: number): RerunWatch | undefined =>
+      !o.partial
+        ? undefined
+        : (predicted, sdPred) => {
+            if (!Number.isFinite(predicted) || !(sdPred >= 0)) return false;
+            const c = new Map(cand).set(s, predicted);
+            const l = lookOf(c);
+            if (!(l.se > 0) || !Number.isFinite(l.z)) return false;
+            const shift = (o.partialMargin * sdPred) / l.nc;
+            const zShift = shift / l.se;
+            const keeps = o.partialStops === 'both' && l.z - zShift > l.threshold && l.d - shift >= minDelta;
+            const fails = l.z + zShift < futility;
+            const cannotKeep = l.nc >= n && l.z + zShift < l.threshold;
+            if (keeps || fails || cannotKeep) settled = { seed: s, predicted };
+            return keeps || fails || cannotKeep;
+          };
+    let paired = false;
+    for (;;) {
+      const { nb, nc, d, se, z, threshold, how, sp, paired: isPaired } = lookOf(cand);
+      paired = isPaired;
       const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
       if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
       if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
-      if (nc > 1 && z < o.futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
+      if (nc > 1 && z < futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
       if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
       if (nb < bestRunsWanted) {
@@ -534,9 +607,12 @@ export class NoiseKeepPolicy implements KeepPolicy {
         }
       }
       const s = s0 + nc;
-      const m = await run('candidate', s);
+      settled = null;
+      const m = await run('candidate', s, watchFor(s));
       if (m === null || !Number.isFinite(m)) return out(false, build('confirm', sg, d, se, z, threshold), `promising at first (${fmt(d1)}), but its re-run with seed ${s} failed`);
       cand.set(s, m);
+      const st = settled as { seed: number; predicted: number } | null;
+      if (st && st.seed === s && st.predicted === m) this.markPredicted(cand, [s]);
       if (pr) {
         const ownDf = ownDegenerate([cand]);
         if (ownDf !== null) return degenerate(ownDf);

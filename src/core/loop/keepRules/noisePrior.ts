@@ -44,8 +44,10 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
     const ck = r.commit ? `${r.session}\u0000${r.commit}` : null;
     const b = ev.best?.commit ?? ev.best?.id;
     const bk = b ? `${r.session}\u0000${b}` : null;
-    if (ck) add(ck, runsOf(ev.candidate?.runs));
-    if (bk) add(bk, runsOf(ev.best?.runs));
+    // Predictions of re-runs stopped early (noise.partial) are not measurements of the noise.
+    const drop = (runs: Runs, seeds?: number[]) => (seeds?.length ? new Map([...runs].filter(([k]) => !seeds.includes(k))) : runs);
+    if (ck) add(ck, drop(runsOf(ev.candidate?.runs), ev.predicted?.candidate));
+    if (bk) add(bk, drop(runsOf(ev.best?.runs), ev.predicted?.best));
     if (ck && bk) pairs.set(`${ck}\u0001${bk}`, [ck, bk]);
   }
   const w = pooledVariance([...byCommit.values()].map((g) => [...g.values()]));

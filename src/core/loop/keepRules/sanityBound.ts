@@ -10,10 +10,10 @@ export const DEFAULT_SANITY: SanityOptions = { relative: 0.1 };
 /** Memoises `measure` per (which, seed) for one decision, so a wrapper and its rule share re-runs. */
 export function memoMeasure(measure: KeepInput['measure']): KeepInput['measure'] {
   const memo = new Map<string, Promise<number | null>>();
-  return (which, seed) => {
+  return (which, seed, watch) => {
     const k = `${which}:${seed}`;
     let p = memo.get(k);
-    if (!p) memo.set(k, (p = measure(which, seed)));
+    if (!p) memo.set(k, (p = measure(which, seed, watch)));
     return p;
   };
 }
