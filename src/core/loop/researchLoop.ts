@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { hardDeadlineSeconds } from '../config/validateConfig';
 import { assignDevices } from '../executors/devices';
 import type { Executor } from '../executors/executor';
 import { createExecutor } from '../executors/createExecutor';
@@ -383,6 +384,8 @@ export class ResearchLoop {
         return waits.length && waits.every((w) => w !== null) ? Math.min(...(waits as number[])) : null;
       },
       runMs: () => this.sched.runMs(),
+      fillMs: () => this.sched.runMs() ?? 1000 * hardDeadlineSeconds(this.opts.config.budget),
+      readyInMs: () => this.flights.sorted().flatMap((f) => (f.stage === 'proposing' || f.stage === 'reviewing') && !this.sched.isRewriting(f.id) ? [this.sched.readyInMs(f.id, f.stage)] : []),
       // The current best (under best-first too: the keep rule judges against it).
       bestCommit: () => state.best?.commit ?? null,
       laneAvailable: () => this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy),
