@@ -165,6 +165,8 @@ export class ScheduleTracker {
   private readonly rewrites = new Set<string>();
   /** How long recent reviews took (ms), oldest first, and when the reviews under way began. */
   readonly reviewMs: number[] = [];
+  /** Lengths (ms) of recent runs that got to the end (ran). */
+  readonly runLengths: number[] = [];
   private readonly inReview = new Map<string, number>();
 
   constructor(policy: Partial<SchedulePolicy> = {}, private readonly now: () => number = () => performance.now()) {
@@ -237,6 +239,19 @@ export class ScheduleTracker {
     const latency = quantile(this.proposeMs, 0.5);
     const at = this.asked.get(id);
     return (at === undefined ? latency : Math.max(0, at + latency - this.now())) + review;
+  }
+
+  /** A run (trainer and evaluator) of `ms` got to the end: a run's length, for a gap fill's (runLengthMs). */
+  ran(ms: number): void {
+    if (Number.isFinite(ms) && ms > 0) this.push(this.runLengths, ms);
+  }
+
+  /**
+   * How long a whole run takes (ms), taken high (the 75th percentile of the recent runs that got
+   * to the end; a crash or an early stop is no run length); null before the first.
+   */
+  runLengthMs(): number | null {
+    return this.runLengths.length ? quantile(this.runLengths, 0.75) : null;
   }
 
   /** Experiment `id` took a worker (true) or gave it back (false). */

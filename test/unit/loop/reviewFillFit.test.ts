@@ -97,4 +97,43 @@ print(json.dumps({"final": {"val_bpb": 100 - K0}}))
     // The reviews that outlast a run were filled, with runs that got to the end (kept for the keep rule).
     expect(fillEnds.some((e) => e.status === 'ok')).toBe(true);
   }, 120_000);
+
+  it('a quick crash is no run length: no fill is started after it that the next review ends before', async () => {
+    // A run takes 4 s; one with K1 = 1 crashes at once.
+    const ws = trainerWorkspace(
+      'ratchet-review-fit-crash-',
+      `K0 = 0
+K1 = 0
+import json, time
+if K1 == 1:
+    raise SystemExit(1)
+time.sleep(4)
+print(json.dumps({"final": {"val_bpb": 100 - K0}}))
+`,
+    );
+    const config = trainerConfig({ workers: 1 });
+    // The first change crashes (its experiment held the accelerator well under a run); the second is
+    // asked as the first trains, and reviewed 1 s: ready about 2.5 s after the crash, before a run would end.
+    const proposer = new StandInProposer(1500, [{ knob: 1, to: 1 }, { knob: 0, to: -1 }]);
+    const loop = new ResearchLoop({
+      workspace: ws,
+      config,
+      proposer,
+      experiments: 2,
+      tag: 't',
+      earlyStop: null,
+      detectDevices: async () => [],
+      review: async ({ signal }) => {
+        await sleep(1000, signal);
+        return 'accept';
+      },
+    });
+    const events: LoopEvent[] = [];
+    loop.on((e) => events.push(e));
+    await loop.run();
+    const records = events.flatMap((e) => (e.type === 'experiment-recorded' ? [e.record] : []));
+    expect(records.map((r) => r.status)).toEqual(['baseline', 'crashed', 'discarded']);
+    // No fill was stopped for an experiment (the crash's short hold was not taken for a run's length).
+    expect(events.filter((e) => e.type === 'fill-ended' && e.status === 'preempted')).toEqual([]);
+  }, 120_000);
 });
