@@ -46,7 +46,9 @@ describe.skipIf(!existsSync(PY))('a gap fill given up leaves no partial run (rea
     const ws = workspace(`seed == ${base.seed + 2}`);
     const config = trainerConfig({ budget: { seconds: 90, graceSeconds: 5 }, workers: 1 });
     // The candidate is worse (K0 0 → -1): the noise rule needs no re-run of the best to discard it.
-    const proposer = new StandInProposer(2500, [{ knob: 0, to: -1 }]);
+    // Written slowly enough that the baseline and the first fill end before it comes to review, even on a loaded machine
+    // (under review no fill starts while a proposal is in review and no review length is known yet).
+    const proposer = new StandInProposer(6000, [{ knob: 0, to: -1 }]);
     let reviewed = 0;
     const loop = new ResearchLoop({
       workspace: ws,
