@@ -6,7 +6,9 @@
 // Debian's torch, trainer + evaluator) and a cheap process stand-in (bench/throughput/
 // standin_train.py: no torch, sleeps through its budget) for more experiments per minute. The
 // proposer is the real Claude proposer talking to a local stand-in Messages API that answers
-// each proposal after a latency of a fixed fraction (0.5, 1) of the recent run length; its
+// each proposal after a latency of a fixed fraction (0.5, 1) of the recent run length (looked at
+// again every 100 ms while the proposal waits: one asked before any of the session's runs ended
+// is timed by the first estimate, BENCH_ESTIMATE, only until a run of the session ends); its
 // proposals change hyperparameter lines and sometimes touch the same line (they conflict once
 // one of them is kept) or break the model (a quick crash).
 //
@@ -242,8 +244,8 @@ interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Answers each request after `latencyMs()` with one SEARCH/REPLACE change to a knob line of the editable file it was sent. */
-async function startApi(kind: TrainerKind, latencyMs: () => number, seed: number): Promise<ApiServer> {
+/** Answers each request once `latencyMs()` (looked at again until then) has passed since it came, with one SEARCH/REPLACE change to a knob line of the editable file it was sent. */
+async function startApi(kind: TrainerKind, latencyMs: () => number, seed: number, answered: (ms: number) => void): Promise<ApiServer> {
   const rand = prng(seed);
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -269,7 +271,21 @@ async function startApi(kind: TrainerKind, latencyMs: () => number, seed: number
         const to = choices[Math.floor(rand() * choices.length)];
         answer = block(`${name} ${from} → ${to}`, `${name} = ${from}`, `${name} = ${to}`);
       }
-      const t = setTimeout(() => {
+      // The latency is a share of the run length known now, looked at again every 100 ms: a
+      // proposal asked before any of the session's runs ended is timed by the first estimate only
+      // until a run of the session ends (a calibration run slower than the session's runs no
+      // longer stretches the first proposals).
+      const askedAt = Date.now();
+      let t: ReturnType<typeof setTimeout>;
+      const due = () => {
+        if (Date.now() - askedAt < latencyMs()) {
+          t = setTimeout(due, 100);
+          return;
+        }
+        answered(Date.now() - askedAt);
+        respond();
+      };
+      const respond = () => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         const usage = { input_tokens: 2000, output_tokens: 80, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
         sse(res, 'message_start', { type: 'message_start', message: { id: `msg_bench_${n}`, type: 'message', role: 'assistant', model: 'claude-bench', content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
@@ -279,7 +295,8 @@ async function startApi(kind: TrainerKind, latencyMs: () => number, seed: number
         sse(res, 'message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
         sse(res, 'message_stop', { type: 'message_stop' });
         res.end();
-      }, latencyMs());
+      };
+      t = setTimeout(due, 0);
       res.on('close', () => clearTimeout(t));
     });
   });
@@ -392,11 +409,9 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   const partial = schedule === 'review' ? (p: Proc) => givenUp.some((g) => g.dir === p.runDir && p.start <= g.at) : undefined;
   const latency = () => {
     const recent = watch.runLengths(partial).slice(-6);
-    const ms = latencyRuns * (recent.length ? median(recent) : runEstimateMs);
-    proposeMs.push(ms);
-    return ms;
+    return latencyRuns * (recent.length ? median(recent) : runEstimateMs);
   };
-  const api = await startApi(kind, latency, 1234 + workers * 10 + latencyRuns * 100 + 1000 * session);
+  const api = await startApi(kind, latency, 1234 + workers * 10 + latencyRuns * 100 + 1000 * session, (ms) => proposeMs.push(ms));
   const reviewer = schedule === 'review' ? new ScriptedReviewer(REVIEW_SECONDS * 1000) : null;
   const base = defaultConfig();
   const config: RatchetConfig = {

@@ -83,6 +83,19 @@ export function shouldFill(o: { idleSlots: number; waitingForSlot: number; moreT
   return o.expectedWaitMs >= (o.minGapShare ?? 0.25) * o.runMs;
 }
 
+/**
+ * Under review, whether a fill started now can end before an experiment needs its accelerator
+ * (else it is stopped and its run thrown away): `readyInMs` are the expected waits until each
+ * experiment in the works (being written or in review) wants an accelerator (null: a proposal
+ * whose latency is not known yet, not counted, as in the unattended gap rule), `fillMs` how long
+ * a fill takes. Fills may take the idle accelerators left over once every experiment due before
+ * the fill would end has one.
+ */
+export function fillFitsBeforeReady(o: { idleSlots: number; readyInMs: readonly (number | null)[]; fillMs: number }): boolean {
+  const dueSooner = o.readyInMs.filter((r) => r !== null && r < o.fillMs).length;
+  return o.idleSlots - dueSooner >= 1;
+}
+
 /** Results of fill runs by commit and seed (a promise while under way; null when the run failed). */
 export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
@@ -161,6 +174,14 @@ export interface FillHost {
   expectedWaitMs(): number | null;
   /** A recent experiment's length on an accelerator (null: none yet). */
   runMs(): number | null;
+  /**
+   * Under review (preempt): the expected wait (ms) until each experiment being written or in
+   * review wants an accelerator (null: unknown), and how long a fill is expected to take (the
+   * longest a run may take while none has been measured); a fill that would be stopped before
+   * its end is not started (fillFitsBeforeReady). Absent: no such check.
+   */
+  readyInMs?(): readonly (number | null)[];
+  fillMs?(): number;
   /** The current best's commit, and whether the loop can spare a worktree for a fill. */
   bestCommit(): string | null;
   laneAvailable(): boolean;
@@ -249,7 +270,7 @@ export class IdleFiller {
     const h = this.host;
     for (const t of this.targets.values()) {
       for (;;) {
-        if (h.halted?.() || h.idleSlots() <= 0 || h.waitingForSlot() > 0 || !h.laneAvailable()) return;
+        if (h.halted?.() || h.idleSlots() <= 0 || h.waitingForSlot() > 0 || !h.laneAvailable() || !this.fits()) return;
         const job = nextFill(t.seeds, t.commit, (s) => this.cache.has(t.commit, s));
         if (!job) break;
         this.launch({ ...job, of: t.of });
@@ -262,13 +283,24 @@ export class IdleFiller {
     for (;;) {
       const h = this.host;
       if (!shouldFill({ idleSlots: h.idleSlots(), waitingForSlot: h.waitingForSlot(), moreToCome: h.moreToCome(), expectedWaitMs: h.expectedWaitMs(), runMs: h.runMs(), minGapShare: this.minGapShare })) return;
-      if (!h.laneAvailable()) return;
+      if (!h.laneAvailable() || !this.fits()) return;
       const commit = h.bestCommit();
       const measured = commit ? h.measured(commit) : new Set<number>();
       const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.has(commit as string, s));
       if (!job) return;
       this.launch(job);
     }
+  }
+
+  /**
+   * Under review a fill is stopped as soon as an experiment is ready to train on its accelerator,
+   * and its partial run thrown away (no fill's result survives an interruption): so one is started
+   * only when it is expected to end first (fillFitsBeforeReady), else none.
+   */
+  private fits(): boolean {
+    const h = this.host;
+    if (!this.preemptive || !h.readyInMs) return true;
+    return fillFitsBeforeReady({ idleSlots: h.idleSlots(), readyInMs: h.readyInMs(), fillMs: h.fillMs?.() ?? h.runMs() ?? Infinity });
   }
 
   private launch(job: FillJob): void {

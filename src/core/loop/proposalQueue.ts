@@ -163,6 +163,11 @@ export class ScheduleTracker {
   private readonly asked = new Map<string, number>();
   /** Proposals that will be written again whatever happens (a twin of a flight in the air, waiting for its result: propose.ts vet). */
   private readonly rewrites = new Set<string>();
+  /** How long recent reviews took (ms), oldest first, and when the reviews under way began. */
+  readonly reviewMs: number[] = [];
+  /** Lengths (ms) of recent runs that got to the end (ran). */
+  readonly runLengths: number[] = [];
+  private readonly inReview = new Map<string, number>();
 
   constructor(policy: Partial<SchedulePolicy> = {}, private readonly now: () => number = () => performance.now()) {
     this.policy = { ...DEFAULT_SCHEDULE, ...stripUndefined(policy) };
@@ -196,6 +201,59 @@ export class ScheduleTracker {
     return at === undefined ? latency : Math.max(0, at + latency - this.now());
   }
 
+  /**
+   * Experiment `id` came to review (true) or its review ended (false); `counted`: the verdict came
+   * from the reviewer (false for a review dropped by a stop: not a review length).
+   */
+  reviewing(id: string, on: boolean, counted = true): void {
+    if (on) {
+      this.inReview.set(id, this.now());
+      return;
+    }
+    const from = this.inReview.get(id);
+    this.inReview.delete(id);
+    if (from !== undefined && counted) this.push(this.reviewMs, this.now() - from);
+  }
+
+  /**
+   * How long a review is expected to take (ms): the mean of the recent ones; 0 before the first
+   * (a reviewer not yet seen is taken to answer at once: for a gap fill, the conservative guess).
+   */
+  reviewEstimateMs(): number {
+    return this.reviewMs.length ? this.reviewMs.reduce((s, x) => s + x, 0) / this.reviewMs.length : 0;
+  }
+
+  /**
+   * How long until experiment `id` (proposing or in review) is expected to want an accelerator
+   * (ms, ≥ 0): for a proposal being written, the rest of the recent median latency and then a
+   * review (reviewEstimateMs); in review, the rest of the expected review. Null while writing
+   * before any latency is known (it may be due at any time).
+   */
+  readyInMs(id: string, stage: 'proposing' | 'reviewing'): number | null {
+    const review = this.reviewEstimateMs();
+    if (stage === 'reviewing') {
+      const from = this.inReview.get(id);
+      return from === undefined ? 0 : Math.max(0, from + review - this.now());
+    }
+    if (this.proposeMs.length === 0) return null;
+    const latency = quantile(this.proposeMs, 0.5);
+    const at = this.asked.get(id);
+    return (at === undefined ? latency : Math.max(0, at + latency - this.now())) + review;
+  }
+
+  /** A run (trainer and evaluator) of `ms` got to the end: a run's length, for a gap fill's (runLengthMs). */
+  ran(ms: number): void {
+    if (Number.isFinite(ms) && ms > 0) this.push(this.runLengths, ms);
+  }
+
+  /**
+   * How long a whole run takes (ms), taken high (the 75th percentile of the recent runs that got
+   * to the end; a crash or an early stop is no run length); null before the first.
+   */
+  runLengthMs(): number | null {
+    return this.runLengths.length ? quantile(this.runLengths, 0.75) : null;
+  }
+
   /** Experiment `id` took a worker (true) or gave it back (false). */
   hold(id: string, taken: boolean): void {
     const t = this.now();
@@ -214,6 +272,7 @@ export class ScheduleTracker {
     this.hold(id, false);
     this.rewrites.delete(id);
     this.asked.delete(id);
+    this.inReview.delete(id);
     const ms = this.held.get(id) ?? 0;
     this.held.delete(id);
     if (counted) this.push(this.experimentMs, ms);

@@ -74,7 +74,15 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
       feedback,
       inFlight: ctx.flights.hypothesesBesides(f),
       signal: abort.signal,
-      onEvent: (event) => ctx.emit({ type: 'proposal-event', id, event }),
+      onEvent: (event) => {
+        // A repair turn or a retried request asks the model again: the proposal is a whole latency
+        // away from now, not overdue (the gap filler waits for a proposal it thinks due any moment).
+        if (event.kind === 'repair' || event.kind === 'retry') {
+          ctx.sched?.asking(id);
+          ctx.control.changed.open();
+        }
+        ctx.emit({ type: 'proposal-event', id, event });
+      },
       program,
     });
   } catch (err) {

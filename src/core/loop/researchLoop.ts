@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { hardDeadlineSeconds } from '../config/validateConfig';
 import { assignDevices } from '../executors/devices';
 import type { Executor } from '../executors/executor';
 import { createExecutor } from '../executors/createExecutor';
@@ -383,6 +384,9 @@ export class ResearchLoop {
         return waits.length && waits.every((w) => w !== null) ? Math.min(...(waits as number[])) : null;
       },
       runMs: () => this.sched.runMs(),
+      // A fill is one run: as long as recent whole runs (trainer and evaluator) that got to the end; before any, the longest a run may take.
+      fillMs: () => this.sched.runLengthMs() ?? 1000 * (hardDeadlineSeconds(this.opts.config.budget) + (this.opts.config.evaluate ? this.opts.config.budget.graceSeconds + 60 : 0)),
+      readyInMs: () => this.flights.sorted().flatMap((f) => (f.stage === 'proposing' || f.stage === 'reviewing') && !this.sched.isRewriting(f.id) ? [this.sched.readyInMs(f.id, f.stage)] : []),
       // The current best (under best-first too: the keep rule judges against it).
       bestCommit: () => state.best?.commit ?? null,
       laneAvailable: () => this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy),
@@ -400,6 +404,7 @@ export class ResearchLoop {
           });
           try {
             await checkout(ctx, state.tag, lane, job.commit);
+            const ranFrom = performance.now();
             const m = await measure(ctx, { tag: state.tag, lane, slot, id: of, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of } }).catch((err) => {
               this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
               throw err;
@@ -407,6 +412,7 @@ export class ResearchLoop {
             // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
             const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
             const metric = status === 'ok' ? m.metric : null;
+            if (status === 'ok') this.sched.ran(performance.now() - ranFrom);
             this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status, metric });
             return metric;
           } finally {
@@ -604,7 +610,9 @@ export class ResearchLoop {
     }
     ctx.setStage(f, 'training');
     await this.writeCurrent();
+    const ranFrom = performance.now();
     const m = await measure(ctx, { tag: state.tag, lane, slot: x.slot as Slot, id: f.id, commit: f.commit as string, seed: this.opts.config.seed, signal: f.abort.signal, best: this.search.followsBest || f.recheck ? x.parent : state.best });
+    if (m.status === 'ok') this.sched.ran(performance.now() - ranFrom); // how long a whole run takes (a fill's length under review)
     fillRun(x.rec, m);
     await decide(ctx, x, m, proposal);
     if (handsOverEarly(this.sched.policy)) {

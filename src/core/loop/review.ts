@@ -14,13 +14,17 @@ export async function review(ctx: LoopContext, x: Experiment, p: Proposal, chang
   ctx.setStage(f, 'reviewing', 'reviewing');
   ctx.emit({ type: 'review-waiting', id: f.id, deadline: null });
   let verdict: 'accept' | 'veto';
+  // How long reviews take: under review a gap fill is started only when it can end before the next review does (idleFiller.ts).
+  ctx.sched?.reviewing(f.id, true);
   try {
     verdict = await ctx.opts.review({ id: f.id, hypothesis: p.hypothesis, diff: change.diff, files: change.files, signal: f.abort.signal });
   } catch (err) {
+    ctx.sched?.reviewing(f.id, false, !!f.veto);
     if (ctx.control.ending && !f.veto) return 'skipped';
     if (!f.veto && !isAbort(err)) throw err;
     verdict = 'veto';
   }
+  ctx.sched?.reviewing(f.id, false, !ctx.control.ending || !!f.veto);
   if (ctx.control.ending && !f.veto) return 'skipped';
   if (verdict === 'veto' || f.veto) return recordAs(ctx, x, { status: 'vetoed', reason: 'vetoed in review' });
   return 'accept';

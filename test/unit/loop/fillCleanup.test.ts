@@ -4,25 +4,18 @@
 // log, its curve, what the trainer wrote to RATCHET_RUN_DIR) is removed, while a fill that got to
 // the end stays as a cached run, and the experiments' own folders and the ledger are untouched.
 // Real loop (git worktrees, ledger, the default noise keep rule), a real Python trainer process per run.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RatchetConfig } from '../../../src/core/config/configTypes';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { plannedBestSeeds } from '../../../src/core/loop/idleFiller';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { RunDirs } from '../../../src/core/loop/measure';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import { parseLedger } from '../../../src/core/store/ledger';
-import { StandInProposer } from './standIns';
+import { PY, removeTempDirs, StandInProposer, tempDir, trainerConfig, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /**
  * A trainer whose metric is 100 - K0 (minimised) plus noise drawn from the seed (`noise`: its
@@ -31,10 +24,7 @@ afterEach(() => {
  * run folder first and prints a point, so one given up has left something there.
  */
 function workspace(slow: string, noise = 0): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-fillclean-'));
-  dirs.push(dir);
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace('ratchet-fillclean-',
     `K0 = 0
 import json, os, random, time
 seed = int(os.environ["RATCHET_SEED"])
@@ -45,12 +35,6 @@ time.sleep(60 if (${slow}) else 0.3)
 print(json.dumps({"final": {"val_bpb": 100 - K0 + random.Random(seed * 7919).gauss(0, ${noise})}}), flush=True)
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 describe.skipIf(!existsSync(PY))('a gap fill given up leaves no partial run (real trainer processes)', () => {
@@ -60,9 +44,11 @@ describe.skipIf(!existsSync(PY))('a gap fill given up leaves no partial run (rea
     // The default noise rule plans two re-runs of the best: the first completes, the second (slow) is stopped.
     expect(planned).toEqual([base.seed + 1, base.seed + 2]);
     const ws = workspace(`seed == ${base.seed + 2}`);
-    const config: RatchetConfig = { ...base, command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 90, graceSeconds: 5 }, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 1, pipeline: true, devices: [], finalRuns: 0, search: { policy: 'greedy' } } as RatchetConfig;
+    const config = trainerConfig({ budget: { seconds: 90, graceSeconds: 5 }, workers: 1 });
     // The candidate is worse (K0 0 → -1): the noise rule needs no re-run of the best to discard it.
-    const proposer = new StandInProposer(2500, [{ knob: 0, to: -1 }]);
+    // Written slowly enough that the baseline and the first fill end before it comes to review, even on a loaded machine
+    // (under review no fill starts while a proposal is in review and no review length is known yet).
+    const proposer = new StandInProposer(6000, [{ knob: 0, to: -1 }]);
     let reviewed = 0;
     const loop = new ResearchLoop({
       workspace: ws,
@@ -111,7 +97,7 @@ describe.skipIf(!existsSync(PY))('a gap fill given up leaves no partial run (rea
     const base = defaultConfig();
     // The candidate (K0 0 → 1) is slow on its seeds from seed + 2 on: the one speculated on while the keep rule re-runs seed + 1.
     const ws = workspace(`K0 != 0 and seed >= ${base.seed + 2}`, 0.3);
-    const config: RatchetConfig = { ...base, command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 90, graceSeconds: 5 }, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 2, pipeline: true, devices: [], finalRuns: 0, search: { policy: 'greedy' } } as RatchetConfig;
+    const config = trainerConfig({ budget: { seconds: 90, graceSeconds: 5 } });
     const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(2500, [{ knob: 0, to: 1 }]), experiments: 1, tag: 't', earlyStop: null, detectDevices: async () => [] });
     const events: LoopEvent[] = [];
     loop.on((e) => events.push(e));
@@ -136,11 +122,7 @@ describe.skipIf(!existsSync(PY))('a gap fill given up leaves no partial run (rea
 });
 
 describe('run folders shared by a fill and the keep rule (RunDirs)', () => {
-  const tmp = () => {
-    const d = mkdtempSync(path.join(os.tmpdir(), 'ratchet-rundirs-'));
-    dirs.push(d);
-    return d;
-  };
+  const tmp = () => tempDir('ratchet-rundirs-');
 
   it('a fill given up removes the folder it created, alone there', async () => {
     const d = path.join(tmp(), 'rerun-abc-s2');

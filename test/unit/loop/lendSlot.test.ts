@@ -3,29 +3,18 @@
 // speculative run of the seed it asks for; meanwhile its own accelerator trains the next planned
 // seed, so the candidate's re-runs go two at a time (before, one accelerator sat idle, held by the
 // waiting decision). Real Python trainer processes; the decision is the one made without speculation.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RatchetConfig } from '../../../src/core/config/configTypes';
-import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
-import { StandInProposer } from './standIns';
+import { PY, removeTempDirs, StandInProposer, tempDir, trainerConfig, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /** The metric is 100 - K0 plus noise drawn from RATCHET_SEED; each run that ends logs "K0 seed". */
 function workspace(log: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-lend-'));
-  dirs.push(dir);
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace('ratchet-lend-',
     `K0 = 0
 import json, os, random, time
 seed = int(os.environ["RATCHET_SEED"])
@@ -36,22 +25,15 @@ with open(${JSON.stringify(log)}, "a") as f:
 print(json.dumps({"final": {"val_bpb": m}}))
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 async function session(speculate: boolean) {
-  const logDir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-lend-log-'));
-  dirs.push(logDir);
+  const logDir = tempDir('ratchet-lend-log-');
   const log = path.join(logDir, 'runs.txt');
   const ws = workspace(log);
   // A confidence no 7 runs reach and the default futility: a candidate better by ~3σ is re-run on every planned seed.
   const noise = { seeds: 7, confidence: 0.99999, screen: 0.2 };
-  const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, finalRuns: 0, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 2, pipeline: true, devices: [], noise, search: { policy: 'greedy' } } as RatchetConfig;
+  const config = trainerConfig({ noise });
   const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(2500, [{ knob: 0, to: 1 }]), experiments: 1, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { speculate } });
   const events: LoopEvent[] = [];
   let active = 0;

@@ -4,23 +4,16 @@
 // when one frees up (which then waits a whole proposal for it). The decisions are the ones the
 // loop makes without early rebasing: the same changes train on the same code and are kept or
 // discarded alike.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RatchetConfig } from '../../../src/core/config/configTypes';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import type { ProposeOutcome, Proposer, ProposerContext } from '../../../src/core/proposers/proposer';
-import { sleep } from './standIns';
+import { PY, removeTempDirs, sleep, tempDir, trainerConfig, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /**
  * Knobs K0..K3 = 0; the metric (minimised) is 100 minus their sum; a run sleeps 0.3 s, plus 5 s
@@ -28,10 +21,7 @@ afterEach(() => {
  * (wall clock, seconds) to `log`.
  */
 function workspace(log: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-rebase-early-'));
-  dirs.push(dir);
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace('ratchet-rebase-early-',
     `K0 = 0
 K1 = 0
 K2 = 0
@@ -44,12 +34,6 @@ with open(${JSON.stringify(log)}, "a") as f:
 print(json.dumps({"final": {"val_bpb": 100 - K0 - K1 - K2 - K3}}))
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 /** Answers its calls in order, each with its own change and latency; notes when each call was made (ms since the epoch). */
@@ -69,12 +53,12 @@ class ScriptedProposer implements Proposer {
 }
 
 async function session(rebaseEarly: boolean) {
-  const logDir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-rebase-early-log-'));
-  dirs.push(logDir);
+  const logDir = tempDir('ratchet-rebase-early-log-');
   const log = path.join(logDir, 'runs.txt');
   const ws = workspace(log);
   // The plain "better at all" rule: no re-runs and no gap fills, so that only the ready stage differs.
-  const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], keepRule: 'strict', budget: { seconds: 60, graceSeconds: 5 }, finalRuns: 0, seedOffset: false, workers: 2, pipeline: true, devices: [], search: { policy: 'greedy' } } as RatchetConfig;
+  // (The loop runs no early stop here; the config's setting is the default, as this test was written with.)
+  const config = trainerConfig({ keepRule: 'strict', earlyStop: defaultConfig().earlyStop });
   const proposer = new ScriptedProposer([
     // Written while the baseline trains; they train at once on the two workers.
     { knob: 3, to: -1, ms: 1000 }, // long (5.3 s) and worse: discarded

@@ -3,23 +3,15 @@
 // trainer processes, 2 workers, the default noise rule) a twin of a flight in the air, waiting for
 // that flight's result, leaves the idle accelerator to a gap fill (the best's planned re-run)
 // instead of keeping it free for a proposal that is not coming.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RatchetConfig } from '../../../src/core/config/configTypes';
-import { defaultConfig } from '../../../src/core/config/defaults';
 import { mayStartProposal, ScheduleTracker } from '../../../src/core/loop/proposalQueue';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
-import { StandInProposer } from './standIns';
+import { PY, removeTempDirs, StandInProposer, trainerConfig, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 describe('proposals waiting to be written again (rules)', () => {
   it('do not count against the proposals ahead', () => {
@@ -68,10 +60,8 @@ describe('proposals waiting to be written again (rules)', () => {
 });
 
 function workspace(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-rewrite-'));
-  dirs.push(dir);
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace(
+    'ratchet-rewrite-',
     `K0 = 0
 K1 = 0
 import json, os, random, time
@@ -80,18 +70,12 @@ time.sleep(3)
 print(json.dumps({"final": {"val_bpb": 100 - K0 - K1 + random.Random(seed * 7919).gauss(0, 0.3)}}))
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 describe.skipIf(!existsSync(PY))('a twin waiting for its sibling in the loop (2 workers, real trainer processes)', () => {
   it('leaves the idle accelerator to a gap fill while it waits', async () => {
     const ws = workspace();
-    const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, finalRuns: 0, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 2, pipeline: true, devices: [], search: { policy: 'greedy' } } as RatchetConfig;
+    const config = trainerConfig();
     // The first two proposals, written while the baseline trains, are the same change: the second waits for the first's result.
     const proposer = new StandInProposer(2000, [{ knob: 0, to: 1 }, { knob: 0, to: 1 }, { knob: 1, to: 1 }, { knob: 1, to: -1 }]);
     const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: 3, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { speculate: false } });

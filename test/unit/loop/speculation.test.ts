@@ -2,29 +2,19 @@
 // trainer process per run: with 2 workers and a candidate the noise rule re-runs seed after seed,
 // the idle worker trains the candidate's next planned seed while the keep rule's current re-run
 // trains, and the decision is the one the loop makes without speculation (same seeds, same results).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RatchetConfig } from '../../../src/core/config/configTypes';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
-import { StandInProposer } from './standIns';
+import { PY, removeTempDirs, StandInProposer, tempDir, trainerConfig, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /** A trainer whose metric is 100 - K0 plus noise drawn from RATCHET_SEED; it logs "K0 seed" of each run that ends. */
 function workspace(log: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-spec-'));
-  dirs.push(dir);
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace('ratchet-spec-',
     `K0 = 0
 import json, os, random, time
 seed = int(os.environ["RATCHET_SEED"])
@@ -35,22 +25,16 @@ with open(${JSON.stringify(log)}, "a") as f:
 print(json.dumps({"final": {"val_bpb": m}}))
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 async function session(speculate: boolean) {
-  const logDir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-spec-log-'));
-  dirs.push(logDir);
+  const logDir = tempDir('ratchet-spec-log-');
   const log = path.join(logDir, 'runs.txt');
   const ws = workspace(log);
   // A confidence no 5 runs reach and the default futility: a candidate better by ~3σ is re-run on every planned seed.
   const noise = { seeds: 5, confidence: 0.99999, screen: 0.2 };
-  const config: RatchetConfig = { ...defaultConfig(), command: [PY, 'train.py'], editable: ['train.py'], budget: { seconds: 60, graceSeconds: 5 }, earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 }, seedOffset: false, workers: 2, pipeline: true, devices: [], noise, search: { policy: 'greedy' } } as RatchetConfig;
+  // The default final re-runs of the best, as this test was written with.
+  const config = trainerConfig({ noise, finalRuns: defaultConfig().finalRuns });
   // The proposal takes a while: the best's planned re-runs fill the gap first (as before speculation).
   const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(2500, [{ knob: 0, to: 1 }]), experiments: 1, tag: 't', earlyStop: null, detectDevices: async () => [], schedule: { speculate } });
   const events: LoopEvent[] = [];

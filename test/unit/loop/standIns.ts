@@ -2,7 +2,7 @@
 // executor that "trains" for a fixed time without a process. The workspace is a `train.py` of
 // knobs `K0 = 0` … `K{n-1} = 0`; the metric (minimised) is 100 minus the sum of the knobs.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RatchetConfig } from '../../../src/core/config/configTypes';
@@ -105,4 +105,56 @@ export class StandInExecutor implements Executor {
     this.runs.push({ id: req.env.RATCHET_EXPERIMENT_ID, start, end, cwd: req.cwd, device: req.env.CUDA_VISIBLE_DEVICES, worker: req.env.RATCHET_WORKER, seed: req.env.RATCHET_SEED, metric });
     return { ...base, status: 'ok', final: { val_bpb: metric }, durationMs: end - start, reason: 'ok' };
   }
+}
+
+// Real trainer processes for the loop tests (2 workers, the real loop): a workspace whose
+// `train.py` is a small Python script run by the system's Python, and the config around it.
+
+/** The interpreter the loop tests run (Debian's, with torch; `python3` on PATH may be another). */
+export const PY = '/usr/bin/python3';
+
+/** Temporary folders made by `trainerWorkspace` / `tempDir`; remove them with `removeTempDirs` (in afterEach). */
+const temps: string[] = [];
+
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** A git repository (branch main, one commit) holding `train.py` = `source` and a .gitignore of .ratchet/. */
+export function trainerWorkspace(prefix: string, source: string): string {
+  const dir = tempDir(prefix);
+  writeFileSync(path.join(dir, 'train.py'), source);
+  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
+  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
+  g('init', '-q', '-b', 'main');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return dir;
+}
+
+/**
+ * The config of a 2-worker session on `PY train.py`: pipelined, no devices, the greedy search, a
+ * 60 s budget, no final re-runs, no seed offset, early stop off; `over` replaces any of these.
+ */
+export function trainerConfig(over: Partial<RatchetConfig> = {}): RatchetConfig {
+  return {
+    ...defaultConfig(),
+    command: [PY, 'train.py'],
+    editable: ['train.py'],
+    budget: { seconds: 60, graceSeconds: 5 },
+    finalRuns: 0,
+    earlyStop: { enabled: false, margin: 0.1, minProgress: 0.3 },
+    seedOffset: false,
+    workers: 2,
+    pipeline: true,
+    devices: [],
+    search: { policy: 'greedy' },
+    ...over,
+  } as RatchetConfig;
 }
