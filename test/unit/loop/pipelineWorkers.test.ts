@@ -6,6 +6,7 @@ import { ThresholdKeepPolicy, type KeepPolicy } from '../../../src/core/loop/kee
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { ResearchLoop, type LoopOptions } from '../../../src/core/loop/researchLoop';
 import { parseLedger } from '../../../src/core/store/ledger';
+import type { RunRequest } from '../../../src/core/trainer/runTypes';
 import { knobConfig, knobWorkspace, sleep, StandInExecutor, StandInProposer, type ProposalPlan } from './standIns';
 
 const dirs: string[] = [];
@@ -13,12 +14,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { latencyMs: number; runMs: number; budgetSeconds?: number; plan?: ProposalPlan[]; experiments?: number; workers?: number; pipeline?: boolean; devices?: string[]; loop?: Partial<LoopOptions> }) {
+function setup(o: { latencyMs: number; runMs: number; budgetSeconds?: number; plan?: ProposalPlan[]; experiments?: number; workers?: number; pipeline?: boolean; devices?: string[]; loop?: Partial<LoopOptions>; gate?: (req: RunRequest) => Promise<void> }) {
   const ws = knobWorkspace();
   dirs.push(ws);
   const t0 = Date.now();
   const proposer = new StandInProposer(o.latencyMs, o.plan ?? [], t0);
-  const executor = new StandInExecutor(o.runMs, t0);
+  const executor = new StandInExecutor(o.runMs, t0, o.gate);
   const events: (LoopEvent & { at: number })[] = [];
   const loop = new ResearchLoop({
     workspace: ws,
@@ -121,7 +122,19 @@ describe('pipelining', () => {
 
 describe('parallel workers', () => {
   it('trains N experiments at once, each in its own worktree and on its own device, into one ledger', async () => {
-    const s = setup({ latencyMs: 20, runMs: 800, experiments: 6, workers: 3, pipeline: false, devices: ['0', '1', '2'], plan: [1, 2, 3, 4, 5, 6].map((k) => ({ knob: k, to: -1 })) });
+    // The first three experiments' runs wait for one another (up to 5 s) before they train: a loop that
+    // trains three at once starts all three within that wait whatever the machine's load; one that trains
+    // fewer leaves the first to end before the third starts.
+    const arrived: (() => void)[] = [];
+    const gate = (req: RunRequest) =>
+      req.env.RATCHET_EXPERIMENT_ID === 'e0001' || arrived.length >= 3
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            arrived.push(resolve);
+            if (arrived.length === 3) for (const r of arrived) r();
+            else setTimeout(resolve, 5000).unref();
+          });
+    const s = setup({ latencyMs: 20, runMs: 800, budgetSeconds: 10, experiments: 6, workers: 3, pipeline: false, devices: ['0', '1', '2'], plan: [1, 2, 3, 4, 5, 6].map((k) => ({ knob: k, to: -1 })), gate });
     // make every result worse than the baseline, so no base moves and no re-checks happen
     await s.loop.run();
     const runs = s.executor.runs.filter((r) => r.id !== 'e0001');

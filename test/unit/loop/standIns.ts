@@ -84,7 +84,12 @@ export class StandInExecutor implements Executor {
   readonly name = 'local';
   readonly runs: RunLog[] = [];
 
-  constructor(private readonly runMs: number | ((cwd: string) => number), private readonly t0 = Date.now()) {}
+  /** `gate`, when given, is awaited before each run trains (a barrier, for tests of what runs at once). */
+  constructor(
+    private readonly runMs: number | ((cwd: string) => number),
+    private readonly t0 = Date.now(),
+    private readonly gate?: (req: RunRequest) => Promise<void>,
+  ) {}
 
   async run(req: RunRequest): Promise<RunResult> {
     const start = Date.now() - this.t0;
@@ -95,6 +100,7 @@ export class StandInExecutor implements Executor {
     const base = { exitCode: 0, signal: null, lastStep: 1, points: 1, logTail: '' };
     try {
       req.onPoint?.({ t: 0, step: 0, loss: metric + 1 });
+      await this.gate?.(req);
       await sleep(ms, req.signal);
     } catch {
       const end = Date.now() - this.t0;
