@@ -27,6 +27,8 @@ export class PoolStage {
   /** Pool calls run one at a time, in order: publishing a row, then the next sync. */
   private queue: Promise<unknown> = Promise.resolve();
   private ctx: LoopContext | null = null;
+  /** Each proposal's claim as it was taken (by flight id): its base may move before it trains. */
+  private readonly claims = new Map<string, ClaimedOn>();
   /** Replaces the other participants' rows in the earlier rows. */
   private setRows: (rows: ExperimentRecord[]) => void = () => undefined;
 
@@ -120,26 +122,46 @@ export class PoolStage {
     if (x.slot) ctx.slots.release(x.slot);
     x.slot = null;
     ctx.sched?.hold(x.f.id, false); // h14tp hook
-    await pool.dropped(x.parent.commit as string, x.rec.diffSignature ?? '', `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
+    const claimed = this.claims.get(x.f.id) ?? this.claimedOn(x)!;
+    this.claims.delete(x.f.id);
+    await pool.dropped(claimed.base, claimed.signature, `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
     ctx.feedback.push(`Experiment ${x.f.id} ("${x.f.hypothesis}") was not run: another participant's keep is re-measured first, and may move the best. Propose it again if it still makes sense on the best you are given.`);
     return true;
   }
 
-  /** Where a proposal (not a re-check) is claimed now: its parent and its change; null without a pool. */
-  claimedOn(x: Experiment): ClaimedOn | null {
+  /** Where a proposal (not a re-check) would be claimed now: its parent and its change; null without a pool. */
+  private claimedOn(x: Experiment): ClaimedOn | null {
     return this.pool && !x.f.recheck ? { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' } : null;
   }
 
   /** Claims the proposal before it trains; returns who holds it already (it may not train), or null. */
   async claim(x: Experiment, hypothesis: string): Promise<string | null> {
     const on = this.claimedOn(x);
-    return on && this.pool ? this.pool.claim(on.base, on.signature, hypothesis) : null;
+    if (!on || !this.pool) return null;
+    const heldBy = await this.pool.claim(on.base, on.signature, hypothesis);
+    if (!heldBy) this.claims.set(x.f.id, on);
+    return heldBy;
   }
 
-  /** A claimed proposal re-based onto a new best is claimed there (its first claim given back); returns who holds it there, or null. */
-  async rebased(from: ClaimedOn | null, x: Experiment, hypothesis: string): Promise<string | null> {
+  /**
+   * After the rebase stage: a claimed proposal re-based onto a new best since its claim (while it
+   * waited for an accelerator, rebase.ts awaitAccelerator, or just before training) is claimed
+   * there, and its first claim given back. Returns who holds it on the new base (it may not
+   * train), or null.
+   */
+  async moveClaim(x: Experiment, hypothesis: string): Promise<string | null> {
+    const from = this.claims.get(x.f.id);
     const to = this.claimedOn(x);
-    return from && to && this.pool ? this.pool.rebased(from, to, hypothesis) : null;
+    if (!this.pool || !from || !to || (from.base === to.base && from.signature === to.signature)) return null;
+    this.claims.delete(x.f.id);
+    const held = await this.pool.rebased(from, to, hypothesis);
+    if (!held) this.claims.set(x.f.id, to);
+    return held;
+  }
+
+  /** The experiment has ended (recorded or not): the pool settles its claim when its row is published, or at the end. */
+  ended(f: Flight): void {
+    this.claims.delete(f.id);
   }
 
   /** At the session's end: the rows still being published, then a last sync. */

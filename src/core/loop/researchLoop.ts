@@ -480,6 +480,7 @@ export class ResearchLoop {
     } finally {
       if (x.slot) this.ctx.slots.release(x.slot);
       this.sched.ended(f.id, !(this.control.ending && f.stage !== 'training' && f.stage !== 'deciding')); // h14tp hook
+      this.pool.ended(f);
       this.lanes.release(lane);
     }
   }
@@ -513,18 +514,15 @@ export class ResearchLoop {
       if (ready === 'again') continue;
       if (ready !== 'ready') return ready;
       if (await this.pool.yieldsToAdoption(x)) return 'skipped';
-      const claimedOn = this.pool.claimedOn(x);
       const rebased = await rebase(ctx, x, proposal);
       if (rebased === 'again') continue;
       if (isOutcome(rebased)) return rebased;
-      // Pool: a change re-based onto a new best is claimed there (its first claim given back).
-      if (rebased === 'rebased' && claimedOn) {
-        const held = await this.pool.rebased(claimedOn, x, proposal.hypothesis);
-        if (held) {
-          x.rec.commit = null;
-          f.commit = null;
-          return recordAs(ctx, x, { reason: `not run: ${held}` });
-        }
+      // Pool: a change re-based onto a new best since its claim (while it waited, or just now) is claimed there (its first claim given back).
+      const held = await this.pool.moveClaim(x, proposal.hypothesis);
+      if (held) {
+        x.rec.commit = null;
+        f.commit = null;
+        return recordAs(ctx, x, { reason: `not run: ${held}` });
       }
       break;
     }
