@@ -202,9 +202,18 @@ async function session(s: number, experiments: number, steps: number, arm: Arm =
   }
 }
 
+/** `--merge out.json a.json b.json …`: the sessions of several --out files (run side by side) in one results file. */
+function merge(out: string, inputs: string[]): void {
+  const parts = inputs.map((f) => JSON.parse(readFileSync(f, 'utf8')) as { date: string; source: string; sessions: TrainerSession[]; cli?: string });
+  const sessions = parts.flatMap((p) => p.sessions).sort((a, b) => a.session - b.session);
+  const result = { date: parts[0]!.date, source: `${parts[0]!.source}; ${parts.length} bench processes side by side, one session each`, sessions };
+  writeFileSync(path.resolve(out), JSON.stringify({ ...result, summary: trainerStats(result), cli: parts[0]!.cli }, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
-  // [sessions] [experiments] [steps] [--first N] [--arm both|independent|pool] [--arms file.json]
+  // [sessions] [experiments] [steps] [--first N] [--arm both|independent|pool] [--arms file.json] [--out file.json] | --merge out.json in.json…
   const argv = process.argv.slice(2);
+  if (argv[0] === '--merge') return merge(argv[1]!, argv.slice(2));
   const flag = (name: string) => {
     const i = argv.indexOf(name);
     if (i < 0) return null;
