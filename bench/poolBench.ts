@@ -189,7 +189,7 @@ interface SessionOut {
   stats: Stats;
 }
 
-function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): SessionOut {
+export function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): SessionOut {
   const ps = Array.from({ length: PARTICIPANTS }, (_, i) => new Participant(i, L, noise, seed));
   const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsStacked: 0, adoptionsKept: 0 };
   const rows: Row[] = [];
@@ -453,13 +453,39 @@ interface FetchOut {
  * (where the time goes at the short horizon), and every adoption variant, into a new results file
  * (bench/poolResults.json and the README are left alone).
  */
+/**
+ * A variant's gain over the loop's adoption, paired by session (same landscape, same seeds): the
+ * mean over sessions of (variant's pool best − loop's pool best) after `at` experiments per
+ * participant, in σ, with its standard error.
+ */
+export function pairedGain(variant: AdoptionVariant, at: number[], sessions = SESSIONS): { at: number; gain: number; se: number }[] {
+  const model = corpusModel(readCorpus(), BUDGET_NAME);
+  const noise = model.residuals.map((x) => x / model.sigma);
+  const effects = model.effects.map((e) => e.effect / model.sigma);
+  const d = at.map(() => [] as number[]);
+  for (let s = 1; s <= sessions; s++) {
+    const L = landscape(rng(s * 104729 + 3), effects);
+    const a = simulate(L, noise, s, true, 'loop');
+    const b = simulate(L, noise, s, true, variant);
+    at.forEach((i, k) => d[k]!.push(Math.max(...b.curves.map((c) => c[i]!)) - Math.max(...a.curves.map((c) => c[i]!))));
+  }
+  return at.map((i, k) => {
+    const xs = d[k]!;
+    const m = mean(xs);
+    const sd = Math.sqrt(xs.reduce((x, y) => x + (y - m) ** 2, 0) / (xs.length - 1));
+    return { at: i, gain: round3(m), se: round3(sd / Math.sqrt(xs.length)) };
+  });
+}
+
 function writeVariants(file: string): void {
   const t0 = Date.now();
   const loop = runPoolBench();
   const short = runPoolBench(SESSIONS, 'loop', 20);
   const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop').map((v) => {
     const r = runPoolBench(SESSIONS, v);
-    return [v, { targets: r.targets, perParticipant: r.perParticipant, poolCurve: r.poolCurve }];
+    // Where the loop's pool is just short of (and reaches) each target.
+    const at = [...new Set(loop.targets.flatMap((t) => (t.pool === null ? [] : [t.pool - 1, t.pool])))];
+    return [v, { targets: r.targets, perParticipant: r.perParticipant, poolCurve: r.poolCurve, pairedGain: pairedGain(v, at) }];
   }));
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: 'bench/poolBench.ts --out', loop, short: { budget: short.budget, targets: short.targets, perParticipant: short.perParticipant }, variants }, null, 2) + '\n');
   console.log(JSON.stringify({ loop: loop.targets, short: short.perParticipant, variants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, v.targets.map((t) => [t.at, t.pool, t.ratio])])) }, null, 2));
