@@ -247,7 +247,7 @@ export class ResearchLoop {
       const start = !exists && this.opts.from === 'best' ? await startPoint(ctx, tag, ledger.records) : null;
       const session = await store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
       this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
-      await this.pool.join(ctx, localEarlier, { tag, start: session.start, repo: { gitDir: store.commonDir }, prefix: store.prefix }, (l) => this.on(l));
+      if (this.pool.active) await this.pool.join(ctx, localEarlier, { tag, start: session.start, repo: { gitDir: store.commonDir }, prefix: store.prefix }, (l) => this.on(l));
       const rows = ledger.records.filter((r) => r.session === tag);
       await recordInterrupted(ctx, this.ids, this.opts.proposer.name, tag, rows);
       const resumedBest = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
@@ -470,7 +470,7 @@ export class ResearchLoop {
   /** One experiment after the baseline, in a worktree of its own. 'skipped' when nothing was recorded (stop, pause). */
   private async experiment(state: SessionState, f: Flight): Promise<Outcome> {
     // Pool: sync before choosing; a foreign keep to re-measure makes this flight its adoption (docs/pool.md).
-    await this.pool.takeAdoption(state, f);
+    if (this.pool.active) await this.pool.takeAdoption(state, f);
     const lane = await this.acquireLane(state);
     const parent = state.best;
     const x: Experiment = { state, f, lane, parent, rec: baseRecord(state.tag, f.id, parent, f.recheck?.hypothesis ?? '', f.startedAt, this.opts.proposer.name), slot: null, regenerations: 0 };
@@ -503,7 +503,7 @@ export class ResearchLoop {
       if (isOutcome(change)) return change;
       const verdict = await review(ctx, x, proposal, change);
       if (verdict !== 'accept') return verdict;
-      const heldBy = await this.pool.claim(x, proposal.hypothesis);
+      const heldBy = this.pool.active ? await this.pool.claim(x, proposal.hypothesis) : null;
       if (heldBy) {
         ctx.feedback.push(`Experiment ${f.id} ("${proposal.hypothesis}") was not run: ${heldBy}. Propose something different.`);
         return recordAs(ctx, x, { reason: `not run: ${heldBy}` });
@@ -518,7 +518,7 @@ export class ResearchLoop {
       if (rebased === 'again') continue;
       if (isOutcome(rebased)) return rebased;
       // Pool: a change re-based onto a new best since its claim (while it waited, or just now) is claimed there (its first claim given back).
-      const held = await this.pool.moveClaim(x, proposal.hypothesis);
+      const held = this.pool.active ? await this.pool.moveClaim(x, proposal.hypothesis) : null;
       if (held) {
         x.rec.commit = null;
         f.commit = null;
