@@ -47,6 +47,17 @@ const FOLLOW_P = 0.3;
 /** Targets: one independent loop's mean true metric after this many experiments. */
 const TARGET_AT = [20, 40, 60];
 
+/**
+ * Which foreign keeps a participant re-measures. `loop`: what the loop does (LoopPool.adoptions).
+ * The others are alternatives measured against it (`--variants`), none of them the loop's today:
+ * `noStacked` (their code exactly, never stacked), `betterOnly` (stacked too only when their row
+ * claims to beat this best), `exactMargin` (an exact re-measure only when their claimed mean beats
+ * this best by more than one standard error of the difference, σ this participant's), `unscreened`
+ * (an adoption is never screened out on its first run: always its full 3 runs; a keep-rule change).
+ */
+export type AdoptionVariant = 'loop' | 'noStacked' | 'betterOnly' | 'exactMargin' | 'unscreened';
+export const ADOPTION_VARIANTS: AdoptionVariant[] = ['loop', 'noStacked', 'betterOnly', 'exactMargin', 'unscreened'];
+
 interface Node {
   set: Set<number>;
   added: number[];
@@ -109,11 +120,11 @@ class Participant {
     return df > 0 ? Math.sqrt(variance) : 1;
   }
 
-  /** The search bench's keep rule against this participant's best. */
-  judge(set: Set<number>): { runs: number[]; keep: boolean } {
+  /** The search bench's keep rule against this participant's best (`screen`: out on one run at or below the best's mean). */
+  judge(set: Set<number>, screen = true): { runs: number[]; keep: boolean } {
     const cand = [this.measure(set)];
     const bestMean = mean(this.best.runs);
-    if (cand[0] <= bestMean) return { runs: cand, keep: false };
+    if (screen && cand[0] <= bestMean) return { runs: cand, keep: false };
     const s = this.sigma();
     while (cand.length < 3) cand.push(this.measure(set));
     return { runs: cand, keep: mean(cand) - bestMean > s * Math.sqrt(1 / cand.length + 1 / this.best.runs.length) };
@@ -178,19 +189,19 @@ interface SessionOut {
   stats: Stats;
 }
 
-function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean): SessionOut {
+export function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): SessionOut {
   const ps = Array.from({ length: PARTICIPANTS }, (_, i) => new Participant(i, L, noise, seed));
   const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsStacked: 0, adoptionsKept: 0 };
   const rows: Row[] = [];
   const ranBy = new Map<string, Set<number>>();
-  for (let round = 1; round <= POOL_BUDGET; round++) {
+  for (let round = 1; round <= budget; round++) {
     const claims = new Set<string>();
     const fresh: Row[] = [];
     // Who claims first alternates, as two loops' timings would.
     const order = ps.map((_, i) => (i + round) % ps.length);
     for (const i of order) {
       const p = ps[i]!;
-      const adopt = pooled ? adoptionCandidate(p, rows) : null;
+      const adopt = pooled ? adoptionCandidate(p, rows, variant) : null;
       let set: Set<number>;
       let added: number[];
       let key: string;
@@ -215,7 +226,7 @@ function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean):
       const crashed = [...set].some((f) => L.bugs.has(f));
       let judged: { runs: number[]; keep: boolean } | null = null;
       if (crashed) p.runs++;
-      else judged = p.judge(set);
+      else judged = p.judge(set, !(adopt && variant === 'unscreened'));
       if (adopt && judged?.keep) stats.adoptionsKept++;
       fresh.push(p.record(round, set, key, judged, added));
     }
@@ -233,7 +244,7 @@ function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean):
  * re-measured, stacked (their features ∪ its own) unless that is their code exactly, which is
  * re-measured only when it claims to beat this participant's best.
  */
-function adoptionCandidate(p: Participant, rows: Row[]): { row: Row; set: Set<number>; stacked: boolean } | null {
+function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant = 'loop'): { row: Row; set: Set<number>; stacked: boolean } | null {
   const mine = mean(p.best.runs);
   const candidates = rows.filter((r) => r.who !== p.who && r.kept && r.mean !== null && r.node && !p.verified.has(r)).sort((a, b) => b.mean! - a.mean!);
   for (const r of candidates) {
@@ -250,6 +261,9 @@ function adoptionCandidate(p: Participant, rows: Row[]): { row: Row; set: Set<nu
     }
     const stacked = merged.size !== r.node!.set.size;
     if (!stacked && r.mean! <= mine) continue;
+    if (variant === 'noStacked' && stacked) continue;
+    if (variant === 'betterOnly' && r.mean! <= mine) continue;
+    if (variant === 'exactMargin' && !stacked && r.mean! - mine <= p.sigma() * Math.sqrt(1 / r.node!.runs.length + 1 / p.best.runs.length)) continue;
     return { row: r, set: merged, stacked };
   }
   return null;
@@ -285,7 +299,7 @@ export interface PoolBenchResult {
   perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsStacked: number; adoptionsKept: number; runsPool: number; runsIndependent: number };
 }
 
-export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
+export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): PoolBenchResult {
   const model = corpusModel(readCorpus(), BUDGET_NAME);
   const noise = model.residuals.map((x) => x / model.sigma);
   const effects = model.effects.map((e) => e.effect / model.sigma);
@@ -294,10 +308,10 @@ export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
   for (let s = 1; s <= sessions; s++) {
     // The same landscapes as the search bench's sessions.
     const L = landscape(rng(s * 104729 + 3), effects);
-    ind.push(simulate(L, noise, s, false));
-    pool.push(simulate(L, noise, s, true));
+    ind.push(simulate(L, noise, s, false, variant, budget));
+    pool.push(simulate(L, noise, s, true, variant, budget));
   }
-  const n = POOL_BUDGET + 1;
+  const n = budget + 1;
   const avg = (f: (o: SessionOut, i: number) => number, outs: SessionOut[]) => Array.from({ length: n }, (_, i) => outs.reduce((x, o) => x + f(o, i), 0) / outs.length);
   const independentCurve = avg((o, i) => mean(o.curves.map((c) => c[i]!)), ind);
   const independentBestOfTwoCurve = avg((o, i) => Math.max(...o.curves.map((c) => c[i]!)), ind);
@@ -309,7 +323,7 @@ export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
     const i = curve.findIndex((m) => m >= t - 1e-12);
     return i < 0 ? null : i;
   };
-  const targets = TARGET_AT.map((at) => {
+  const targets = TARGET_AT.filter((at) => at <= budget).map((at) => {
     const target = independentCurve[at]!;
     const i = reach(independentCurve, target);
     const p = reach(poolCurve, target);
@@ -328,7 +342,7 @@ export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
   const per = (f: (o: SessionOut) => number, outs: SessionOut[]) => Math.round((outs.reduce((x, o) => x + f(o), 0) / outs.length / PARTICIPANTS) * 100) / 100;
   return {
     sessions,
-    budget: POOL_BUDGET,
+    budget,
     independentCurve: independentCurve.map(round3),
     independentBestOfTwoCurve: independentBestOfTwoCurve.map(round3),
     poolCurve: poolCurve.map(round3),
@@ -344,8 +358,8 @@ export function runPoolBench(sessions = SESSIONS): PoolBenchResult {
       adoptions: per((o) => o.stats.adoptions, pool),
       adoptionsStacked: per((o) => o.stats.adoptionsStacked, pool),
       adoptionsKept: per((o) => o.stats.adoptionsKept, pool),
-      runsPool: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), pool),
-      runsIndependent: per((o) => o.runCurves.reduce((x, c) => x + c[POOL_BUDGET]!, 0), ind),
+      runsPool: per((o) => o.runCurves.reduce((x, c) => x + c[budget]!, 0), pool),
+      runsIndependent: per((o) => o.runCurves.reduce((x, c) => x + c[budget]!, 0), ind),
     },
   };
 }
@@ -434,7 +448,56 @@ interface FetchOut {
   rows: { participants: number; experimentsEach: number; refs: number; layout: string; first: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number }; steady: { ms: number; advertBytes: number; refsAdvertised: number; packBytes: number } }[];
 }
 
-if (process.argv[1]?.endsWith('poolBench.ts')) {
+/**
+ * `--out file.json`: the loop's landscape result, the same over 20 experiments per participant
+ * (where the time goes at the short horizon), and every adoption variant, into a new results file
+ * (bench/poolResults.json and the README are left alone).
+ */
+/**
+ * A variant's gain over the loop's adoption, paired by session (same landscape, same seeds): the
+ * mean over sessions of (variant's pool best − loop's pool best) after `at` experiments per
+ * participant, in σ, with its standard error.
+ */
+export function pairedGain(variant: AdoptionVariant, at: number[], sessions = SESSIONS): { at: number; gain: number; se: number }[] {
+  const model = corpusModel(readCorpus(), BUDGET_NAME);
+  const noise = model.residuals.map((x) => x / model.sigma);
+  const effects = model.effects.map((e) => e.effect / model.sigma);
+  const d = at.map(() => [] as number[]);
+  for (let s = 1; s <= sessions; s++) {
+    const L = landscape(rng(s * 104729 + 3), effects);
+    const a = simulate(L, noise, s, true, 'loop');
+    const b = simulate(L, noise, s, true, variant);
+    at.forEach((i, k) => d[k]!.push(Math.max(...b.curves.map((c) => c[i]!)) - Math.max(...a.curves.map((c) => c[i]!))));
+  }
+  return at.map((i, k) => {
+    const xs = d[k]!;
+    const m = mean(xs);
+    const sd = Math.sqrt(xs.reduce((x, y) => x + (y - m) ** 2, 0) / (xs.length - 1));
+    return { at: i, gain: round3(m), se: round3(sd / Math.sqrt(xs.length)) };
+  });
+}
+
+function writeVariants(file: string): void {
+  const t0 = Date.now();
+  const loop = runPoolBench();
+  const short = runPoolBench(SESSIONS, 'loop', 20);
+  const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop').map((v) => {
+    const r = runPoolBench(SESSIONS, v);
+    // Where the loop's pool is just short of (and reaches) each target.
+    const at = [...new Set(loop.targets.flatMap((t) => (t.pool === null ? [] : [t.pool - 1, t.pool])))];
+    return [v, { targets: r.targets, perParticipant: r.perParticipant, poolCurve: r.poolCurve, pairedGain: pairedGain(v, at) }];
+  }));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: 'bench/poolBench.ts --out', loop, short: { budget: short.budget, targets: short.targets, perParticipant: short.perParticipant }, variants }, null, 2) + '\n');
+  console.log(JSON.stringify({ loop: loop.targets, short: short.perParticipant, variants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, v.targets.map((t) => [t.at, t.pool, t.ratio])])) }, null, 2));
+  console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote ${file}`);
+}
+
+const outArg = process.argv.indexOf('--out');
+if (process.argv[1]?.endsWith('poolBench.ts') && outArg > 0) {
+  const file = process.argv[outArg + 1];
+  if (!file) throw new Error('--out needs a file');
+  writeVariants(path.resolve(file));
+} else if (process.argv[1]?.endsWith('poolBench.ts')) {
   const t0 = Date.now();
   const res = runPoolBench();
   const out = { date: new Date().toISOString().slice(0, 10), source: landscapeSource(), ...res };

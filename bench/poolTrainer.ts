@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writePoolResults } from './poolBench';
+import { trainerStats, writePoolResults } from './poolBench';
 
 const ROOT = path.join(__dirname, '..');
 // RATCHET_BENCH_CLI: a frozen copy of dist/cli.js, so that a rebuild while the bench runs does not change what it measures.
@@ -202,9 +202,18 @@ async function session(s: number, experiments: number, steps: number, arm: Arm =
   }
 }
 
+/** `--merge out.json a.json b.json …`: the sessions of several --out files (run side by side) in one results file. */
+function merge(out: string, inputs: string[]): void {
+  const parts = inputs.map((f) => JSON.parse(readFileSync(f, 'utf8')) as { date: string; source: string; sessions: TrainerSession[]; cli?: string });
+  const sessions = parts.flatMap((p) => p.sessions).sort((a, b) => a.session - b.session);
+  const result = { date: parts[0]!.date, source: `${parts[0]!.source}; ${parts.length} bench processes side by side, one session each`, sessions };
+  writeFileSync(path.resolve(out), JSON.stringify({ ...result, summary: trainerStats(result), cli: parts[0]!.cli }, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
-  // [sessions] [experiments] [steps] [--first N] [--arm both|independent|pool] [--arms file.json]
+  // [sessions] [experiments] [steps] [--first N] [--arm both|independent|pool] [--arms file.json] [--out file.json] | --merge out.json in.json…
   const argv = process.argv.slice(2);
+  if (argv[0] === '--merge') return merge(argv[1]!, argv.slice(2));
   const flag = (name: string) => {
     const i = argv.indexOf(name);
     if (i < 0) return null;
@@ -216,6 +225,8 @@ async function main(): Promise<void> {
   const arm = (flag('--arm') ?? 'both') as Arm;
   if (!['both', 'independent', 'pool'].includes(arm)) throw new Error(`--arm must be both, independent or pool, not "${arm}"`);
   const armsFile = flag('--arms');
+  // --out file.json: the sessions go to that file (a new dated results file) instead of bench/poolResults.json and the README.
+  const outFile = flag('--out');
   const first = Number(flag('--first') ?? 1);
   const append = argv.includes('--append');
   if (append) argv.splice(argv.indexOf('--append'), 1);
@@ -237,11 +248,13 @@ async function main(): Promise<void> {
     out.unshift(...prev.filter((r) => !mine.has(r.session) && r.experiments === experiments && r.steps === steps));
     out.sort((a, b) => a.session - b.session);
   }
-  writePoolResults('trainer', {
+  const result = {
     date: new Date().toISOString().slice(0, 10),
     source: `real ratchet run processes (dist/cli.js, offline proposer, --search greedy) on the reference trainer (train/, ${steps} steps a run) against a local bare repository; ${machine}; bench/poolTrainer.ts${arm === 'pool' ? ' (independent arm run first with --arm independent, pool arm after, same seeds and start tree)' : ''}`,
     sessions: out,
-  });
+  };
+  if (outFile) writeFileSync(path.resolve(outFile), JSON.stringify({ ...result, summary: trainerStats(result), cli: CLI }, null, 2) + '\n');
+  else writePoolResults('trainer', result);
 }
 
 void ROOT;

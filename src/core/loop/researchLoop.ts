@@ -28,7 +28,7 @@ import { measure } from './measure';
 import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, BestMoves, rebase } from './rebase';
 import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
-import type { LoopPoolHook } from '../pool/loopPool';
+import { PoolStage } from './poolStage';
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
@@ -39,9 +39,6 @@ import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PRE
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
 
-/** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
-const POOL_WAIT_MS = 5_000;
-const isAdoption = (r: Recheck) => r.meta?.poolAdopt !== undefined;
 export { readCurve } from './measure';
 export type { ExperimentStatus };
 
@@ -95,6 +92,8 @@ export class ResearchLoop {
   /** Git operations that touch shared state (worktree list, the session branch) run one at a time. */
   private gitQueue: Promise<unknown> = Promise.resolve();
   private sessionInfo: { tag: string; branch: string; status: SessionFileStatus } | null = null;
+  /** The shared pool's stage (poolStage.ts); without `opts.pool` every call is a no-op. */
+  private readonly pool: PoolStage;
 
   constructor(private readonly opts: LoopOptions) {
     this.sched = new ScheduleTracker(schedulePolicyFor({ schedule: opts.schedule, reviewed: !!opts.review })); // h14tp hook: under review, the `reviewed` schedule
@@ -105,6 +104,7 @@ export class ResearchLoop {
     this.pipeline = opts.pipeline ?? opts.config.pipeline ?? true;
     this.search = new LoopSearch(opts.search ?? searchPolicyFor(opts.config, opts.proposer.name), opts.config.metric.goal);
     this.ids = new ExperimentIds(opts.workspace);
+    this.pool = new PoolStage(opts.pool);
     this.control = new LoopControl(this.flights, {
       stopping: (id) => this.setPhase('stopping', id),
       warn: (message) => this.emit({ type: 'warning', message }),
@@ -248,7 +248,7 @@ export class ResearchLoop {
       const start = !exists && this.opts.from === 'best' ? await startPoint(ctx, tag, ledger.records) : null;
       const session = await store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
       this.lanes = new Pool<Lane>([{ name: tag, cwd: session.cwd, head: session.start }]);
-      if (this.opts.pool) this.joinPool(this.opts.pool, ctx, localEarlier, await this.opts.pool.start({ tag, start: session.start, repo: { gitDir: store.commonDir }, prefix: store.prefix }));
+      if (this.pool.active) await this.pool.join(ctx, localEarlier, { tag, start: session.start, repo: { gitDir: store.commonDir }, prefix: store.prefix }, (l) => this.on(l));
       const rows = ledger.records.filter((r) => r.session === tag);
       await recordInterrupted(ctx, this.ids, this.opts.proposer.name, tag, rows);
       const resumedBest = [...rows].reverse().find((r) => (r.status === 'kept' || r.status === 'baseline') && r.commit === session.start) ?? null;
@@ -301,8 +301,7 @@ export class ResearchLoop {
         // A new session whose baseline was never measured leaves no branch behind (its ledger row and log stay, for the error).
         if (measuredNothing) await store.dropSession(tag).catch(() => undefined);
       }
-      await this.poolQueue;
-      await this.opts.pool?.close().catch(() => undefined);
+      await this.pool.close();
       await release();
       this.setPhase('done', null);
       if (state) this.emit({ type: 'session-ended', summary: sessionSummary(state, stopReason, config, this.freshBest) });
@@ -477,14 +476,7 @@ export class ResearchLoop {
   /** One experiment after the baseline, in a worktree of its own. 'skipped' when nothing was recorded (stop, pause). */
   private async experiment(state: SessionState, f: Flight): Promise<Outcome> {
     // Pool: sync before choosing; a foreign keep to re-measure makes this flight its adoption (docs/pool.md).
-    if (this.opts.pool && !f.recheck) {
-      await this.pollPool(state);
-      const i = this.rechecks.findIndex(isAdoption);
-      if (i >= 0 && !this.control.ending) {
-        f.recheck = this.rechecks.splice(i, 1)[0]!;
-        f.hypothesis = f.recheck.hypothesis;
-      }
-    }
+    if (this.pool.active) await this.pool.takeAdoption(state, f);
     const lane = await this.acquireLane(state);
     const parent = state.best;
     const x: Experiment = { state, f, lane, parent, rec: baseRecord(state.tag, f.id, parent, f.recheck?.hypothesis ?? '', f.startedAt, this.opts.proposer.name), slot: null, regenerations: 0 };
@@ -494,74 +486,9 @@ export class ResearchLoop {
     } finally {
       if (x.slot) this.ctx.slots.release(x.slot);
       this.sched.ended(f.id, !(this.control.ending && f.stage !== 'training' && f.stage !== 'deciding')); // h14tp hook
+      this.pool.ended(f);
       this.lanes.release(lane);
     }
-  }
-
-  private poolQueue: Promise<unknown> = Promise.resolve();
-  private poolRows: (rows: ExperimentRecord[]) => void = () => undefined;
-
-  /**
-   * Syncs the pool when its last sync is stale (after the sync of the row just recorded, if one is
-   * under way) and queues the foreign keeps it offers; waits at most POOL_WAIT_MS, so an
-   * unreachable remote never holds an accelerator for longer.
-   */
-  private async pollPool(state: SessionState): Promise<void> {
-    const pool = this.opts.pool;
-    if (!pool) return;
-    const polled = (this.poolQueue = this.poolQueue.then(() => pool.poll(state.best)).then(
-      (got) => {
-        this.poolRows(got.rows);
-        if (!this.control.ending) this.rechecks.push(...got.adopt);
-        this.control.changed.open();
-      },
-      (err: Error) => this.emit({ type: 'warning', message: `pool: ${err.message}` }),
-    ));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([polled, new Promise<void>((r) => (timer = setTimeout(r, POOL_WAIT_MS)))]);
-    clearTimeout(timer);
-  }
-
-  /**
-   * Pool: a proposal that has just taken an accelerator gives its turn to a foreign keep the sync
-   * after the last row offered (adoptions go ahead of proposals not yet training). It is dropped
-   * (nothing recorded, its claim given back): it was written on a best the adoption may move.
-   */
-  private async yieldsToAdoption(x: Experiment): Promise<boolean> {
-    const pool = this.opts.pool;
-    if (!pool || x.f.recheck) return false;
-    await this.pollPool(x.state);
-    // An adoption queued, or started and not holding an accelerator yet; when another accelerator is free, it takes that one.
-    const waiting = this.rechecks.find(isAdoption) ?? this.flights.sorted().find((o) => o !== x.f && !!o.recheck && isAdoption(o.recheck) && (o.stage === 'proposing' || o.stage === 'reviewing' || (o.stage === 'ready' && this.ctx.slots.waiting > 0)))?.recheck;
-    if (this.control.ending || !waiting || this.ctx.slots.idle > 0) return false;
-    if (x.slot) this.ctx.slots.release(x.slot);
-    x.slot = null;
-    this.sched.hold(x.f.id, false); // h14tp hook
-    await pool.dropped(x.parent.commit as string, x.rec.diffSignature ?? '', `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
-    this.ctx.feedback.push(`Experiment ${x.f.id} ("${x.f.hypothesis}") was not run: another participant's keep is re-measured first, and may move the best. Propose it again if it still makes sense on the best you are given.`);
-    return true;
-  }
-
-  /**
-   * A shared pool: the other participants' rows join the earlier rows (the proposer's history,
-   * the duplicate check); each recorded row is published at the experiment boundary, and
-   * foreign keeps to re-measure come back as re-checks.
-   */
-  private joinPool(pool: LoopPoolHook, ctx: LoopContext, localEarlier: number, rows: ExperimentRecord[]): void {
-    const setRows = (r: ExperimentRecord[]) => ctx.earlierRows.splice(localEarlier, ctx.earlierRows.length - localEarlier, ...r);
-    this.poolRows = setRows;
-    setRows(rows);
-    this.on((e) => {
-      if (e.type !== 'experiment-recorded') return;
-      this.poolQueue = this.poolQueue.then(() => pool.recorded(e.record, e.best)).then(
-        (got) => {
-          setRows(got.rows);
-          if (!this.control.ending) this.rechecks.push(...got.adopt);
-          this.control.changed.open();
-        },
-        (err: Error) => this.emit({ type: 'warning', message: `pool: ${err.message}` }),
-      );
-    });
   }
 
   /** The stages of one experiment, in order; a stage that ends it returns its Outcome. */
@@ -582,7 +509,7 @@ export class ResearchLoop {
       if (isOutcome(change)) return change;
       const verdict = await review(ctx, x, proposal, change);
       if (verdict !== 'accept') return verdict;
-      const heldBy = this.opts.pool && !f.recheck ? await this.opts.pool.claim(x.parent.commit as string, x.rec.diffSignature ?? '', proposal.hypothesis) : null;
+      const heldBy = this.pool.active ? await this.pool.claim(x, proposal.hypothesis) : null;
       if (heldBy) {
         ctx.feedback.push(`Experiment ${f.id} ("${proposal.hypothesis}") was not run: ${heldBy}. Propose something different.`);
         return recordAs(ctx, x, { reason: `not run: ${heldBy}` });
@@ -592,19 +519,16 @@ export class ResearchLoop {
       const ready = await awaitAccelerator(ctx, x, this.baselineGate, rebasesEarly(this.sched.policy) ? proposal : undefined);
       if (ready === 'again') continue;
       if (ready !== 'ready') return ready;
-      if (await this.yieldsToAdoption(x)) return 'skipped';
-      const claimedOn = this.opts.pool && !f.recheck ? { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' } : null;
+      if (await this.pool.yieldsToAdoption(x)) return 'skipped';
       const rebased = await rebase(ctx, x, proposal);
       if (rebased === 'again') continue;
       if (isOutcome(rebased)) return rebased;
-      // Pool: a change re-based onto a new best is claimed there (its first claim given back).
-      if (rebased === 'rebased' && claimedOn && this.opts.pool) {
-        const held = await this.opts.pool.rebased(claimedOn, { base: x.parent.commit as string, signature: x.rec.diffSignature ?? '' }, proposal.hypothesis);
-        if (held) {
-          x.rec.commit = null;
-          f.commit = null;
-          return recordAs(ctx, x, { reason: `not run: ${held}` });
-        }
+      // Pool: a change re-based onto a new best since its claim (while it waited, or just now) is claimed there (its first claim given back).
+      const held = this.pool.active ? await this.pool.moveClaim(x, proposal.hypothesis) : null;
+      if (held) {
+        x.rec.commit = null;
+        f.commit = null;
+        return recordAs(ctx, x, { reason: `not run: ${held}` });
       }
       break;
     }

@@ -6,24 +6,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { LoopPool } from '../../../src/core/pool/loopPool';
 import { runCli } from '../../support/runCli';
-import { cleanupTempDirs, fixtureRepo, tempDir } from '../../support/tempRepo';
+import { cliPool, poolRowsOf as rowsOf } from '../../support/cliPool';
+import { cleanupTempDirs } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
 
-const rowsOf = (bare: string, who: string) =>
-  execFileSync('git', ['grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/'], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; status?: string; of?: string; reason?: string; commit?: string });
-
 describe('ratchet run --pool: two loops on separate clones sharing one bare repository', () => {
   it('both publish every row under participant-prefixed ids, the ledgers converge, claims keep them from training the same change at once, and every pinned commit is on the remote', async () => {
-    const origin = fixtureRepo('quadratic');
-    const root = tempDir();
-    const bare = path.join(root, 'pool.git');
-    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-    const clones = ['a', 'b'].map((n) => {
-      const c = path.join(root, n);
-      execFileSync('git', ['clone', '-q', bare, c]);
-      return c;
-    });
+    const { bare, clone } = cliPool();
+    const clones = ['a', 'b'].map(clone);
     const [a, b] = await Promise.all(
       [['alice', clones[0]!], ['bob', clones[1]!]].map(([who, dir]) => runCli(['run', '-w', dir!, '--proposer', 'offline', '-n', '4', '--budget', '5s', '--pool', bare, '--participant', who!], { timeoutMs: 240_000 })),
     );
@@ -64,15 +55,7 @@ describe('ratchet run --pool: two loops on separate clones sharing one bare repo
 
 describe('ratchet run --pool: adopting another participant\'s keep is an experiment, ahead of proposals not yet training', () => {
   it('counts against --experiments, and takes the first free accelerator: with -n 1 the one experiment is the adoption (the proposal written during the baseline gives its turn), with -n 3 the first one is', async () => {
-    const origin = fixtureRepo('quadratic');
-    const root = tempDir();
-    const bare = path.join(root, 'pool.git');
-    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-    const clone = (n: string) => {
-      const c = path.join(root, n);
-      execFileSync('git', ['clone', '-q', bare, c]);
-      return c;
-    };
+    const { bare, clone } = cliPool();
     const ledger = (dir: string) => readFileSync(path.join(dir, '.ratchet', 'experiments.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; hypothesis: string; reason?: string; proposalMeta?: { poolAdopt?: string } });
     const a = clone('a');
     const ra = await runCli(['run', '-w', a, '--proposer', 'offline', '-n', '4', '--budget', '5s', '--pool', bare, '--participant', 'alice'], { timeoutMs: 240_000 });
@@ -101,15 +84,7 @@ describe('ratchet run --pool: adopting another participant\'s keep is an experim
 
 describe('ratchet run --pool: a keep published while this loop trains is adopted at the next free accelerator', () => {
   it('with -n 2, alice\'s keep arriving during bob\'s first experiment is his second (before: his second own proposal took the accelerator and no room was left)', async () => {
-    const origin = fixtureRepo('quadratic');
-    const root = tempDir();
-    const bare = path.join(root, 'pool.git');
-    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-    const clone = (n: string) => {
-      const c = path.join(root, n);
-      execFileSync('git', ['clone', '-q', bare, c]);
-      return c;
-    };
+    const { bare, clone } = cliPool();
     const a = clone('a');
     const b = clone('b');
     // alice, in this process: a keep of her own on the shared start (WIDTH 16 → 64, the quadratic's optimum), published when bob's baseline is in.

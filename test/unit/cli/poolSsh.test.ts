@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/runCli';
-import { cleanupTempDirs, fixtureRepo, tempDir } from '../../support/tempRepo';
+import { cliPool, poolRowsOf as rowsOf } from '../../support/cliPool';
+import { cleanupTempDirs, tempDir } from '../../support/tempRepo';
 
 // The pool over ssh to localhost: the test starts its own sshd (its own config, host key,
 // authorized key and port, all in a temp folder; the system's sshd config is not touched), and two
@@ -76,22 +77,13 @@ async function startSshd(dir: string): Promise<{ port: number; sshCommand: strin
   return `sshd on port ${port} did not accept the test's key: ${err.trim()}`;
 }
 
-const rowsOf = (bare: string, who: string) =>
-  execFileSync('git', ['grep', '-h', '-e', '', `refs/ratchet/pool/ledgers/${who}`, '--', 'rows/'], { cwd: bare, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { poolId: string; kind?: string; commit?: string });
-
 describe('ratchet run --pool ssh://… (sshd on localhost)', () => {
   it('two participants share one bare repository over ssh: unique ids, every commit pinned, each sees the other, no claims left', async (ctx) => {
     const root = tempDir();
     const up = await startSshd(root);
     if (typeof up === 'string') return ctx.skip(up);
-    const origin = fixtureRepo('quadratic');
-    const bare = path.join(root, 'pool.git');
-    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-    const clones = ['a', 'b'].map((n) => {
-      const c = path.join(root, n);
-      execFileSync('git', ['clone', '-q', bare, c]);
-      return c;
-    });
+    const { bare, clone } = cliPool('quadratic', root);
+    const clones = ['a', 'b'].map(clone);
     const url = `ssh://${os.userInfo().username}@127.0.0.1:${up.port}${bare}`;
     const [a, b] = await Promise.all(
       [['alice', clones[0]!], ['bob', clones[1]!]].map(([who, dir]) => runCli(['run', '-w', dir!, '--proposer', 'offline', '-n', '3', '--budget', '5s', '--pool', url, '--participant', who!], { timeoutMs: 240_000, env: { GIT_SSH_COMMAND: up.sshCommand } })),
@@ -118,11 +110,8 @@ describe('ratchet run --pool ssh://… (sshd on localhost)', () => {
     const root = tempDir();
     const up = await startSshd(root);
     if (typeof up === 'string') return ctx.skip(up);
-    const origin = fixtureRepo('quadratic');
-    const bare = path.join(root, 'pool.git');
-    execFileSync('git', ['clone', '-q', '--bare', origin, bare]);
-    const c = path.join(root, 'c');
-    execFileSync('git', ['clone', '-q', bare, c]);
+    const { bare, clone } = cliPool('quadratic', root);
+    const c = clone('c');
     const url = `ssh://${os.userInfo().username}@127.0.0.1:${up.port}${bare}`;
     const r = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '1', '--budget', '5s', '--pool', url, '--participant', 'carol'], { timeoutMs: 240_000, env: { GIT_SSH_COMMAND: undefined, SSH_AUTH_SOCK: undefined, RATCHET_GIT_TIMEOUT_S: '20' } });
     expect(r.code, r.stderr + r.stdout).toBe(0);

@@ -1,0 +1,151 @@
+// Through the CLI, the order in which a pool participant's experiments happen: a proposal that has
+// just taken the accelerator gives its turn to another participant's keep (the adoption trains
+// first, the proposal is written again on the best it moved), and a claimed proposal re-based
+// onto a new best before it trains is claimed there, where another participant sees it.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { GitPool } from '../../../src/core/pool/gitPool';
+import { LoopPool } from '../../../src/core/pool/loopPool';
+import { claimKey } from '../../../src/core/pool/poolRefs';
+import { cliPool } from '../../support/cliPool';
+import { proposalText, startFakeAnthropic, streamedAnswer, type FakeAnthropic } from '../../support/fakeAnthropic';
+import { runCli } from '../../support/runCli';
+import { cleanupTempDirs, tempDir } from '../../support/tempRepo';
+
+afterAll(cleanupTempDirs);
+
+const CPU = { os: process.platform, arch: os.arch(), device: 'cpu' };
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+
+interface Row {
+  id: string;
+  status: string;
+  hypothesis: string;
+  parent: string | null;
+  commit: string | null;
+  baseCommit: string | null;
+  diffSignature?: string;
+  reason?: string;
+  proposalMeta?: { poolAdopt?: string };
+}
+const ledger = (dir: string): Row[] => {
+  const file = path.join(dir, '.ratchet', 'experiments.jsonl');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row) : [];
+};
+
+/** The quadratic stand-in under the plain "better at all" rule and no final re-runs: every run once. */
+const strict = (dir: string) => {
+  const file = path.join(dir, 'ratchet.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), keepRule: 'strict', finalRuns: 0 }, null, 2));
+};
+
+describe('ratchet run --pool: a proposal gives its turn to an adoption', () => {
+  it('the proposal written during the baseline is dropped when it takes the accelerator (no row), the adoption trains next, and the proposal written after it builds on the best it moved', async () => {
+    const { bare, clone } = cliPool('quadratic', tempDir(), strict);
+    const a = clone('a');
+    const b = clone('b');
+    // alice, in this process: a keep on the shared start (WIDTH 16 → 64, the quadratic's optimum), on the pool before bob starts.
+    const alice = new LoopPool({ workspace: a, config: { ...defaultConfig(), editable: ['train.py'] }, remote: bare, participant: 'alice', platform: CPU });
+    const start = git(a, 'rev-parse', 'HEAD');
+    await alice.start({ tag: 's1', start, repo: { gitDir: path.join(a, '.git') }, prefix: '' });
+    writeFileSync(path.join(a, 'train.py'), readFileSync(path.join(a, 'train.py'), 'utf8').replace('WIDTH = 16', 'WIDTH = 64'));
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'alice: WIDTH 64'], { cwd: a });
+    const x = git(a, 'rev-parse', 'HEAD');
+    execFileSync('git', ['update-ref', 'refs/ratchet/s1/0002', x], { cwd: a });
+    await alice.recorded({ id: '0002', session: 's1', parent: null, status: 'kept', metric: 1.267646, delta: -0.4, hypothesis: 'WIDTH 16 → 64', commit: x, baseCommit: start, startedAt: '', endedAt: '', reason: '', diffSignature: 'sig-width' }, null);
+    await alice.close();
+
+    // bob: pipelined (the default), so his first proposal is written while his baseline trains, before the baseline's sync offers alice's keep.
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    expect(rb.code, rb.stderr).toBe(0);
+    const lines = rb.stdout.split('\n');
+    const rows = ledger(b);
+    const shown = JSON.stringify(rows.map((r) => [r.id, r.status, r.hypothesis, r.reason]));
+    // The rows, in order: the baseline, the adoption, then bob's own proposal.
+    expect(rows.map((r) => r.status === 'baseline' ? 'baseline' : r.proposalMeta?.poolAdopt ? 'adoption' : 'own'), shown).toEqual(['baseline', 'adoption', 'own']);
+    const [baseline, adoption, own] = rows as [Row, Row, Row];
+    expect(adoption.hypothesis).toMatch(/^adopt alice\/s1\/0002 /);
+    expect(adoption.status, shown).toBe('kept');
+    // The proposal after it is written on the best the adoption moved.
+    expect(own.parent).toBe(adoption.id);
+    expect(own.baseCommit).toBe(adoption.commit);
+    // The proposal that gave its turn: announced (before the adoption's row was written), written during the baseline, and never recorded.
+    const gave = lines.findIndex((l) => /gave its turn to alice\/s1\/0002/.test(l));
+    expect(gave, rb.stdout).toBeGreaterThanOrEqual(0);
+    const dropped = /pool: (e\d+) \(/.exec(lines[gave]!)![1]!;
+    expect(rows.map((r) => r.id)).not.toContain(dropped);
+    expect(lines.findIndex((l) => l.startsWith(`${dropped}  proposal:`)), rb.stdout).toBeLessThan(gave);
+    const adoptionLine = lines.findIndex((l, i) => i > 0 && l.startsWith(`${adoption.id} `) && !l.startsWith(`${adoption.id}  proposal:`));
+    expect(adoptionLine, rb.stdout).toBeGreaterThan(gave);
+    expect(Number(dropped.slice(1))).toBeGreaterThan(Number(baseline.id.slice(1)));
+    expect(Number(dropped.slice(1))).toBeLessThan(Number(adoption.id.slice(1)));
+    // Its claim was given back at once: none is left on the pool.
+    expect(git(bare, 'for-each-ref', 'refs/ratchet/pool/claims/')).toBe('');
+  }, 300_000);
+});
+
+describe('ratchet run --pool: a claimed proposal re-based onto a new best is claimed there', () => {
+  let server: FakeAnthropic;
+  beforeEach(async () => {
+    server = await startFakeAnthropic();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('while it trains on the new best, another participant who tries the same change on that best is refused', async () => {
+    const { bare, clone } = cliPool('quadratic', tempDir(), strict);
+    const b = clone('b');
+    const c = clone('c');
+    // Each answer streams for over a second, so that the loop writes the next proposal while a run trains (scheduling.ts worthPipelining).
+    const slow = { chunkSize: 4, delayMs: 40 };
+    server.enqueue(
+      streamedAnswer(proposalText('Widen the model.', [{ path: 'train.py', search: 'WIDTH = 16', replace: 'WIDTH = 64' }]), slow),
+      streamedAnswer(proposalText('A larger learning rate.', [{ path: 'train.py', search: 'LEARNING_RATE = 0.01', replace: 'LEARNING_RATE = 0.03' }]), slow),
+    );
+    // carol, in this process, watches the pool's claims while bob runs and tries to take each one on bob's best as soon as it appears.
+    const carol = new GitPool({ repo: { gitDir: path.join(c, '.git') }, cwd: c, remote: bare, participant: 'carol', platform: CPU });
+    const seen = new Map<string, { hypothesis: string; participant: string; refusedToCarol: string | null }>();
+    const claimsNow = () => git(bare, 'for-each-ref', '--format=%(refname:lstrip=4) %(contents:subject)', 'refs/ratchet/pool/claims/').split('\n').filter(Boolean).map((line) => ({ key: line.slice(0, line.indexOf(' ')), ...(JSON.parse(line.slice(line.indexOf(' ') + 1)) as { participant: string; hypothesis: string }) }));
+    let running = true;
+    const watch = (async () => {
+      while (running) {
+        for (const { key, participant, hypothesis } of claimsNow()) {
+          if (seen.has(key)) continue;
+          const r = await carol.claim(key, 'carol: the same change');
+          if (r.ok) await carol.release(key);
+          seen.set(key, { participant, hypothesis, refusedToCarol: r.ok ? null : (r.heldBy?.participant ?? r.reason) });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    // Runs of 20 steps × 0.4 s: the second proposal is ready while the first trains, waits for the accelerator, and is re-based when the first is kept.
+    const rb = await runCli(['run', '-w', b, '--proposer', 'claude', '--search', 'greedy', '-n', '2', '--budget', '30s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000, env: { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: server.url, FAKE_STEP_SECONDS: '0.4' } });
+    running = false;
+    await watch;
+    expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    const rows = ledger(b).filter((r) => r.status !== 'baseline');
+    const shown = JSON.stringify(rows.map((r) => [r.id, r.status, r.hypothesis, r.baseCommit, r.reason]));
+    expect(rows, shown).toHaveLength(2);
+    const [first, second] = rows as [Row, Row];
+    // The precondition: the second proposal was claimed on the start (written there while the first trained) and trained on the first one's keep.
+    expect(first.status, shown).toBe('kept');
+    expect(second.baseCommit, shown).toBe(first.commit);
+    expect(second.status, shown).toMatch(/^(kept|discarded)$/);
+    // Its claim on the new best: the key every participant computes for that change on that code.
+    const onNewBest = claimKey(git(b, 'rev-parse', `${first.commit}^{tree}`), second.diffSignature!);
+    const onStart = [...seen].filter(([k, v]) => k !== onNewBest && v.participant === 'bob' && v.hypothesis === 'A larger learning rate.');
+    expect(onStart, JSON.stringify([...seen])).toHaveLength(1);
+    const claim = seen.get(onNewBest);
+    expect(claim, JSON.stringify([...seen])).toBeDefined();
+    expect(claim!.participant).toBe('bob');
+    expect(claim!.hypothesis).toBe('A larger learning rate.');
+    expect(claim!.refusedToCarol, 'carol, trying the same change on the same best, is refused: bob holds it').toBe('bob');
+    // Nothing left once bob's loop ended.
+    expect(git(bare, 'for-each-ref', 'refs/ratchet/pool/claims/')).toBe('');
+  }, 300_000);
+});
