@@ -3,37 +3,28 @@
 // differ, so the noise rule measures real noise; with the offset off the re-runs are identical and
 // the session says so; and a session that ends on its own re-runs the best on fresh seeds for its
 // headline.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RatchetConfig } from '../../../src/core/config/configTypes';
 import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { summaryLines } from '../../../src/cli/terminalRenderer';
-import { StandInProposer } from './standIns';
+import { PY, removeTempDirs, StandInProposer, trainerWorkspace } from './standIns';
 
-const PY = '/usr/bin/python3';
+afterEach(removeTempDirs);
 
 function workspace(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-seedloop-'));
   const knobs = Array.from({ length: 8 }, (_, i) => `K${i} = 0\n`).join('');
-  writeFileSync(
-    path.join(dir, 'train.py'),
+  return trainerWorkspace(
+    'ratchet-seedloop-',
     `${knobs}import json, random
 random.seed(42)
 noise = random.gauss(0, 0.3)
 print(json.dumps({"final": {"val_bpb": 100 - (${Array.from({ length: 8 }, (_, i) => `K${i}`).join(' + ')}) + noise}}))
 `,
   );
-  writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
 }
 
 async function session(over: Partial<RatchetConfig>, plan: { knob: number; to: number }[]) {

@@ -14,6 +14,11 @@ import type { RunRequest, RunResult } from '../../../src/core/trainer/runTypes';
 export function knobWorkspace(knobs = 40): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ratchet-loop-'));
   writeFileSync(path.join(dir, 'train.py'), Array.from({ length: knobs }, (_, i) => `K${i} = 0\n`).join(''));
+  return commitAll(dir);
+}
+
+/** `git init` on branch main and one commit of everything in `dir`; returns `dir`. */
+function commitAll(dir: string): string {
   const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
   g('init', '-q', '-b', 'main');
   g('add', '-A');
@@ -137,11 +142,7 @@ export function trainerWorkspace(prefix: string, source: string): string {
   const dir = tempDir(prefix);
   writeFileSync(path.join(dir, 'train.py'), source);
   writeFileSync(path.join(dir, '.gitignore'), '.ratchet/\n');
-  const g = (...a: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...a], { cwd: dir, stdio: 'pipe' });
-  g('init', '-q', '-b', 'main');
-  g('add', '-A');
-  g('commit', '-q', '-m', 'init');
-  return dir;
+  return commitAll(dir);
 }
 
 /**
