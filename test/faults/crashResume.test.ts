@@ -45,7 +45,8 @@ describe('crash and resume', () => {
     expect(running(info.pid)).toBe(false);
     expect(running(info.child)).toBe(false);
     expect(r.stdout).toMatch(/^resuming k9/m);
-    expect(r.stdout).toMatch(/stopped a trainer left running by an earlier process \(pid \d+, 2 processes/);
+    // How many processes the scan finds varies (2 or 3 in CI: a transient one of the trainer's); both named above are asserted stopped.
+    expect(r.stdout).toMatch(/stopped a trainer left running by an earlier process \(pid \d+, \d+ processes/);
     const rows = ledger(ws);
     expect(rows.map((x) => [x.id, x.status])).toEqual([['e0001', 'baseline'], ['e0002', 'interrupted'], ['e0003', expect.stringMatching(/kept|discarded/)]]);
     expect(rows[1].reason).toMatch(/died/);
