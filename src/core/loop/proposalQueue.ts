@@ -192,10 +192,10 @@ export class ScheduleTracker {
    * How long until the proposal of `id`, being written, is expected (ms, ≥ 0): the recent latency
    * from when the proposer was last asked for it (not from when the experiment began: a proposal
    * written again takes a whole latency again). A whole latency when it is not being written yet;
-   * null before any latency is known.
+   * null before any latency is known. `q`: which quantile of the recent latencies (taken high by default).
    */
-  expectedInMs(id: string): number | null {
-    const latency = this.latencyMs();
+  expectedInMs(id: string, q = 0.75): number | null {
+    const latency = this.latencyMs(q);
     if (latency === null) return null;
     const at = this.asked.get(id);
     return at === undefined ? latency : Math.max(0, at + latency - this.now());
@@ -235,10 +235,8 @@ export class ScheduleTracker {
       const from = this.inReview.get(id);
       return from === undefined ? 0 : Math.max(0, from + review - this.now());
     }
-    if (this.proposeMs.length === 0) return null;
-    const latency = quantile(this.proposeMs, 0.5);
-    const at = this.asked.get(id);
-    return (at === undefined ? latency : Math.max(0, at + latency - this.now())) + review;
+    const rest = this.expectedInMs(id, 0.5);
+    return rest === null ? null : rest + review;
   }
 
   /** A run (trainer and evaluator) of `ms` got to the end: a run's length, for a gap fill's (runLengthMs). */
@@ -302,8 +300,8 @@ export class ScheduleTracker {
   }
 
   /** The proposer's recent latency, taken high (75th percentile); null before the first proposal. */
-  latencyMs(): number | null {
-    return this.proposeMs.length ? quantile(this.proposeMs, 0.75) : null;
+  latencyMs(q = 0.75): number | null {
+    return this.proposeMs.length ? quantile(this.proposeMs, q) : null;
   }
 
   /** The median time recent experiments that ran held a worker; null before the first. */
