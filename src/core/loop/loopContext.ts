@@ -15,6 +15,7 @@ import type { NoiseCarry } from './keepRules/noiseCarry';
 import type { LoopEvent, LoopPhase, StartFrom } from './loopEvents';
 import type { ExperimentIds } from './ids';
 import type { SpeedSample } from './keepRules/throughput';
+import type { Proposal } from './propose';
 import type { ProposeLatency } from './scheduling';
 import type { ScheduleTracker, SchedulePolicy } from './proposalQueue';
 import type { IdleFiller } from './idleFiller';
@@ -131,6 +132,12 @@ export interface LoopContext extends RunContext {
   readonly feedback: string[];
   /** Kept changes measured on an older base, to run again on the current best. */
   readonly rechecks: Recheck[];
+  /**
+   * Pool: an adoption offered on another best is planned again onto `onto`, the best it is about
+   * to be committed on (poolStage.ts `replan`); false: nothing is left to run there (it is
+   * dropped). Absent without a pool and in stage tests.
+   */
+  readonly replanAdoption?: (x: Experiment, p: Proposal, onto: ExperimentRecord) => Promise<boolean>;
   /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
   readonly earlierRows: ExperimentRecord[];
   /** The noise rule's conditions for this session and the σ carried over from earlier ones (noiseCarry.ts); set at the session start. */

@@ -11,7 +11,7 @@ import { defaultConfig } from '../../../src/core/config/defaults';
 import { GitPool } from '../../../src/core/pool/gitPool';
 import { LoopPool } from '../../../src/core/pool/loopPool';
 import { claimKey } from '../../../src/core/pool/poolRefs';
-import { cliPool } from '../../support/cliPool';
+import { cliPool, poolRowsOf } from '../../support/cliPool';
 import { proposalText, startFakeAnthropic, streamedAnswer, type FakeAnthropic } from '../../support/fakeAnthropic';
 import { runCli } from '../../support/runCli';
 import { cleanupTempDirs, tempDir } from '../../support/tempRepo';
@@ -147,5 +147,77 @@ describe('ratchet run --pool: a claimed proposal re-based onto a new best is cla
     expect(claim!.refusedToCarol, 'carol, trying the same change on the same best, is refused: bob holds it').toBe('bob');
     // Nothing left once bob's loop ended.
     expect(git(bare, 'for-each-ref', 'refs/ratchet/pool/claims/')).toBe('');
+  }, 300_000);
+});
+
+/** A participant in this process that keeps changes of the shared start on the pool, one after the other: `from` → `to` in train.py, claiming `metric`. */
+async function publishKeeps(dir: string, who: string, keeps: { from: string; to: string; metric: number }[]): Promise<void> {
+  const p = new LoopPool({ workspace: dir, config: { ...defaultConfig(), editable: ['train.py'] }, remote: path.join(dir, '..', 'pool.git'), participant: who, platform: CPU });
+  const start = git(dir, 'rev-parse', 'HEAD');
+  await p.start({ tag: 's1', start, repo: { gitDir: path.join(dir, '.git') }, prefix: '' });
+  let base = start;
+  for (const [i, { from, to, metric }] of keeps.entries()) {
+    writeFileSync(path.join(dir, 'train.py'), readFileSync(path.join(dir, 'train.py'), 'utf8').replace(from, to));
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', `${who}: ${to}`], { cwd: dir });
+    const x = git(dir, 'rev-parse', 'HEAD');
+    const id = String(i + 2).padStart(4, '0');
+    execFileSync('git', ['update-ref', `refs/ratchet/s1/${id}`, x], { cwd: dir });
+    await p.recorded({ id, session: 's1', parent: null, status: 'kept', metric, delta: -0.4, hypothesis: `${from} → ${to}`, commit: x, baseCommit: base, startedAt: '', endedAt: '', reason: '', diffSignature: `sig-${who}-${id}` }, null);
+    base = x;
+  }
+  await p.close();
+}
+
+describe('ratchet run --pool: an adoption offered on a best that moved before it trained is planned again on the best it trains on', () => {
+  it('two keeps offered on bob\'s baseline: the first is adopted (the best moves), the second is stacked on it and trains, using no experiment for a change that no longer applies', async () => {
+    const { bare, clone } = cliPool('quadratic', tempDir(), strict);
+    const b = clone('b');
+    // Two other participants' keeps of the shared start, on different lines; alice's claims the better metric, so it is offered first.
+    await publishKeeps(clone('a'), 'alice', [{ from: 'WIDTH = 16', to: 'WIDTH = 64', metric: 1.267646 }]);
+    await publishKeeps(clone('c'), 'carol', [{ from: 'LEARNING_RATE = 0.01', to: 'LEARNING_RATE = 0.03', metric: 1.44 }]);
+    // bob: both are offered on his baseline (after its row, and at the poll of the proposal written during it, which gives its turn);
+    // alice's trains first and is kept, so carol's whole-file edits, planned on the baseline, no longer apply on bob's best.
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    expect(rb.code, rb.stderr).toBe(0);
+    const rows = ledger(b).filter((r) => r.status !== 'baseline');
+    const shown = JSON.stringify(rows.map((r) => [r.id, r.status, r.hypothesis, r.reason]));
+    // The precondition: carol's keep was offered on the baseline and bob's best moved before it trained.
+    expect(rb.stdout, shown).toMatch(/pool: carol\/s1\/0002 planned again onto \S+, the best this loop moved to since it was offered \(stacked\)/);
+    expect(rows, shown).toHaveLength(2);
+    const [first, second] = rows as [Row, Row];
+    expect(first.proposalMeta?.poolAdopt, shown).toBe('alice/s1/0002');
+    expect(first.status, shown).toBe('kept');
+    // Carol's change trained on alice's (the two lines together): measured, not recorded as "no longer applies".
+    expect(second.proposalMeta?.poolAdopt, shown).toBe('carol/s1/0002');
+    expect(second.hypothesis, shown).toMatch(new RegExp(`^adopt carol/s1/0002 \\(.*; stacked on ${first.id}\\)`));
+    expect(second.baseCommit, shown).toBe(first.commit);
+    expect(second.status, shown).toMatch(/^(kept|discarded)$/);
+    const code = git(b, 'show', `${second.commit}:train.py`);
+    expect(code).toContain('WIDTH = 64');
+    expect(code).toContain('LEARNING_RATE = 0.03');
+    // Both verified by bob on the pool: alice's exactly, carol's stacked.
+    const verified = poolRowsOf(bare, 'bob').filter((r) => r.kind === 'verification').map((v) => v.of);
+    expect(verified.sort()).toEqual(['alice/s1/0002', 'carol/s1/0002']);
+  }, 300_000);
+
+  it('an adoption whose change the moved best holds already is dropped, nothing recorded: the experiment it would have used is bob\'s own proposal', async () => {
+    const { bare, clone } = cliPool('quadratic', tempDir(), strict);
+    const b = clone('b');
+    // alice kept WIDTH 64, then LEARNING_RATE 0.03 on it: her second keep (the better claim) is offered first, exactly; her first one next, also on the baseline.
+    await publishKeeps(clone('a'), 'alice', [{ from: 'WIDTH = 16', to: 'WIDTH = 64', metric: 1.267646 }, { from: 'LEARNING_RATE = 0.01', to: 'LEARNING_RATE = 0.03', metric: 1.04 }]);
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    expect(rb.code, rb.stderr).toBe(0);
+    const rows = ledger(b).filter((r) => r.status !== 'baseline');
+    const shown = JSON.stringify(rows.map((r) => [r.id, r.status, r.hypothesis, r.reason]));
+    // The precondition: her first keep was offered on the baseline, and bob's best (her second keep, adopted) holds its change.
+    expect(rb.stdout, shown).toMatch(/pool: alice\/s1\/0002 is not re-measured on \S+, the best this loop moved to since it was offered: \S+ holds its change already/);
+    expect(rows, shown).toHaveLength(2);
+    const [first, second] = rows as [Row, Row];
+    expect(first.proposalMeta?.poolAdopt, shown).toBe('alice/s1/0003');
+    expect(first.status, shown).toBe('kept');
+    // No row for the adoption that had nothing left to measure; the second experiment is bob's own, on the best the adoption moved.
+    expect(second.proposalMeta?.poolAdopt, shown).toBeUndefined();
+    expect(second.baseCommit, shown).toBe(first.commit);
+    expect(rows.some((r) => r.status === 'invalid'), shown).toBe(false);
   }, 300_000);
 });
