@@ -143,7 +143,9 @@ export class PoolStage {
   async replan(x: Experiment, p: Proposal, onto: ExperimentRecord): Promise<boolean> {
     const r = x.f.recheck;
     if (!this.pool || !r || !isAdoption(r) || r.meta?.plannedOn === onto.commit) return true;
-    const again = await this.pool.replan({ of: r.of, hypothesis: r.hypothesis, edits: r.edits, meta: r.meta ?? {} }, onto);
+    // Committed already: on the best it started on, while it waited for an accelerator the best moved.
+    const note = x.f.commit ? `; ${x.f.id} was committed on ${x.parent.id} and the best moved while it waited for an accelerator` : '';
+    const again = await this.pool.replan({ of: r.of, hypothesis: r.hypothesis, edits: r.edits, meta: r.meta ?? {} }, onto, note);
     if (!again) return false;
     x.f.recheck = again;
     x.f.hypothesis = again.hypothesis;

@@ -62,7 +62,7 @@ export interface LoopPoolHook {
    * when nothing is left to run there: `best` holds their change, or the merge conflicts and their
    * row does not claim to beat it. Reads only what the first planning fetched (no sync).
    */
-  replan(a: PoolAdoption, best: ExperimentRecord): Promise<PoolAdoption | null>;
+  replan(a: PoolAdoption, best: ExperimentRecord, note?: string): Promise<PoolAdoption | null>;
   /** A claimed proposal that will not train (it gave its turn to an adoption, `why`): its claim is given back. */
   dropped(base: string, signature: string, why: string): Promise<void>;
   /** A last sync. */
@@ -293,8 +293,9 @@ export class LoopPool implements LoopPoolHook {
    * (mergeLines: their changes since the two lines' merge base, on top of this loop's own), so the
    * re-measure is also an experiment of the two lines together. Exact (their commit's files) when
    * this loop's best holds nothing theirs lacks, or when the merge conflicts; only an exact
-   * re-measure verifies their row (and can flag it), and an exact one is planned only when their
-   * row claims to beat `myMetric` ('not better'). 'held': `best` holds their change already.
+   * re-measure verifies their row (and can flag it). Either is planned only when their row claims
+   * to beat `myMetric` ('not better'), except a stack of a keep measured on another device (its
+   * claim does not compare). 'held': `best` holds their change already.
    */
   private async plan(c: PoolExperimentRow, best: ExperimentRecord | null, myMetric: number | null): Promise<PoolAdoption | 'held' | 'not better'> {
     const { config } = this.opts;
@@ -317,8 +318,11 @@ export class LoopPool implements LoopPoolHook {
     // Their change is in this loop's best already (merging adds nothing).
     if (merges && files.every((f) => f.merged === f.mine)) return 'held';
     const stacked = merges && files.some((f) => f.merged !== f.theirs);
-    // An exact re-measure replaces this loop's best by their code: only worth a run when their row claims to beat it.
-    if (!stacked && !beats) return 'not better';
+    // Only worth a run when their row claims to beat this best: an exact re-measure would replace
+    // this best by their code; a stack of a line that is behind this one paid less than it cost
+    // (bench/README.md, Pool, 2026-12-01 pm). A claim from other hardware does not compare with
+    // this loop's metric: such a keep is stacked whatever it claims.
+    if (!beats && (!stacked || sameDevice(c.platform, this.pool.platform))) return 'not better';
     const edits: FileEdit[] = files.filter((f) => (stacked ? f.merged! : f.theirs) !== f.mine).map((f) => ({ path: f.path, search: f.mine, replace: stacked ? f.merged! : f.theirs }));
     if (edits.length === 0) return 'held';
     this.plannedOnto.set(c.poolId, { of: c.poolId, onto, row: c });
@@ -326,18 +330,18 @@ export class LoopPool implements LoopPoolHook {
     return { of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit, plannedOn: onto, ...(stacked ? { stackedOn: onto } : {}) } };
   }
 
-  async replan(a: PoolAdoption, best: ExperimentRecord): Promise<PoolAdoption | null> {
+  async replan(a: PoolAdoption, best: ExperimentRecord, note = ''): Promise<PoolAdoption | null> {
     const planned = this.plannedOnto.get(a.of);
     if (!planned || planned.onto === best.commit) return a;
     const again = await this.plan(planned.row, best, best.metric ?? this.myBest);
     if (again !== 'not better' && again !== 'held') {
-      this.opts.notice?.(`pool: ${a.of} planned again onto ${best.id}, the best this loop moved to since it was offered (${again.meta.stackedOn ? 'stacked' : 'exact'})`);
+      this.opts.notice?.(`pool: ${a.of} planned again onto ${best.id}, the best this loop moved to since it was offered (${again.meta.stackedOn ? 'stacked' : 'exact'})${note}`);
       return again;
     }
     this.plannedOnto.delete(a.of);
     // Not worth a run on this best (their row does not claim to beat it, and the merge conflicts): a later best may make it one.
     if (again === 'not better') this.tried.delete(a.of);
-    this.opts.notice?.(`pool: ${a.of} is not re-measured on ${best.id}, the best this loop moved to since it was offered: ${again === 'held' ? `${best.id} holds its change already` : `merged onto ${best.id} it conflicts, and its row does not claim to beat ${best.id}`}`);
+    this.opts.notice?.(`pool: ${a.of} is not re-measured on ${best.id}, the best this loop moved to since it was offered: ${again === 'held' ? `${best.id} holds its change already` : `merged onto ${best.id} it conflicts, and its row does not claim to beat ${best.id}`}${note}`);
     return null;
   }
 
