@@ -23,12 +23,13 @@
 //   stacked when it can be: the other participant's line merged onto this participant's best (their
 //   features ∪ its own; the model's changes are independent lines, so a merge never conflicts, a
 //   real merge of two edits to the same lines does and falls back to the exact re-measure), offered
-//   for any foreign keep whose features this participant's best does not hold yet. When this
-//   participant's best holds nothing the other's lacks, the merge is their code exactly, offered
-//   only when their row claims a better mean than this participant's best. Either way the
-//   candidate with the best claimed mean goes first, and it is judged on this participant's own
-//   runs with its own keep rule (an experiment, 1 to 3 runs); only a keep moves its best. The
-//   other participant's claimed metric is never used for a decision.
+//   for a foreign keep whose features this participant's best does not hold yet and whose row
+//   claims a better mean than this participant's best (since 2026-12-01 pm; before, whatever it
+//   claimed). When this participant's best holds nothing the other's lacks, the merge is their code
+//   exactly, offered under the same condition. Either way the candidate with the best claimed mean
+//   goes first, and it is judged on this participant's own runs with its own keep rule (an
+//   experiment, 1 to 3 runs); only a keep moves its best. The other participant's claimed metric
+//   only chooses what to re-measure, never what is kept.
 // - The independent loops are the same two participants with no pool: same seeds, nothing shared.
 // Experiments are counted per participant and include adoptions (they occupy the accelerator
 // like any experiment).
@@ -48,18 +49,27 @@ const FOLLOW_P = 0.3;
 const TARGET_AT = [20, 40, 60];
 
 /**
- * Which foreign keeps a participant re-measures. `loop`: what the loop does (LoopPool.adoptions).
- * The others are alternatives measured against it (`--variants`), none of them the loop's today:
- * `noStacked` (their code exactly, never stacked), `betterOnly` (stacked too only when their row
- * claims to beat this best), `exactMargin` (an exact re-measure only when their claimed mean beats
- * this best by more than one standard error of the difference, σ this participant's), `unscreened`
- * (an adoption is never screened out on its first run: always its full 3 runs; a keep-rule change),
- * `claimAdoptions` (an adoption claims the code it will measure, and one whose code another
- * participant is measuring that round is put off: two participants that stack each other's keeps
- * at once measure the same code twice).
+ * Which foreign keeps a participant re-measures. `loop`: what the loop does (LoopPool.adoptions):
+ * a keep whose row claims to beat this participant's best, stacked when it adds to it, exact
+ * otherwise (the model's participants share one device, so every claim compares). The others are
+ * alternatives measured against it (`--variants`, `--spread`), none of them the loop's today:
+ * `noStacked` (their code exactly, never stacked), `stackAny` (the loop's until 2026-12-01 pm: stacked
+ * for any keep that adds to this best, whatever it claims), `exactMargin` (an exact re-measure only
+ * when their claimed mean beats this best by more than one standard error of the difference, σ this
+ * participant's), `unscreened` (an adoption is never screened out on its first run: always its full
+ * 3 runs; a keep-rule change), `claimAdoptions` (an adoption claims the code it will measure, and one
+ * whose code another participant is measuring that round is put off: two participants that stack
+ * each other's keeps at once measure the same code twice).
  */
-export type AdoptionVariant = 'loop' | 'noStacked' | 'betterOnly' | 'exactMargin' | 'unscreened' | 'claimAdoptions';
-export const ADOPTION_VARIANTS: AdoptionVariant[] = ['loop', 'noStacked', 'betterOnly', 'exactMargin', 'unscreened', 'claimAdoptions'];
+export type AdoptionVariant = 'loop' | 'noStacked' | 'stackAny' | 'exactMargin' | 'unscreened' | 'claimAdoptions' | Bound;
+/**
+ * Not policies, bounds that show what adoption is worth (`--spread`): `noAdoption` (shared history
+ * and claims only, no foreign keep ever re-measured) and `freeAdoption` (an oracle: the loop's
+ * adoption judged with its runs, but using no experiment; the participant's own proposal of that
+ * round follows).
+ */
+export type Bound = 'noAdoption' | 'freeAdoption';
+export const ADOPTION_VARIANTS: AdoptionVariant[] = ['loop', 'noStacked', 'stackAny', 'exactMargin', 'unscreened', 'claimAdoptions'];
 
 interface Node {
   set: Set<number>;
@@ -209,7 +219,18 @@ export function simulate(L: Landscape, noise: number[], seed: number, pooled: bo
     const order = ps.map((_, i) => (i + round) % ps.length);
     for (const i of order) {
       const p = ps[i]!;
-      const adopt = pooled ? adoptionCandidate(p, rows, variant, variant === 'claimAdoptions' ? { claims, stats } : undefined) : null;
+      let adopt = pooled && variant !== 'noAdoption' ? adoptionCandidate(p, rows, variant, variant === 'claimAdoptions' ? { claims, stats } : undefined) : null;
+      if (adopt && variant === 'freeAdoption') {
+        p.verified.add(adopt.row);
+        const j = p.judge(adopt.set);
+        if (j.keep) {
+          const node: Node = { set: adopt.set, added: [...adopt.set].filter((f) => !p.best.set.has(f)), runs: j.runs };
+          p.nodes.push(node);
+          p.best = node;
+          p.had.add(codeKey(node.set));
+        }
+        adopt = null;
+      }
       let set: Set<number>;
       let added: number[];
       let key: string;
@@ -251,9 +272,9 @@ export function simulate(L: Landscape, noise: number[], seed: number, pooled: bo
 
 /**
  * The loop's adoption (LoopPool.adoptions): the other participants' kept rows not yet re-measured
- * here, best claimed mean first; the first that adds something to this participant's best is
- * re-measured, stacked (their features ∪ its own) unless that is their code exactly, which is
- * re-measured only when it claims to beat this participant's best.
+ * here, best claimed mean first; the first that adds something to this participant's best and
+ * claims to beat it is re-measured, stacked (their features ∪ its own) unless that is their code
+ * exactly.
  */
 function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant = 'loop', claimed?: { claims: Set<string>; stats: Stats }): { row: Row; set: Set<number>; stacked: boolean } | null {
   const mine = mean(p.best.runs);
@@ -271,9 +292,9 @@ function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant
       continue;
     }
     const stacked = merged.size !== r.node!.set.size;
-    if (!stacked && r.mean! <= mine) continue;
+    // Only a keep that claims to beat this best (until 2026-12-01 pm a stack was offered whatever it claimed: `stackAny`).
+    if (r.mean! <= mine && (!stacked || variant !== 'stackAny')) continue;
     if (variant === 'noStacked' && stacked) continue;
-    if (variant === 'betterOnly' && r.mean! <= mine) continue;
     if (variant === 'exactMargin' && !stacked && r.mean! - mine <= p.sigma() * Math.sqrt(1 / r.node!.runs.length + 1 / p.best.runs.length)) continue;
     // Another participant is measuring this very code now (its adoption's claim): put off, not tried; offered again later.
     if (claimed?.claims.has(`code ${codeKey(merged)}`)) {
@@ -538,8 +559,12 @@ function writeSpread(file: string, blocks = 5): void {
   const at = [12, 24, 36];
   const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop').map((v) => [v, pairedGain(v, at, SESSIONS * blocks)]));
   const all = runPoolBench(SESSIONS * blocks);
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: `bench/poolBench.ts --spread (${blocks} blocks of ${SESSIONS} sessions)`, blocks: runs, all: { sessions: SESSIONS * blocks, targets: all.targets, gapAt06: all.gapAt06, perParticipant: all.perParticipant }, short: { sessions: SESSIONS * blocks, budget: 20, perParticipant: short.perParticipant }, variants }, null, 2) + '\n');
-  console.log(JSON.stringify({ blocks: runs.map((r) => [r.sessions, r.targets.map((t) => [t.at, t.pool, t.ratio]), r.gapAt06]), all: [all.targets.map((t) => [t.at, t.pool, t.ratio]), all.gapAt06], variants }, null, 2));
+  const bounds = Object.fromEntries((['noAdoption', 'freeAdoption'] as const).map((v) => {
+    const r = runPoolBench(SESSIONS * blocks, v);
+    return [v, { targets: r.targets.map((t) => ({ at: t.at, pool: t.pool, ratio: t.ratio })), gapAt06: r.gapAt06 }];
+  }));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: `bench/poolBench.ts --spread (${blocks} blocks of ${SESSIONS} sessions)`, blocks: runs, all: { sessions: SESSIONS * blocks, targets: all.targets, gapAt06: all.gapAt06, perParticipant: all.perParticipant, poolCurve: all.poolCurve, independentCurve: all.independentCurve }, bounds, short: { sessions: SESSIONS * blocks, budget: 20, perParticipant: short.perParticipant }, variants }, null, 2) + '\n');
+  console.log(JSON.stringify({ blocks: runs.map((r) => [r.sessions, r.targets.map((t) => [t.at, t.pool, t.ratio]), r.gapAt06]), all: [all.targets.map((t) => [t.at, t.pool, t.ratio]), all.gapAt06], bounds, variants }, null, 2));
   console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote ${file}`);
 }
 
