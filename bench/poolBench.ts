@@ -568,9 +568,26 @@ function writeSpread(file: string, blocks = 5): void {
   console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote ${file}`);
 }
 
+/**
+ * `--held-out file.json`: each variant against the loop, paired by session, on sessions 1001–5000
+ * only (landscapes the bench's own sessions 1–1000, where the variants were first looked at, do
+ * not include), at several horizons.
+ */
+function writeHeldOut(file: string): void {
+  const at = [6, 12, 24, 36, 48, 60];
+  const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop' && v !== 'claimAdoptions').map((v) => [v, pairedGain(v, at, 4 * SESSIONS, SESSIONS + 1)]));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: 'bench/poolBench.ts --held-out', sessions: [SESSIONS + 1, 5 * SESSIONS], variants }, null, 2) + '\n');
+  console.log(JSON.stringify(variants));
+}
+
+const heldOutArg = process.argv.indexOf('--held-out');
 const spreadArg = process.argv.indexOf('--spread');
 const outArg = process.argv.indexOf('--out');
-if (process.argv[1]?.endsWith('poolBench.ts') && spreadArg > 0) {
+if (process.argv[1]?.endsWith('poolBench.ts') && heldOutArg > 0) {
+  const file = process.argv[heldOutArg + 1];
+  if (!file) throw new Error('--held-out needs a file');
+  writeHeldOut(path.resolve(file));
+} else if (process.argv[1]?.endsWith('poolBench.ts') && spreadArg > 0) {
   const file = process.argv[spreadArg + 1];
   if (!file) throw new Error('--spread needs a file');
   writeSpread(path.resolve(file));
