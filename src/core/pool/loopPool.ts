@@ -306,7 +306,7 @@ export class LoopPool implements LoopPoolHook {
     const beats = myMetric === null || better(config.metric.goal, c.metric!, myMetric);
     // Their line merged onto this loop's best, file by file (only editable files differ, both
     // sides having passed the check): three-way from the two lines' merge base, line by line.
-    const mergeBase = (await git(this.opts.workspace, ['merge-base', onto, commit], { repo: this.session.repo, allowFail: true })) || this.session.start;
+    const mergeBase = (await this.sharedCode(onto, commit)) ?? ((await git(this.opts.workspace, ['merge-base', onto, commit], { repo: this.session.repo, allowFail: true })) || this.session.start);
     const files: { path: string; mine: string; theirs: string; merged: string | null }[] = [];
     for (const f of config.editable) {
       const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
@@ -328,6 +328,23 @@ export class LoopPool implements LoopPoolHook {
     this.plannedOnto.set(c.poolId, { of: c.poolId, onto, row: c });
     const how = stacked ? `stacked on ${best?.id ?? 'the start'}` : 'exact';
     return { of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit, plannedOn: onto, ...(stacked ? { stackedOn: onto } : {}) } };
+  }
+
+  /**
+   * The latest code both lines hold: the nearest commit of their line (first parents) whose tree is
+   * the tree of a commit on this loop's line. After this loop adopted one of their keeps, that is
+   * the adopted keep (its own commit of their tree), which `git merge-base` cannot see (the two
+   * commits differ), so their later changes to the lines they had changed would conflict with
+   * their own earlier change. Null when the lines share no tree in the last 500 commits.
+   */
+  private async sharedCode(onto: string, theirs: string): Promise<string | null> {
+    const log = (commit: string, format: string) => git(this.opts.workspace, ['log', '--first-parent', '-n', '500', `--format=${format}`, commit], { repo: this.session.repo, allowFail: true });
+    const mine = new Set((await log(onto, '%T')).split('\n').filter(Boolean));
+    for (const line of (await log(theirs, '%H %T')).split('\n')) {
+      const [hash, tree] = line.split(' ');
+      if (hash && tree && mine.has(tree)) return hash;
+    }
+    return null;
   }
 
   async replan(a: PoolAdoption, best: ExperimentRecord, note = ''): Promise<PoolAdoption | null> {

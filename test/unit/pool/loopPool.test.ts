@@ -188,4 +188,29 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     expect((await bob.lp.poll(worse)).adopt.map((a) => [a.of, a.meta.stackedOn])).toEqual([['alice/s1/0002', b1]]);
     for (const p of [alice, bob, carol]) await p.lp.close();
   });
+
+  it('after adopting one of their keeps, their next change to the same lines stacks on this loop\'s own keeps (the adopted keep is the code both lines hold, though its commit is this loop\'s)', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    const a1 = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: a1, baseCommit: alice.start, diffSignature: 'sig-a1' }), null);
+    // bob adopted it (his own commit of her tree), then kept width 32 on it.
+    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
+    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'bob: adopt alice lr 0.5', 'refs/ratchet/s1/0002');
+    await bob.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: b1, baseCommit: bob.start, diffSignature: 'sig-b1', hypothesis: 'adopt alice/s1/0002', proposalMeta: { poolAdopt: 'alice/s1/0002', claimedMetric: 0.8, platform: CPU, commit: a1 } }), null);
+    const b2 = commitOn(clones[1]!, b1, LONG.replace('lr = 0.1', 'lr = 0.5').replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0003');
+    const bobBest = rec('0003', { status: 'kept', metric: 0.7, commit: b2, baseCommit: b1, diffSignature: 'sig-b2' });
+    await bob.lp.recorded(bobBest, bobBest);
+    // alice moves the same line again: lr 0.5 → 0.7, claiming better than bob's best.
+    const a2 = commitOn(clones[0]!, a1, LONG.replace('lr = 0.1', 'lr = 0.7'), 'alice: lr 0.7', 'refs/ratchet/s1/0003');
+    await alice.lp.recorded(rec('0003', { status: 'kept', metric: 0.6, commit: a2, baseCommit: a1, diffSignature: 'sig-a2' }), null);
+    const got = await bob.lp.poll(bobBest);
+    expect(got.adopt.map((a) => a.of)).toEqual(['alice/s1/0003']);
+    // Stacked: her new lr with his width (from the start, git's merge base, her lr line would conflict with her own earlier change, and bob would re-measure her code exactly, losing his width).
+    expect(got.adopt[0]!.meta.stackedOn).toBe(b2);
+    expect(got.adopt[0]!.edits).toEqual([{ path: 'train.py', search: 'lr = 0.5\nwidth = 32\n# end\n', replace: 'lr = 0.7\nwidth = 32\n# end\n' }]);
+    await alice.lp.close();
+    await bob.lp.close();
+  });
 });
