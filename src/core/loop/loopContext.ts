@@ -2,7 +2,7 @@ import type { LoopPoolHook } from '../pool/loopPool';
 import type { RatchetConfig } from '../config/configTypes';
 import type { PlannedFile } from '../edits/applyEdits';
 import type { Executor } from '../executors/executor';
-import type { Proposer } from '../proposers/proposer';
+import type { ProposeOutcome, Proposer } from '../proposers/proposer';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { GitStore } from '../store/gitStore';
 import type { LoopSearch, SearchPick } from '../search/loopSearch';
@@ -15,7 +15,6 @@ import type { NoiseCarry } from './keepRules/noiseCarry';
 import type { LoopEvent, LoopPhase, StartFrom } from './loopEvents';
 import type { ExperimentIds } from './ids';
 import type { SpeedSample } from './keepRules/throughput';
-import type { Proposal } from './propose';
 import type { ProposeLatency } from './scheduling';
 import type { ScheduleTracker, SchedulePolicy } from './proposalQueue';
 import type { IdleFiller } from './idleFiller';
@@ -137,7 +136,7 @@ export interface LoopContext extends RunContext {
    * to be committed on (poolStage.ts `replan`); false: nothing is left to run there (it is
    * dropped). Absent without a pool and in stage tests.
    */
-  readonly replanAdoption?: (x: Experiment, p: Proposal, onto: ExperimentRecord) => Promise<boolean>;
+  readonly replanAdoption?: (x: Experiment, p: Extract<ProposeOutcome, { kind: 'proposal' }>, onto: ExperimentRecord) => Promise<boolean>;
   /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
   readonly earlierRows: ExperimentRecord[];
   /** The noise rule's conditions for this session and the σ carried over from earlier ones (noiseCarry.ts); set at the session start. */
