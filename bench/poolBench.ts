@@ -23,12 +23,13 @@
 //   stacked when it can be: the other participant's line merged onto this participant's best (their
 //   features ∪ its own; the model's changes are independent lines, so a merge never conflicts, a
 //   real merge of two edits to the same lines does and falls back to the exact re-measure), offered
-//   for any foreign keep whose features this participant's best does not hold yet. When this
-//   participant's best holds nothing the other's lacks, the merge is their code exactly, offered
-//   only when their row claims a better mean than this participant's best. Either way the
-//   candidate with the best claimed mean goes first, and it is judged on this participant's own
-//   runs with its own keep rule (an experiment, 1 to 3 runs); only a keep moves its best. The
-//   other participant's claimed metric is never used for a decision.
+//   for a foreign keep whose features this participant's best does not hold yet and whose row
+//   claims a better mean than this participant's best (since 2026-12-01 pm; before, whatever it
+//   claimed). When this participant's best holds nothing the other's lacks, the merge is their code
+//   exactly, offered under the same condition. Either way the candidate with the best claimed mean
+//   goes first, and it is judged on this participant's own runs with its own keep rule (an
+//   experiment, 1 to 3 runs); only a keep moves its best. The other participant's claimed metric
+//   only chooses what to re-measure, never what is kept.
 // - The independent loops are the same two participants with no pool: same seeds, nothing shared.
 // Experiments are counted per participant and include adoptions (they occupy the accelerator
 // like any experiment).
@@ -48,15 +49,27 @@ const FOLLOW_P = 0.3;
 const TARGET_AT = [20, 40, 60];
 
 /**
- * Which foreign keeps a participant re-measures. `loop`: what the loop does (LoopPool.adoptions).
- * The others are alternatives measured against it (`--variants`), none of them the loop's today:
- * `noStacked` (their code exactly, never stacked), `betterOnly` (stacked too only when their row
- * claims to beat this best), `exactMargin` (an exact re-measure only when their claimed mean beats
- * this best by more than one standard error of the difference, σ this participant's), `unscreened`
- * (an adoption is never screened out on its first run: always its full 3 runs; a keep-rule change).
+ * Which foreign keeps a participant re-measures. `loop`: what the loop does (LoopPool.adoptions):
+ * a keep whose row claims to beat this participant's best, stacked when it adds to it, exact
+ * otherwise (the model's participants share one device, so every claim compares). The others are
+ * alternatives measured against it (`--variants`, `--spread`), none of them the loop's today:
+ * `noStacked` (their code exactly, never stacked), `stackAny` (the loop's until 2026-12-01 pm: stacked
+ * for any keep that adds to this best, whatever it claims), `exactMargin` (an exact re-measure only
+ * when their claimed mean beats this best by more than one standard error of the difference, σ this
+ * participant's), `unscreened` (an adoption is never screened out on its first run: always its full
+ * 3 runs; a keep-rule change), `claimAdoptions` (an adoption claims the code it will measure, and one
+ * whose code another participant is measuring that round is put off: two participants that stack
+ * each other's keeps at once measure the same code twice).
  */
-export type AdoptionVariant = 'loop' | 'noStacked' | 'betterOnly' | 'exactMargin' | 'unscreened';
-export const ADOPTION_VARIANTS: AdoptionVariant[] = ['loop', 'noStacked', 'betterOnly', 'exactMargin', 'unscreened'];
+export type AdoptionVariant = 'loop' | 'noStacked' | 'stackAny' | 'exactMargin' | 'unscreened' | 'claimAdoptions' | Bound;
+/**
+ * Not policies, bounds that show what adoption is worth (`--spread`): `noAdoption` (shared history
+ * and claims only, no foreign keep ever re-measured) and `freeAdoption` (an oracle: the loop's
+ * adoption judged with its runs, but using no experiment; the participant's own proposal of that
+ * round follows).
+ */
+export type Bound = 'noAdoption' | 'freeAdoption';
+export const ADOPTION_VARIANTS: AdoptionVariant[] = ['loop', 'noStacked', 'stackAny', 'exactMargin', 'unscreened', 'claimAdoptions'];
 
 interface Node {
   set: Set<number>;
@@ -181,6 +194,10 @@ interface Stats {
   adoptions: number;
   adoptionsStacked: number;
   adoptionsKept: number;
+  /** Experiments that trained the same code as another participant's experiment of the same round. */
+  sameCodeAtOnce: number;
+  /** Adoptions put off because another participant was measuring the same code (its claim). */
+  adoptionsDeferred: number;
 }
 
 interface SessionOut {
@@ -191,17 +208,29 @@ interface SessionOut {
 
 export function simulate(L: Landscape, noise: number[], seed: number, pooled: boolean, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): SessionOut {
   const ps = Array.from({ length: PARTICIPANTS }, (_, i) => new Participant(i, L, noise, seed));
-  const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsStacked: 0, adoptionsKept: 0 };
+  const stats: Stats = { historyAvoided: 0, claimRefusals: 0, duplicatesRun: 0, repeats: 0, adoptions: 0, adoptionsStacked: 0, adoptionsKept: 0, sameCodeAtOnce: 0, adoptionsDeferred: 0 };
   const rows: Row[] = [];
   const ranBy = new Map<string, Set<number>>();
   for (let round = 1; round <= budget; round++) {
     const claims = new Set<string>();
     const fresh: Row[] = [];
+    const codes: string[] = [];
     // Who claims first alternates, as two loops' timings would.
     const order = ps.map((_, i) => (i + round) % ps.length);
     for (const i of order) {
       const p = ps[i]!;
-      const adopt = pooled ? adoptionCandidate(p, rows, variant) : null;
+      let adopt = pooled && variant !== 'noAdoption' ? adoptionCandidate(p, rows, variant, variant === 'claimAdoptions' ? { claims, stats } : undefined) : null;
+      if (adopt && variant === 'freeAdoption') {
+        p.verified.add(adopt.row);
+        const j = p.judge(adopt.set);
+        if (j.keep) {
+          const node: Node = { set: adopt.set, added: [...adopt.set].filter((f) => !p.best.set.has(f)), runs: j.runs };
+          p.nodes.push(node);
+          p.best = node;
+          p.had.add(codeKey(node.set));
+        }
+        adopt = null;
+      }
       let set: Set<number>;
       let added: number[];
       let key: string;
@@ -212,6 +241,7 @@ export function simulate(L: Landscape, noise: number[], seed: number, pooled: bo
         set = adopt.set;
         added = [...set].filter((f) => !p.best.set.has(f));
         key = `${codeKey(p.best.set)}|adopt ${codeKey(set)}`;
+        claims.add(`code ${codeKey(set)}`);
       } else {
         const f = p.propose(pooled ? claims : new Set(), stats, pooled);
         set = new Set([...p.best.set, f]);
@@ -223,6 +253,8 @@ export function simulate(L: Landscape, noise: number[], seed: number, pooled: bo
         if (others) stats.repeats++;
         ranBy.set(key, new Set([...(others ?? []), i]));
       }
+      if (codes.includes(codeKey(set))) stats.sameCodeAtOnce += 2;
+      codes.push(codeKey(set));
       const crashed = [...set].some((f) => L.bugs.has(f));
       let judged: { runs: number[]; keep: boolean } | null = null;
       if (crashed) p.runs++;
@@ -240,11 +272,11 @@ export function simulate(L: Landscape, noise: number[], seed: number, pooled: bo
 
 /**
  * The loop's adoption (LoopPool.adoptions): the other participants' kept rows not yet re-measured
- * here, best claimed mean first; the first that adds something to this participant's best is
- * re-measured, stacked (their features ∪ its own) unless that is their code exactly, which is
- * re-measured only when it claims to beat this participant's best.
+ * here, best claimed mean first; the first that adds something to this participant's best and
+ * claims to beat it is re-measured, stacked (their features ∪ its own) unless that is their code
+ * exactly.
  */
-function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant = 'loop'): { row: Row; set: Set<number>; stacked: boolean } | null {
+function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant = 'loop', claimed?: { claims: Set<string>; stats: Stats }): { row: Row; set: Set<number>; stacked: boolean } | null {
   const mine = mean(p.best.runs);
   const candidates = rows.filter((r) => r.who !== p.who && r.kept && r.mean !== null && r.node && !p.verified.has(r)).sort((a, b) => b.mean! - a.mean!);
   for (const r of candidates) {
@@ -260,10 +292,15 @@ function adoptionCandidate(p: Participant, rows: Row[], variant: AdoptionVariant
       continue;
     }
     const stacked = merged.size !== r.node!.set.size;
-    if (!stacked && r.mean! <= mine) continue;
+    // Only a keep that claims to beat this best (until 2026-12-01 pm a stack was offered whatever it claimed: `stackAny`).
+    if (r.mean! <= mine && (!stacked || variant !== 'stackAny')) continue;
     if (variant === 'noStacked' && stacked) continue;
-    if (variant === 'betterOnly' && r.mean! <= mine) continue;
     if (variant === 'exactMargin' && !stacked && r.mean! - mine <= p.sigma() * Math.sqrt(1 / r.node!.runs.length + 1 / p.best.runs.length)) continue;
+    // Another participant is measuring this very code now (its adoption's claim): put off, not tried; offered again later.
+    if (claimed?.claims.has(`code ${codeKey(merged)}`)) {
+      claimed.stats.adoptionsDeferred++;
+      continue;
+    }
     return { row: r, set: merged, stacked };
   }
   return null;
@@ -295,18 +332,20 @@ export interface PoolBenchResult {
     runsIndependent: number | null;
     runsPool: number | null;
   }[];
+  /** At k = 0.6 × N experiments per participant: the pool's best minus the N-experiment target (σ), mean over sessions and its standard error (the target is not met at 0.6× when the gap is negative). */
+  gapAt06?: { at: number; k: number; gap: number; se: number }[];
   /** Per session and participant, over the whole budget. */
-  perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsStacked: number; adoptionsKept: number; runsPool: number; runsIndependent: number };
+  perParticipant: { historyAvoided: number; claimRefusals: number; duplicatesRunPool: number; duplicatesRunIndependent: number; repeatsPool: number; repeatsIndependent: number; adoptions: number; adoptionsStacked: number; adoptionsKept: number; sameCodeAtOnce: number; adoptionsDeferred: number; runsPool: number; runsIndependent: number };
 }
 
-export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET): PoolBenchResult {
+export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'loop', budget = POOL_BUDGET, first = 1): PoolBenchResult {
   const model = corpusModel(readCorpus(), BUDGET_NAME);
   const noise = model.residuals.map((x) => x / model.sigma);
   const effects = model.effects.map((e) => e.effect / model.sigma);
   const ind: SessionOut[] = [];
   const pool: SessionOut[] = [];
-  for (let s = 1; s <= sessions; s++) {
-    // The same landscapes as the search bench's sessions.
+  for (let s = first; s < first + sessions; s++) {
+    // The same landscapes as the search bench's sessions (sessions 1 to 1000; later seeds: more of the same generator's).
     const L = landscape(rng(s * 104729 + 3), effects);
     ind.push(simulate(L, noise, s, false, variant, budget));
     pool.push(simulate(L, noise, s, true, variant, budget));
@@ -339,6 +378,15 @@ export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'lo
       runsPool: p === null ? null : Math.round(runsPool[p]! * 10) / 10,
     };
   });
+  // At 0.6× of each target's N: the pool's best minus the target, per session (the target met there when the mean is ≥ 0).
+  const gapAt06 = TARGET_AT.filter((at) => at <= budget).map((at) => {
+    const k = Math.floor(0.6 * at);
+    const target = independentCurve[at]!;
+    const d = pool.map((o) => Math.max(...o.curves.map((c) => c[k]!)) - target);
+    const m = mean(d);
+    const sd = Math.sqrt(d.reduce((x, y) => x + (y - m) ** 2, 0) / (d.length - 1));
+    return { at, k, gap: round3(m), se: round3(sd / Math.sqrt(d.length)) };
+  });
   const per = (f: (o: SessionOut) => number, outs: SessionOut[]) => Math.round((outs.reduce((x, o) => x + f(o), 0) / outs.length / PARTICIPANTS) * 100) / 100;
   return {
     sessions,
@@ -348,6 +396,7 @@ export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'lo
     poolCurve: poolCurve.map(round3),
     poolParticipantCurve: poolParticipantCurve.map(round3),
     targets,
+    gapAt06,
     perParticipant: {
       historyAvoided: per((o) => o.stats.historyAvoided, pool),
       claimRefusals: per((o) => o.stats.claimRefusals, pool),
@@ -358,6 +407,8 @@ export function runPoolBench(sessions = SESSIONS, variant: AdoptionVariant = 'lo
       adoptions: per((o) => o.stats.adoptions, pool),
       adoptionsStacked: per((o) => o.stats.adoptionsStacked, pool),
       adoptionsKept: per((o) => o.stats.adoptionsKept, pool),
+      sameCodeAtOnce: per((o) => o.stats.sameCodeAtOnce, pool),
+      adoptionsDeferred: per((o) => o.stats.adoptionsDeferred, pool),
       runsPool: per((o) => o.runCurves.reduce((x, c) => x + c[budget]!, 0), pool),
       runsIndependent: per((o) => o.runCurves.reduce((x, c) => x + c[budget]!, 0), ind),
     },
@@ -458,12 +509,12 @@ interface FetchOut {
  * mean over sessions of (variant's pool best − loop's pool best) after `at` experiments per
  * participant, in σ, with its standard error.
  */
-export function pairedGain(variant: AdoptionVariant, at: number[], sessions = SESSIONS): { at: number; gain: number; se: number }[] {
+export function pairedGain(variant: AdoptionVariant, at: number[], sessions = SESSIONS, first = 1): { at: number; gain: number; se: number }[] {
   const model = corpusModel(readCorpus(), BUDGET_NAME);
   const noise = model.residuals.map((x) => x / model.sigma);
   const effects = model.effects.map((e) => e.effect / model.sigma);
   const d = at.map(() => [] as number[]);
-  for (let s = 1; s <= sessions; s++) {
+  for (let s = first; s < first + sessions; s++) {
     const L = landscape(rng(s * 104729 + 3), effects);
     const a = simulate(L, noise, s, true, 'loop');
     const b = simulate(L, noise, s, true, variant);
@@ -492,8 +543,55 @@ function writeVariants(file: string): void {
   console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote ${file}`);
 }
 
+/**
+ * `--spread file.json`: the loop's landscape result on `blocks` blocks of 1000 sessions each (the
+ * bench's sessions 1–1000 first, then more landscapes of the same generator with other seeds), to
+ * show how far the ratio at each target moves with the draw; and each variant against the loop,
+ * paired by session over all of them, at 0.6× of each target's N.
+ */
+function writeSpread(file: string, blocks = 5): void {
+  const t0 = Date.now();
+  const runs = Array.from({ length: blocks }, (_, b) => {
+    const r = runPoolBench(SESSIONS, 'loop', POOL_BUDGET, 1 + b * SESSIONS);
+    return { sessions: [1 + b * SESSIONS, (b + 1) * SESSIONS], targets: r.targets.map((t) => ({ at: t.at, target: t.target, pool: t.pool, ratio: t.ratio })), gapAt06: r.gapAt06!, poolCurve: r.poolCurve, independentCurve: r.independentCurve, perParticipant: r.perParticipant };
+  });
+  const short = runPoolBench(SESSIONS * blocks, 'loop', 20);
+  const at = [12, 24, 36];
+  const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop').map((v) => [v, pairedGain(v, at, SESSIONS * blocks)]));
+  const all = runPoolBench(SESSIONS * blocks);
+  const bounds = Object.fromEntries((['noAdoption', 'freeAdoption'] as const).map((v) => {
+    const r = runPoolBench(SESSIONS * blocks, v);
+    return [v, { targets: r.targets.map((t) => ({ at: t.at, pool: t.pool, ratio: t.ratio })), gapAt06: r.gapAt06 }];
+  }));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: `bench/poolBench.ts --spread (${blocks} blocks of ${SESSIONS} sessions)`, blocks: runs, all: { sessions: SESSIONS * blocks, targets: all.targets, gapAt06: all.gapAt06, perParticipant: all.perParticipant, poolCurve: all.poolCurve, independentCurve: all.independentCurve }, bounds, short: { sessions: SESSIONS * blocks, budget: 20, perParticipant: short.perParticipant }, variants }, null, 2) + '\n');
+  console.log(JSON.stringify({ blocks: runs.map((r) => [r.sessions, r.targets.map((t) => [t.at, t.pool, t.ratio]), r.gapAt06]), all: [all.targets.map((t) => [t.at, t.pool, t.ratio]), all.gapAt06], bounds, variants }, null, 2));
+  console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s; wrote ${file}`);
+}
+
+/**
+ * `--held-out file.json`: each variant against the loop, paired by session, on sessions 1001–5000
+ * only (landscapes the bench's own sessions 1–1000, where the variants were first looked at, do
+ * not include), at several horizons.
+ */
+function writeHeldOut(file: string): void {
+  const at = [6, 12, 24, 36, 48, 60];
+  const variants = Object.fromEntries(ADOPTION_VARIANTS.filter((v) => v !== 'loop' && v !== 'claimAdoptions').map((v) => [v, pairedGain(v, at, 4 * SESSIONS, SESSIONS + 1)]));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), source: landscapeSource(), script: 'bench/poolBench.ts --held-out', sessions: [SESSIONS + 1, 5 * SESSIONS], variants }, null, 2) + '\n');
+  console.log(JSON.stringify(variants));
+}
+
+const heldOutArg = process.argv.indexOf('--held-out');
+const spreadArg = process.argv.indexOf('--spread');
 const outArg = process.argv.indexOf('--out');
-if (process.argv[1]?.endsWith('poolBench.ts') && outArg > 0) {
+if (process.argv[1]?.endsWith('poolBench.ts') && heldOutArg > 0) {
+  const file = process.argv[heldOutArg + 1];
+  if (!file) throw new Error('--held-out needs a file');
+  writeHeldOut(path.resolve(file));
+} else if (process.argv[1]?.endsWith('poolBench.ts') && spreadArg > 0) {
+  const file = process.argv[spreadArg + 1];
+  if (!file) throw new Error('--spread needs a file');
+  writeSpread(path.resolve(file));
+} else if (process.argv[1]?.endsWith('poolBench.ts') && outArg > 0) {
   const file = process.argv[outArg + 1];
   if (!file) throw new Error('--out needs a file');
   writeVariants(path.resolve(file));

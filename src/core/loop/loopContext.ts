@@ -2,7 +2,7 @@ import type { LoopPoolHook } from '../pool/loopPool';
 import type { RatchetConfig } from '../config/configTypes';
 import type { PlannedFile } from '../edits/applyEdits';
 import type { Executor } from '../executors/executor';
-import type { Proposer } from '../proposers/proposer';
+import type { ProposeOutcome, Proposer } from '../proposers/proposer';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { GitStore } from '../store/gitStore';
 import type { LoopSearch, SearchPick } from '../search/loopSearch';
@@ -131,6 +131,12 @@ export interface LoopContext extends RunContext {
   readonly feedback: string[];
   /** Kept changes measured on an older base, to run again on the current best. */
   readonly rechecks: Recheck[];
+  /**
+   * Pool: an adoption offered on another best is planned again onto `onto`, the best it is about
+   * to be committed on (poolStage.ts `replan`); false: nothing is left to run there (it is
+   * dropped). Absent without a pool and in stage tests.
+   */
+  readonly replanAdoption?: (x: Experiment, p: Extract<ProposeOutcome, { kind: 'proposal' }>, onto: ExperimentRecord) => Promise<boolean>;
   /** Rows of earlier sessions: the proposer sees what they tried, and a change they ran on the same code is not run again. */
   readonly earlierRows: ExperimentRecord[];
   /** The noise rule's conditions for this session and the σ carried over from earlier ones (noiseCarry.ts); set at the session start. */

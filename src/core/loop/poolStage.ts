@@ -2,6 +2,7 @@ import type { LoopPoolHook, PoolSessionStart } from '../pool/loopPool';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { Flight, Recheck } from './flight';
 import type { Experiment, LoopContext, SessionState } from './loopContext';
+import type { Proposal } from './propose';
 import type { LoopListener } from './loopEvents';
 
 /** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
@@ -126,6 +127,33 @@ export class PoolStage {
     this.claims.delete(x.f.id);
     await pool.dropped(claimed.base, claimed.signature, `${x.f.id} ("${x.f.hypothesis}") gave its turn to ${waiting.of}, another participant's keep to re-measure first`);
     ctx.feedback.push(`Experiment ${x.f.id} ("${x.f.hypothesis}") was not run: another participant's keep is re-measured first, and may move the best. Propose it again if it still makes sense on the best you are given.`);
+    return true;
+  }
+
+  /**
+   * An adoption about to be planned or committed on `onto` (the propose stage: the best when its
+   * flight started; the rebase stage: the best it moved to while the adoption waited for an
+   * accelerator), when it was offered on another best: its edits are planned again onto `onto`
+   * (`p` and the flight take the new change and hypothesis). False when nothing is left to run
+   * there (`onto` holds their change, or the merge conflicts and their row does not claim to beat
+   * `onto`): the adoption is dropped, nothing recorded, and it uses no experiment. Before
+   * 2026-12-01 its whole-file edits, planned on the old best, did not apply: the row was recorded
+   * invalid ("no longer applies"), used an experiment, and the adoption was offered again.
+   */
+  async replan(x: Experiment, p: Proposal, onto: ExperimentRecord): Promise<boolean> {
+    const r = x.f.recheck;
+    if (!this.pool || !r || !isAdoption(r) || r.meta?.plannedOn === onto.commit) return true;
+    // Committed already: on the best it started on, while it waited for an accelerator the best moved.
+    const note = x.f.commit ? `; ${x.f.id} was committed on ${x.parent.id} and the best moved while it waited for an accelerator` : '';
+    const again = await this.pool.replan({ of: r.of, hypothesis: r.hypothesis, edits: r.edits, meta: r.meta ?? {} }, onto, note);
+    if (!again) return false;
+    x.f.recheck = again;
+    x.f.hypothesis = again.hypothesis;
+    x.rec.hypothesis = again.hypothesis;
+    x.rec.proposalMeta = again.meta;
+    p.hypothesis = again.hypothesis;
+    p.edits = again.edits;
+    p.meta = again.meta;
     return true;
   }
 

@@ -44,6 +44,8 @@ export async function propose(ctx: LoopContext, x: Experiment): Promise<Proposal
   const { id, abort } = f;
   if (f.recheck) {
     const p: Proposal = { kind: 'proposal', hypothesis: f.recheck.hypothesis, edits: f.recheck.edits, meta: f.recheck.meta };
+    // Pool: an adoption offered on another best is planned onto this experiment's parent (the best now), or dropped.
+    if (ctx.replanAdoption && !(await ctx.replanAdoption(x, p, x.parent))) return 'skipped';
     ctx.emit({ type: 'proposal-event', id, event: { kind: 'hypothesis', text: p.hypothesis } });
     rec.hypothesis = p.hypothesis;
     if (f.recheck.meta?.poolAdopt) rec.proposalMeta = f.recheck.meta;

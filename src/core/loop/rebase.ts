@@ -69,6 +69,15 @@ export async function rebase(ctx: LoopContext, x: Experiment, p: Proposal): Prom
   const { config } = ctx;
   const from = x.parent;
   const onto = state.best;
+  // Pool: an adoption's whole-file edits were planned on the old best: planned again onto the new one, or dropped (nothing recorded).
+  if (ctx.replanAdoption && !(await ctx.replanAdoption(x, p, onto))) {
+    if (x.slot) ctx.slots.release(x.slot);
+    x.slot = null;
+    ctx.sched?.hold(f.id, false); // h14tp hook
+    rec.commit = null;
+    f.commit = null;
+    return 'skipped';
+  }
   await checkout(ctx, state.tag, lane, onto.commit as string);
   const again = await planEdits({ root: lane.cwd, editable: config.editable, protected: config.protected }, p.edits);
   const changes = again.ok && !again.files.every((file) => file.before === file.after);

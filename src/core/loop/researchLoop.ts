@@ -214,6 +214,7 @@ export class ResearchLoop {
       slots,
       feedback: this.feedback,
       rechecks: this.rechecks,
+      ...(this.pool.active ? { replanAdoption: (x: Experiment, p: Proposal, onto: ExperimentRecord) => this.pool.replan(x, p, onto) } : {}),
       earlierRows,
     };
   }

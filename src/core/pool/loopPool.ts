@@ -55,6 +55,14 @@ export interface LoopPoolHook {
    * holds it on the new base, or null.
    */
   rebased(from: { base: string; signature: string }, to: { base: string; signature: string }, hypothesis: string): Promise<string | null>;
+  /**
+   * An adoption about to train on `best`, a best this loop moved to since it was offered (it kept
+   * something, or adopted something else): its edits planned again onto `best`, as when it was
+   * offered (stacked; exact when the merge conflicts and their row claims to beat `best`). Null
+   * when nothing is left to run there: `best` holds their change, or the merge conflicts and their
+   * row does not claim to beat it. Reads only what the first planning fetched (no sync).
+   */
+  replan(a: PoolAdoption, best: ExperimentRecord, note?: string): Promise<PoolAdoption | null>;
   /** A claimed proposal that will not train (it gave its turn to an adoption, `why`): its claim is given back. */
   dropped(base: string, signature: string, why: string): Promise<void>;
   /** A last sync. */
@@ -96,7 +104,7 @@ export class LoopPool implements LoopPoolHook {
   private readonly localByTree = new Map<string, string>();
   private readonly treeCache = new Map<string, string | null>();
   /** Adoptions handed to the loop, with the commit their whole-file edits were planned on. */
-  private readonly plannedOnto = new Map<string, { of: string; onto: string }>();
+  private readonly plannedOnto = new Map<string, { of: string; onto: string; row: PoolExperimentRow }>();
   private foreign: ExperimentRecord[] = [];
   private myBest: number | null = null;
   /** When the last sync ended (ms); `poll` syncs again only after `freshMs`. */
@@ -240,13 +248,9 @@ export class LoopPool implements LoopPoolHook {
 
   /**
    * The next foreign keep to re-measure here, checked like a proposal first (refused ones are
-   * flagged). Stacked when it can be: the other participant's line merged onto this loop's best
-   * (mergeLines: their changes since the shared start, on top of this loop's own), so the
-   * re-measure is also an experiment of the two lines together. Exact (their commit's files) when
-   * this loop's best holds nothing theirs lacks, or when the merge conflicts; only an exact
-   * re-measure verifies their row (and can flag it), and an exact one is offered only when their
-   * row claims to beat this loop's best. A stacked one is offered for any keep whose change this
-   * loop's best does not hold yet.
+   * flagged), then planned onto this loop's best (`plan`). A keep that is not worth a run on this
+   * best now (an exact re-measure of a row that does not claim to beat it) is not marked tried: a
+   * later best may make it one.
    */
   private async adoptions(best: ExperimentRecord | null): Promise<PoolAdoption[]> {
     const rows: PoolRow[] = await this.pool.rows();
@@ -255,7 +259,6 @@ export class LoopPool implements LoopPoolHook {
     const ontoTree = await this.treeOf(onto);
     for (const c of adoptionCandidates(rows, this.pool.participant, config.metric.goal, null)) {
       if (this.tried.has(c.poolId)) continue;
-      const beats = this.myBest === null || better(config.metric.goal, c.metric!, this.myBest);
       // The pool's pin of its commit is fetched now (a sync fetches ledgers, not others' commits).
       if (!c.commit || !(await this.pool.fetchExperiment({ participant: c.participant, session: c.session, id: c.id, commit: c.commit }))) {
         this.tried.add(c.poolId);
@@ -274,34 +277,89 @@ export class LoopPool implements LoopPoolHook {
         this.opts.notice?.(`pool: refused ${c.poolId} from ${c.participant}: ${why}`);
         continue;
       }
-      // Their line merged onto this loop's best, file by file (only editable files differ, both
-      // sides having passed the check): three-way from the two lines' merge base, line by line.
-      const mergeBase = (await git(this.opts.workspace, ['merge-base', onto, c.commit], { repo: this.session.repo, allowFail: true })) || this.session.start;
-      const files: { path: string; mine: string; theirs: string; merged: string | null }[] = [];
-      for (const f of config.editable) {
-        const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
-        const [base, mine, theirs] = await Promise.all([mergeBase, onto, c.commit].map((x) => show(this.opts.workspace, this.session.repo, x, p)));
-        if (mine === null || theirs === null) continue;
-        files.push({ path: f, mine, theirs, merged: base === null ? null : mergeLines(base, mine, theirs) });
-      }
-      const merges = files.every((f) => f.merged !== null);
-      // Their change is in this loop's best already (merging adds nothing).
-      if (merges && files.every((f) => f.merged === f.mine)) {
-        this.tried.add(c.poolId);
-        continue;
-      }
-      const stacked = merges && files.some((f) => f.merged !== f.theirs);
-      // An exact re-measure replaces this loop's best by their code: only worth a run when their row claims to beat it.
-      if (!stacked && !beats) continue;
+      const planned = await this.plan(c, best, this.myBest);
+      if (planned === 'not better') continue;
       this.tried.add(c.poolId);
-      const edits: FileEdit[] = files.filter((f) => (stacked ? f.merged! : f.theirs) !== f.mine).map((f) => ({ path: f.path, search: f.mine, replace: stacked ? f.merged! : f.theirs }));
-      if (edits.length === 0) continue;
-      this.plannedOnto.set(c.poolId, { of: c.poolId, onto });
-      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); ${stacked ? "re-measuring it here stacked on this loop's best" : 're-measuring it here'} before adopting it`);
-      const how = stacked ? `stacked on ${best?.id ?? 'the start'}` : 'exact';
-      return [{ of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit: c.commit, ...(stacked ? { stackedOn: onto } : {}) } }];
+      if (planned === 'held') continue;
+      this.opts.notice?.(`pool: ${c.participant} kept ${c.poolId} (${c.metric}); ${planned.meta.stackedOn ? "re-measuring it here stacked on this loop's best" : 're-measuring it here'} before adopting it`);
+      return [planned];
     }
     return [];
+  }
+
+  /**
+   * A foreign keep (fetched and checked) planned onto `best`, as whole-file edits of its editable
+   * files. Stacked when it can be: the other participant's line merged onto this loop's best
+   * (mergeLines: their changes since the two lines' merge base, on top of this loop's own), so the
+   * re-measure is also an experiment of the two lines together. Exact (their commit's files) when
+   * this loop's best holds nothing theirs lacks, or when the merge conflicts; only an exact
+   * re-measure verifies their row (and can flag it). Either is planned only when their row claims
+   * to beat `myMetric` ('not better'), except a stack of a keep measured on another device (its
+   * claim does not compare). 'held': `best` holds their change already.
+   */
+  private async plan(c: PoolExperimentRow, best: ExperimentRecord | null, myMetric: number | null): Promise<PoolAdoption | 'held' | 'not better'> {
+    const { config } = this.opts;
+    const onto = best?.commit ?? this.session.start;
+    const commit = c.commit!;
+    const theirTree = await this.treeOf(commit);
+    if (!theirTree || theirTree === (await this.treeOf(onto))) return 'held';
+    const beats = myMetric === null || better(config.metric.goal, c.metric!, myMetric);
+    // Their line merged onto this loop's best, file by file (only editable files differ, both
+    // sides having passed the check): three-way from the two lines' merge base, line by line.
+    const mergeBase = (await this.sharedCode(onto, commit)) ?? ((await git(this.opts.workspace, ['merge-base', onto, commit], { repo: this.session.repo, allowFail: true })) || this.session.start);
+    const files: { path: string; mine: string; theirs: string; merged: string | null }[] = [];
+    for (const f of config.editable) {
+      const p = this.session.prefix ? `${this.session.prefix}/${f}` : f;
+      const [base, mine, theirs] = await Promise.all([mergeBase, onto, commit].map((x) => show(this.opts.workspace, this.session.repo, x, p)));
+      if (mine === null || theirs === null) continue;
+      files.push({ path: f, mine, theirs, merged: base === null ? null : mergeLines(base, mine, theirs) });
+    }
+    const merges = files.every((f) => f.merged !== null);
+    // Their change is in this loop's best already (merging adds nothing).
+    if (merges && files.every((f) => f.merged === f.mine)) return 'held';
+    const stacked = merges && files.some((f) => f.merged !== f.theirs);
+    // Only worth a run when their row claims to beat this best: an exact re-measure would replace
+    // this best by their code; a stack of a line that is behind this one paid less than it cost
+    // (bench/README.md, Pool, 2026-12-01 pm). A claim from other hardware does not compare with
+    // this loop's metric: such a keep is stacked whatever it claims.
+    if (!beats && (!stacked || sameDevice(c.platform, this.pool.platform))) return 'not better';
+    const edits: FileEdit[] = files.filter((f) => (stacked ? f.merged! : f.theirs) !== f.mine).map((f) => ({ path: f.path, search: f.mine, replace: stacked ? f.merged! : f.theirs }));
+    if (edits.length === 0) return 'held';
+    this.plannedOnto.set(c.poolId, { of: c.poolId, onto, row: c });
+    const how = stacked ? `stacked on ${best?.id ?? 'the start'}` : 'exact';
+    return { of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit, plannedOn: onto, ...(stacked ? { stackedOn: onto } : {}) } };
+  }
+
+  /**
+   * The latest code both lines hold: the nearest commit of their line (first parents) whose tree is
+   * the tree of a commit on this loop's line. After this loop adopted one of their keeps, that is
+   * the adopted keep (its own commit of their tree), which `git merge-base` cannot see (the two
+   * commits differ), so their later changes to the lines they had changed would conflict with
+   * their own earlier change. Null when the lines share no tree in the last 500 commits.
+   */
+  private async sharedCode(onto: string, theirs: string): Promise<string | null> {
+    const log = (commit: string, format: string) => git(this.opts.workspace, ['log', '--first-parent', '-n', '500', `--format=${format}`, commit], { repo: this.session.repo, allowFail: true });
+    const mine = new Set((await log(onto, '%T')).split('\n').filter(Boolean));
+    for (const line of (await log(theirs, '%H %T')).split('\n')) {
+      const [hash, tree] = line.split(' ');
+      if (hash && tree && mine.has(tree)) return hash;
+    }
+    return null;
+  }
+
+  async replan(a: PoolAdoption, best: ExperimentRecord, note = ''): Promise<PoolAdoption | null> {
+    const planned = this.plannedOnto.get(a.of);
+    if (!planned || planned.onto === best.commit) return a;
+    const again = await this.plan(planned.row, best, best.metric ?? this.myBest);
+    if (again !== 'not better' && again !== 'held') {
+      this.opts.notice?.(`pool: ${a.of} planned again onto ${best.id}, the best this loop moved to since it was offered (${again.meta.stackedOn ? 'stacked' : 'exact'})${note}`);
+      return again;
+    }
+    this.plannedOnto.delete(a.of);
+    // Not worth a run on this best (their row does not claim to beat it, and the merge conflicts): a later best may make it one.
+    if (again === 'not better') this.tried.delete(a.of);
+    this.opts.notice?.(`pool: ${a.of} is not re-measured on ${best.id}, the best this loop moved to since it was offered: ${again === 'held' ? `${best.id} holds its change already` : `merged onto ${best.id} it conflicts, and its row does not claim to beat ${best.id}`}${note}`);
+    return null;
   }
 
   async close(): Promise<void> {

@@ -13,8 +13,8 @@ import { cleanupTempDirs, gitIn } from '../../support/tempRepo';
 afterAll(cleanupTempDirs);
 
 
-async function joined(clone: string, bare: string, participant: string): Promise<{ lp: LoopPool; start: string }> {
-  const lp = new LoopPool({ workspace: clone, config: { ...defaultConfig(), protected: ['eval.py'] }, remote: bare, participant, platform: CPU, freshMs: 0 });
+async function joined(clone: string, bare: string, participant: string, platform = CPU): Promise<{ lp: LoopPool; start: string }> {
+  const lp = new LoopPool({ workspace: clone, config: { ...defaultConfig(), protected: ['eval.py'] }, remote: bare, participant, platform, freshMs: 0 });
   const start = gitIn(clone, 'rev-parse', 'HEAD');
   await lp.start({ tag: 's1', start, repo: { gitDir: path.join(clone, '.git') }, prefix: '' });
   return { lp, start };
@@ -118,13 +118,13 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     const { bare, clones } = setupPool(2, files);
     const alice = await joined(clones[0]!, bare, 'alice');
     const bob = await joined(clones[1]!, bare, 'bob');
-    // bob keeps his own change (last line); alice keeps hers (first line), claiming a better metric than bob's or not.
+    // bob keeps his own change (last line); alice keeps hers (first line), claiming a better metric than bob's.
     const b1 = commitOn(clones[1]!, bob.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
     const bobBest = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: bob.start, diffSignature: 'sig-w' });
     await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
     await bob.lp.recorded(bobBest, bobBest);
     const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
-    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.6, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
     const got = await bob.lp.poll(bobBest);
     expect(got.adopt).toHaveLength(1);
     const a = got.adopt[0]!;
@@ -142,7 +142,7 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     expect(flagged(rows).size).toBe(0);
     // Once verified (stacked), alice's keep is not offered again; bob's keep holds all of alice's best, so she re-measures his exact commit.
     expect((await bob.lp.poll(rec('0003', { status: 'kept', metric: 0.3, commit: z }))).adopt).toEqual([]);
-    const back = await alice.lp.poll(rec('0002', { status: 'kept', metric: 0.8, commit: x }));
+    const back = await alice.lp.poll(rec('0002', { status: 'kept', metric: 0.6, commit: x }));
     expect(back.adopt.map((r) => r.of)).toEqual(['bob/s1/0003']);
     await alice.lp.close();
     await bob.lp.close();
@@ -164,5 +164,53 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     await alice.lp.close();
     await bob.lp.close();
     expect(claimsOn(bare)).toEqual([]);
+  });
+
+  it('a keep that claims no better than this loop\'s best is not re-measured when it was measured on the same device (stacked or not), and is stacked when it was measured on another (the claims do not compare)', async () => {
+    const { bare, clones } = setupPool(3, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    const carol = await joined(clones[2]!, bare, 'carol', { ...CPU, device: 'Some GPU' });
+    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
+    const bobBest = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: bob.start, diffSignature: 'sig-w' });
+    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
+    await bob.lp.recorded(bobBest, bobBest);
+    // alice (bob's device) and carol (another) each keep a change that would stack on bob's, claiming 0.8: worse than his 0.7.
+    const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
+    expect((await bob.lp.poll(bobBest)).adopt, 'alice\'s line is behind bob\'s on the same device: not worth a run').toEqual([]);
+    const y = commitOn(clones[2]!, carol.start, LONG.replace('lr = 0.1', 'lr = 0.3'), 'carol: lr 0.3', 'refs/ratchet/s1/0002');
+    await carol.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: y, baseCommit: carol.start, diffSignature: 'sig-y' }), null);
+    const got = await bob.lp.poll(bobBest);
+    expect(got.adopt.map((a) => [a.of, a.meta.stackedOn])).toEqual([['carol/s1/0002', b1]]);
+    // Once bob's best is worse than alice's claim, hers is offered (stacked): it was put off, not given up.
+    const worse = rec('0002', { status: 'kept', metric: 0.9, commit: b1 });
+    expect((await bob.lp.poll(worse)).adopt.map((a) => [a.of, a.meta.stackedOn])).toEqual([['alice/s1/0002', b1]]);
+    for (const p of [alice, bob, carol]) await p.lp.close();
+  });
+
+  it('after adopting one of their keeps, their next change to the same lines stacks on this loop\'s own keeps (the adopted keep is the code both lines hold, though its commit is this loop\'s)', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    const a1 = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: a1, baseCommit: alice.start, diffSignature: 'sig-a1' }), null);
+    // bob adopted it (his own commit of her tree), then kept width 32 on it.
+    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
+    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'bob: adopt alice lr 0.5', 'refs/ratchet/s1/0002');
+    await bob.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: b1, baseCommit: bob.start, diffSignature: 'sig-b1', hypothesis: 'adopt alice/s1/0002', proposalMeta: { poolAdopt: 'alice/s1/0002', claimedMetric: 0.8, platform: CPU, commit: a1 } }), null);
+    const b2 = commitOn(clones[1]!, b1, LONG.replace('lr = 0.1', 'lr = 0.5').replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0003');
+    const bobBest = rec('0003', { status: 'kept', metric: 0.7, commit: b2, baseCommit: b1, diffSignature: 'sig-b2' });
+    await bob.lp.recorded(bobBest, bobBest);
+    // alice moves the same line again: lr 0.5 → 0.7, claiming better than bob's best.
+    const a2 = commitOn(clones[0]!, a1, LONG.replace('lr = 0.1', 'lr = 0.7'), 'alice: lr 0.7', 'refs/ratchet/s1/0003');
+    await alice.lp.recorded(rec('0003', { status: 'kept', metric: 0.6, commit: a2, baseCommit: a1, diffSignature: 'sig-a2' }), null);
+    const got = await bob.lp.poll(bobBest);
+    expect(got.adopt.map((a) => a.of)).toEqual(['alice/s1/0003']);
+    // Stacked: her new lr with his width (from the start, git's merge base, her lr line would conflict with her own earlier change, and bob would re-measure her code exactly, losing his width).
+    expect(got.adopt[0]!.meta.stackedOn).toBe(b2);
+    expect(got.adopt[0]!.edits).toEqual([{ path: 'train.py', search: 'lr = 0.5\nwidth = 32\n# end\n', replace: 'lr = 0.7\nwidth = 32\n# end\n' }]);
+    await alice.lp.close();
+    await bob.lp.close();
   });
 });
