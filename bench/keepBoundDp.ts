@@ -33,6 +33,13 @@ export interface DpSpec {
   nMax: number;
   /** Grid step of s. */
   step: number;
+  /**
+   * Uncertainty of the best's value the rule compares with (σ² units): 0 when it knows it (the
+   * oracle); 1/k when it knows it from k unbiased runs. Shared by all of a candidate's runs, it
+   * widens f_n(s | g) to N(s; n·g, n + n²·v) and leaves the bridge as it is (it holds for the
+   * candidate's true value minus the best's estimate, whatever its prior).
+   */
+  bestVariance?: number;
   /** The constraint workloads' effects (defaults 0 and 2). */
   aaEffect?: number;
   twoEffect?: number;
@@ -45,6 +52,11 @@ export interface Multipliers {
   mu: number;
   /** Reward per keep at the 2σ effect. */
   nu: number;
+  /**
+   * Extra reward for keeping an objective-workload candidate after n runs, keepBonus[n - 1] (the
+   * session model, bench/keepBoundSession.ts: the value of the state a keep leads to).
+   */
+  keepBonus?: readonly number[];
 }
 
 /** Per decision: expected gain and runs on the objective workload, keep rates at the two constraint effects. */
@@ -53,6 +65,8 @@ export interface DecisionMetrics {
   runs: number;
   aaKept: number;
   twoKept: number;
+  /** keptByRuns[n - 1]: probability that an objective-workload candidate is kept after exactly n runs. */
+  keptByRuns: number[];
 }
 
 export const DISCARD = 0;
@@ -87,7 +101,7 @@ export class KeepDp {
     const gs = [...spec.mixed.map((p) => p.g), spec.aaEffect ?? 0, spec.twoEffect ?? 2];
     const gLo = Math.min(...gs);
     const gHi = Math.max(...gs);
-    const pad = 8 * Math.sqrt(spec.nMax) + 2;
+    const pad = 8 * Math.sqrt(spec.nMax + spec.nMax ** 2 * (spec.bestVariance ?? 0)) + 2;
     const lo = Math.min(0, gLo * spec.nMax) - pad;
     const hi = Math.max(0, gHi * spec.nMax) + pad;
     const size = Math.ceil((hi - lo) / spec.step) + 1;
@@ -97,7 +111,8 @@ export class KeepDp {
       const mass = new Float64Array(size);
       const aa = new Float64Array(size);
       const two = new Float64Array(size);
-      const sd = Math.sqrt(n);
+      const variance = n + n * n * (spec.bestVariance ?? 0);
+      const sd = Math.sqrt(variance);
       for (let i = 0; i < size; i++) {
         const s = this.grid[i];
         let gsum = 0;
@@ -111,8 +126,8 @@ export class KeepDp {
         }
         gain[i] = gsum;
         mass[i] = msum;
-        aa[i] = npdf(s, n * (spec.aaEffect ?? 0), n);
-        two[i] = npdf(s, n * (spec.twoEffect ?? 2), n);
+        aa[i] = npdf(s, n * (spec.aaEffect ?? 0), variance);
+        two[i] = npdf(s, n * (spec.twoEffect ?? 2), variance);
       }
       this.gainDens.push(gain);
       this.massDens.push(mass);
@@ -170,8 +185,9 @@ export class KeepDp {
       const A = this.aaDens[n - 1];
       const T = this.twoDens[n - 1];
       const act = actions[n - 1];
+      const bonus = m.keepBonus?.[n - 1] ?? 0;
       for (let i = 0; i < size; i++) {
-        const keep = K[i] - m.mu * A[i] + m.nu * T[i];
+        const keep = K[i] + bonus * M[i] - m.mu * A[i] + m.nu * T[i];
         const again = cont ? -m.rho * M[i] + cont[i] : -Infinity;
         if (again > keep && again > 0) {
           u[i] = again;
@@ -192,28 +208,29 @@ export class KeepDp {
   evaluate(actions: Uint8Array[]): DecisionMetrics {
     const { nMax } = this.spec;
     const size = this.grid.length;
+    // Quantities: gain, runs after the first, A/A keeps, 2σ keeps, then keeps after exactly j runs (j = 1..nMax).
+    const Q = 4 + nMax;
     let next: Float64Array[] | null = null;
     for (let n = nMax; n >= 1; n--) {
       const cont = next ? next.map((v) => this.bridge(n, v)) : null;
-      const cur = [new Float64Array(size), new Float64Array(size), new Float64Array(size), new Float64Array(size)];
+      const cur = Array.from({ length: Q }, () => new Float64Array(size));
       const act = actions[n - 1];
       for (let i = 0; i < size; i++) {
         if (act[i] === KEEP) {
           cur[0][i] = this.gainDens[n - 1][i];
           cur[2][i] = this.aaDens[n - 1][i];
           cur[3][i] = this.twoDens[n - 1][i];
+          cur[3 + n][i] = this.massDens[n - 1][i];
         } else if (act[i] === RERUN) {
           if (!cont) throw new Error(`re-run at n = nMax = ${nMax}`);
-          cur[0][i] = cont[0][i];
-          cur[1][i] = this.massDens[n - 1][i] + cont[1][i];
-          cur[2][i] = cont[2][i];
-          cur[3][i] = cont[3][i];
+          for (let q = 0; q < Q; q++) cur[q][i] = cont[q][i];
+          cur[1][i] += this.massDens[n - 1][i];
         }
       }
       next = cur;
     }
-    const [g, r, a, t] = next!.map((v) => this.integrate(v));
-    return { gain: g, runs: 1 + r, aaKept: a, twoKept: t };
+    const v = next!.map((x) => this.integrate(x));
+    return { gain: v[0], runs: 1 + v[1], aaKept: v[2], twoKept: v[3], keptByRuns: v.slice(4) };
   }
 }
 
