@@ -251,17 +251,6 @@ export class IdleFiller {
     };
   }
 
-  /**
-   * Speculative re-runs of candidates under decision not started yet (they go first: the final
-   * re-runs of the best started in the drain give way to them, researchLoop.ts pokeFresh).
-   */
-  get speculationPending(): number {
-    if (this.abort.signal.aborted) return 0;
-    let n = 0;
-    for (const t of this.targets.values()) n += t.seeds.filter((s) => !this.cache.has(t.commit, s)).length;
-    return n;
-  }
-
   /** Fills under way (not yet stopped). */
   get active(): number {
     return [...this.running].filter((r) => !r.abort.signal.aborted).length;

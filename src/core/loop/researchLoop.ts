@@ -351,9 +351,10 @@ export class ResearchLoop {
         });
         continue;
       }
-      filler.poke(); // h14tp hook
       // The drain: no experiment will start any more (the count reached, a wind-down), some still train.
+      // There the best's final re-runs go first: needed unless a run still in flight is kept.
       this.pokeFresh(state, this.flights.size > 0 && this.flights.preTraining().length === 0 && next < 0 && (stopping || !room) && !halted());
+      filler.poke(); // h14tp hook
       if (this.flights.size === 0) {
         if (stopping || (!room && next < 0)) break;
         if (control.paused && !announcedPause) {
@@ -444,15 +445,17 @@ export class ResearchLoop {
   /**
    * The best's final re-runs started early (freshRuns.ts): in the drain (`drain`), each accelerator
    * left idle trains the next fresh seed of the best; a keep that moves the best gives up those of
-   * the old one, and an experiment waiting for an accelerator takes one back.
+   * the old one, and an experiment waiting for an accelerator takes one back. They go before a
+   * candidate's speculative re-runs (those are needed only when its decision goes that far; the
+   * best's, unless a run in flight is kept), which take the accelerators left.
    */
   private pokeFresh(state: SessionState, drain: boolean): void {
     const fresh = this.fresh;
     if (!fresh) return;
     const best = wantsFreshRuns(this.opts.config, state.best) ? (state.best.commit as string) : null;
     fresh.keepOnly(best);
-    // An experiment waiting for an accelerator, and a candidate's speculative re-runs (they decide what the best is), go first.
-    const waiting = this.ctx.slots.waiting + (this.filler?.speculationPending ?? 0);
+    // An experiment waiting for an accelerator goes first.
+    const waiting = this.ctx.slots.waiting;
     if (waiting > 0) fresh.yieldTo(waiting);
     if (!drain || best === null || waiting > 0) return;
     while (this.ctx.slots.idle > 0 && this.ctx.slots.waiting === 0 && (this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy))) {
