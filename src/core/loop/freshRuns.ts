@@ -29,6 +29,12 @@ export class FreshRuns {
   /** The run of each fresh seed started early (one commit's at a time). */
   private readonly runs = new Map<number, FreshRun>();
   private readonly ending: Promise<unknown>[] = [];
+  /**
+   * Runs given up whose process may still be ending, by commit and seed: a run of the same commit
+   * and seed writes to the same run folder, and the end of the given-up one ends every process
+   * marked with that folder (runProcesses.ts), so the next starts only after it.
+   */
+  private readonly settling = new Map<string, Promise<unknown>>();
   /** Started early, and given up (for tests and summaries). */
   readonly started: FreshJob[] = [];
   readonly dropped: FreshJob[] = [];
@@ -50,7 +56,7 @@ export class FreshRuns {
    */
   startNext(commit: string): boolean {
     this.keepOnly(commit);
-    const seed = this.seeds.find((s) => !this.runs.has(s));
+    const seed = this.seeds.find((s) => !this.runs.has(s) && !this.settling.has(`${commit}\u0000${s}`));
     if (seed === undefined) return false;
     const abort = new AbortController();
     const job = { commit, seed };
@@ -76,19 +82,31 @@ export class FreshRuns {
   private drop(r: FreshRun, reason: string): void {
     this.runs.delete(r.seed);
     this.dropped.push({ commit: r.commit, seed: r.seed });
+    const k = `${r.commit}\u0000${r.seed}`;
+    const done = r.result.finally(() => {
+      if (this.settling.get(k) === done) this.settling.delete(k);
+    });
+    this.settling.set(k, done);
     r.abort.abort(reason);
   }
 
   /**
    * The result of `commit` at `seed` when a run of it was started early and not given up (waiting
    * for it while it trains; null when it failed); undefined when there is none, or when it was
-   * given up meanwhile: train it then.
+   * given up meanwhile: train it then (once the given-up run has ended).
    */
   async take(commit: string, seed: number): Promise<number | null | undefined> {
     const r = this.runs.get(seed);
-    if (!r || r.commit !== commit) return undefined;
+    if (!r || r.commit !== commit) {
+      await this.settling.get(`${commit}\u0000${seed}`);
+      return undefined;
+    }
     const m = await r.result;
-    return r.abort.signal.aborted ? undefined : m;
+    if (r.abort.signal.aborted) {
+      await this.settling.get(`${commit}\u0000${seed}`);
+      return undefined;
+    }
+    return m;
   }
 
   /** Gives up every run still under way and waits for all to end (a stop, the end of the loop). */

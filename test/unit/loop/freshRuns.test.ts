@@ -66,11 +66,34 @@ describe('FreshRuns', () => {
     expect(fresh.yieldTo(1)).toBe(1);
     expect(calls.map((c) => c.signal.aborted)).toEqual([false, false, true]);
     expect(calls[2]!.signal.reason).toBe(YIELDED);
-    // The seed given up can start again later.
+    // The seed given up can start again once its run has ended.
+    await new Promise((r) => setTimeout(r, 0));
     expect(fresh.startNext('a')).toBe(true);
     expect(calls[3]!.job.seed).toBe(12);
     await fresh.stop('stopped by user');
     expect(calls.every((c) => c.signal.aborted)).toBe(true);
     expect(fresh.active).toBe(0);
+  });
+
+  it('a seed given up starts again (or is taken as missing) only once its run has ended: the same run folder', async () => {
+    // A run that does not end at once when given up (its process is still being stopped).
+    const ends: ((m: number | null) => void)[] = [];
+    const fresh = new FreshRuns([10, 11], (_job, _signal) => new Promise<number | null>((resolve) => ends.push(resolve)));
+    fresh.startNext('a');
+    expect(fresh.yieldTo(1)).toBe(1);
+    // Seed 10 is still ending: the next start takes seed 11, then none.
+    expect(fresh.startNext('a')).toBe(true);
+    expect(fresh.startNext('a')).toBe(false);
+    let taken: number | null | undefined | 'pending' = 'pending';
+    void fresh.take('a', 10).then((m) => (taken = m));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(taken).toBe('pending');
+    ends[0]!(null);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(taken).toBeUndefined();
+    // Ended: seed 10 may start again.
+    fresh.keepOnly('a');
+    expect(fresh.startNext('a')).toBe(true);
+    expect(ends.length).toBe(3);
   });
 });
