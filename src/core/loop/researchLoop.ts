@@ -587,7 +587,6 @@ export class ResearchLoop {
       if (x.slot) ctx.slots.release(x.slot);
       x.slot = null;
       this.sched.hold(f.id, false);
-      this.control.changed.open(); // an accelerator is free: a fill or a final re-run may start there
     }
     const recorded = await recordDecision(ctx, x);
     if (x.rec.status === 'kept') this.bestMoves.moved(); // h14r hook (again, harmless, for the schedules that claim the best here)
