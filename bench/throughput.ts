@@ -20,7 +20,9 @@
 //
 // Env: BENCH_TRAINERS (reference,standin), BENCH_LATENCIES (0.5,1), BENCH_WORKERS (1,2),
 // BENCH_REF_SECONDS (6), BENCH_REF_EXPERIMENTS (6), BENCH_STANDIN_SECONDS (2),
-// BENCH_STANDIN_EXPERIMENTS (14), BENCH_SESSIONS (1: sessions per row, busy is their mean), BENCH_GRACE_SECONDS (10: the hard deadline's grace), BENCH_ESTIMATE (calibration; previous: a session's first proposals are timed by the previous session's median run), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
+// BENCH_STANDIN_EXPERIMENTS (14), BENCH_SESSIONS (1: sessions per row, busy is their mean), BENCH_GRACE_SECONDS (10: the hard deadline's grace),
+// BENCH_FINAL_RUNS (the product default, 2: the best's final re-runs on fresh seeds, real work the
+// user gets, the headline; 0: none, as every run of this bench before 2026-12-01 14:00, for comparisons), BENCH_ESTIMATE (calibration; previous: a session's first proposals are timed by the previous session's median run), BENCH_SCHEDULES (default: the loop's schedule; "legacy" adds
 // the schedule before issue 14: one proposal written ahead, the slot held through bookkeeping,
 // no gap filling; "nospec" adds this schedule without speculative re-runs of a candidate under
 // decision, for comparisons), BENCH_OUT (bench/throughputResults.json).
@@ -66,6 +68,9 @@ const GRACE = Number(process.env.BENCH_GRACE_SECONDS ?? 10);
 const ESTIMATE = process.env.BENCH_ESTIMATE === 'previous' ? 'previous' : 'calibration';
 /** Sessions per row (each with its own proposal sequence: the stand-in API's seed moves by 1000 per session; session 0 is the one earlier files measured). */
 const SESSIONS = Math.max(1, Math.floor(Number(process.env.BENCH_SESSIONS ?? 1)));
+/** The best's final re-runs on fresh seeds: the product default unless BENCH_FINAL_RUNS says otherwise (0: the setting of the runs before 2026-12-01 14:00). */
+const FINAL_RUNS = process.env.BENCH_FINAL_RUNS === undefined ? (defaultConfig().finalRuns ?? 2) : Number(process.env.BENCH_FINAL_RUNS);
+if (!Number.isInteger(FINAL_RUNS) || FINAL_RUNS < 0) throw new Error(`BENCH_FINAL_RUNS must be an integer ≥ 0, got "${process.env.BENCH_FINAL_RUNS}"`);
 
 interface TrainerKind {
   name: 'reference' | 'standin';
@@ -371,6 +376,16 @@ interface Row {
   longestGapSeconds: number;
   statuses: Record<string, number>;
   kept: number;
+  /** The best's final re-runs on fresh seeds asked for (config.finalRuns). */
+  finalRuns: number;
+  /** The summary's headline: whether its best was re-run on fresh seeds, and on how many runs it stands (null: nothing kept). */
+  headline: { fresh: boolean; bestRuns: number } | null;
+  /** Worker-time of fills given up (stopped for an experiment, speculative re-runs not needed, final re-runs of a best that moved), s: counted busy, their work thrown away. */
+  givenUpFillSeconds: number;
+  /** busy with those processes counted idle. */
+  busyWithoutGivenUpFills: number;
+  /** How fills ended (ok, aborted, preempted, crashed…). */
+  fillEnds: Record<string, number>;
   conflicts: number;
   proposals: number;
   /** Under review (schedule "review") only. */
@@ -418,7 +433,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     ...base,
     ...kind.config,
     budget: { seconds: kind.seconds, graceSeconds: GRACE },
-    finalRuns: 0,
+    finalRuns: FINAL_RUNS,
     workers,
     devices: Array.from({ length: workers }, (_, i) => String(i)),
     claude: { ...base.claude, model: 'claude-bench', maxRetries: 0 },
@@ -471,6 +486,10 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   const from = Math.min(...procs.map((p) => p.start));
   const to = Math.max(...procs.map((p) => p.end));
   const perWorker = Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end])) / (to - from));
+  // Fills given up (stopped for an experiment, a speculative re-run no longer needed, a final re-run of a best that moved): busy, but their work was thrown away.
+  const thrownAway = (p: Proc) => givenUp.some((g) => g.dir === p.runDir && p.start <= g.at);
+  const givenUpFillSeconds = Number((procs.filter(thrownAway).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1));
+  const busyWithoutGivenUpFills = Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !thrownAway(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3));
   const busy = perWorker.reduce((s, x) => s + x, 0) / workers;
   let review: ReviewFigures | undefined;
   if (reviewer) {
@@ -524,6 +543,12 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     longestGapSeconds: Number((longestGap / 1000).toFixed(2)),
     statuses,
     kept: summary.kept,
+    finalRuns: FINAL_RUNS,
+    // The headline's best: re-run on fresh seeds (how many), or its mean over the runs that selected it.
+    headline: summary.headline ? { fresh: summary.headline.fresh, bestRuns: summary.headline.bestRuns } : null,
+    givenUpFillSeconds,
+    busyWithoutGivenUpFills,
+    fillEnds,
     conflicts,
     proposals: api.requests,
     ...(review ? { review } : {}),
@@ -533,7 +558,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
 /** The row's name; a session length other than the kind's default is named (e.g. "…, 12 experiments"), so that it never stands in for the default rows. */
 function rowName(kind: TrainerKind, workers: number, latencyRuns: number, schedule: Schedule): string {
   const defaultExperiments = kind.name === 'reference' ? 6 : 14;
-  return `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : schedule === 'nospec' ? ', no speculation' : ''}${schedule === 'review' ? `, review ${REVIEW_SECONDS} s` : ''}${kind.experiments !== defaultExperiments ? `, ${kind.experiments} experiments` : ''}`;
+  return `${kind.name}, ${workers} worker${workers > 1 ? 's' : ''}, latency ${latencyRuns} run${schedule === 'legacy' ? ', legacy schedule' : schedule === 'nospec' ? ', no speculation' : ''}${schedule === 'review' ? `, review ${REVIEW_SECONDS} s` : ''}${kind.experiments !== defaultExperiments ? `, ${kind.experiments} experiments` : ''}${FINAL_RUNS !== (defaultConfig().finalRuns ?? 2) ? `, final runs ${FINAL_RUNS}` : ''}`;
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -553,6 +578,7 @@ function aggregate(sessions: Row[]) {
     busy: r3(mean(busy)),
     busyMin: Math.min(...busy),
     busyMax: Math.max(...busy),
+    busyWithoutGivenUpFills: r3(mean(sessions.map((r) => r.busyWithoutGivenUpFills))),
     wallSeconds: Number(mean(sessions.map((r) => r.wallSeconds)).toFixed(1)),
     medianRunSeconds: Number(median(sessions.map((r) => r.medianRunSeconds)).toFixed(2)),
     longestGapSeconds: Math.max(...sessions.map((r) => r.longestGapSeconds)),
@@ -582,7 +608,7 @@ for (const kind of kinds) {
           const r = await scenario(kind, workers, lat, schedule, est, i);
           sessions.push(r);
           if (ESTIMATE === 'previous' && Number.isFinite(r.medianRunSeconds) && r.medianRunSeconds > 0) est = r.medianRunSeconds * 1000;
-          console.log(`${r.name} [session ${i}]: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, load ${r.load1m.min}–${r.load1m.max}, ${JSON.stringify(r.statuses)}`);
+          console.log(`${r.name} [session ${i}]: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, load ${r.load1m.min}–${r.load1m.max}, ${JSON.stringify(r.statuses)}, headline ${r.headline ? (r.headline.fresh ? `fresh × ${r.headline.bestRuns}` : 'not fresh') : 'none'}, fills ${JSON.stringify(r.fillEnds)}, given-up fills ${r.givenUpFillSeconds} s (busy without ${r.busyWithoutGivenUpFills})`);
           if (r.review) console.log(`  under review: ${r.review.reviews} reviews of ${r.review.reviewSeconds} s, ${r.review.inReviewSeconds} s in review, idle in review ${r.review.idleInReviewSeconds} s (worker-time), busy without those waits ${r.review.busyExcludingReviewWait}, given-up fills ${r.review.givenUpFillSeconds} s (busy without them ${r.review.busyWithoutGivenUpFills}), fills ${r.review.fills} ${JSON.stringify(r.review.fillEnds)}`);
         }
         const row = aggregate(sessions);
@@ -605,6 +631,7 @@ const results = {
   sessionsPerRow: SESSIONS,
   graceSeconds: GRACE,
   firstLatencyEstimate: ESTIMATE,
+  finalRuns: FINAL_RUNS,
   scenarios: rows,
   targets: {
     halfRun: { value: half, target: 0.97, met: half !== null && half >= 0.97, note: 'reference trainer, lowest busy over the rows measured (each row: the mean over its sessions), proposer latency = half a run' },

@@ -101,6 +101,12 @@ export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
   /** Entries whose run is still under way. */
   private readonly pending = new Set<Promise<number | null>>();
+  /**
+   * Runs given up (forget) whose process may still be ending, by key: a run of the same commit
+   * and seed writes to the same run folder, and the end of the given-up run ends every process
+   * marked with that folder (runProcesses.ts), so the next one starts only after it.
+   */
+  private readonly ending = new Map<string, Promise<unknown>>();
 
   private key(commit: string, seed: number): string {
     return `${commit}\u0000${seed}`;
@@ -108,7 +114,20 @@ export class FillCache {
 
   /** Drops the entry for `commit` at `seed` (a fill given up): `or` then runs it, and a later gap may fill it again. */
   forget(commit: string, seed: number): void {
-    this.runs.delete(this.key(commit, seed));
+    const k = this.key(commit, seed);
+    const p = this.runs.get(k);
+    this.runs.delete(k);
+    if (p && this.pending.has(p)) {
+      const done = p.finally(() => {
+        if (this.ending.get(k) === done) this.ending.delete(k);
+      });
+      this.ending.set(k, done);
+    }
+  }
+
+  /** Waits until a given-up run of `commit` at `seed` has ended (none: at once). */
+  private async settled(k: string): Promise<void> {
+    await this.ending.get(k)?.catch(() => undefined);
   }
 
   /**
@@ -123,7 +142,7 @@ export class FillCache {
       const m = await p;
       if (m !== null) return m;
     }
-    const mine = run();
+    const mine = this.settled(k).then(run);
     this.put(k, mine);
     return mine;
   }
@@ -139,6 +158,12 @@ export class FillCache {
     return this.runs.has(this.key(commit, seed));
   }
 
+  /** A result or a run under way for `commit` at `seed`, or a given-up run of it still ending: no fill starts it (again) yet. */
+  taken(commit: string, seed: number): boolean {
+    const k = this.key(commit, seed);
+    return this.runs.has(k) || this.ending.has(k);
+  }
+
   add(commit: string, seed: number, result: Promise<number | null>): void {
     this.put(this.key(commit, seed), result);
   }
@@ -148,12 +173,14 @@ export class FillCache {
    * it failed, `run()`. `waiting` (take too) is called before waiting for a run still under way.
    */
   async or(commit: string | null, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
-    const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
+    const k = commit ? this.key(commit, seed) : null;
+    const p = k ? this.runs.get(k) : undefined;
     if (p) {
       if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
+    if (k) await this.settled(k);
     return run();
   }
 }
@@ -271,7 +298,7 @@ export class IdleFiller {
     for (const t of this.targets.values()) {
       for (;;) {
         if (h.halted?.() || h.idleSlots() <= 0 || h.waitingForSlot() > 0 || !h.laneAvailable() || !this.fits()) return;
-        const job = nextFill(t.seeds, t.commit, (s) => this.cache.has(t.commit, s));
+        const job = nextFill(t.seeds, t.commit, (s) => this.cache.taken(t.commit, s));
         if (!job) break;
         this.launch({ ...job, of: t.of });
       }
@@ -286,7 +313,7 @@ export class IdleFiller {
       if (!h.laneAvailable() || !this.fits()) return;
       const commit = h.bestCommit();
       const measured = commit ? h.measured(commit) : new Set<number>();
-      const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.has(commit as string, s));
+      const job = nextFill(this.planned, commit, (s) => measured.has(s) || this.cache.taken(commit as string, s));
       if (!job) return;
       this.launch(job);
     }

@@ -32,10 +32,11 @@ import { PoolStage } from './poolStage';
 import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
-import { rerunBest, sessionSummary, wantsFreshRuns } from './summary';
+import { freshSeeds, rerunBest, sessionSummary, wantsFreshRuns } from './summary';
+import { FreshRuns } from './freshRuns';
 import { Pool, type Lane, type Slot } from './workerPool';
 import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, rebasesEarly, schedulePolicyFor, ScheduleTracker, speculates } from './proposalQueue'; // h14tp hook
-import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED } from './idleFiller'; // h14tp hook
+import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED, type FillJob } from './idleFiller'; // h14tp hook
 
 export { LoopError, type LoopOptions, type ReviewFn, type ReviewRequest } from './loopContext';
 
@@ -85,6 +86,8 @@ export class ResearchLoop {
   /** The best's final re-runs on fresh seeds (rerunBest), and their abort. */
   private readonly freshBest: number[] = [];
   private finalAbort: AbortController | null = null;
+  /** The final re-runs started early, on accelerators idle in the drain (freshRuns.ts); null when the schedule makes no fills. */
+  private fresh: FreshRuns | null = null;
   private _phase: LoopPhase = 'idle';
   private ctx!: LoopContext;
   private lanes!: Pool<Lane>;
@@ -124,6 +127,7 @@ export class ResearchLoop {
   /** Ends the loop: proposals in flight are aborted, runs in flight are killed and recorded `killed`. */
   stop(reason = 'stopped by user'): void {
     this.finalAbort?.abort(reason);
+    this.fresh?.keepOnly(null, reason);
     this.control.stop(reason);
   }
 
@@ -296,6 +300,7 @@ export class ResearchLoop {
       stopReason = (err as Error).message;
       throw err;
     } finally {
+      await this.fresh?.stop('the loop is ending');
       if (state) {
         await this.writeSessionFile({ tag, branch: state.branch, status: measuredNothing ? 'failed' : 'ended' }).catch(() => undefined);
         for (const lane of this.lanes?.all ?? []) await this.gitSerial(() => store.removeWorktree(lane.name)).catch(() => undefined);
@@ -323,6 +328,7 @@ export class ResearchLoop {
     // h14tp hook: an accelerator that would wait for a proposal trains a re-run of the best the noise rule will ask for (idleFiller.ts).
     const halted = () => control.stopReason !== null || control.fatal !== null || control.paused;
     const filler = (this.filler = this.newFiller(state, halted, () => !(control.ending || control.fatal !== null) && !control.paused && (limit === undefined || done + this.flights.counted() < limit || this.flights.preTraining().length > 0)));
+    if (fillsGaps(this.sched.policy)) this.fresh = new FreshRuns(freshSeeds(this.opts.config), (job, signal) => this.trainFill(state, { ...job, of: state.best.id }, signal));
     for (;;) {
       const stopping = control.ending || control.fatal !== null;
       const room = limit === undefined || done + this.flights.counted() < limit;
@@ -346,6 +352,9 @@ export class ResearchLoop {
         });
         continue;
       }
+      // The drain: no experiment will start any more (the count reached, a wind-down), some still train.
+      // There the best's final re-runs go first: needed unless a run still in flight is kept.
+      this.pokeFresh(state, this.flights.size > 0 && this.flights.preTraining().length === 0 && next < 0 && (stopping || !room) && !halted());
       filler.poke(); // h14tp hook
       if (this.flights.size === 0) {
         if (stopping || (!room && next < 0)) break;
@@ -391,39 +400,68 @@ export class ResearchLoop {
       bestCommit: () => state.best?.commit ?? null,
       laneAvailable: () => this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy),
       measured: (commit) => measuredSeeds(state.rows, commit),
-      run: (job, signal) => {
-        const slotTaken = ctx.slots.acquire();
-        const laneTaken = this.acquireLane(state);
-        // A speculative re-run of a candidate lands in the candidate's folder; a re-run of the best in the best's.
-        const of = job.of ?? state.best.id;
-        return (async () => {
-          const slot = await slotTaken;
-          const lane = await laneTaken.catch((err) => {
-            ctx.slots.release(slot);
-            throw err;
-          });
-          try {
-            await checkout(ctx, state.tag, lane, job.commit);
-            const ranFrom = performance.now();
-            const m = await measure(ctx, { tag: state.tag, lane, slot, id: of, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of } }).catch((err) => {
-              this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
-              throw err;
-            });
-            // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
-            const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
-            const metric = status === 'ok' ? m.metric : null;
-            if (status === 'ok') this.sched.ran(performance.now() - ranFrom);
-            this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status, metric });
-            return metric;
-          } finally {
-            ctx.slots.release(slot);
-            this.lanes.release(lane);
-            this.control.changed.open();
-          }
-        })();
-      },
+      run: (job, signal) => this.trainFill(state, job, signal),
       log: (line) => this.opts.log?.(line),
     }, undefined, preemptsFills(this.sched.policy), candidateSeeds);
+  }
+
+  /**
+   * Trains a fill (a gap fill, a speculative re-run, a final re-run started early) on a free
+   * accelerator (taken at the call) in a worktree of its own; reported as `fill-started` /
+   * `fill-ended`. Its metric; null when it failed or was given up (`signal` aborted).
+   */
+  private trainFill(state: SessionState, job: FillJob, signal: AbortSignal): Promise<number | null> {
+    const { ctx } = this;
+    const slotTaken = ctx.slots.acquire();
+    const laneTaken = this.acquireLane(state);
+    // A speculative re-run of a candidate lands in the candidate's folder; a re-run of the best in the best's.
+    const of = job.of ?? state.best.id;
+    return (async () => {
+      const slot = await slotTaken;
+      const lane = await laneTaken.catch((err) => {
+        ctx.slots.release(slot);
+        throw err;
+      });
+      try {
+        await checkout(ctx, state.tag, lane, job.commit);
+        const ranFrom = performance.now();
+        const m = await measure(ctx, { tag: state.tag, lane, slot, id: of, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of } }).catch((err) => {
+          this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
+          throw err;
+        });
+        // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
+        const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
+        const metric = status === 'ok' ? m.metric : null;
+        if (status === 'ok') this.sched.ran(performance.now() - ranFrom);
+        this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status, metric });
+        return metric;
+      } finally {
+        ctx.slots.release(slot);
+        this.lanes.release(lane);
+        this.control.changed.open();
+      }
+    })();
+  }
+
+  /**
+   * The best's final re-runs started early (freshRuns.ts): in the drain (`drain`), each accelerator
+   * left idle trains the next fresh seed of the best; a keep that moves the best gives up those of
+   * the old one, and an experiment waiting for an accelerator takes one back. They go before a
+   * candidate's speculative re-runs (those are needed only when its decision goes that far; the
+   * best's, unless a run in flight is kept), which take the accelerators left.
+   */
+  private pokeFresh(state: SessionState, drain: boolean): void {
+    const fresh = this.fresh;
+    if (!fresh) return;
+    const best = wantsFreshRuns(this.opts.config, state.best) ? (state.best.commit as string) : null;
+    fresh.keepOnly(best);
+    // An experiment waiting for an accelerator goes first.
+    const waiting = this.ctx.slots.waiting;
+    if (waiting > 0) fresh.yieldTo(waiting);
+    if (!drain || best === null || waiting > 0) return;
+    while (this.ctx.slots.idle > 0 && this.ctx.slots.waiting === 0 && (this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy))) {
+      if (!fresh.startNext(best)) break;
+    }
   }
 
   private startFlight(state: SessionState, recheck: Recheck | null, after: (o: Outcome) => void): void {
@@ -556,20 +594,35 @@ export class ResearchLoop {
     return recorded;
   }
 
-  /** The best's final re-runs on fresh seeds (see rerunBest); a failure is only a warning. */
+  /**
+   * The best's final re-runs on fresh seeds (see rerunBest), side by side on the free accelerators;
+   * those started in the drain for this best are taken as they are, any other given up. None after
+   * a stop. A failure is only a warning.
+   */
   private async finalCheck(state: SessionState): Promise<void> {
-    if (this.control.stopReason !== null || !wantsFreshRuns(this.opts.config, state.best)) return;
-    const lane = await this.lanes.acquire();
-    const slot = await this.ctx.slots.acquire();
-    this.finalAbort = new AbortController();
+    if (this.control.stopReason !== null || !wantsFreshRuns(this.opts.config, state.best)) {
+      await this.fresh?.stop(this.control.stopReason ?? 'no final re-runs');
+      return;
+    }
+    this.fresh?.keepOnly(state.best.commit);
+    const abort = (this.finalAbort = new AbortController());
+    const seat = async () => {
+      const slot = await this.ctx.slots.acquire(abort.signal);
+      if (!slot) return null;
+      try {
+        const lane = await this.acquireLane(state);
+        return { lane, slot, release: () => (this.lanes.release(lane), this.ctx.slots.release(slot)) };
+      } catch (err) {
+        this.ctx.slots.release(slot);
+        throw err;
+      }
+    };
     try {
-      await rerunBest(this.ctx, state, lane, slot, this.finalAbort.signal, this.freshBest);
+      this.freshBest.push(...(await rerunBest(this.ctx, state, seat, abort.signal, this.fresh ?? undefined)));
     } catch (err) {
       this.emit({ type: 'warning', message: `final re-runs of the best failed: ${(err as Error).message}` });
     } finally {
       this.finalAbort = null;
-      this.ctx.slots.release(slot);
-      this.lanes.release(lane);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { LoopContext, SessionState } from './loopContext';
 import { remeasure } from './measure';
 import type { SessionSummary } from './loopEvents';
 import { totalCost } from './records';
+import type { FreshRuns } from './freshRuns';
 import type { Lane, Slot } from './workerPool';
 
 /** Seeds of the final re-runs: session seed + this + i, far from the seeds keep decisions use. */
@@ -16,22 +17,42 @@ export function wantsFreshRuns(config: RatchetConfig, best: ExperimentRecord | n
   return (config.finalRuns ?? 2) > 0 && !!best && best.status === 'kept' && !!best.commit;
 }
 
+/** The fresh seeds of the final re-runs: session seed + FRESH_SEED_OFFSET + i, i < finalRuns. */
+export function freshSeeds(config: RatchetConfig): number[] {
+  return Array.from({ length: Math.max(0, config.finalRuns ?? 2) }, (_, i) => config.seed + FRESH_SEED_OFFSET + i);
+}
+
+/** An accelerator and a worktree for one final re-run (null: the signal aborted first), given back by `release`. */
+export type FinalSeat = () => Promise<{ lane: Lane; slot: Slot; release: () => void } | null>;
+
 /**
  * The honest headline: when a session ends on its own (not stopped) with a kept change, the best
  * is re-run on `finalRuns` fresh seeds (seeds no keep decision used), so the summary's improvement
- * is not its luckiest draw. The metrics of the re-runs that measured one go into `into` as they
- * come; a stop ends them.
+ * is not its luckiest draw. The seeds train side by side, each on an accelerator `seat` gives
+ * (with one worker, one after another); a seed `early` already trains or trained for this best
+ * (freshRuns.ts: started in the drain) is taken from there. Returns the metrics of the re-runs
+ * that measured one, in seed order (a failure is a warning); a stop (`signal`) ends them.
  */
-export async function rerunBest(ctx: LoopContext, state: SessionState, lane: Lane, slot: Slot, signal: AbortSignal, into: number[]): Promise<void> {
+export async function rerunBest(ctx: LoopContext, state: SessionState, seat: FinalSeat, signal: AbortSignal, early?: FreshRuns): Promise<number[]> {
   const best = state.best;
-  if (!wantsFreshRuns(ctx.config, best) || !best.commit) return;
-  const n = ctx.config.finalRuns ?? 2;
+  if (!wantsFreshRuns(ctx.config, best) || !best.commit) return [];
+  const commit = best.commit;
   ctx.setPhase('training', best.id);
-  for (let i = 0; i < n && ctx.control.stopReason === null; i++) {
-    const seed = ctx.config.seed + FRESH_SEED_OFFSET + i;
-    const m = await remeasure(ctx, { tag: state.tag, lane, slot, id: best.id, commit: best.commit, seed, signal, best: null });
-    if (m !== null) into.push(m);
-  }
+  const one = async (seed: number): Promise<number | null> => {
+    const taken = await early?.take(commit, seed);
+    if (taken !== undefined) return taken;
+    if (signal.aborted || ctx.control.stopReason !== null) return null;
+    const s = await seat();
+    if (!s) return null;
+    try {
+      return await remeasure(ctx, { tag: state.tag, lane: s.lane, slot: s.slot, id: best.id, commit, seed, signal, best: null });
+    } finally {
+      s.release();
+    }
+  };
+  const settled = await Promise.allSettled(freshSeeds(ctx.config).map(one));
+  for (const r of settled) if (r.status === 'rejected') ctx.emit({ type: 'warning', message: `a final re-run of the best failed: ${(r.reason as Error)?.message ?? String(r.reason)}` });
+  return settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== null ? [r.value] : []));
 }
 
 /** What the session came to: counts, baseline and best, cost and tokens, the noise and the headline. */

@@ -103,6 +103,30 @@ describe('FillCache', () => {
     expect(c.has('abc', 1)).toBe(true);
     expect(c.has('abc', 3)).toBe(false);
   });
+
+  it("a run of a given-up fill's commit and seed starts only once the given-up run has ended (same run folder: its end kills the folder's processes)", async () => {
+    const c = new FillCache();
+    let end!: (m: number | null) => void;
+    c.add('abc', 1, new Promise<number | null>((r) => (end = r)));
+    c.forget('abc', 1);
+    expect(c.has('abc', 1)).toBe(false);
+    expect(c.taken('abc', 1)).toBe(true);
+    const started: string[] = [];
+    const viaTake = c.take('abc', 1, async () => (started.push('take'), 7));
+    const viaOr = c.or('abc', 1, async () => (started.push('or'), 8));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(started).toEqual([]);
+    end(null);
+    expect(await viaTake).toBe(7);
+    expect(await viaOr).toBe(7);
+    expect(started).toEqual(['take']);
+    expect(c.taken('abc', 1)).toBe(true);
+    // Nothing given up: no wait.
+    const c2 = new FillCache();
+    c2.forget('abc', 2);
+    expect(c2.taken('abc', 2)).toBe(false);
+    expect(await c2.or('abc', 2, async () => 3)).toBe(3);
+  });
 });
 
 describe('IdleFiller', () => {

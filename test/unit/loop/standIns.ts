@@ -59,12 +59,13 @@ export class StandInProposer implements Proposer {
   readonly calls: { at: number; end: number; best: string | null; inFlight: string[]; root: string; feedback: string[] }[] = [];
   private next = 0;
 
-  constructor(private readonly latencyMs: number, private readonly plan: ProposalPlan[] = [], private readonly t0 = Date.now()) {}
+  /** `latencyMs`: every proposal's, or each one's by its call number (0-based). */
+  constructor(private readonly latencyMs: number | ((call: number) => number), private readonly plan: ProposalPlan[] = [], private readonly t0 = Date.now()) {}
 
   async propose(ctx: ProposerContext): Promise<ProposeOutcome> {
     const call = { at: Date.now() - this.t0, end: -1, best: ctx.best?.id ?? null, inFlight: [...ctx.inFlight], root: ctx.root, feedback: [...ctx.feedback] };
     this.calls.push(call);
-    await sleep(this.latencyMs, ctx.signal);
+    await sleep(typeof this.latencyMs === 'number' ? this.latencyMs : this.latencyMs(this.calls.length - 1), ctx.signal);
     const i = this.next++;
     const p = this.plan[i] ?? { knob: i, to: 1 };
     call.end = Date.now() - this.t0;
