@@ -8,6 +8,18 @@ import type { LoopListener } from './loopEvents';
 /** The longest a pool sync may hold the choice of the next experiment (docs/pool.md). */
 export const POOL_WAIT_MS = 5_000;
 
+/**
+ * POOL_WAIT_MS, or `RATCHET_POOL_WAIT_MS` from the environment (milliseconds): a slow remote (ssh
+ * over a long link, a loaded git server) may need longer for the sync to offer what it holds.
+ */
+export function poolWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.RATCHET_POOL_WAIT_MS;
+  if (raw === undefined || raw.trim() === '') return POOL_WAIT_MS;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`RATCHET_POOL_WAIT_MS must be a number of milliseconds (0 or more), not "${raw}"`);
+  return ms;
+}
+
 /** A re-check that re-measures another participant's keep (an adoption), not the loop's own stale keep. */
 export const isAdoption = (r: Recheck): boolean => r.meta?.poolAdopt !== undefined;
 
@@ -33,7 +45,12 @@ export class PoolStage {
   /** Replaces the other participants' rows in the earlier rows. */
   private setRows: (rows: ExperimentRecord[]) => void = () => undefined;
 
-  constructor(private readonly pool: LoopPoolHook | undefined) {}
+  /** How long a sync may hold the choice of the next experiment (poolWaitMs). */
+  private readonly waitMs: number;
+
+  constructor(private readonly pool: LoopPoolHook | undefined) {
+    this.waitMs = pool ? poolWaitMs() : POOL_WAIT_MS;
+  }
 
   get active(): boolean {
     return !!this.pool;
@@ -79,7 +96,7 @@ export class PoolStage {
       (err: Error) => ctx.emit({ type: 'warning', message: `pool: ${err.message}` }),
     ));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([polled, new Promise<void>((r) => (timer = setTimeout(r, POOL_WAIT_MS)))]);
+    await Promise.race([polled, new Promise<void>((r) => (timer = setTimeout(r, this.waitMs)))]);
     clearTimeout(timer);
   }
 

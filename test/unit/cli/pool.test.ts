@@ -64,7 +64,8 @@ describe('ratchet run --pool: adopting another participant\'s keep is an experim
     expect(rowsOf(bare, 'alice').filter((r) => r.kind !== 'verification' && r.status === 'kept').length).toBeGreaterThan(0);
     // Pipelined (the default): bob's first proposal is written while his baseline trains, before the baseline's sync offers alice's keep.
     const b = clone('b');
-    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '1', '--budget', '5s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    // The sync may hold the choice as long as it takes (RATCHET_POOL_WAIT_MS): under load a sync can outlast the 5 s default, and the proposal would then train first.
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '1', '--budget', '5s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000, env: { RATCHET_POOL_WAIT_MS: '120000' } });
     expect(rb.code, rb.stderr).toBe(0);
     const bob = ledger(b).filter((r) => r.status !== 'baseline');
     expect(bob, JSON.stringify(bob)).toHaveLength(1);
@@ -74,7 +75,7 @@ describe('ratchet run --pool: adopting another participant\'s keep is an experim
     const verified = rowsOf(bare, 'bob').filter((r) => r.kind === 'verification');
     expect(verified.map((v) => v.of)).toEqual([bob[0]!.proposalMeta!.poolAdopt]);
     const c = clone('c');
-    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '3', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000 });
+    const rc = await runCli(['run', '-w', c, '--proposer', 'offline', '-n', '3', '--budget', '5s', '--pool', bare, '--participant', 'carol'], { timeoutMs: 240_000, env: { RATCHET_POOL_WAIT_MS: '120000' } });
     expect(rc.code, rc.stderr).toBe(0);
     const carol = ledger(c).filter((r) => r.status !== 'baseline');
     expect(carol, JSON.stringify(carol)).toHaveLength(3);

@@ -60,7 +60,8 @@ describe('ratchet run --pool: a proposal gives its turn to an adoption', () => {
     await alice.close();
 
     // bob: pipelined (the default), so his first proposal is written while his baseline trains, before the baseline's sync offers alice's keep.
-    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000 });
+    // The sync may hold the choice as long as it takes (RATCHET_POOL_WAIT_MS): under load a sync can outlast the 5 s default, and the proposal would then train first.
+    const rb = await runCli(['run', '-w', b, '--proposer', 'offline', '-n', '2', '--budget', '10s', '--pool', bare, '--participant', 'bob'], { timeoutMs: 240_000, env: { RATCHET_POOL_WAIT_MS: '120000' } });
     expect(rb.code, rb.stderr).toBe(0);
     const lines = rb.stdout.split('\n');
     const rows = ledger(b);
