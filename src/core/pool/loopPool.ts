@@ -12,7 +12,7 @@ import { detectPlatform } from './platform';
 import { assertParticipant, claimKey } from './poolRefs';
 import { isVerification, type Platform, type PoolExperimentRow, type PoolRow } from './poolTypes';
 import { mergeLines } from './mergeLines';
-import { adoptionCandidates, better, checkForeignCommit, flagged, reproduces, sameDevice } from './trust';
+import { adoptionCandidates, better, checkForeignCommit, flagged, measuredResult, reproducesResult, sameDevice } from './trust';
 
 /** What the loop hands the pool when a session opens. */
 export interface PoolSessionStart {
@@ -200,7 +200,9 @@ export class LoopPool implements LoopPoolHook {
       const measured = rec.metric;
       // Stacked on this loop's best, the run measured other code than their commit: it is recorded, and can flag nothing.
       const stackedOn = typeof rec.proposalMeta?.stackedOn === 'string' ? rec.proposalMeta.stackedOn : undefined;
-      await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced: !stackedOn && reproduces(claimedMetric, measured, this.opts.tolerance ?? 0), sameDevice: same, ...(stackedOn ? { stackedOn } : {}) });
+      const claimed = measuredResult(claimedMetric, rec.proposalMeta?.claimedEvidence);
+      const reproduced = !stackedOn && reproducesResult(claimed, measuredResult(measured, rec.evidence), this.opts.tolerance ?? 0);
+      await this.pool.addVerification({ of: adoptOf, commit: String(rec.proposalMeta?.commit ?? rec.commit), claimedMetric, metric: measured, reproduced, sameDevice: same, ...(stackedOn ? { stackedOn } : {}) });
     }
     // The claim this row settles: the same idea on the same base, or (re-based onto a new best
     // before it trained, or refused after the claim) the same change or hypothesis on its first base.
@@ -327,7 +329,7 @@ export class LoopPool implements LoopPoolHook {
     if (edits.length === 0) return 'held';
     this.plannedOnto.set(c.poolId, { of: c.poolId, onto, row: c });
     const how = stacked ? `stacked on ${best?.id ?? 'the start'}` : 'exact';
-    return { of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, platform: c.platform, commit, plannedOn: onto, ...(stacked ? { stackedOn: onto } : {}) } };
+    return { of: c.poolId, hypothesis: `adopt ${c.poolId} (${c.participant}, ${c.metric} on ${c.platform.device}; ${how}): ${c.hypothesis}`, edits, meta: { poolAdopt: c.poolId, claimedMetric: c.metric, ...claimedEvidence(c), platform: c.platform, commit, plannedOn: onto, ...(stacked ? { stackedOn: onto } : {}) } };
   }
 
   /**
@@ -376,4 +378,10 @@ export class LoopPool implements LoopPoolHook {
 async function show(cwd: string, repo: GitRepo, commit: string, p: string): Promise<string | null> {
   const out = await git(cwd, ['cat-file', 'blob', `${commit}:${p}`], { repo, allowFail: true, keepNewline: true });
   return out === '' ? null : out;
+}
+
+/** Their row's runs by seed and σ (from its keep evidence), carried in the adoption's meta for the verification to compare like with like. */
+function claimedEvidence(c: PoolExperimentRow): { claimedEvidence?: { candidate: { runs: Record<string, number> }; sigma?: number } } {
+  const m = measuredResult(c.metric, c.evidence);
+  return m.runs ? { claimedEvidence: { candidate: { runs: m.runs }, ...(m.sigma !== undefined ? { sigma: m.sigma } : {}) } } : {};
 }

@@ -14,6 +14,42 @@ export function reproduces(claimed: number | null, measured: number | null, tole
   return Math.abs(measured - claimed) <= Math.max(0.01 * Math.abs(claimed), tolerance);
 }
 
+/** A measured result as a keep decision recorded it: its metric, and where known its runs by seed and the noise σ. */
+export interface MeasuredResult {
+  metric: number | null;
+  /** seed → metric of each run the metric came from (the noise rule's evidence). */
+  runs?: Record<string, number>;
+  /** The run-to-run noise σ the keep decision used. */
+  sigma?: number;
+}
+
+/** A row's runs by seed and σ from its keep evidence (the noise rule); absent for other rules. */
+export function measuredResult(metric: number | null, evidence: unknown): MeasuredResult {
+  const ev = evidence as { candidate?: { runs?: unknown }; sigma?: unknown } | undefined;
+  const runs: Record<string, number> = {};
+  if (ev?.candidate?.runs && typeof ev.candidate.runs === 'object') for (const [seed, v] of Object.entries(ev.candidate.runs as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v)) runs[seed] = v;
+  const sigma = typeof ev?.sigma === 'number' && Number.isFinite(ev.sigma) && ev.sigma > 0 ? ev.sigma : undefined;
+  return { metric, ...(Object.keys(runs).length ? { runs } : {}), ...(sigma !== undefined ? { sigma } : {}) };
+}
+
+/**
+ * Whether a re-measure reproduces a claimed result, comparing like with like. A keep's metric
+ * may be a mean over several seeds and the re-measure's over others (2026-12-01: an honest row,
+ * mean of seeds 1339 and 1340, was flagged by a re-measure that reproduced seed 1339 to the last
+ * digit, because the means differ by 1.3%). So: the runs at the seeds both measured must each
+ * reproduce (`reproduces`); with no seed in common, the means must agree within three standard
+ * errors of the noise either side recorded (or `reproduces` when no σ is known).
+ */
+export function reproducesResult(claimed: MeasuredResult, measured: MeasuredResult, tolerance = 0): boolean {
+  if (claimed.metric === null || measured.metric === null || !Number.isFinite(claimed.metric) || !Number.isFinite(measured.metric)) return false;
+  const common = Object.keys(claimed.runs ?? {}).filter((seed) => measured.runs && seed in measured.runs);
+  if (common.length > 0) return common.every((seed) => reproduces(claimed.runs![seed]!, measured.runs![seed]!, tolerance));
+  const sigma = Math.max(claimed.sigma ?? 0, measured.sigma ?? 0);
+  const n = (r: MeasuredResult) => Math.max(1, Object.keys(r.runs ?? {}).length);
+  if (sigma > 0) return Math.abs(measured.metric - claimed.metric) <= Math.max(3 * sigma * Math.sqrt(1 / n(claimed) + 1 / n(measured)), 0.01 * Math.abs(claimed.metric), tolerance);
+  return reproduces(claimed.metric, measured.metric, tolerance);
+}
+
 export function sameDevice(a: Platform, b: Platform): boolean {
   return a.device === b.device && a.arch === b.arch;
 }

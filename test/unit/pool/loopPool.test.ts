@@ -114,6 +114,29 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     await bob.lp.close();
   });
 
+  it('an exact re-measure that reproduces their run at a seed both measured flags nothing, though their keep is a mean over more seeds', async () => {
+    const { bare, clones } = setupPool(2, files);
+    const alice = await joined(clones[0]!, bare, 'alice');
+    const bob = await joined(clones[1]!, bare, 'bob');
+    const bobBase = baseline(bob.start);
+    await bob.lp.recorded(bobBase, bobBase);
+    const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
+    // Kept by the noise rule on the mean of two seeds.
+    await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.55, commit: x, baseCommit: alice.start, diffSignature: 'sig-x', evidence: { rule: 'noise', candidate: { runs: { '1337': 0.5, '1338': 0.6 }, n: 2, mean: 0.55 }, sigma: 0.02 } as never }), null);
+    const got = await bob.lp.poll(bobBase);
+    expect(got.adopt.map((a) => a.of)).toEqual(['alice/s1/0002']);
+    // bob's re-measure of her exact commit: one run, at seed 1337, the same to the last digit (9% from her mean).
+    const y = commitOn(clones[1]!, bob.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'bob: adopt', 'refs/ratchet/s1/0002');
+    await bob.lp.recorded(rec('0002', { status: 'kept', metric: 0.5, commit: y, baseCommit: bob.start, diffSignature: 'sig-x', hypothesis: got.adopt[0]!.hypothesis, proposalMeta: got.adopt[0]!.meta, evidence: { rule: 'noise', candidate: { runs: { '1337': 0.5 }, n: 1, mean: 0.5 }, sigma: 0.02 } as never }), bobBase);
+    await alice.lp.poll(null);
+    const rows = await new GitPool({ repo: { gitDir: path.join(clones[0]!, '.git') }, cwd: clones[0]!, remote: bare, participant: 'alice', platform: CPU }).rows();
+    const verification = rows.find((r) => r.kind === 'verification' && r.of === 'alice/s1/0002');
+    expect(verification, JSON.stringify(rows)).toMatchObject({ participant: 'bob', claimedMetric: 0.55, metric: 0.5, reproduced: true, sameDevice: true });
+    expect(flagged(rows).has('alice/s1/0002')).toBe(false);
+    await alice.lp.close();
+    await bob.lp.close();
+  });
+
   it('an adoption stacks the other participant\'s change on this loop\'s own best when it merges, and that re-measure flags nothing', async () => {
     const { bare, clones } = setupPool(2, files);
     const alice = await joined(clones[0]!, bare, 'alice');

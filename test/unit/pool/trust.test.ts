@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GitPool } from '../../../src/core/pool/gitPool';
-import { adoptionCandidates, byParticipant, checkForeignCommit, flagged, reproduces } from '../../../src/core/pool/trust';
+import { adoptionCandidates, byParticipant, checkForeignCommit, flagged, measuredResult, reproduces, reproducesResult } from '../../../src/core/pool/trust';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
 import { cleanupTempDirs, gitIn, makeRepo, tempDir } from '../../support/tempRepo';
 
@@ -81,5 +81,25 @@ describe('trust before adoption (real git)', () => {
     expect(reproduces(1, 1.02)).toBe(false);
     expect(reproduces(1, 1.02, 0.05)).toBe(true);
     expect(reproduces(null, 1)).toBe(false);
+  });
+
+  it('a keep that is a mean over seeds is compared run by run at the seeds both measured, not mean against one run', () => {
+    // 2026-12-01, reference trainer: bob kept a change on the mean of seeds 1339 and 1340; alice re-measured it at 1339 and got the same run to the last digit.
+    const bobs = measuredResult(3.1963230412154577, { rule: 'noise', candidate: { runs: { '1339': 3.155655013194364, '1340': 3.2369910692365513 } }, sigma: 0.0535 });
+    const alices = measuredResult(3.155655013194364, { rule: 'noise', candidate: { runs: { '1339': 3.155655013194364 } }, sigma: 0.0542 });
+    expect(reproduces(bobs.metric, alices.metric)).toBe(false); // what flagged an honest row
+    expect(reproducesResult(bobs, alices)).toBe(true);
+    // A forged run at a seed both measured is caught, whatever the means say.
+    const forged = measuredResult(3.1963230412154577, { candidate: { runs: { '1339': 3.05, '1340': 3.3426 } }, sigma: 0.0535 });
+    expect(reproducesResult(forged, alices)).toBe(false);
+    // No seed in common: the means within three standard errors of the recorded noise reproduce; a claim far beyond does not.
+    const other = measuredResult(3.21, { candidate: { runs: { '1341': 3.21 } }, sigma: 0.0535 });
+    expect(reproducesResult(bobs, other)).toBe(true);
+    expect(reproducesResult(measuredResult(2.9, { candidate: { runs: { '1341': 2.9 } }, sigma: 0.0535 }), other)).toBe(false);
+    // Without evidence (another keep rule): the metrics, as before.
+    expect(reproducesResult({ metric: 1 }, { metric: 1.005 })).toBe(true);
+    expect(reproducesResult({ metric: 1 }, { metric: 1.02 })).toBe(false);
+    expect(reproducesResult({ metric: null }, { metric: 1 })).toBe(false);
+    expect(measuredResult(1, { candidate: { runs: { '1337': 'x', '1338': 1 } }, sigma: 0 })).toEqual({ metric: 1, runs: { '1338': 1 } });
   });
 });
