@@ -33,6 +33,7 @@ import { rng } from '../test/fixtures/trainers/noisySim';
 import { existsSync, readFileSync } from 'node:fs';
 import { updateBenchReadme } from './benchReadme';
 import { replaySession, sessionDualMin, sessionGainPerRun, sessionMetrics, sessionModel, solveSession } from './keepBoundSession';
+import { goldenSection } from './goldenSection';
 
 const PROPOSALS = 30;
 /** BOUND_QUICK=1: a smoke run on coarse grids, written to /tmp and not to bench/README.md. */
@@ -45,28 +46,7 @@ const TWO_MIN = 0.8;
 export const gainPerRun = (m: DecisionMetrics, proposals = PROPOSALS) => (proposals * m.gain) / (1 + proposals * m.runs);
 
 function golden(f: (x: number) => number, lo: number, hi: number, iters: number): { x: number; y: number } {
-  const r = (Math.sqrt(5) - 1) / 2;
-  let a = lo;
-  let b = hi;
-  let c = b - r * (b - a);
-  let d = a + r * (b - a);
-  let fc = f(c);
-  let fd = f(d);
-  for (let i = 0; i < iters; i++) {
-    if (fc < fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - r * (b - a);
-      fc = f(c);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + r * (b - a);
-      fd = f(d);
-    }
-  }
+  const { a, b, fc, fd } = goldenSection(f, lo, hi, iters);
   const x = (a + b) / 2;
   return { x, y: Math.min(fc, fd, f(x)) };
 }

@@ -15,6 +15,7 @@
 // placing a kept candidate; the 30-decision horizon (the long-run average starts nowhere; a session
 // starts at k = 1, the baseline's run, which only costs).
 import { KeepDp, mixedWorkload, type DecisionMetrics, type DpSolution } from './keepBoundDp';
+import { goldenSection } from './goldenSection';
 
 export interface SessionModel {
   /** dps[k - 1]: the decision at k runs of the best. */
@@ -125,28 +126,7 @@ export function sessionMetrics(m: SessionModel, s: SessionSolution): SessionMetr
 export const sessionGainPerRun = (x: SessionMetrics, proposals = 30) => (proposals * x.gain) / (1 + x.startReruns + proposals * x.runs);
 
 function golden(f: (x: number) => number, lo: number, hi: number, iters: number): { x: number; y: number } {
-  const r = (Math.sqrt(5) - 1) / 2;
-  let a = lo;
-  let b = hi;
-  let c = b - r * (b - a);
-  let d = a + r * (b - a);
-  let fc = f(c);
-  let fd = f(d);
-  for (let i = 0; i < iters; i++) {
-    if (fc < fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - r * (b - a);
-      fc = f(c);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + r * (b - a);
-      fd = f(d);
-    }
-  }
+  const { c, d, fc, fd } = goldenSection(f, lo, hi, iters);
   return fc < fd ? { x: c, y: fc } : { x: d, y: fd };
 }
 
