@@ -87,6 +87,14 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
   const LONG = 'lr = 0.1\nwidth = 16\n# end\n';
   const files = { 'train.py': LONG, 'eval.py': 'print(1)\n' };
   const baseline = (start: string) => rec('0001', { status: 'baseline', metric: 1, commit: start, baseCommit: null });
+  /** `who` records its baseline and keeps WIDTH 16 → 32 (the file's last line changed) at 0.7: its best. */
+  async function keptWidth32(clone: string, who: { lp: LoopPool; start: string }): Promise<ExperimentRecord> {
+    const b1 = commitOn(clone, who.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
+    const best = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: who.start, diffSignature: 'sig-w' });
+    await who.lp.recorded(baseline(who.start), baseline(who.start));
+    await who.lp.recorded(best, best);
+    return best;
+  }
 
   it('sync before choosing: a foreign keep that arrives between rows is offered by poll, with no row of this loop recorded', async () => {
     const { bare, clones } = setupPool(2, files);
@@ -142,10 +150,8 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     const alice = await joined(clones[0]!, bare, 'alice');
     const bob = await joined(clones[1]!, bare, 'bob');
     // bob keeps his own change (last line); alice keeps hers (first line), claiming a better metric than bob's.
-    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
-    const bobBest = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: bob.start, diffSignature: 'sig-w' });
-    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
-    await bob.lp.recorded(bobBest, bobBest);
+    const bobBest = await keptWidth32(clones[1]!, bob);
+    const b1 = bobBest.commit!;
     const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
     await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.6, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
     const got = await bob.lp.poll(bobBest);
@@ -194,10 +200,8 @@ describe('LoopPool (the loop side of the pool, real git)', () => {
     const alice = await joined(clones[0]!, bare, 'alice');
     const bob = await joined(clones[1]!, bare, 'bob');
     const carol = await joined(clones[2]!, bare, 'carol', { ...CPU, device: 'Some GPU' });
-    const b1 = commitOn(clones[1]!, bob.start, LONG.replace('width = 16', 'width = 32'), 'bob: width 32', 'refs/ratchet/s1/0002');
-    const bobBest = rec('0002', { status: 'kept', metric: 0.7, commit: b1, baseCommit: bob.start, diffSignature: 'sig-w' });
-    await bob.lp.recorded(baseline(bob.start), baseline(bob.start));
-    await bob.lp.recorded(bobBest, bobBest);
+    const bobBest = await keptWidth32(clones[1]!, bob);
+    const b1 = bobBest.commit!;
     // alice (bob's device) and carol (another) each keep a change that would stack on bob's, claiming 0.8: worse than his 0.7.
     const x = commitOn(clones[0]!, alice.start, LONG.replace('lr = 0.1', 'lr = 0.5'), 'alice: lr 0.5', 'refs/ratchet/s1/0002');
     await alice.lp.recorded(rec('0002', { status: 'kept', metric: 0.8, commit: x, baseCommit: alice.start, diffSignature: 'sig-x' }), null);
