@@ -11,6 +11,8 @@
  * Pure bookkeeping here; the loop decides when to start them and trains them (researchLoop.ts).
  */
 
+import { EndingRuns } from './endingRuns';
+
 export interface FreshJob {
   commit: string;
   seed: number;
@@ -29,12 +31,8 @@ export class FreshRuns {
   /** The run of each fresh seed started early (one commit's at a time). */
   private readonly runs = new Map<number, FreshRun>();
   private readonly ending: Promise<unknown>[] = [];
-  /**
-   * Runs given up whose process may still be ending, by commit and seed: a run of the same commit
-   * and seed writes to the same run folder, and the end of the given-up one ends every process
-   * marked with that folder (runProcesses.ts), so the next starts only after it.
-   */
-  private readonly settling = new Map<string, Promise<unknown>>();
+  /** Runs given up whose process may still be ending: the next of that commit and seed starts after it. */
+  private readonly settling = new EndingRuns();
   /** Started early, and given up (for tests and summaries). */
   readonly started: FreshJob[] = [];
   readonly dropped: FreshJob[] = [];
@@ -56,7 +54,7 @@ export class FreshRuns {
    */
   startNext(commit: string): boolean {
     this.keepOnly(commit);
-    const seed = this.seeds.find((s) => !this.runs.has(s) && !this.settling.has(`${commit}\u0000${s}`));
+    const seed = this.seeds.find((s) => !this.runs.has(s) && !this.settling.has(commit, s));
     if (seed === undefined) return false;
     const abort = new AbortController();
     const job = { commit, seed };
@@ -82,11 +80,7 @@ export class FreshRuns {
   private drop(r: FreshRun, reason: string): void {
     this.runs.delete(r.seed);
     this.dropped.push({ commit: r.commit, seed: r.seed });
-    const k = `${r.commit}\u0000${r.seed}`;
-    const done = r.result.finally(() => {
-      if (this.settling.get(k) === done) this.settling.delete(k);
-    });
-    this.settling.set(k, done);
+    this.settling.add(r.commit, r.seed, r.result);
     r.abort.abort(reason);
   }
 
@@ -98,12 +92,12 @@ export class FreshRuns {
   async take(commit: string, seed: number): Promise<number | null | undefined> {
     const r = this.runs.get(seed);
     if (!r || r.commit !== commit) {
-      await this.settling.get(`${commit}\u0000${seed}`);
+      await this.settling.settled(commit, seed);
       return undefined;
     }
     const m = await r.result;
     if (r.abort.signal.aborted) {
-      await this.settling.get(`${commit}\u0000${seed}`);
+      await this.settling.settled(commit, seed);
       return undefined;
     }
     return m;

@@ -13,6 +13,7 @@
 import type { RatchetConfig } from '../config/configTypes';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import { DEFAULT_NOISE } from './keepRules/noiseKeepPolicy';
+import { EndingRuns } from './endingRuns';
 
 export interface FillJob {
   commit: string;
@@ -101,12 +102,8 @@ export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
   /** Entries whose run is still under way. */
   private readonly pending = new Set<Promise<number | null>>();
-  /**
-   * Runs given up (forget) whose process may still be ending, by key: a run of the same commit
-   * and seed writes to the same run folder, and the end of the given-up run ends every process
-   * marked with that folder (runProcesses.ts), so the next one starts only after it.
-   */
-  private readonly ending = new Map<string, Promise<unknown>>();
+  /** Runs given up (forget) whose process may still be ending: the next of that commit and seed starts after it. */
+  private readonly ending = new EndingRuns();
 
   private key(commit: string, seed: number): string {
     return `${commit}\u0000${seed}`;
@@ -117,17 +114,7 @@ export class FillCache {
     const k = this.key(commit, seed);
     const p = this.runs.get(k);
     this.runs.delete(k);
-    if (p && this.pending.has(p)) {
-      const done = p.finally(() => {
-        if (this.ending.get(k) === done) this.ending.delete(k);
-      });
-      this.ending.set(k, done);
-    }
-  }
-
-  /** Waits until a given-up run of `commit` at `seed` has ended (none: at once). */
-  private async settled(k: string): Promise<void> {
-    await this.ending.get(k)?.catch(() => undefined);
+    if (p && this.pending.has(p)) this.ending.add(commit, seed, p);
   }
 
   /**
@@ -142,7 +129,7 @@ export class FillCache {
       const m = await p;
       if (m !== null) return m;
     }
-    const mine = this.settled(k).then(run);
+    const mine = this.ending.settled(commit, seed).then(run);
     this.put(k, mine);
     return mine;
   }
@@ -160,8 +147,7 @@ export class FillCache {
 
   /** A result or a run under way for `commit` at `seed`, or a given-up run of it still ending: no fill starts it (again) yet. */
   taken(commit: string, seed: number): boolean {
-    const k = this.key(commit, seed);
-    return this.runs.has(k) || this.ending.has(k);
+    return this.runs.has(this.key(commit, seed)) || this.ending.has(commit, seed);
   }
 
   add(commit: string, seed: number, result: Promise<number | null>): void {
@@ -173,14 +159,13 @@ export class FillCache {
    * it failed, `run()`. `waiting` (take too) is called before waiting for a run still under way.
    */
   async or(commit: string | null, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
-    const k = commit ? this.key(commit, seed) : null;
-    const p = k ? this.runs.get(k) : undefined;
+    const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
     if (p) {
       if (this.pending.has(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
-    if (k) await this.settled(k);
+    if (commit) await this.ending.settled(commit, seed);
     return run();
   }
 }

@@ -398,7 +398,7 @@ export class ResearchLoop {
       readyInMs: () => this.flights.sorted().flatMap((f) => (f.stage === 'proposing' || f.stage === 'reviewing') && !this.sched.isRewriting(f.id) ? [this.sched.readyInMs(f.id, f.stage)] : []),
       // The current best (under best-first too: the keep rule judges against it).
       bestCommit: () => state.best?.commit ?? null,
-      laneAvailable: () => this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy),
+      laneAvailable: () => this.laneAvailable(),
       measured: (commit) => measuredSeeds(state.rows, commit),
       run: (job, signal) => this.trainFill(state, job, signal),
       log: (line) => this.opts.log?.(line),
@@ -443,6 +443,11 @@ export class ResearchLoop {
     })();
   }
 
+  /** Whether a worktree is free for a fill, or one more may be made (maxLanes). */
+  private laneAvailable(): boolean {
+    return this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy);
+  }
+
   /**
    * The best's final re-runs started early (freshRuns.ts): in the drain (`drain`), each accelerator
    * left idle trains the next fresh seed of the best; a keep that moves the best gives up those of
@@ -459,7 +464,7 @@ export class ResearchLoop {
     const waiting = this.ctx.slots.waiting;
     if (waiting > 0) fresh.yieldTo(waiting);
     if (!drain || best === null || waiting > 0) return;
-    while (this.ctx.slots.idle > 0 && this.ctx.slots.waiting === 0 && (this.lanes.idle > 0 || this.lanes.size + this.lanesComing < maxLanes(this.workers, this.sched.policy))) {
+    while (this.ctx.slots.idle > 0 && this.ctx.slots.waiting === 0 && this.laneAvailable()) {
       if (!fresh.startNext(best)) break;
     }
   }
