@@ -2,6 +2,7 @@ import { closeSync, constants as fsConstants, type Dirent, fstatSync, lstatSync,
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
+import { manifestFrom, type ExportManifest } from './exportCheck';
 import { ratchetPaths } from './ratchetPaths';
 
 export class WorkspaceError extends Error {
@@ -272,11 +273,26 @@ export class GitStore {
    * worktree reaches it. Remove it with removeExport.
    */
   async exportCommit(commit: string, dest: string): Promise<string> {
+    return (await this.writeExport(commit, dest, false)).cwd;
+  }
+
+  /**
+   * exportCommit, with what the export holds as git's objects and the links say
+   * (exportCheck.ts `checkExport` compares the folder with it later); the manifest is null when
+   * the tree holds something the check does not cover (a submodule).
+   */
+  async exportCommitWithManifest(commit: string, dest: string): Promise<{ cwd: string; manifest: ExportManifest | null }> {
+    return this.writeExport(commit, dest, true);
+  }
+
+  private async writeExport(commit: string, dest: string, withManifest: boolean): Promise<{ cwd: string; manifest: ExportManifest | null }> {
     await this.removeExport(dest);
     await fs.mkdir(dest, { recursive: true });
     // Which inputs to link is asked of git beside the checkout (it reads the user's index, never writes it).
     const untracked = this.untrackedTopLevel();
     untracked.catch(() => undefined);
+    const tree = withManifest ? this.ws(['ls-tree', '-r', '-z', '-l', '--full-tree', commit]) : null;
+    tree?.catch(() => undefined);
     const index = `${dest}.index`;
     try {
       // A private index: the user's (even one another git holds locked) is not touched.
@@ -288,9 +304,11 @@ export class GitStore {
     }
     const cwd = this.prefix ? path.join(dest, this.prefix) : dest;
     await fs.mkdir(cwd, { recursive: true });
-    await this.linkUntrackedInto(cwd, untracked);
+    const linked = await this.linkUntrackedInto(cwd, untracked);
     await setWritable(dest, false);
-    return cwd;
+    if (!tree) return { cwd, manifest: null };
+    const links = new Map(linked.map((name) => [this.prefix ? `${this.prefix}/${name}` : name, path.join(this.workspace, name)]));
+    return { cwd, manifest: manifestFrom(dest, await tree, links, [this.prefix]) };
   }
 
   /** Removes a folder exportCommit made (read-only) and the index beside it. */
