@@ -87,6 +87,8 @@ export interface SessionState {
 export class RunNotes {
   readonly speeds: SpeedSample[] = [];
   seedOffsetNoted = false;
+  /** Whether the loop said once that an evaluator's export written during a run was not used (earlyExport.ts). */
+  exportRedoneNoted = false;
 }
 
 /** What measuring a run needs: the options, git, the executor, and the loop's voice. */

@@ -10,6 +10,7 @@ import { finalValue } from '../trainer/finalValue';
 import type { MetricPoint, RunResult } from '../trainer/runTypes';
 import { seedOffsetEnv } from '../trainer/seeding/seedEnv';
 import { checkout } from './commit';
+import { EarlyExport } from './earlyExport';
 import { contentionWarning, ThroughputMeter, type SpeedSample, type Throughput } from './keepRules/throughput';
 import type { RunContext } from './loopContext';
 import type { Lane, Slot } from './workerPool';
@@ -102,9 +103,15 @@ export async function readCurve(runDir: string): Promise<MetricPoint[] | null> {
 export async function measure(ctx: RunContext, run: RunSpec): Promise<Measurement> {
   const runDir = run.label ? path.join(ratchetPaths(ctx.workspace).runDir(run.id), run.label) : ratchetPaths(ctx.workspace).runDir(run.id);
   await runDirs.enter(runDir);
+  const pending: { early: EarlyExport | null } = { early: null };
   try {
-    return await measureIn(ctx, run, runDir);
+    return await measureIn(ctx, run, runDir, pending);
   } finally {
+    // An evaluator's export written during the run and not used (a failed run, a stop) goes once its writing is over.
+    if (pending.early) {
+      await pending.early.settled();
+      await ctx.store.removeExport(pending.early.dest).catch(() => undefined);
+    }
     // A fill given up (preempted for an experiment, a speculative re-run dropped, the loop's end) gives nothing: its partial run folder goes.
     await runDirs.leave(runDir, run.fill !== undefined && run.label !== undefined && run.signal.aborted);
   }
@@ -156,7 +163,7 @@ export class RunDirs {
 
 const runDirs = new RunDirs();
 
-async function measureIn(ctx: RunContext, run: RunSpec, runDir: string): Promise<Measurement> {
+async function measureIn(ctx: RunContext, run: RunSpec, runDir: string, pending: { early: EarlyExport | null }): Promise<Measurement> {
   const { config } = ctx;
   const { lane, slot, id, commit, signal, best, label } = run;
   const cwd = lane.cwd;
@@ -181,33 +188,39 @@ async function measureIn(ctx: RunContext, run: RunSpec, runDir: string): Promise
   if (signal.aborted) runAbort.abort(signal.reason);
   let earlyStopReason: string | null = null;
   const meter = new ThroughputMeter();
+  // The evaluator runs in a clean, read-only export of the commit (protected files exactly as
+  // committed); the run's artifacts reach it only through the run folder (RATCHET_RUN_DIR).
+  const evalRoot = path.join(ratchetPaths(ctx.workspace).dir, 'eval', label ? `${id}-${label}` : id);
   let train: RunResult;
-  try {
-    train = await ctx.executor.run({
-      command: config.command,
-      cwd,
-      env,
-      output: config.output,
-      budgetSeconds: config.budget.seconds,
-      graceSeconds: hardDeadlineSeconds(config.budget) - config.budget.seconds,
-      logPath: path.join(runDir, 'log.txt'),
-      metricsPath: path.join(runDir, 'metrics.jsonl'),
-      // With an evaluator, only its result counts: a trainer that prints no final line is still evaluated.
-      finalOptional: !!config.evaluate,
-      signal: runAbort.signal,
-      onPoint: (point: MetricPoint) => {
-        meter.add(point);
-        if (!quiet) ctx.emit({ type: 'run-point', id, point });
-        if (watcher && earlyStopReason === null) {
-          const why = watcher(point);
-          if (why) {
-            earlyStopReason = why;
-            runAbort.abort(`early stop: ${why}`);
-          }
+  const training = ctx.executor.run({
+    command: config.command,
+    cwd,
+    env,
+    output: config.output,
+    budgetSeconds: config.budget.seconds,
+    graceSeconds: hardDeadlineSeconds(config.budget) - config.budget.seconds,
+    logPath: path.join(runDir, 'log.txt'),
+    metricsPath: path.join(runDir, 'metrics.jsonl'),
+    // With an evaluator, only its result counts: a trainer that prints no final line is still evaluated.
+    finalOptional: !!config.evaluate,
+    signal: runAbort.signal,
+    onPoint: (point: MetricPoint) => {
+      meter.add(point);
+      if (!quiet) ctx.emit({ type: 'run-point', id, point });
+      if (watcher && earlyStopReason === null) {
+        const why = watcher(point);
+        if (why) {
+          earlyStopReason = why;
+          runAbort.abort(`early stop: ${why}`);
         }
-      },
-      onLog: quiet ? undefined : (line: string) => ctx.emit({ type: 'run-log', id, line }),
-    });
+      }
+    },
+    onLog: quiet ? undefined : (line: string) => ctx.emit({ type: 'run-log', id, line }),
+  });
+  // Written while the trainer trains; checked whole before the evaluator uses it (earlyExport.ts).
+  if (config.evaluate && !runAbort.signal.aborted) pending.early = new EarlyExport(ctx.store, commit, evalRoot);
+  try {
+    train = await training;
   } finally {
     signal.removeEventListener('abort', onOuterAbort);
   }
@@ -232,13 +245,16 @@ async function measureIn(ctx: RunContext, run: RunSpec, runDir: string): Promise
   if (config.evaluate) {
     trainerFinal = train.final;
     if (!quiet) ctx.setPhase('evaluating', id);
-    // The evaluator runs in a clean, read-only export of the commit (protected files exactly as
-    // committed); the run's artifacts reach it only through the run folder (RATCHET_RUN_DIR).
-    const evalRoot = path.join(ratchetPaths(ctx.workspace).dir, 'eval', label ? `${id}-${label}` : id);
     let ev: RunResult;
     let changedByEval: string[];
     try {
-      const evalCwd = await ctx.gitSerial(() => ctx.store.exportCommit(commit, evalRoot));
+      const taken = pending.early ? await pending.early.take(ctx.workspace) : null;
+      pending.early = null;
+      if (taken && 'why' in taken && !ctx.notes.exportRedoneNoted) {
+        ctx.notes.exportRedoneNoted = true;
+        ctx.emit({ type: 'warning', message: `${id}: the evaluator's copy of the commit written during the run was not used (${taken.why}); written again after the run` });
+      }
+      const evalCwd = taken && 'cwd' in taken ? taken.cwd : await ctx.gitSerial(() => ctx.store.exportCommit(commit, evalRoot));
       ev = await ctx.executor.run({
         command: config.evaluate,
         cwd: evalCwd,

@@ -2,6 +2,7 @@ import { closeSync, constants as fsConstants, type Dirent, fstatSync, lstatSync,
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
+import { manifestFrom, type ExportManifest } from './exportCheck';
 import { ratchetPaths } from './ratchetPaths';
 
 export class WorkspaceError extends Error {
@@ -207,18 +208,41 @@ export class GitStore {
   private readonly linked = new Map<string, string[]>();
 
   /** Links the workspace's untracked top-level entries into `cwd` (where absent); returns their names. */
-  private async linkUntrackedInto(cwd: string): Promise<string[]> {
-    const entries = await fs.readdir(this.workspace);
+  private async linkUntrackedInto(cwd: string, untracked?: Promise<string[]>): Promise<string[]> {
     const names: string[] = [];
-    for (const name of entries) {
-      // Bytecode caches stay per checkout: linked, the worktree's compiled edits would land in the user's folder.
-      if (name === '.git' || name === '.ratchet' || name === '__pycache__') continue;
-      const tracked = await this.ws(['ls-files', '-z', '--', `:(literal)${name}`]);
+    for (const name of await (untracked ?? this.untrackedTopLevel())) {
       const dest = path.join(cwd, name);
-      if (tracked !== '' || (await fs.lstat(dest).then(() => true, () => false))) continue;
+      if (await fs.lstat(dest).then(() => true, () => false)) continue;
       if (await fs.symlink(path.join(this.workspace, name), dest).then(() => true, () => false)) names.push(name);
     }
     return names;
+  }
+
+  /**
+   * The workspace's top-level entries that git does not track (nothing tracked is that path or
+   * under it), without .git, .ratchet and __pycache__ (bytecode caches stay per checkout: linked,
+   * the worktree's compiled edits would land in the user's folder). One `git ls-files` for all of
+   * them (it was one per entry: a git process each, between a trainer's end and its evaluator's start).
+   */
+  private async untrackedTopLevel(): Promise<string[]> {
+    const entries = (await fs.readdir(this.workspace)).filter((name) => name !== '.git' && name !== '.ratchet' && name !== '__pycache__');
+    if (entries.length === 0) return [];
+    const tracked = new Set<string>();
+    const icase = await this.ignoresCase();
+    const key = (name: string) => (icase ? name.toLowerCase() : name);
+    // Chunks keep the command line short in a folder with very many entries.
+    for (let i = 0; i < entries.length; i += 500) {
+      const out = await this.ws(['ls-files', '-z', '--', ...entries.slice(i, i + 500).map((name) => `:(literal)${name}`)]);
+      for (const p of out.split('\0')) if (p) tracked.add(key(p.split('/')[0]!));
+    }
+    return entries.filter((name) => !tracked.has(key(name)));
+  }
+
+  private ignoreCase: Promise<boolean> | null = null;
+
+  /** core.ignorecase: git matched a name to a tracked path of another case there, so the tracked paths it prints are compared without case. */
+  private ignoresCase(): Promise<boolean> {
+    return (this.ignoreCase ??= this.ws(['config', '--bool', 'core.ignorecase'], { allowFail: true }).then((v) => v === 'true'));
   }
 
   /**
@@ -249,8 +273,26 @@ export class GitStore {
    * worktree reaches it. Remove it with removeExport.
    */
   async exportCommit(commit: string, dest: string): Promise<string> {
+    return (await this.writeExport(commit, dest, false)).cwd;
+  }
+
+  /**
+   * exportCommit, with what the export holds as git's objects and the links say
+   * (exportCheck.ts `checkExport` compares the folder with it later); the manifest is null when
+   * the tree holds something the check does not cover (a submodule).
+   */
+  async exportCommitWithManifest(commit: string, dest: string): Promise<{ cwd: string; manifest: ExportManifest | null }> {
+    return this.writeExport(commit, dest, true);
+  }
+
+  private async writeExport(commit: string, dest: string, withManifest: boolean): Promise<{ cwd: string; manifest: ExportManifest | null }> {
     await this.removeExport(dest);
     await fs.mkdir(dest, { recursive: true });
+    // Which inputs to link is asked of git beside the checkout (it reads the user's index, never writes it).
+    const untracked = this.untrackedTopLevel();
+    untracked.catch(() => undefined);
+    const tree = withManifest ? this.ws(['ls-tree', '-r', '-z', '-l', '--full-tree', commit]) : null;
+    tree?.catch(() => undefined);
     const index = `${dest}.index`;
     try {
       // A private index: the user's (even one another git holds locked) is not touched.
@@ -262,9 +304,11 @@ export class GitStore {
     }
     const cwd = this.prefix ? path.join(dest, this.prefix) : dest;
     await fs.mkdir(cwd, { recursive: true });
-    await this.linkUntrackedInto(cwd);
+    const linked = await this.linkUntrackedInto(cwd, untracked);
     await setWritable(dest, false);
-    return cwd;
+    if (!tree) return { cwd, manifest: null };
+    const links = new Map(linked.map((name) => [this.prefix ? `${this.prefix}/${name}` : name, path.join(this.workspace, name)]));
+    return { cwd, manifest: manifestFrom(dest, await tree, links, [this.prefix]) };
   }
 
   /** Removes a folder exportCommit made (read-only) and the index beside it. */
