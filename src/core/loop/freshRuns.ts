@@ -2,7 +2,9 @@
  * The best's final re-runs on fresh seeds (summary.ts rerunBest), started early (issue 14).
  *
  * With 2+ workers a finite session ends in a drain: the last experiment trains on one accelerator
- * while the others have nothing left to do. Those re-runs are work the session will ask for, so
+ * while the others have nothing left to do (unattended, from the moment the experiment count is
+ * reached, even while the last proposals are still written: one that arrives takes an accelerator
+ * back, one per proposal waiting). Those re-runs are work the session will ask for, so
  * an accelerator idle in the drain trains them for the best of the moment. They are speculative:
  * when an experiment still in flight is kept, the best moves and the re-runs of the old best are
  * given up (a partial run's folder is removed as for any given-up fill, and a finished one is never
@@ -33,6 +35,8 @@ export class FreshRuns {
   private readonly ending: Promise<unknown>[] = [];
   /** Runs given up whose process may still be ending: the next of that commit and seed starts after it. */
   private readonly settling = new EndingRuns();
+  /** Runs given up to experiments waiting for an accelerator, still ending. */
+  private yielding = 0;
   /** Started early, and given up (for tests and summaries). */
   readonly started: FreshJob[] = [];
   readonly dropped: FreshJob[] = [];
@@ -70,10 +74,19 @@ export class FreshRuns {
     for (const r of [...this.runs.values()]) if (r.commit !== commit) this.drop(r, reason);
   }
 
-  /** Gives up up to `n` runs, the latest started first (an experiment waits for an accelerator). */
-  yieldTo(n: number): number {
-    const live = [...this.runs.values()].reverse().slice(0, Math.max(0, n));
-    for (const r of live) this.drop(r, YIELDED);
+  /**
+   * `waiting` experiments wait for an accelerator: gives up runs, the latest started first, until
+   * one run given up for them and still ending is on its way to each (its accelerator goes to the
+   * first waiting when its process has ended). Asked again before that, it gives up no more.
+   * Returns how many it gave up now.
+   */
+  yieldTo(waiting: number): number {
+    const live = [...this.runs.values()].reverse().slice(0, Math.max(0, waiting - this.yielding));
+    for (const r of live) {
+      this.drop(r, YIELDED);
+      this.yielding++;
+      void r.result.finally(() => this.yielding--);
+    }
     return live.length;
   }
 

@@ -26,6 +26,9 @@ export interface Measurement {
   throughput?: Throughput;
 }
 
+/** A fill given up before its process started (measure throws it): nothing ran, no event was sent. */
+export class FillNotStarted extends Error {}
+
 /** One run to measure: `commit` in the lane's worktree, on the slot's accelerator. */
 export interface RunSpec {
   tag: string;
@@ -174,6 +177,7 @@ async function measureIn(ctx: RunContext, run: RunSpec, runDir: string, pending:
   const before = await hashFiles(cwd, guarded);
   const seal = await ctx.store.sealWorktree(lane.name);
   const env = await trainerEnv(ctx, { id, seed: run.seed, runDir, slot });
+  if (run.fill && signal.aborted) throw new FillNotStarted(`${run.fill.of}: fill given up before it started`);
   const startedAt = Date.now();
   const quiet = label !== undefined;
   if (!quiet) ctx.setPhase('training', id);

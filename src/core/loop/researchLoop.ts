@@ -24,7 +24,7 @@ import { LoopSearch } from '../search/loopSearch';
 import { searchPolicyFor } from '../search/searchPolicy';
 import type { LoopEvent, LoopListener, LoopPhase, SessionSummary } from './loopEvents';
 import { ExperimentIds } from './ids';
-import { measure } from './measure';
+import { FillNotStarted, measure } from './measure';
 import { propose, vet, type Proposal } from './propose';
 import { awaitAccelerator, BestMoves, rebase } from './rebase';
 import { baseRecord, fillRun, recordAs, recordDecision, totalCost } from './records';
@@ -246,7 +246,7 @@ export class ResearchLoop {
       const ledger = await readLedger(workspace);
       if (ledger.skipped > 0) this.emit({ type: 'warning', message: `ledger: skipped ${ledger.skipped} unreadable line(s) (${ledger.skippedLines.join(', ')}), e.g. a torn write after a crash` });
       this.ids.seen(ledger.records.map((r) => r.id));
-      const ctx = this.context(store, new Pool<Slot>(devices.map((device, index) => ({ index, device }))), ledger.records.filter((r) => r.session !== tag));
+      const ctx = this.context(store, new Pool<Slot>(devices.map((device, index) => ({ index, device })), () => this.control.changed.open()), ledger.records.filter((r) => r.session !== tag));
       this.ctx = ctx;
       const localEarlier = ctx.earlierRows.length;
       const exists = (await store.branchTip(tag)) !== null;
@@ -352,9 +352,12 @@ export class ResearchLoop {
         });
         continue;
       }
-      // The drain: no experiment will start any more (the count reached, a wind-down), some still train.
-      // There the best's final re-runs go first: needed unless a run still in flight is kept.
-      this.pokeFresh(state, this.flights.size > 0 && this.flights.preTraining().length === 0 && next < 0 && (stopping || !room) && !halted());
+      // The drain: no experiment will start any more (the count reached, a wind-down), some are still
+      // in the air. There the best's final re-runs go first: needed unless one still in flight is kept.
+      // Unattended that is so as soon as the count is reached, while the last proposals are still
+      // written (one that arrives takes an accelerator back); under review only once all train.
+      const drain = this.flights.size > 0 && next < 0 && (stopping || !room) && !halted() && (this.flights.preTraining().length === 0 || !preemptsFills(this.sched.policy));
+      this.pokeFresh(state, drain);
       filler.poke(); // h14tp hook
       if (this.flights.size === 0) {
         if (stopping || (!room && next < 0)) break;
@@ -426,9 +429,12 @@ export class ResearchLoop {
         await checkout(ctx, state.tag, lane, job.commit);
         const ranFrom = performance.now();
         const m = await measure(ctx, { tag: state.tag, lane, slot, id: of, commit: job.commit, seed: job.seed, signal, best: null, label: `rerun-${job.commit.slice(0, 7)}-s${job.seed}`, fill: { of } }).catch((err) => {
+          // Given up before its process started (a stop, the best moved): nothing ran, nothing to say.
+          if (err instanceof FillNotStarted) return null;
           this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status: 'crashed', metric: null });
           throw err;
         });
+        if (m === null) return null;
         // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
         const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
         const metric = status === 'ok' ? m.metric : null;

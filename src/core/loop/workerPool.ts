@@ -21,7 +21,8 @@ export class Pool<T> {
   private readonly free: T[];
   private readonly waiters: { resolve: (t: T | null) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
 
-  constructor(items: T[]) {
+  /** `onWait`: called when a caller starts to wait (nothing free), e.g. so that work lent meanwhile is given back. */
+  constructor(items: T[], private readonly onWait?: () => void) {
     this.items = [...items];
     this.free = [...items];
   }
@@ -66,6 +67,7 @@ export class Pool<T> {
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.waiters.push(w);
+      this.onWait?.();
     });
   }
 

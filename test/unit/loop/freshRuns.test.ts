@@ -75,6 +75,28 @@ describe('FreshRuns', () => {
     expect(fresh.active).toBe(0);
   });
 
+  it('gives one run back per experiment waiting, however often it is asked while that run is still ending', async () => {
+    // Runs that do not end at once when given up (their processes are still being stopped).
+    const ends: ((m: number | null) => void)[] = [];
+    const fresh = new FreshRuns([10, 11, 12], (_job, _signal) => new Promise<number | null>((resolve) => ends.push(resolve)));
+    fresh.startNext('a');
+    fresh.startNext('a');
+    fresh.startNext('a');
+    // One experiment waits; the loop asks at every wake until an accelerator is free.
+    expect(fresh.yieldTo(1)).toBe(1);
+    expect(fresh.yieldTo(1)).toBe(0);
+    expect(fresh.yieldTo(1)).toBe(0);
+    expect(fresh.active).toBe(2);
+    // A second experiment waits too: one more.
+    expect(fresh.yieldTo(2)).toBe(1);
+    expect(fresh.active).toBe(1);
+    // The first given-up run ended (its accelerator went to a waiting experiment); a third one waits.
+    ends[2]!(null);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(fresh.yieldTo(2)).toBe(1);
+    expect(fresh.active).toBe(0);
+  });
+
   it('a seed given up starts again (or is taken as missing) only once its run has ended: the same run folder', async () => {
     // A run that does not end at once when given up (its process is still being stopped).
     const ends: ((m: number | null) => void)[] = [];

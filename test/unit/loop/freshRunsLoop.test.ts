@@ -123,6 +123,31 @@ describe.skipIf(!existsSync(PY))("the best's final re-runs fill the drain (2 wor
     expect(now.commit).toBeTruthy();
   }, 150_000);
 
+  it('they start as soon as the count is reached and an accelerator idles, while the last proposal is still written; it takes one back', async () => {
+    // e0002 (K0 → 1) is kept at once; the last proposal (e0003, K1 → -1, worse) takes 8 s to write.
+    // The fresh re-runs of e0002 take 15 s: both accelerators train them when e0003 is ready.
+    const slow = `15 if (K0 == 1 and K1 == 0 and seed >= ${F0}) else 0.3`;
+    const s = session(slow, [{ knob: 0, to: 1 }, { knob: 1, to: -1 }]);
+    const summary = await s.loop.run();
+    expect(s.ledger().map((r) => [r.id, r.status])).toEqual([['e0001', 'baseline'], ['e0002', 'kept'], ['e0003', 'discarded']]);
+    const ready = index(s.events, (e) => e.type === 'proposal-ready' && e.id === 'e0003');
+    const e3Started = index(s.events, (e) => e.type === 'run-started' && e.id === 'e0003');
+    expect(ready).toBeGreaterThan(0);
+    // Both fresh seeds of the best started before the last proposal was ready.
+    for (const seed of [F0, F0 + 1]) expect(index(s.events, (e) => e.type === 'fill-started' && e.of === 'e0002' && e.seed === seed)).toBeLessThan(ready);
+    // e0003 took one accelerator back: exactly one fresh run given up, before e0003 started; the other ran on.
+    const ended = freshFills(s.events).flatMap((e) => (e.type === 'fill-ended' ? [{ e, at: index(s.events, (x) => x === e) }] : []));
+    const givenUp = ended.filter((x) => x.e.status === 'aborted');
+    expect(givenUp.length).toBe(1);
+    expect(givenUp[0]!.at).toBeLessThan(e3Started);
+    expect(ended.some((x) => x.e.status === 'ok' && x.e.seed !== givenUp[0]!.e.seed && x.at > e3Started)).toBe(true);
+    // The seed given up trained again after; the headline is the two fresh seeds of the best.
+    const freshRuns = s.runs().filter((r) => r.seed >= F0);
+    expect(freshRuns.map((r) => r.seed).sort()).toEqual([F0, F0 + 1]);
+    expect(summary.headline).toMatchObject({ fresh: true, bestId: 'e0002', bestRuns: 2 });
+    expect(summary.headline!.best).toBeCloseTo((freshRuns[0]!.metric + freshRuns[1]!.metric) / 2, 9);
+  }, 150_000);
+
   it('a user stop gives up the fresh re-runs under way and starts none after', async () => {
     let stoppedAt = -1;
     const slow = `60 if (K0 == 1 and K1 == 0 and seed >= ${F0}) else 6 if K1 < 0 else 0.3`;
