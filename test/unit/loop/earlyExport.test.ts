@@ -42,7 +42,7 @@ print(json.dumps({"final": {"loss": 1.0}}))
 const EVAL = `import json, os
 base = 10
 bonus = int(open("bonus.txt").read()) if os.path.exists("bonus.txt") else 0
-open(os.path.join(os.environ["RATCHET_RUN_DIR"], "eval-saw.json"), "w").write(json.dumps({"ino": os.stat("eval.py").st_ino}))
+open(os.path.join(os.environ["RATCHET_RUN_DIR"], "eval-saw.json"), "w").write(json.dumps({"ino": os.stat("eval.py").st_ino, "bonus": os.path.exists("bonus.txt")}))
 print(json.dumps({"final": {"val_bpb": base + bonus}}))
 `;
 
@@ -84,7 +84,8 @@ describe('the evaluator\'s export, written while the trainer trains', () => {
     const { m, h, trainerSaw, evalSaw } = await evalHouse('plant');
     expect(trainerSaw.seen).toBe(true);
     expect(m).toMatchObject({ status: 'ok', metric: 10 });
-    expect(evalSaw.ino).not.toBe(trainerSaw.ino);
+    // The evaluator ran in a folder written again (not by inode: a removed file's inode may be reused at once).
+    expect(evalSaw.bonus).toBe(false);
     expect(h.events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringMatching(/written during the run was not used \(bonus\.txt is not in the commit\)/) }));
   });
 
