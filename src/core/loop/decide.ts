@@ -64,6 +64,8 @@ export async function decide(ctx: LoopContext, x: Experiment, m: Measurement, p:
         filler.poke();
         return result;
       },
+      // Re-runs of the best a gap already trained: the rule judges by them from the first look.
+      ...(ctx.filler && parent.commit ? { ready: (_which: 'best', seed: number) => ctx.filler!.cache.ready(parent.commit as string, seed) } : {}),
     }).finally(() => endSpeculation?.());
     if (ctx.control.stopReason !== null && f.abort.signal.aborted) {
       rec.status = 'killed';

@@ -102,6 +102,8 @@ export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
   /** Entries whose run is still under way. */
   private readonly pending = new Set<Promise<number | null>>();
+  /** What each entry's run gave, once it has ended (null: failed). */
+  private readonly values = new WeakMap<Promise<number | null>, number | null>();
   /** Runs given up (forget) whose process may still be ending: the next of that commit and seed starts after it. */
   private readonly ending = new EndingRuns();
 
@@ -138,7 +140,21 @@ export class FillCache {
     const p = result.catch(() => null);
     this.runs.set(k, p);
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
+    void p.then((m) => {
+      this.pending.delete(p);
+      this.values.set(p, m);
+    });
+  }
+
+  /**
+   * The result for `commit` at `seed` when its run has ended with a metric (a fill, or a re-run
+   * taken through the cache); undefined while it trains, when it failed, or when there is none.
+   * Never waits.
+   */
+  ready(commit: string, seed: number): number | undefined {
+    const p = this.runs.get(this.key(commit, seed));
+    const m = p ? this.values.get(p) : undefined;
+    return m === null ? undefined : m;
   }
 
   has(commit: string, seed: number): boolean {

@@ -109,6 +109,33 @@ describe('noise keep rule on the seeded stand-in', () => {
     expect(calls3).toEqual([]);
   });
 
+  it("judges by the best's re-runs an idle accelerator already trained (ready), from the first look", async () => {
+    // The best's own run was a lucky draw (2.63); its two re-runs, trained in gaps, say 2.90 and 2.95.
+    const base = rec('e1', 'c0', 2.63);
+    const filled: Record<number, number> = { 1338: 2.9, 1339: 2.95 };
+    const table = { best: (s: number) => filled[s] ?? null, candidate: () => 2.7 };
+    // Without them: "not better" than the one run, and no run of anything.
+    const blind: string[] = [];
+    const d0 = await new NoiseKeepPolicy().decide(input(2.7, base, [base], table, blind));
+    expect(blind).toEqual([]);
+    expect(d0.keep).toBe(false);
+    expect(d0.reason).toMatch(/not better \(2\.7\d* vs best mean 2\.63\d* over 1 run\); σ not measured yet/);
+    // With them: the best's mean over three runs (2.83) is the mark, σ is measured, and the best is not trained again.
+    const calls: string[] = [];
+    const d = await new NoiseKeepPolicy().decide({ ...input(2.7, base, [base], table, calls), ready: (_w, s) => filled[s] });
+    expect(calls.filter((c) => c.startsWith('best'))).toEqual([]);
+    const ev = d.evidence as unknown as NoiseEvidence;
+    expect(ev.best.runs).toEqual({ '1337': 2.63, '1338': 2.9, '1339': 2.95 });
+    expect(ev.sigma).not.toBeNull();
+    expect(d.reason).not.toMatch(/not better/);
+    // A seed not ready yet (undefined) is left to the rule's own re-run, as before.
+    const calls2: string[] = [];
+    const d2 = await new NoiseKeepPolicy().decide({ ...input(2.5, base, [base], table, calls2), ready: (_w, s) => (s === 1338 ? filled[s] : undefined) });
+    expect(calls2).toContain('best:1339');
+    expect(calls2).not.toContain('best:1338');
+    expect((d2.evidence as unknown as NoiseEvidence).best.runs).toEqual({ '1337': 2.63, '1338': 2.9, '1339': 2.95 });
+  });
+
   it('re-runs an unclear candidate, measuring the best better first, and stops as soon as the answer is clear', async () => {
     const base = rec('e1', 'c0', 1.0);
     const hist = [base, rec('e2', 'c9', 1.0, 'discarded', { rule: 'noise', candidate: { runs: { 1337: 1.0, 1338: 1.02, 1339: 0.98, 1340: 1.0, 1341: 0.99, 1342: 1.01 } } })];

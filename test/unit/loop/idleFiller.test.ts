@@ -91,6 +91,27 @@ describe('FillCache', () => {
     expect(ran).toBe(0);
   });
 
+  it('ready: a result only once its run has ended with a metric (never while it trains, after a failure or once forgotten)', async () => {
+    const c = new FillCache();
+    let release!: (m: number) => void;
+    c.add('abc', 1, new Promise<number>((r) => (release = r)));
+    c.add('abc', 2, Promise.resolve(null));
+    c.add('abc', 3, Promise.reject(new Error('boom')));
+    c.add('abc', 4, Promise.resolve(3.25));
+    expect(c.ready('abc', 1)).toBeUndefined();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(c.ready('abc', 1)).toBeUndefined();
+    expect(c.ready('abc', 2)).toBeUndefined();
+    expect(c.ready('abc', 3)).toBeUndefined();
+    expect(c.ready('abc', 4)).toBe(3.25);
+    expect(c.ready('abd', 4)).toBeUndefined();
+    release(2.5);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(c.ready('abc', 1)).toBe(2.5);
+    c.forget('abc', 1);
+    expect(c.ready('abc', 1)).toBeUndefined();
+  });
+
   it('runs when there is no fill, or the fill failed', async () => {
     const c = new FillCache();
     c.add('abc', 1, Promise.resolve(null));

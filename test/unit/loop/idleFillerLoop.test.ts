@@ -44,6 +44,34 @@ describe('idle filler in the loop', () => {
     expect(bestAgain).toEqual([]);
   });
 
+  it("the keep rule judges by the best's re-runs the gaps trained, from the first look (a lucky baseline run is no longer the mark)", async () => {
+    for (const withFills of [true, false]) {
+      const ws = knobWorkspace();
+      dirs.push(ws);
+      const config = knobConfig({ workers: 1, pipeline: true, devices: [], budget: { seconds: 0.1, graceSeconds: 1 }, search: { policy: 'greedy' } });
+      // The baseline's own run (seed 1337) is a lucky draw, 97; at its other seeds it gives 101. The change (K0 = 1) gives 98 at every seed.
+      const metricOf = (sum: number, seed: number) => (sum === 0 ? (seed === config.seed ? 97 : 101) : 98);
+      const executor = new StandInExecutor(100, Date.now(), undefined, metricOf);
+      const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(500), executor, experiments: 1, tag: 't', earlyStop: null, detectDevices: async () => [], ...(withFills ? {} : { schedule: { legacy: true } }) });
+      const records: { id: string; reason: string; evidence?: Record<string, unknown> }[] = [];
+      loop.on((e) => {
+        if (e.type === 'experiment-recorded') records.push(e.record);
+      });
+      await loop.run();
+      const rec = records.find((r) => r.id === 'e0002')!;
+      if (withFills) {
+        // Both re-runs of the baseline were trained while the proposal was written, and the first look already counts them.
+        const ev = rec.evidence as { best: { runs: Record<string, number> } };
+        expect(ev.best.runs).toMatchObject({ [config.seed]: 97, [config.seed + 1]: 101, [config.seed + 2]: 101 });
+        expect(rec.reason).not.toMatch(/not better/);
+        expect(executor.runs.filter((r) => r.id === 'e0002' && r.metric === 101)).toEqual([]);
+      } else {
+        // Without them the one lucky run is the mark: "not better", and no re-run is asked for.
+        expect(rec.reason).toMatch(/^not better \(98\.0+ vs best mean 97\.0+ over 1 run\)/);
+      }
+    }
+  });
+
   it('the legacy schedule fills nothing: the keep rule trains the re-runs of the best itself', async () => {
     const s = setup({ legacy: true });
     await s.loop.run();

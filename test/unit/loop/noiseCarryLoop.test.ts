@@ -94,11 +94,12 @@ describe.skipIf(!existsSync(PY))('σ carried over between sessions of one worksp
     expect(ev2.carried?.sessions).toBe(1);
     expect(ev2.context).toBe(ev1.context);
     expect(second.decided[0].status).toBe('kept');
-    expect(ev2.best.n).toBe(1);
+    // The baseline's own run, and a re-run of it only if an idle accelerator trained one ahead (KeepInput.ready): none for this decision.
+    expect(ev2.best.n).toBeLessThanOrEqual(second.baselineRuns);
     expect(ev2.reruns).toBe(0);
     expect(second.decided.some((r) => (r.evidence as unknown as NoiseEvidence).calibrated)).toBe(false);
-    // Its σ is the carried one (pooled with nothing of its own yet): same σ, same df as session 1 measured.
-    expect(ev2.sigma).toBeCloseTo(second.started.noise!.sigma!, 12);
+    // Its σ is the carried one, pooled with nothing of its own yet (same σ, same df as session 1 measured) unless a gap re-ran the baseline.
+    if (ev2.best.n === 1) expect(ev2.sigma).toBeCloseTo(second.started.noise!.sigma!, 12);
     expect(ev2.sigmaDf).toBeGreaterThanOrEqual(ev1.sigmaDf);
     expect(second.decided[0].reason).toMatch(/carried over from 1 earlier session/);
     expect(Math.abs(ev2.sigma! - sigma1)).toBeLessThan(0.5);

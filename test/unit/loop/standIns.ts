@@ -95,13 +95,15 @@ export class StandInExecutor implements Executor {
     private readonly runMs: number | ((cwd: string) => number),
     private readonly t0 = Date.now(),
     private readonly gate?: (req: RunRequest) => Promise<void>,
+    /** The metric of a run whose knobs sum to `sum` at `seed` (default 100 - sum, whatever the seed). */
+    private readonly metricOf: (sum: number, seed: number) => number = (sum) => 100 - sum,
   ) {}
 
   async run(req: RunRequest): Promise<RunResult> {
     const start = Date.now() - this.t0;
     const text = readFileSync(path.join(req.cwd, 'train.py'), 'utf8');
     const sum = [...text.matchAll(/^K\d+ = (-?[\d.]+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
-    const metric = 100 - sum;
+    const metric = this.metricOf(sum, Number(req.env.RATCHET_SEED));
     const ms = typeof this.runMs === 'number' ? this.runMs : this.runMs(req.cwd);
     const base = { exitCode: 0, signal: null, lastStep: 1, points: 1, logTail: '' };
     try {

@@ -25,6 +25,12 @@ export interface KeepInput {
    */
   measure: (which: 'candidate' | 'best', seed: number, watch?: RerunWatch) => Promise<number | null>;
   /**
+   * The best's metric at `seed` when a run of it has already ended and costs nothing to read (an
+   * idle accelerator trained the re-run ahead: idleFiller.ts); undefined otherwise. Never waits and
+   * never trains. A noise-aware rule judges the best by these runs too, from the first look.
+   */
+  ready?: (which: 'best', seed: number) => number | undefined;
+  /**
    * Noise measured in earlier sessions of this workspace with the same budget and evaluator
    * (noisePriorFrom): the noise rule starts from it instead of re-measuring the baseline.
    */

@@ -427,6 +427,20 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const bestKey = best.commit ?? best.id;
     this.prior = input.prior ?? null;
     this.absorb(history, s0, goal);
+    // The best's re-runs an idle accelerator already trained (idleFiller.ts): free evidence, so
+    // the first look compares with the best's mean over them too, not with one run of it.
+    let readyCalibrated = false;
+    if (input.ready) {
+      const unmeasured = this.sigma([]).df === 0;
+      const known = this.runs(bestKey);
+      for (const s of seeds.slice(1)) {
+        if (known.has(s)) continue;
+        const m = input.ready('best', s);
+        if (m !== undefined && Number.isFinite(m)) known.set(s, m);
+      }
+      // The baseline's noise is first measured in this decision, from those runs (evidence `calibrated`).
+      readyCalibrated = unmeasured && this.sigma([]).df > 0;
+    }
     if (o.pairFirst && (!o.pairNeedsPrior || (this.prior?.sigmaPaired != null && this.prior.sigmaPairedDf >= o.firstDf))) {
       const r = await this.decidePaired(input);
       if (r) return r;
@@ -436,7 +450,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const cand: Runs = new Map([[s0, metric]]);
     let reruns = 0;
     let rerunMs = 0;
-    let calibrated = false;
+    let calibrated = readyCalibrated;
     const run = async (which: 'candidate' | 'best', seed: number, watch?: RerunWatch): Promise<number | null> => {
       const t0 = Date.now();
       reruns++;
