@@ -384,6 +384,10 @@ interface Row {
   givenUpFillSeconds: number;
   /** busy with those processes counted idle. */
   busyWithoutGivenUpFills: number;
+  /** Worker-time idle after each worker's last process ended (the drain's tail: whole runs on several workers cannot all end together), s. */
+  drainTailSeconds: number;
+  /** busy worker-time / (workers × wall − drainTailSeconds): a breakdown of the idle time, never the figure the goals are read on. */
+  busyBeforeDrainTail: number;
   /** How fills ended (ok, aborted, preempted, crashed…). */
   fillEnds: Record<string, number>;
   conflicts: number;
@@ -491,6 +495,10 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   const givenUpFillSeconds = Number((procs.filter(thrownAway).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1));
   const busyWithoutGivenUpFills = Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !thrownAway(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3));
   const busy = perWorker.reduce((s, x) => s + x, 0) / workers;
+  // The drain's tail: worker-time idle after each worker's last process ended (whole runs on several
+  // workers cannot all end together). A breakdown of the idle time, never instead of `busy`.
+  const drainTailMs = Array.from({ length: workers }, (_, w) => to - Math.max(from, ...procs.filter((p) => p.worker === String(w)).map((p) => p.end))).reduce((t, x) => t + x, 0);
+  const busyBeforeDrainTail = Number(((busy * workers * (to - from)) / (workers * (to - from) - drainTailMs)).toFixed(3));
   let review: ReviewFigures | undefined;
   if (reviewer) {
     const spans = reviewer.spans.map((r) => [r.start, r.end < 0 ? to : r.end] as [number, number]);
@@ -548,6 +556,8 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
     headline: summary.headline ? { fresh: summary.headline.fresh, bestRuns: summary.headline.bestRuns } : null,
     givenUpFillSeconds,
     busyWithoutGivenUpFills,
+    drainTailSeconds: Number((drainTailMs / 1000).toFixed(1)),
+    busyBeforeDrainTail,
     fillEnds,
     conflicts,
     proposals: api.requests,
@@ -579,6 +589,8 @@ function aggregate(sessions: Row[]) {
     busyMin: Math.min(...busy),
     busyMax: Math.max(...busy),
     busyWithoutGivenUpFills: r3(mean(sessions.map((r) => r.busyWithoutGivenUpFills))),
+    drainTailSeconds: Number(mean(sessions.map((r) => r.drainTailSeconds)).toFixed(1)),
+    busyBeforeDrainTail: r3(mean(sessions.map((r) => r.busyBeforeDrainTail))),
     wallSeconds: Number(mean(sessions.map((r) => r.wallSeconds)).toFixed(1)),
     medianRunSeconds: Number(median(sessions.map((r) => r.medianRunSeconds)).toFixed(2)),
     longestGapSeconds: Math.max(...sessions.map((r) => r.longestGapSeconds)),
@@ -608,7 +620,7 @@ for (const kind of kinds) {
           const r = await scenario(kind, workers, lat, schedule, est, i);
           sessions.push(r);
           if (ESTIMATE === 'previous' && Number.isFinite(r.medianRunSeconds) && r.medianRunSeconds > 0) est = r.medianRunSeconds * 1000;
-          console.log(`${r.name} [session ${i}]: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, load ${r.load1m.min}–${r.load1m.max}, ${JSON.stringify(r.statuses)}, headline ${r.headline ? (r.headline.fresh ? `fresh × ${r.headline.bestRuns}` : 'not fresh') : 'none'}, fills ${JSON.stringify(r.fillEnds)}, given-up fills ${r.givenUpFillSeconds} s (busy without ${r.busyWithoutGivenUpFills})`);
+          console.log(`${r.name} [session ${i}]: busy ${r.busy} (per worker ${r.busyPerWorker.join(', ')}), wall ${r.wallSeconds} s, ${r.runs} runs (median ${r.medianRunSeconds} s), proposals ${r.proposals} (median latency ${r.medianProposeSeconds} s), longest gap ${r.longestGapSeconds} s, load ${r.load1m.min}–${r.load1m.max}, ${JSON.stringify(r.statuses)}, headline ${r.headline ? (r.headline.fresh ? `fresh × ${r.headline.bestRuns}` : 'not fresh') : 'none'}, fills ${JSON.stringify(r.fillEnds)}, given-up fills ${r.givenUpFillSeconds} s (busy without ${r.busyWithoutGivenUpFills}), drain tail ${r.drainTailSeconds} s (busy before it ${r.busyBeforeDrainTail})`);
           if (r.review) console.log(`  under review: ${r.review.reviews} reviews of ${r.review.reviewSeconds} s, ${r.review.inReviewSeconds} s in review, idle in review ${r.review.idleInReviewSeconds} s (worker-time), busy without those waits ${r.review.busyExcludingReviewWait}, given-up fills ${r.review.givenUpFillSeconds} s (busy without them ${r.review.busyWithoutGivenUpFills}), fills ${r.review.fills} ${JSON.stringify(r.review.fillEnds)}`);
         }
         const row = aggregate(sessions);
@@ -627,7 +639,7 @@ const results = {
   node: process.version,
   date: new Date().toISOString(),
   machine: `${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPU cores, shared; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end`,
-  busyMeasuredBy: 'descendant processes of the bench with this workspace in RATCHET_WORKSPACE, sampled every 20 ms; busy = busy worker-time / (workers × wall), wall from the first such process start to the last one end',
+  busyMeasuredBy: 'descendant processes of the bench with this workspace in RATCHET_WORKSPACE, sampled every 20 ms; busy = busy worker-time / (workers × wall), wall from the first such process start to the last one end; drainTailSeconds = worker-time idle after each worker\'s last process ended, busyBeforeDrainTail = busy worker-time / (workers × wall - drainTailSeconds), a breakdown only',
   sessionsPerRow: SESSIONS,
   graceSeconds: GRACE,
   firstLatencyEstimate: ESTIMATE,
