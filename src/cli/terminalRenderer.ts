@@ -268,7 +268,7 @@ export function fillLine(e: Extract<LoopEvent, { type: 'fill-started' | 'fill-en
     case 'preempted':
       return `fill stopped: ${what}, an experiment is ready to train (partial run discarded)`;
     case 'aborted':
-      return `fill stopped: ${what}, the loop is ending`;
+      return `fill stopped: ${what}, ${e.reason ?? 'the loop is ending'}`;
     default:
       return `fill ${e.status}: ${what} (not used)`;
   }

@@ -65,8 +65,12 @@ export type LoopEvent =
    * there. Faces must not count it as an experiment training.
    */
   | { type: 'fill-started'; of: string; commit: string; seed: number; budgetSeconds: number; startedAt: number; worker?: number; device?: string | null }
-  /** How a gap fill ended: `ok` (its metric is kept for the keep rule), `preempted` (stopped for an experiment, partial run discarded), `aborted` (the loop ended) or how the run failed. */
-  | { type: 'fill-ended'; of: string; commit: string; seed: number; status: FillStatus; metric: number | null }
+  /**
+   * How a gap fill ended: `ok` (its metric is kept for the keep rule), `preempted` (stopped for an
+   * experiment that needs the accelerator, partial run discarded), `aborted` (given up: the loop is
+   * ending, or the run is no longer needed; `reason` says which) or how the run failed.
+   */
+  | { type: 'fill-ended'; of: string; commit: string; seed: number; status: FillStatus; metric: number | null; reason?: string }
   | { type: 'experiment-recorded'; record: ExperimentRecord; best: ExperimentRecord | null }
   | { type: 'warning'; message: string }
   /** A pipelined proposal written against an older best: re-applied on the new best, or (applied false) regenerated. */

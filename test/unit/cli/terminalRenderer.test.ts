@@ -154,10 +154,14 @@ describe('TerminalRenderer: gap fills (issue 14)', () => {
     r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1340, status: 'preempted', metric: null });
     r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1341, status: 'ok', metric: 1.23456 });
     r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 1342, status: 'crashed', metric: null });
+    r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 2337, status: 'aborted', metric: null, reason: 'the best moved: fresh re-run of the old best not needed' });
+    r.handle({ type: 'fill-ended', of: 'e0004', commit: 'abc', seed: 2338, status: 'aborted', metric: null });
     expect(t.lines.slice(1)).toEqual([
       'fill stopped: re-run of e0004 (seed 1340), an experiment is ready to train (partial run discarded)',
       'filled: re-run of e0004 (seed 1341): 1.2346, kept for the noise rule',
       'fill crashed: re-run of e0004 (seed 1342) (not used)',
+      'fill stopped: re-run of e0004 (seed 2337), the best moved: fresh re-run of the old best not needed',
+      'fill stopped: re-run of e0004 (seed 2338), the loop is ending',
     ]);
   });
 });
