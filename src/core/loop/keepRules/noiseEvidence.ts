@@ -39,7 +39,7 @@ export interface NoiseEvidence {
   threshold: number | null;
   /** One-sided confidence that the candidate is really better (Student's t). */
   confidence: number | null;
-  /** Training runs this decision started (cache misses), and their wall time. */
+  /** Re-runs this decision used (those it trained, and re-runs of the best a gap fill had trained: KeepInput.measure and KeepInput.ready), and the wall time it waited for them. */
   reruns: number;
   rerunSeconds: number;
   /** The best's noise was first measured (re-runs of the baseline) in this decision. */

@@ -430,13 +430,17 @@ export class NoiseKeepPolicy implements KeepPolicy {
     // The best's re-runs an idle accelerator already trained (idleFiller.ts): free evidence, so
     // the first look compares with the best's mean over them too, not with one run of it.
     let readyCalibrated = false;
+    let readyUsed = 0;
     if (input.ready) {
       const unmeasured = this.sigma([]).df === 0;
       const known = this.runs(bestKey);
       for (const s of seeds.slice(1)) {
         if (known.has(s)) continue;
         const m = input.ready('best', s);
-        if (m !== undefined && Number.isFinite(m)) known.set(s, m);
+        if (m !== undefined && Number.isFinite(m)) {
+          known.set(s, m);
+          readyUsed++;
+        }
       }
       // The baseline's noise is first measured in this decision, from those runs (evidence `calibrated`).
       readyCalibrated = unmeasured && this.sigma([]).df > 0;
@@ -448,7 +452,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const bestRuns = this.runs(bestKey);
     if (!bestRuns.has(s0) && typeof best.metric === 'number') bestRuns.set(s0, best.metric);
     const cand: Runs = new Map([[s0, metric]]);
-    let reruns = 0;
+    // Re-runs of the best a gap trained count as this decision's re-runs (taken through `measure` they always did), at no wall time of its own.
+    let reruns = readyUsed;
     let rerunMs = 0;
     let calibrated = readyCalibrated;
     const run = async (which: 'candidate' | 'best', seed: number, watch?: RerunWatch): Promise<number | null> => {
