@@ -489,20 +489,23 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
   const procs = [...watch.procs.values()];
   const from = Math.min(...procs.map((p) => p.start));
   const to = Math.max(...procs.map((p) => p.end));
-  const perWorker = Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end])) / (to - from));
+  // Each worker's processes (trainer and evaluator), once.
+  const byWorker = Array.from({ length: workers }, (_, w) => procs.filter((p) => p.worker === String(w)));
+  const spansOf = (ps: Proc[]) => ps.map((p) => [p.start, p.end] as [number, number]);
+  const perWorker = byWorker.map((ps) => unionLength(spansOf(ps)) / (to - from));
   // Fills given up (stopped for an experiment, a speculative re-run no longer needed, a final re-run of a best that moved): busy, but their work was thrown away.
   const thrownAway = (p: Proc) => givenUp.some((g) => g.dir === p.runDir && p.start <= g.at);
   const givenUpFillSeconds = Number((procs.filter(thrownAway).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1));
-  const busyWithoutGivenUpFills = Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !thrownAway(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3));
+  const busyWithoutGivenUpFills = Number((byWorker.map((ps) => unionLength(spansOf(ps.filter((p) => !thrownAway(p))))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3));
   const busy = perWorker.reduce((s, x) => s + x, 0) / workers;
   // The drain's tail: worker-time idle after each worker's last process ended (whole runs on several
   // workers cannot all end together). A breakdown of the idle time, never instead of `busy`.
-  const drainTailMs = Array.from({ length: workers }, (_, w) => to - Math.max(from, ...procs.filter((p) => p.worker === String(w)).map((p) => p.end))).reduce((t, x) => t + x, 0);
+  const drainTailMs = byWorker.map((ps) => to - Math.max(from, ...ps.map((p) => p.end))).reduce((t, x) => t + x, 0);
   const busyBeforeDrainTail = Number(((busy * workers * (to - from)) / (workers * (to - from) - drainTailMs)).toFixed(3));
   let review: ReviewFigures | undefined;
   if (reviewer) {
     const spans = reviewer.spans.map((r) => [r.start, r.end < 0 ? to : r.end] as [number, number]);
-    const waited = Array.from({ length: workers }, (_, w) => idleInReview(procs.filter((p) => p.worker === String(w)).map((p) => [p.start, p.end]), spans, from, to)).reduce((s, x) => s + x, 0);
+    const waited = byWorker.map((ps) => idleInReview(spansOf(ps), spans, from, to)).reduce((s, x) => s + x, 0);
     const busyMs = busy * workers * (to - from);
     review = {
       reviewSeconds: REVIEW_SECONDS,
@@ -511,7 +514,7 @@ async function scenario(kind: TrainerKind, workers: number, latencyRuns: number,
       idleInReviewSeconds: Number((waited / 1000).toFixed(1)),
       busyExcludingReviewWait: Number((busyMs / (workers * (to - from) - waited)).toFixed(3)),
       givenUpFillSeconds: Number((procs.filter((p) => partial!(p)).reduce((t, p) => t + (p.end - p.start), 0) / 1000).toFixed(1)),
-      busyWithoutGivenUpFills: Number((Array.from({ length: workers }, (_, w) => unionLength(procs.filter((p) => p.worker === String(w) && !partial!(p)).map((p) => [p.start, p.end]))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3)),
+      busyWithoutGivenUpFills: Number((byWorker.map((ps) => unionLength(spansOf(ps.filter((p) => !partial!(p))))).reduce((t, x) => t + x, 0) / (workers * (to - from))).toFixed(3)),
       fills,
       fillEnds,
     };

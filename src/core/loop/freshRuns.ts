@@ -14,6 +14,7 @@
  */
 
 import { EndingRuns } from './endingRuns';
+import { PREEMPTED } from './idleFiller';
 
 export interface FreshJob {
   commit: string;
@@ -27,7 +28,8 @@ interface FreshRun extends FreshJob {
 
 /** Why a fresh re-run started early was given up. */
 export const BEST_MOVED = 'the best moved: fresh re-run of the old best not needed';
-export const YIELDED = 'an experiment needs the accelerator: fresh re-run given up';
+/** Given up for an experiment that needs the accelerator: a preemption, as for any gap fill (`fill-ended` says `preempted`). */
+export const YIELDED = PREEMPTED;
 
 export class FreshRuns {
   /** The run of each fresh seed started early (one commit's at a time). */

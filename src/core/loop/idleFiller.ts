@@ -100,9 +100,7 @@ export function fillFitsBeforeReady(o: { idleSlots: number; readyInMs: readonly 
 /** Results of fill runs by commit and seed (a promise while under way; null when the run failed). */
 export class FillCache {
   private readonly runs = new Map<string, Promise<number | null>>();
-  /** Entries whose run is still under way. */
-  private readonly pending = new Set<Promise<number | null>>();
-  /** What each entry's run gave, once it has ended (null: failed). */
+  /** What each entry's run gave, once it has ended (null: failed); an entry not in it is still under way. */
   private readonly values = new WeakMap<Promise<number | null>, number | null>();
   /** Runs given up (forget) whose process may still be ending: the next of that commit and seed starts after it. */
   private readonly ending = new EndingRuns();
@@ -116,7 +114,7 @@ export class FillCache {
     const k = this.key(commit, seed);
     const p = this.runs.get(k);
     this.runs.delete(k);
-    if (p && this.pending.has(p)) this.ending.add(commit, seed, p);
+    if (p && this.underWay(p)) this.ending.add(commit, seed, p);
   }
 
   /**
@@ -127,7 +125,7 @@ export class FillCache {
     const k = this.key(commit, seed);
     const p = this.runs.get(k);
     if (p) {
-      if (this.pending.has(p)) waiting?.();
+      if (this.underWay(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }
@@ -139,11 +137,11 @@ export class FillCache {
   private put(k: string, result: Promise<number | null>): void {
     const p = result.catch(() => null);
     this.runs.set(k, p);
-    this.pending.add(p);
-    void p.then((m) => {
-      this.pending.delete(p);
-      this.values.set(p, m);
-    });
+    void p.then((m) => this.values.set(p, m));
+  }
+
+  private underWay(p: Promise<number | null>): boolean {
+    return !this.values.has(p);
   }
 
   /**
@@ -177,7 +175,7 @@ export class FillCache {
   async or(commit: string | null, seed: number, run: () => Promise<number | null>, waiting?: () => void): Promise<number | null> {
     const p = commit ? this.runs.get(this.key(commit, seed)) : undefined;
     if (p) {
-      if (this.pending.has(p)) waiting?.();
+      if (this.underWay(p)) waiting?.();
       const m = await p;
       if (m !== null) return m;
     }

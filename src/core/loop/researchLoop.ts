@@ -33,7 +33,7 @@ import { review } from './review';
 import { recordInterrupted, startPoint } from './sessionStart';
 import { hasCapacity, ProposeLatency } from './scheduling';
 import { freshSeeds, rerunBest, sessionSummary, wantsFreshRuns } from './summary';
-import { FreshRuns, YIELDED } from './freshRuns';
+import { FreshRuns } from './freshRuns';
 import { Pool, type Lane, type Slot } from './workerPool';
 import { fillsGaps, handsOverEarly, maxLanes, preemptsFills, rebasesEarly, schedulePolicyFor, ScheduleTracker, speculates } from './proposalQueue'; // h14tp hook
 import { IdleFiller, measuredSeeds, plannedBestSeeds, plannedCandidateSeeds, PREEMPTED, type FillJob } from './idleFiller'; // h14tp hook
@@ -436,8 +436,8 @@ export class ResearchLoop {
         });
         if (m === null) return null;
         // A fill stopped for an experiment or by the end of the loop gives nothing, even when its run got to the end.
-        // Given up for an experiment that needs the accelerator (under review, or a final re-run started early): preempted.
-        const status = signal.aborted ? (signal.reason === PREEMPTED || signal.reason === YIELDED ? 'preempted' : 'aborted') : m.status;
+        // Given up for an experiment that needs the accelerator (a fill under review, a final re-run started early): preempted.
+        const status = signal.aborted ? (signal.reason === PREEMPTED ? 'preempted' : 'aborted') : m.status;
         const metric = status === 'ok' ? m.metric : null;
         if (status === 'ok') this.sched.ran(performance.now() - ranFrom);
         this.emit({ type: 'fill-ended', of, commit: job.commit, seed: job.seed, status, metric, ...(status === 'aborted' && typeof signal.reason === 'string' ? { reason: signal.reason } : {}) });

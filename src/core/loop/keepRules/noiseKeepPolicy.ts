@@ -238,6 +238,26 @@ export class NoiseKeepPolicy implements KeepPolicy {
     return r;
   }
 
+  /**
+   * The best's re-runs an idle accelerator already trained (KeepInput.ready, idleFiller.ts), at the
+   * `seeds` it has no result for: free evidence, so the first look compares with the best's mean over
+   * them too, not with one run of it. `used`: how many; `calibrated`: they first measured σ.
+   */
+  private absorbReady(input: KeepInput, bestKey: string, seeds: readonly number[]): { used: number; calibrated: boolean } {
+    if (!input.ready) return { used: 0, calibrated: false };
+    const unmeasured = this.sigma([]).df === 0;
+    const known = this.runs(bestKey);
+    let used = 0;
+    for (const s of seeds) {
+      if (known.has(s)) continue;
+      const m = input.ready('best', s);
+      if (m === undefined || !Number.isFinite(m)) continue;
+      known.set(s, m);
+      used++;
+    }
+    return { used, calibrated: unmeasured && this.sigma([]).df > 0 };
+  }
+
   /** Everything the ledger knows: the noise rule's evidence, else each row's own run at the session seed. */
   private absorb(history: readonly ExperimentRecord[], seed: number, goal?: KeepInput['goal']): void {
     for (const r of history) {
@@ -427,24 +447,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const bestKey = best.commit ?? best.id;
     this.prior = input.prior ?? null;
     this.absorb(history, s0, goal);
-    // The best's re-runs an idle accelerator already trained (idleFiller.ts): free evidence, so
-    // the first look compares with the best's mean over them too, not with one run of it.
-    let readyCalibrated = false;
-    let readyUsed = 0;
-    if (input.ready) {
-      const unmeasured = this.sigma([]).df === 0;
-      const known = this.runs(bestKey);
-      for (const s of seeds.slice(1)) {
-        if (known.has(s)) continue;
-        const m = input.ready('best', s);
-        if (m !== undefined && Number.isFinite(m)) {
-          known.set(s, m);
-          readyUsed++;
-        }
-      }
-      // The baseline's noise is first measured in this decision, from those runs (evidence `calibrated`).
-      readyCalibrated = unmeasured && this.sigma([]).df > 0;
-    }
+    const ready = this.absorbReady(input, bestKey, seeds.slice(1));
     if (o.pairFirst && (!o.pairNeedsPrior || (this.prior?.sigmaPaired != null && this.prior.sigmaPairedDf >= o.firstDf))) {
       const r = await this.decidePaired(input);
       if (r) return r;
@@ -453,9 +456,9 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (!bestRuns.has(s0) && typeof best.metric === 'number') bestRuns.set(s0, best.metric);
     const cand: Runs = new Map([[s0, metric]]);
     // Re-runs of the best a gap trained count as this decision's re-runs (taken through `measure` they always did), at no wall time of its own.
-    let reruns = readyUsed;
+    let reruns = ready.used;
     let rerunMs = 0;
-    let calibrated = readyCalibrated;
+    let calibrated = ready.calibrated;
     const run = async (which: 'candidate' | 'best', seed: number, watch?: RerunWatch): Promise<number | null> => {
       const t0 = Date.now();
       reruns++;
