@@ -198,7 +198,7 @@ export interface FillHost {
   moreToCome(): boolean;
   /** How long until the next proposal is expected ready (null: unknown). */
   expectedWaitMs(): number | null;
-  /** A recent experiment's length on an accelerator (null: none yet). */
+  /** How long one run takes on an accelerator, as a fill would hold it (null: none yet). */
   runMs(): number | null;
   /**
    * Under review (preempt): the expected wait (ms) until each experiment being written or in

@@ -395,7 +395,8 @@ export class ResearchLoop {
         const waits = this.flights.sorted().filter((f) => f.stage === 'proposing').map((f) => this.sched.expectedInMs(f.id));
         return waits.length && waits.every((w) => w !== null) ? Math.min(...(waits as number[])) : null;
       },
-      runMs: () => this.sched.runMs(),
+      // One run (a fill holds the accelerator for one), not an experiment's hold: one re-run by the keep rule holds it for several.
+      runMs: () => this.sched.runLengthMs() ?? this.sched.runMs(),
       // A fill is one run: as long as recent whole runs (trainer and evaluator) that got to the end; before any, the longest a run may take.
       fillMs: () => this.sched.runLengthMs() ?? 1000 * (hardDeadlineSeconds(this.opts.config.budget) + (this.opts.config.evaluate ? this.opts.config.budget.graceSeconds + 60 : 0)),
       readyInMs: () => this.flights.sorted().flatMap((f) => (f.stage === 'proposing' || f.stage === 'reviewing') && !this.sched.isRewriting(f.id) ? [this.sched.readyInMs(f.id, f.stage)] : []),
