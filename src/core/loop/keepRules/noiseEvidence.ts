@@ -53,6 +53,18 @@ export interface NoiseEvidence {
    * it counts in the means, never in σ.
    */
   predicted?: { candidate?: number[]; best?: number[] };
+  /**
+   * The first look: the candidate's first run's improvement over the best's mean then (metric
+   * units, better > 0) and how many runs of the best that mean had. Later decisions learn from these
+   * what the workspace's proposals tend to do (effectPrior.ts).
+   */
+  first?: { diff: number; bestRuns: number };
+  /**
+   * An empirical Bayes look (NoiseOptions.effectsMinLooks): the posterior probability that the
+   * change is no improvement at all, its posterior mean improvement (metric units), and how many
+   * first looks the effect distribution came from.
+   */
+  posterior?: { pNoGain: number; mean: number; looks: number };
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }

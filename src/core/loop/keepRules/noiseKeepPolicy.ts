@@ -2,6 +2,7 @@ import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
 import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
+import { effectPosterior, estimateEffects, openMinded, type EffectPrior, type FirstLook } from './effectPrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
@@ -77,6 +78,23 @@ export interface NoiseOptions {
    * or 'both'.
    */
   partialStops: 'both' | 'discard';
+  /**
+   * Empirical Bayes looks (effectPrior.ts), only with σ carried over from earlier sessions: once
+   * this many first looks are known (the earlier sessions' and this session's own), each look is
+   * judged by the posterior probability that the change is no improvement, under the distribution
+   * of effects the workspace's proposals showed. 0: off.
+   */
+  effectsMinLooks: number;
+  /** Keep when the posterior probability of no gain is at most this. */
+  effectsKeep: number;
+  /** Discard when it is at least this (else re-run, up to `seeds` runs). */
+  effectsDrop: number;
+  /**
+   * The least effect (σ units) that counts as a gain: "no gain" is an effect at most this. Without
+   * it, first looks of changes that do nothing, which scatter by chance, could place the estimated
+   * effects a quarter σ above 0 and make noise look like a gain.
+   */
+  effectsMargin: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
@@ -84,7 +102,11 @@ export interface NoiseOptions {
 // re-run to 2 runs, not 3, its keep's runs corrected for the winner's curse (without the correction 2σ
 // gains were kept 74.7% of the time at 2 best runs, 79.8% at 3). `confidence` is the nominal level of each look; the screen and the
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard' };
+// With σ carried over and 20+ first looks known, looks are empirical Bayes (effectPrior.ts): kept on its one run
+// when a gain of at least σ/2 is more likely than not (P(effect ≤ σ/2) ≤ 0.5), discarded otherwise (no re-run
+// zone); chosen among 10 settings on bench seed 1 and the corpus replay, seed 2 held out (bench/keepEffects.ts →
+// bench/keepEffectsResults.json).
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.5 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -154,7 +176,22 @@ export function curseBias(ev: Partial<NoiseEvidence>): number | null {
   const nc = ev.candidate?.n ?? 1;
   const nb = ev.best?.n ?? 1;
   const w = ev.paired ? 0.5 : nb / (nb + nc);
+  // An empirical Bayes look knows the luck in its improvement: the improvement less its posterior mean.
+  if (typeof ev.posterior?.mean === 'number' && Number.isFinite(ev.posterior.mean) && typeof ev.diff === 'number') return Math.max(0, w * (ev.diff - ev.posterior.mean));
   return Math.max(0, w * se * (t - curseCorrected(t, threshold)));
+}
+
+/** The z (in standard errors `se`, σ units) at which a look's posterior probability of no gain falls to `level`. */
+export function keepThreshold(g: EffectPrior, se: number, level: number, margin = 0): number {
+  let lo = -40;
+  let hi = 40;
+  if (effectPosterior(g, hi * se, se, margin).pNoGain > level) return Infinity;
+  for (let i = 0; i < 50; i++) {
+    const mid = (lo + hi) / 2;
+    if (effectPosterior(g, mid * se, se, margin).pNoGain > level) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /** True when a pooled σ is no noise at all (identical re-runs, up to floating-point rounding). */
@@ -196,7 +233,11 @@ export class NoiseKeepPolicy implements KeepPolicy {
   private readonly opts: NoiseOptions;
   private prior: NoisePrior | null = null;
   /** Kept commit → the winner's curse of its keep: each of the runs that kept it (by seed) looked better than in truth by `bias`. */
-  private readonly curse = new Map<string, { bias: number; seeds: Set<number> }>();
+  private readonly curse = new Map<string, { bias: number; seeds: Set<number>; posterior: boolean }>();
+  /** Row id → the first look of its decision (NoiseEvidence.first), what the effect distribution is learned from. */
+  private readonly firstLooks = new Map<string, { diff: number; bestRuns: number }>();
+  /** The last effect distribution estimated, and the looks it came from (re-estimated only when they change). */
+  private effectsCache: { key: string; est: EffectPrior; prior: EffectPrior } | null = null;
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
   private readonly firstDiffs = new Map<string, number>();
 
@@ -274,8 +315,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
         if (goal && typeof c0 === 'number' && typeof b0 === 'number' && Number.isFinite(c0) && Number.isFinite(b0)) this.firstDiffs.set(r.id, improvement(c0, b0, goal));
         if (r.status === 'kept' && r.commit && !this.curse.has(r.commit)) {
           const bias = curseBias(ev);
-          if (bias !== null) this.curse.set(r.commit, { bias, seeds: new Set(runsFromObject(ev.candidate?.runs).keys()) });
+          if (bias !== null) this.curse.set(r.commit, { bias, seeds: new Set(runsFromObject(ev.candidate?.runs).keys()), posterior: typeof ev.posterior?.mean === 'number' });
         }
+        const f = ev.first;
+        if (f && Number.isFinite(f.diff) && Number.isInteger(f.bestRuns) && f.bestRuns > 0) this.firstLooks.set(r.id, { diff: f.diff, bestRuns: f.bestRuns });
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);
@@ -336,6 +379,24 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (f.sigma === null || f.df < o.firstDf) return p.df >= o.firstDf ? p : { sigma: null, df: 0 };
     if (p.sigma === null || p.df < o.firstDf) return f;
     return f.sigma >= p.sigma ? f : p;
+  }
+
+  /**
+   * The distribution of the workspace's effects (σ units) from every first look known (carried
+   * over and this session's), null below `effectsMinLooks` looks or when off.
+   */
+  private effects(sigma: number): EffectPrior | null {
+    const o = this.opts;
+    if (!(o.effectsMinLooks > 0) || !(sigma > 0) || !this.prior) return null;
+    const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
+    if (all.length < o.effectsMinLooks) return null;
+    const key = `${sigma}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
+    if (this.effectsCache?.key === key) return this.effectsCache.prior;
+    const looks: FirstLook[] = all.map((l) => ({ z: l.diff / sigma, se: Math.sqrt(1 + 1 / l.bestRuns) }));
+    const est = this.effectsCache ? estimateEffects(looks, 60, this.effectsCache.est) : estimateEffects(looks);
+    if (!est) return null;
+    this.effectsCache = { key, est, prior: openMinded(est) };
+    return this.effectsCache.prior;
   }
 
   /** The paired first look; null hands the decision to the unpaired rule (no σ of paired differences yet). */
@@ -479,7 +540,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
     };
     const minDelta = config.minDelta;
     // The best's value: its runs, those that kept it judged worse by the winner's curse (`curse`).
-    const cursed = o.curse === true || (o.curse === 'withPrior' && this.prior) ? this.curse.get(bestKey) : undefined;
+    const curseOfBest = this.curse.get(bestKey);
+    const cursed = o.curse === true || (o.curse === 'withPrior' && this.prior) || curseOfBest?.posterior ? curseOfBest : undefined;
     const bestRunsWanted = this.prior ? o.bestRunsWithPrior : o.bestRuns;
     const worse = goal === 'minimize' ? 1 : -1;
     const bestAt = (k: number) => bestRuns.get(k)! + (cursed?.seeds.has(k) ? worse * cursed.bias : 0);
@@ -489,6 +551,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const carriedText = pr ? `; ${pr.sigmaDf} carried over from ${pr.sessions} earlier session${pr.sessions === 1 ? '' : 's'}` : '';
     const noiseText = (sg: { sigma: number | null; df: number }) => (sg.sigma === null ? 'σ not measured yet' : `σ ${fmt(sg.sigma)} (${sg.df} df${carriedText})`);
     const carried = pr ? { carried: { sigma: pr.sigma, df: pr.sigmaDf, sessions: pr.sessions, ...(pr.runs !== undefined ? { runs: pr.runs } : {}) } } : {};
+    let first: NoiseEvidence['first'] | null = null;
     const build = (stage: NoiseEvidence['stage'], sg: { sigma: number | null; df: number }, diff: number, se: number | null, z: number | null, threshold: number | null, extra: Partial<NoiseEvidence> = {}): NoiseEvidence => {
       const paired = [...cand.keys()].filter((k) => bestRuns.has(k)).sort((a, b) => a - b);
       const conf = z === null ? null : Number.isFinite(z) ? tCdf(z, Math.max(1, sg.df)) : z > 0 ? 1 : 0;
@@ -511,6 +574,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
         ...(calibrated ? { calibrated } : {}),
         ...carried,
         ...(cursed && cursed.bias > 0 ? { curse: cursed.bias } : {}),
+        ...(first ? { first } : {}),
         ...(this.predictedOf(cand).length || this.predictedOf(bestRuns).length ? { predicted: { candidate: this.predictedOf(cand), best: this.predictedOf(bestRuns) } } : {}),
         ...extra,
       };
@@ -518,6 +582,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
     // Not better than the best at all: no re-run can make it a keep worth its cost.
     const d1 = improvement(metric, bestMean(), goal);
+    first = Number.isFinite(d1) ? { diff: d1, bestRuns: bestRuns.size } : null;
     if (!(d1 > 0) || d1 < minDelta) {
       const sg = this.sigma([]);
       const why = d1 > 0 ? `better by only ${fmt(d1)} < minDelta ${fmt(minDelta)}` : `not better (${fmt(metric)} vs best mean ${fmt(bestMean())} over ${bestRuns.size} run${bestRuns.size === 1 ? '' : 's'})`;
@@ -612,12 +677,26 @@ export class NoiseKeepPolicy implements KeepPolicy {
     for (;;) {
       const { nb, nc, d, se, z, threshold, how, sp, paired: isPaired } = lookOf(cand);
       paired = isPaired;
-      const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
+      const eff = this.effects(sg.sigma!);
+      if (eff && se > 0) {
+        // Empirical Bayes: how likely is this change no improvement, given what the workspace's proposals do?
+        const sig = sg.sigma!;
+        const post = effectPosterior(eff, d / sig, se / sig, o.effectsMargin);
+        const need = keepThreshold(eff, se / sig, o.effectsKeep, o.effectsMargin);
+        const pev = { ...pe, posterior: { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks } };
+        const pText = `P(no gain) ${post.pNoGain.toFixed(3)}`;
+        const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE, ${pText} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, from ${eff.looks} first looks of this workspace's proposals); ${noiseText(sg)}`;
+        if (post.pNoGain <= o.effectsKeep && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `better beyond noise: ${summary}`);
+        if (post.pNoGain >= o.effectsDrop) return out(false, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
+        if (nc >= n) return out(false, build('confirm', sg, d, se, z, need, pev), `within noise after ${nc} runs: ${summary}`);
+      } else {
+      const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
       if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
       if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
       if (nc > 1 && z < futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
       if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
+      }
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
       if (nb < bestRunsWanted) {
         await fillBest(nb + 1);

@@ -18,6 +18,8 @@ export interface NoisePrior {
   sessions: number;
   /** Distinct runs (session, commit, seed) behind it, when counted (noiseCarry.ts). */
   runs?: number;
+  /** The earlier sessions' first looks (NoiseEvidence.first): what their proposals did (effectPrior.ts). */
+  firstLooks?: { diff: number; bestRuns: number }[];
 }
 
 type Runs = Map<number, number>;
@@ -32,6 +34,7 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
   const byCommit = new Map<string, Runs>();
   const pairs = new Map<string, [string, string]>();
   const sessions = new Set<string>();
+  const firstLooks: { diff: number; bestRuns: number }[] = [];
   const add = (key: string, runs: Runs) => {
     let r = byCommit.get(key);
     if (!r) byCommit.set(key, (r = new Map()));
@@ -41,6 +44,8 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
     const ev = r.evidence as Partial<NoiseEvidence> | undefined;
     if (ev?.rule !== 'noise') continue;
     sessions.add(r.session);
+    const f = ev.first;
+    if (f && Number.isFinite(f.diff) && Number.isInteger(f.bestRuns) && f.bestRuns > 0) firstLooks.push({ diff: f.diff, bestRuns: f.bestRuns });
     const ck = r.commit ? `${r.session}\u0000${r.commit}` : null;
     const b = ev.best?.commit ?? ev.best?.id;
     const bk = b ? `${r.session}\u0000${b}` : null;
@@ -60,7 +65,7 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
     if (d.length >= 2) diffs.push(d);
   }
   const p = pooledVariance(diffs);
-  return { sigma: Math.sqrt(w.variance), sigmaDf: w.df, sigmaPaired: p.df > 0 ? Math.sqrt(p.variance) : null, sigmaPairedDf: p.df, sessions: sessions.size };
+  return { sigma: Math.sqrt(w.variance), sigmaDf: w.df, sigmaPaired: p.df > 0 ? Math.sqrt(p.variance) : null, sigmaPairedDf: p.df, sessions: sessions.size, ...(firstLooks.length ? { firstLooks } : {}) };
 }
 
 /** Pools a session's own variance estimate with a prior one (each weighted by its degrees of freedom). */

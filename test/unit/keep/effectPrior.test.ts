@@ -1,0 +1,128 @@
+// The effect prior (effectPrior.ts) and the noise rule's empirical Bayes looks (noiseKeepPolicy.ts,
+// `effectsMinLooks`): what the workspace's proposals did, learned from their first looks, decides
+// how convincing one run is.
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../src/core/config/defaults';
+import { effectPosterior, estimateEffects, openMinded, type FirstLook } from '../../../src/core/loop/keepRules/effectPrior';
+import { curseBias, NoiseKeepPolicy, type NoiseEvidence } from '../../../src/core/loop/keepRules/noiseKeepPolicy';
+import { noisePriorFrom, type NoisePrior } from '../../../src/core/loop/keepRules/noisePrior';
+import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import { rng } from '../../fixtures/trainers/noisySim';
+
+function normals(seed: number): () => number {
+  const r = rng(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+/** First looks of proposals with the given true effects (σ units), each against a best of 2 runs. */
+function looks(effects: number[], seed: number): FirstLook[] {
+  const z = normals(seed);
+  const se = Math.sqrt(1 + 1 / 2);
+  return effects.map((e) => ({ z: e + se * z(), se }));
+}
+
+describe('the effect distribution, from first looks', () => {
+  it('finds the share of changes that do nothing, and where the helpful ones are', () => {
+    // 200 proposals: half do nothing, half help by 4σ.
+    const g = estimateEffects(looks(Array.from({ length: 200 }, (_, i) => (i % 2 ? 4 : 0)), 3))!;
+    const near = (lo: number, hi: number) => g.grid.reduce((a, x, j) => a + (x >= lo && x <= hi ? g.weights[j] : 0), 0);
+    expect(near(-1, 1)).toBeGreaterThan(0.4);
+    expect(near(-1, 1)).toBeLessThan(0.6);
+    expect(near(3, 5)).toBeGreaterThan(0.4);
+    expect(g.looks).toBe(200);
+  });
+
+  it('leaves out looks without a usable standard error, and has nothing from none', () => {
+    expect(estimateEffects([{ z: 1, se: 0 }, { z: NaN, se: 1 }])).toBeNull();
+    expect(estimateEffects([{ z: 1, se: 0 }, { z: 2, se: 1 }])!.looks).toBe(1);
+  });
+
+  it('makes one run convincing where proposals often help, and not where they never do', () => {
+    const helps = openMinded(estimateEffects(looks(Array.from({ length: 90 }, (_, i) => (i % 3 === 0 ? 3 : -2)), 5))!);
+    const nothing = openMinded(estimateEffects(looks(new Array(90).fill(0), 6))!);
+    const se = Math.sqrt(1.5);
+    // The same look, 2 standard errors better than the best: a gain of σ/2 or more?
+    expect(effectPosterior(helps, 2 * se, se, 0.5).pNoGain).toBeLessThan(0.2);
+    expect(effectPosterior(nothing, 2 * se, se, 0.5).pNoGain).toBeGreaterThan(0.5);
+    // The posterior probability of no gain falls as the look gets better.
+    let last = 1;
+    for (const z of [-1, 0, 1, 2, 3, 4]) {
+      const p = effectPosterior(helps, z * se, se).pNoGain;
+      expect(p).toBeLessThanOrEqual(last + 1e-12);
+      last = p;
+    }
+  });
+
+  it('never rules an effect out: a change far beyond the noise is believed where nothing has helped yet', () => {
+    const nothing = openMinded(estimateEffects(looks(new Array(90).fill(0), 8))!);
+    const se = Math.sqrt(1.5);
+    expect(effectPosterior(nothing, 8 * se, se, 0.5).pNoGain).toBeLessThan(0.05);
+    // Without the spread share, the same look can be dismissed.
+    const raw = estimateEffects(looks(new Array(90).fill(0), 8))!;
+    expect(effectPosterior(raw, 8 * se, se, 0.5).pNoGain).toBeGreaterThan(0.5);
+  });
+});
+
+describe('empirical Bayes looks in the noise rule', () => {
+  const row = (id: string, commit: string, metric: number, status: ExperimentRecord['status'], evidence?: Record<string, unknown>, session = 's'): ExperimentRecord => ({
+    id, session, parent: null, status, metric, delta: null, hypothesis: '', commit, baseCommit: null, startedAt: '', endedAt: '', reason: '', ...(evidence ? { evidence } : {}),
+  });
+  const sigma = 0.01;
+  /** A prior carried over from earlier sessions whose proposals had these first looks (σ units). */
+  const priorWith = (zs: number[]): NoisePrior => ({ sigma, sigmaDf: 40, sigmaPaired: null, sigmaPairedDf: 0, sessions: 3, firstLooks: zs.map((z) => ({ diff: z * sigma, bestRuns: 2 })) });
+  const base = row('e0', 'c0', 1.0, 'baseline');
+  const decide = async (metric: number, prior: NoisePrior | null, opts = {}) => {
+    const calls: string[] = [];
+    const d = await new NoiseKeepPolicy(opts).decide({
+      metric, best: base, goal: 'minimize', config: defaultConfig(), history: [base], prior,
+      measure: async (which, seed) => {
+        calls.push(`${which}:${seed}`);
+        // Re-runs differ by seed (a measurable noise), around the first run's value.
+        const wiggle = seed % 2 ? 0.004 : -0.004;
+        return (which === 'best' ? 1.0 : metric) + wiggle;
+      },
+    });
+    return { d, calls, ev: d.evidence as unknown as NoiseEvidence };
+  };
+  const z = normals(11);
+  const helpful = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? 3 : -2) * 1 + 1.2 * z());
+  const nulls = Array.from({ length: 60 }, () => 1.2 * z());
+
+  it('keeps on one run where the workspace’s proposals often help, with the posterior on the evidence', async () => {
+    // 1.5σ better than the best's one run (1.22 SE against its 2 runs): the rule without the prior re-runs it.
+    const { d, calls, ev } = await decide(1.0 - 0.015, priorWith(helpful));
+
+    expect(d.keep).toBe(true);
+    expect(calls.filter((c) => c.startsWith('candidate'))).toEqual([]);
+    expect(ev.posterior!.pNoGain).toBeLessThanOrEqual(0.5);
+    expect(ev.posterior!.looks).toBe(60);
+    expect(ev.first).toEqual({ diff: expect.closeTo(0.015, 9), bestRuns: 1 });
+    expect(d.reason).toMatch(/P\(no gain\)/);
+    // The luck in the keep: its improvement less the posterior mean, the candidate's share.
+    expect(curseBias(ev)).toBeCloseTo(Math.max(0, (ev.diff - ev.posterior!.mean) * (ev.best.n / (ev.best.n + ev.candidate.n))), 12);
+    const without = await decide(1.0 - 0.015, priorWith(helpful), { effectsMinLooks: 0 });
+    expect(without.ev.posterior).toBeUndefined();
+    expect(without.calls.some((c) => c.startsWith('candidate'))).toBe(true);
+  });
+
+  it('discards the same run where proposals have done nothing, and keeps one far beyond the noise', async () => {
+    const same = await decide(1.0 - 0.015, priorWith(nulls));
+    expect(same.d.keep).toBe(false);
+    expect(same.ev.posterior!.pNoGain).toBeGreaterThan(0.5);
+    const far = await decide(1.0 - 0.1, priorWith(nulls));
+    expect(far.d.keep).toBe(true);
+  });
+
+  it('needs σ carried over and 20 first looks; without them the sequential test decides', async () => {
+    const few = await decide(1.0 - 0.019, priorWith(helpful.slice(0, 10)));
+    expect(few.ev.posterior).toBeUndefined();
+    const none = await decide(1.0 - 0.019, null);
+    expect(none.ev.posterior).toBeUndefined();
+  });
+
+  it('carries the first looks over between sessions (noisePriorFrom)', () => {
+    const ev = (diff: number) => ({ rule: 'noise', stage: 'confirm', candidate: { runs: { 1: 0.99, 2: 0.98 }, n: 2, mean: 0.985, sd: 0 }, best: { id: 'e0', commit: 'c0', runs: { 1: 1, 2: 1.01 }, n: 2, mean: 1.005, sd: 0 }, first: { diff, bestRuns: 2 } });
+    const p = noisePriorFrom([row('a', 'c1', 0.99, 'discarded', ev(0.01), 'old'), row('b', 'c2', 0.99, 'discarded', ev(-0.02), 'old')])!;
+    expect(p.firstLooks).toEqual([{ diff: 0.01, bestRuns: 2 }, { diff: -0.02, bestRuns: 2 }]);
+  });
+});
