@@ -53,6 +53,12 @@ export interface NoiseConfig {
    * metric, environment and protected files, instead of re-running the baseline (default true).
    */
   carryOver?: boolean;
+  /**
+   * From a workspace's second session on (σ carried over), learn from the first looks of its
+   * earlier proposals what they tend to do, and keep a candidate on its one run when a gain of at
+   * least σ/2 is more likely than not (default true).
+   */
+  learnEffects?: boolean;
 }
 
 /** Early stop of a run whose live loss is clearly worse than the best kept run's at the same progress. */

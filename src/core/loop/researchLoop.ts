@@ -260,7 +260,7 @@ export class ResearchLoop {
       // The noise rule starts from the σ earlier sessions measured under the same conditions (noiseCarry.ts).
       if (config.keepRule === 'noise' && !this.opts.keepPolicy) {
         const digest = await protectedDigest(config.protected, (p) => store.showFile(session.start, p));
-        ctx.noise = noiseCarry(ledger.records.filter((r) => r.session !== tag), noiseContext(config, digest), config.noise?.carryOver !== false);
+        ctx.noise = noiseCarry(ledger.records.filter((r) => r.session !== tag), noiseContext(config, digest), config.noise?.carryOver !== false, undefined, config.noise?.learnEffects !== false);
       }
       this.emit({
         type: 'session-started', session: tag, branch: session.branch, workspace, config, resumed: session.resumed,

@@ -7,6 +7,9 @@ import { effectPosterior, estimateEffects, openMinded, type FirstLook } from '..
 import { curseBias, NoiseKeepPolicy, type NoiseEvidence } from '../../../src/core/loop/keepRules/noiseKeepPolicy';
 import { noisePriorFrom, type NoisePrior } from '../../../src/core/loop/keepRules/noisePrior';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
+import type { RatchetConfig } from '../../../src/core/config/configTypes';
+import { createKeepPolicy } from '../../../src/core/loop/keepRules/createKeepPolicy';
+import { noiseCarry } from '../../../src/core/loop/keepRules/noiseCarry';
 import { rng } from '../../fixtures/trainers/noisySim';
 
 function normals(seed: number): () => number {
@@ -118,6 +121,17 @@ describe('empirical Bayes looks in the noise rule', () => {
     expect(few.ev.posterior).toBeUndefined();
     const none = await decide(1.0 - 0.019, null);
     expect(none.ev.posterior).toBeUndefined();
+  });
+
+  it('is off with noise.learnEffects false (createKeepPolicy)', async () => {
+    const dc = defaultConfig();
+    const config: RatchetConfig = { ...dc, noise: { ...dc.noise!, learnEffects: false } };
+    const d = await createKeepPolicy(config).decide({
+      metric: 1.0 - 0.015, best: base, goal: 'minimize', config, history: [base], prior: priorWith(helpful),
+      measure: async (which, seed) => (which === 'best' ? 1.0 : 0.985) + (seed % 2 ? 0.004 : -0.004),
+    });
+    expect((d.evidence as unknown as NoiseEvidence).posterior).toBeUndefined();
+    expect(noiseCarry([], 'steps:200/x', true).message).not.toMatch(/effects/);
   });
 
   it('carries the first looks over between sessions (noisePriorFrom)', () => {

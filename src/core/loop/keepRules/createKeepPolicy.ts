@@ -15,7 +15,8 @@ export function createKeepPolicy(config: RatchetConfig): KeepPolicy {
       break;
     case 'noise':
     default:
-      rule = new NoiseKeepPolicy(config.noise ?? {});
+      // `learnEffects: false` turns the effect prior off (NoiseOptions.effectsMinLooks 0).
+      rule = new NoiseKeepPolicy({ ...(config.noise ?? {}), ...(config.noise?.learnEffects === false ? { effectsMinLooks: 0 } : {}) });
   }
   const sanity = config.sanity;
   if (sanity?.enabled === false) return rule;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BudgetConfig, RatchetConfig } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import type { NoiseEvidence } from './noiseEvidence';
-import { isDegenerate } from './noiseKeepPolicy';
+import { DEFAULT_NOISE, isDegenerate } from './noiseKeepPolicy';
 import { noisePriorFrom, type NoisePrior } from './noisePrior';
 
 /**
@@ -67,6 +67,9 @@ function countRuns(rows: readonly ExperimentRecord[]): number {
   return seen.size;
 }
 
+/** First looks the effect prior needs before it decides (NoiseOptions.effectsMinLooks). */
+const EFFECT_MIN_LOOKS = DEFAULT_NOISE.effectsMinLooks;
+
 const fmt = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 
 /**
@@ -95,15 +98,20 @@ export function carriedPrior(earlier: readonly ExperimentRecord[], context: stri
   return { prior: { ...p, ...paired, runs }, why: '', runs };
 }
 
-/** The session start's noise line and prior, for a session under `context` (carry false: the setting `noise.carryOver` is off). */
-export function noiseCarry(earlier: readonly ExperimentRecord[], context: string, carry: boolean, minDf?: number): NoiseCarry {
+/**
+ * The session start's noise line and prior, for a session under `context` (carry false: the setting
+ * `noise.carryOver` is off; learnEffects false: `noise.learnEffects` is, and the line says nothing of effects).
+ */
+export function noiseCarry(earlier: readonly ExperimentRecord[], context: string, carry: boolean, minDf?: number, learnEffects = true): NoiseCarry {
   const where = context.split('/')[0];
   if (!carry) return { context, prior: null, message: `noise: σ measured in this session (noise.carryOver is off; the baseline is re-run when the first candidate looks better)` };
   const c = carriedPrior(earlier, context, { minDf });
   if (!c.prior) return { context, prior: null, message: `noise: σ measured in this session (${c.why}; budget ${where})` };
   const p = c.prior;
   const s = p.sessions === 1 ? '' : 's';
-  return { context, prior: p, message: `noise: σ ${fmt(p.sigma)} carried over from ${p.sessions} earlier session${s} (${c.runs} runs, ${p.sigmaDf} df; same budget ${where}, evaluator and protected files), calibration skipped` };
+  const looks = learnEffects ? (p.firstLooks?.length ?? 0) : 0;
+  const effects = looks > 0 ? `; effects learned from ${looks} first run${looks === 1 ? '' : 's'} of earlier proposals${looks < EFFECT_MIN_LOOKS ? ` (used from ${EFFECT_MIN_LOOKS} on)` : ''}` : '';
+  return { context, prior: p, message: `noise: σ ${fmt(p.sigma)} carried over from ${p.sessions} earlier session${s} (${c.runs} runs, ${p.sigmaDf} df; same budget ${where}, evaluator and protected files), calibration skipped${effects}` };
 }
 
 /**
