@@ -72,7 +72,8 @@ async function main(): Promise<void> {
     const parts: string[] = [];
     for (const { sc, sd, sw } of scs) {
       if (only && !only.test(sc.name)) continue;
-      const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', ...(v.noise ? { noise: v.noise } : {}) } as unknown as RuleSpec['config'] };
+      // Measured before the effect prior (bench/keepEffects.ts): pinned off so that a re-run reproduces the committed results.
+      const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', noise: { effectsMinLooks: 0, ...(v.noise ?? {}) } } as unknown as RuleSpec['config'] };
       const scen: Scenario = v.oracle ? { ...sc, prior: { sigma: sw, sigmaDf: 1e6, sigmaPaired: sd, sigmaPairedDf: 1e6, sessions: 0 } } : v.carry ? { ...sc, carry: v.carry } : sc;
       const r = await runScenario(rule, scen);
       rows.push({ variant: v.label, scenario: sc.name, keptRate: r.keptRate, gainPerRun: r.gainPerRun, finalGainSigma: r.finalGainSigma, runsPerSession: r.runsPerSession });

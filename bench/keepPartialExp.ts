@@ -42,7 +42,8 @@ async function main(): Promise<void> {
   for (const v of VARIANTS) {
     const parts: string[] = [];
     for (const { sc, pm } of scs) {
-      const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', ...(v.noise ? { noise: v.noise } : {}) } as unknown as RuleSpec['config'] };
+      // Measured before the effect prior (bench/keepEffects.ts): pinned off so that a re-run reproduces the committed results.
+      const rule: RuleSpec = v.strict ? { label: 'strict', config: { keepRule: 'strict' } } : { label: 'noise', config: { keepRule: 'noise', noise: { effectsMinLooks: 0, ...(v.noise ?? {}) } } as unknown as RuleSpec['config'] };
       const scen: Scenario = { ...sc, ...(v.carry ? { carry: v.carry } : {}), ...(v.partial ? { partial: pm } : {}) };
       const r = await runScenario(rule, scen);
       rows.push({ variant: v.label, scenario: sc.name, keptRate: r.keptRate, finalGainSigma: r.finalGainSigma, runsPerSession: r.runsPerSession, gpuRunsPerSession: r.gpuRunsPerSession, gainPerRun: r.gainPerRun, gainPerGpuRun: r.gainPerGpuRun, rerunsPerDecision: r.rerunsPerDecision, partialStopped: r.partialStopped ?? 0, partialWatched: r.partialWatched ?? 0 });
