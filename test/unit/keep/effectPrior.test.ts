@@ -100,7 +100,7 @@ describe('empirical Bayes looks in the noise rule', () => {
     expect(ev.posterior!.pNoGain).toBeLessThanOrEqual(0.5);
     expect(ev.posterior!.looks).toBe(60);
     expect(ev.first).toEqual({ diff: expect.closeTo(0.015, 9), bestRuns: 1 });
-    expect(d.reason).toMatch(/P\(no gain\)/);
+    expect(d.reason).toMatch(/P\(no gain of 0\.\d+ or more\) 0\.\d{3}/);
     // The luck in the keep: its improvement less the posterior mean, the candidate's share.
     expect(curseBias(ev)).toBeCloseTo(Math.max(0, (ev.diff - ev.posterior!.mean) * (ev.best.n / (ev.best.n + ev.candidate.n))), 12);
     const without = await decide(1.0 - 0.015, priorWith(helpful), { effectsMinLooks: 0 });
@@ -114,6 +114,24 @@ describe('empirical Bayes looks in the noise rule', () => {
     expect(same.ev.posterior!.pNoGain).toBeGreaterThan(0.5);
     const far = await decide(1.0 - 0.1, priorWith(nulls));
     expect(far.d.keep).toBe(true);
+  });
+
+  it('counts the seed’s share of the noise in first looks: where pairing removes most of it, a small lead is enough', async () => {
+    // Half the proposals do nothing, half help by 1σ; first looks (at the session seed, against the
+    // best's run at that seed) scatter by 0.4σ only, as the σ of paired differences (0.4σ) says.
+    const zz = normals(21);
+    const looks = Array.from({ length: 60 }, (_, i) => (i % 2 ? 1 : 0) + 0.4 * zz());
+    const paired: NoisePrior = { ...priorWith(looks), sigmaPaired: 0.4 * sigma, sigmaPairedDf: 40 };
+    const { d, ev } = await decide(1.0 - 0.01, paired);
+    expect(ev.paired).toBe(true);
+    expect(d.keep).toBe(true);
+    // The least gain that counts: half a first look's standard error, against a best of 2 runs, one
+    // at the session seed: σ²(1 + 1/2) − (2σ² − σ_p²)/2 = σ²(1 + (0.16 − 1)/2).
+    expect(ev.posterior!.margin).toBeCloseTo(0.5 * sigma * Math.sqrt(1 + (0.16 - 1) / 2), 9);
+    // Read as independent runs (no σ of paired differences), the same looks say every effect is about
+    // 0.5σ, and the same lead is not enough.
+    const unpaired = await decide(1.0 - 0.01, { ...paired, sigmaPaired: null, sigmaPairedDf: 0 });
+    expect(unpaired.d.keep).toBe(false);
   });
 
   it('needs σ carried over and 20 first looks; without them the sequential test decides', async () => {

@@ -61,10 +61,10 @@ export interface NoiseEvidence {
   first?: { diff: number; bestRuns: number };
   /**
    * An empirical Bayes look (NoiseOptions.effectsMinLooks): the posterior probability that the
-   * change is no improvement at all, its posterior mean improvement (metric units), and how many
-   * first looks the effect distribution came from.
+   * change gains less than `margin` (metric units: the least gain that counts), its posterior mean
+   * improvement (metric units), and how many first looks the effect distribution came from.
    */
-  posterior?: { pNoGain: number; mean: number; looks: number };
+  posterior?: { pNoGain: number; mean: number; looks: number; margin?: number };
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }

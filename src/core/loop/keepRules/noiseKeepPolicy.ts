@@ -90,9 +90,9 @@ export interface NoiseOptions {
   /** Discard when it is at least this (else re-run, up to `seeds` runs). */
   effectsDrop: number;
   /**
-   * The least effect (σ units) that counts as a gain: "no gain" is an effect at most this. Without
-   * it, first looks of changes that do nothing, which scatter by chance, could place the estimated
-   * effects a quarter σ above 0 and make noise look like a gain.
+   * The least effect that counts as a gain, in first-look standard errors (their median): "no gain"
+   * is an effect at most this. Without it, first looks of changes that do nothing, which scatter by
+   * chance, could place the estimated effects a little above 0 and make noise look like a gain.
    */
   effectsMargin: number;
 }
@@ -237,7 +237,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   /** Row id → the first look of its decision (NoiseEvidence.first), what the effect distribution is learned from. */
   private readonly firstLooks = new Map<string, { diff: number; bestRuns: number }>();
   /** The last effect distribution estimated, and the looks it came from (re-estimated only when they change). */
-  private effectsCache: { key: string; est: EffectPrior; prior: EffectPrior } | null = null;
+  private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number } } | null = null;
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
   private readonly firstDiffs = new Map<string, number>();
 
@@ -383,20 +383,30 @@ export class NoiseKeepPolicy implements KeepPolicy {
 
   /**
    * The distribution of the workspace's effects (σ units) from every first look known (carried
-   * over and this session's), null below `effectsMinLooks` looks or when off.
+   * over and this session's), and the least effect that counts as a gain (`effectsMargin` first-look
+   * standard errors); null below `effectsMinLooks` looks or when off.
+   *
+   * A first look is the candidate's run at the session seed against the best's mean over n runs,
+   * one of them at that seed too, so the seed's share of the noise partly cancels: its variance is
+   * σ²(1 + 1/n) − 2·cov/n, with cov = σ² − σ_p²/2 from the σ of paired differences σ_p when it is
+   * known (σ² + (σ_p² − σ²)/n; independent runs, σ_p² = 2σ², give σ²(1 + 1/n)).
    */
-  private effects(sigma: number): EffectPrior | null {
+  private effects(sigma: number): { prior: EffectPrior; margin: number } | null {
     const o = this.opts;
     if (!(o.effectsMinLooks > 0) || !(sigma > 0) || !this.prior) return null;
     const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
     if (all.length < o.effectsMinLooks) return null;
-    const key = `${sigma}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
-    if (this.effectsCache?.key === key) return this.effectsCache.prior;
-    const looks: FirstLook[] = all.map((l) => ({ z: l.diff / sigma, se: Math.sqrt(1 + 1 / l.bestRuns) }));
+    const sp = this.pairedSigma(null);
+    const ratio = sp.sigma !== null && sp.df >= o.pairedDf ? Math.min(2, (sp.sigma / sigma) ** 2) : 2;
+    const key = `${sigma}\u0000${ratio}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
+    if (this.effectsCache?.key === key) return this.effectsCache.use;
+    const looks: FirstLook[] = all.map((l) => ({ z: l.diff / sigma, se: Math.sqrt(Math.max(1e-4, 1 + (ratio - 1) / l.bestRuns)) }));
     const est = this.effectsCache ? estimateEffects(looks, 60, this.effectsCache.est) : estimateEffects(looks);
     if (!est) return null;
-    this.effectsCache = { key, est, prior: openMinded(est) };
-    return this.effectsCache.prior;
+    const ses = looks.map((l) => l.se).sort((a, b) => a - b);
+    const use = { prior: openMinded(est), margin: o.effectsMargin * ses[Math.floor(ses.length / 2)] };
+    this.effectsCache = { key, est, use };
+    return use;
   }
 
   /** The paired first look; null hands the decision to the unpaired rule (no σ of paired differences yet). */
@@ -678,14 +688,15 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const { nb, nc, d, se, z, threshold, how, sp, paired: isPaired } = lookOf(cand);
       paired = isPaired;
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
-      const eff = this.effects(sg.sigma!);
-      if (eff && se > 0) {
+      const effects = this.effects(sg.sigma!);
+      if (effects && se > 0) {
+        const eff = effects.prior;
         // Empirical Bayes: how likely is this change no improvement, given what the workspace's proposals do?
         const sig = sg.sigma!;
-        const post = effectPosterior(eff, d / sig, se / sig, o.effectsMargin);
-        const need = keepThreshold(eff, se / sig, o.effectsKeep, o.effectsMargin);
-        const pev = { ...pe, posterior: { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks } };
-        const pText = `P(no gain) ${post.pNoGain.toFixed(3)}`;
+        const post = effectPosterior(eff, d / sig, se / sig, effects.margin);
+        const need = keepThreshold(eff, se / sig, o.effectsKeep, effects.margin);
+        const pev = { ...pe, posterior: { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks, margin: effects.margin * sig } };
+        const pText = `P(no gain of ${fmt(effects.margin * sig)} or more) ${post.pNoGain.toFixed(3)}`;
         const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE, ${pText} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, from ${eff.looks} first looks of this workspace's proposals); ${noiseText(sg)}`;
         if (post.pNoGain <= o.effectsKeep && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `better beyond noise: ${summary}`);
         if (post.pNoGain >= o.effectsDrop) return out(false, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
