@@ -79,7 +79,7 @@ export const configSpec: Record<string, NullableSpec> = {
       confidence: { type: 'number', min: 0.5, description: 'One-sided confidence (below 1) of each look of the sequential test (default 0.84; with the screen and the futility stop, changes that do nothing are kept about 4% of the time).' },
       screen: { type: 'number', min: 0, description: 'A first run must beat the best mean by this many standard errors to earn a re-run (default 0.2).' },
       carryOver: { type: 'boolean', description: 'Start a session from the run-to-run noise (σ) that earlier sessions of this workspace measured with the same budget (kind and length), commands, metric, environment and protected files, instead of re-running the baseline to measure it (default true). A σ of identical re-runs is never carried over.' },
-      learnEffects: { type: 'boolean', description: 'With σ carried over, learn from the first runs of this workspace\'s earlier proposals (20 or more) how often and by how much they help, and keep a candidate on its one run when a gain of at least σ/2 is more likely than not, discarding it otherwise (default true; false: the sequential test with re-runs decides every candidate).' },
+      learnEffects: { type: 'boolean', description: 'With σ carried over, learn from the first runs of this workspace\'s earlier proposals (20 or more) how often and by how much they help, and keep a candidate on its one run when a real gain is more likely than not and it is at least 1 standard error ahead of the best (a likely gain closer than that is re-run; anything else is discarded). Default true; false: the sequential test with re-runs decides every candidate.' },
     },
   },
   earlyStop: {

@@ -55,8 +55,8 @@ export interface NoiseConfig {
   carryOver?: boolean;
   /**
    * From a workspace's second session on (σ carried over), learn from the first looks of its
-   * earlier proposals what they tend to do, and keep a candidate on its one run when a gain of at
-   * least σ/2 is more likely than not (default true).
+   * earlier proposals what they tend to do, and keep a candidate on its one run when a real gain is
+   * more likely than not and it is at least 1 SE ahead of the best (default true).
    */
   learnEffects?: boolean;
 }

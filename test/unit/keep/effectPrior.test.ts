@@ -108,6 +108,14 @@ describe('empirical Bayes looks in the noise rule', () => {
     expect(without.calls.some((c) => c.startsWith('candidate'))).toBe(true);
   });
 
+  it('re-runs a likely gain that is less than 1 SE ahead of the best instead of keeping it on one run', async () => {
+    // 0.8 SE ahead: the effect distribution alone would keep it (it asks about 0.3 SE here).
+    const { d, calls, ev } = await decide(1.0 - 0.8 * 0.01 * Math.SQRT2, priorWith(helpful));
+    expect(calls.some((c) => c.startsWith('candidate'))).toBe(true);
+    expect(ev.looks).toBeGreaterThanOrEqual(2);
+    expect(d.reason).toMatch(/over [2-6] runs/);
+  });
+
   it('discards the same run where proposals have done nothing, and keeps one far beyond the noise', async () => {
     const same = await decide(1.0 - 0.015, priorWith(nulls));
     expect(same.d.keep).toBe(false);
