@@ -110,7 +110,7 @@ export interface NoiseOptions {
 // futility stop make the measured A/A rate lower than 1 - confidence (about 4% in the bench).
 // With σ carried over and 20+ first looks known, looks are empirical Bayes (effectPrior.ts): kept when a gain of
 // at least half a first look's standard error is more likely than not and the look is at least 1 SE better than
-// the best; likely a gain but within 1 SE: re-run; otherwise discarded. Chosen among 15 settings on bench seed 1
+// the best; likely a gain but within 1 SE: re-run; otherwise discarded. Chosen by hand among about 15 settings on bench seed 1
 // and the corpus replay, seed 2 held out (bench/keepEffects.ts → bench/keepEffectsResults.json); without the
 // 1 SE floor gain per run was up to 4% higher, but keeps came at 0.2 SE where a few dozen looks said most
 // proposals matter (a CLI session on the reference trainer).
