@@ -232,6 +232,11 @@ export function isDegenerate(sigma: number | null, scale: number): boolean {
  *   session's own: no calibration, the best re-run to `bestRunsWithPrior` runs, and the runs that
  *   kept the best judged worse by their winner's curse (`curse`). Re-runs of this session that come
  *   out identical still make the decision degenerate, whatever the prior says.
+ * - With σ carried over and `effectsMinLooks` first looks known (the prior's and this session's),
+ *   each look is judged by the posterior under the distribution of the workspace's effects
+ *   (effectPrior.ts): kept when a real gain is more likely than not and the look is `effectsMinZ` SE
+ *   ahead, re-run when a likely gain is closer than that, discarded otherwise; the luck of such a
+ *   keep is its improvement less the posterior mean.
  */
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
@@ -402,7 +407,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   private effects(sigma: number): { prior: EffectPrior; margin: number } | null {
     const o = this.opts;
     if (!(o.effectsMinLooks > 0) || !(sigma > 0) || !this.prior) return null;
-    const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
+    const all = [...(this.prior.firstLooks ?? []), ...this.firstLooks.values()];
     if (all.length < o.effectsMinLooks) return null;
     const sp = this.pairedSigma(null);
     const ratio = sp.sigma !== null && sp.df >= o.pairedDf ? Math.min(2, (sp.sigma / sigma) ** 2) : 2;
@@ -707,15 +712,15 @@ export class NoiseKeepPolicy implements KeepPolicy {
         const pText = `P(no gain of ${fmt(effects.margin * sig)} or more) ${post.pNoGain.toFixed(3)}`;
         const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE, ${pText} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, from ${eff.looks} first looks of this workspace's proposals); ${noiseText(sg)}`;
         if (post.pNoGain <= o.effectsKeep && z >= o.effectsMinZ && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `better beyond noise: ${summary}`);
-        // Likely a gain, but too close to the best to trust the estimate alone: re-run it (below).
-        if (post.pNoGain >= o.effectsDrop && !(post.pNoGain <= o.effectsKeep)) return out(false, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
+        if (post.pNoGain > o.effectsKeep && post.pNoGain >= o.effectsDrop) return out(false, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
         if (nc >= n) return out(false, build('confirm', sg, d, se, z, need, pev), `within noise after ${nc} runs: ${summary}`);
+        // Likely a gain, but less than effectsMinZ SE ahead (or unclear): re-run it, below.
       } else {
-      const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
-      if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
-      if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
-      if (nc > 1 && z < futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
-      if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
+        const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
+        if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
+        if (nc === 1 && z < o.screen) return out(false, build('screen', sg, d, se, z, threshold, pe), `within noise on its first run (needs ${o.screen} SE to earn a re-run): ${summary}`);
+        if (nc > 1 && z < futility) return out(false, build('confirm', sg, d, se, z, threshold, pe), `not confirmed: ${summary}`);
+        if (nc >= n) return out(false, build('confirm', sg, d, se, z, threshold, pe), `within noise after ${nc} runs: ${summary}`);
       }
       // Unclear: measure the best better first (once per best, and it serves later decisions too), then the candidate.
       if (nb < bestRunsWanted) {
