@@ -72,6 +72,12 @@ describe('the noise tooltip', () => {
     expect(tip).toContain('  \nNoise rule: 1.41 ± 0.01 over 3 runs vs best 1.5 ± 0.02 over 3 runs  \nconfidence 99.9%');
   });
 
+  it('shows a keep the effect prior decided by its posterior, not a test’s confidence', () => {
+    const [, , kept] = session();
+    const ev = { ...(kept.evidence as Record<string, unknown>), stage: 'screen', t: 1.5, threshold: 1, posterior: { pNoGain: 0.109, mean: 0.02, looks: 38, margin: 0.0091 } };
+    expect(evidenceLines({ ...kept, evidence: ev })[1]).toBe("P(no gain of 0.0091 or more) 0.109, from 38 first looks of this workspace's proposals (1.50 SE, needs 1.00) · 2 re-runs (60 s)");
+  });
+
   it('shows a screened-out decision without an sd for the one run', () => {
     const [, screened] = session();
     expect(evidenceLines(screened)).toEqual([
