@@ -1,0 +1,20 @@
+// The effect prior on bench:keep's own scenarios, small (the full figures: npm run bench:keepeffects,
+// bench/keepEffectsResults.json): each session starts from 3 earlier ones of the same workload, with
+// σ and the first looks carried over, as the loop carries them.
+import { describe, expect, it } from 'vitest';
+import { runScenario, SCENARIOS, type RuleSpec } from '../../../bench/keepBench';
+
+const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
+const rule = (noise: Record<string, unknown>): RuleSpec => ({ label: 'noise', config: { keepRule: 'noise', noise } as unknown as RuleSpec['config'] });
+
+describe('the effect prior on the simulated workloads (σ and first looks from 3 earlier sessions)', () => {
+  it('keeps few changes that do nothing, and gains more per run than the rule without it on the mixed workload', async () => {
+    const aa = await runScenario(rule({}), { ...pick('A/A (gain 0)'), sessions: 40, carry: 3 }, 3);
+    expect(aa.keptRate).toBeLessThan(0.05);
+    const mixed = { ...pick('mixed'), sessions: 40, carry: 3 };
+    const withPrior = await runScenario(rule({}), mixed, 3);
+    const without = await runScenario(rule({ effectsMinLooks: 0 }), mixed, 3);
+    expect(withPrior.gainPerRun).toBeGreaterThan(without.gainPerRun);
+    expect(withPrior.runsPerSession).toBeLessThan(without.runsPerSession);
+  }, 120_000);
+});
