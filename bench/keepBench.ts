@@ -105,6 +105,19 @@ export const SCENARIOS: Scenario[] = [
   { name: 'mixed: 50% harmful, 25% null, 25% helpful', sessions: 200, proposals: 30, gain: mixed },
 ];
 
+/** The true effects (σ) of session `s`'s proposals, as runScenario draws them for bench seed `seed`. */
+export function sessionGains(sc: Scenario, seed: number, s: number): number[] {
+  const r = rng(seed * 1_000_003 + s);
+  return Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
+}
+
+/** How many of a scenario's changes do nothing (effect 0), from the same draws runScenario plays. */
+export function nullChanges(sc: Scenario, seed: number): number {
+  let n = 0;
+  for (let s = 0; s < sc.sessions; s++) n += sessionGains(sc, seed, s).filter((g) => g === 0).length;
+  return n;
+}
+
 export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promise<ScenarioResult> {
   let decisions = 0;
   let kept = 0;
@@ -116,8 +129,7 @@ export async function runScenario(rule: RuleSpec, sc: Scenario, seed = 1): Promi
   let rerunsOfBest = 0;
   const meter: PartialMeter = { saved: 0, stopped: 0, watched: 0 };
   for (let s = 0; s < sc.sessions; s++) {
-    const r = rng(seed * 1_000_003 + s);
-    const gains = Array.from({ length: sc.proposals }, (_, i) => sc.gain(r, i));
+    const gains = sessionGains(sc, seed, s);
     const sigma = sc.sigma ?? SIGMA;
     // minDelta is written for the simulator's σ; the corpus replay scales it to the corpus's.
     const scaled = rule.config.minDelta !== undefined ? { minDelta: (rule.config.minDelta * sigma) / SIGMA } : {};

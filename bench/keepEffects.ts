@@ -7,9 +7,8 @@
 // node scripts/run-ts.mjs bench/keepEffects.ts → bench/keepEffectsResults.json (a few minutes).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, nullChanges, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
-import { rng } from '../test/fixtures/trainers/noisySim';
 import { updateBenchReadme } from './benchReadme';
 
 const RULES: { short: string; label: string; rule: RuleSpec }[] = [
@@ -19,16 +18,6 @@ const RULES: { short: string; label: string; rule: RuleSpec }[] = [
 ];
 
 const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
-
-/** How many of a scenario's changes do nothing, counted from the bench's own draws (runScenario's). */
-function nullChanges(sc: Scenario, seed: number): number {
-  let n = 0;
-  for (let s = 0; s < sc.sessions; s++) {
-    const r = rng(seed * 1_000_003 + s);
-    for (let i = 0; i < sc.proposals; i++) if (sc.gain(r, i) === 0) n++;
-  }
-  return n;
-}
 
 async function main(): Promise<void> {
   const t0 = Date.now();

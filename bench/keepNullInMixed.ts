@@ -5,8 +5,7 @@
 // bench/keepNullInMixed.ts → bench/keepNullInMixed1201.json (about 2 min on the 2-core VM).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { runScenario, SCENARIOS, type RuleSpec } from './keepBench';
-import { rng } from '../test/fixtures/trainers/noisySim';
+import { nullChanges, runScenario, SCENARIOS, type RuleSpec } from './keepBench';
 
 const RULES: { label: string; rule: RuleSpec; carry?: number }[] = [
   { label: 'strict (naive)', rule: { label: 'strict', config: { keepRule: 'strict' } } },
@@ -19,15 +18,8 @@ async function main(): Promise<void> {
   const mixed = SCENARIOS.find((s) => s.name.startsWith('mixed'))!;
   const aa = SCENARIOS.find((s) => s.name === 'A/A (gain 0)')!;
   // The null changes of the sessions runScenario plays (seed 1): the same draws, counted.
-  let nulls = 0;
-  let decisions = 0;
-  for (let s = 0; s < mixed.sessions; s++) {
-    const r = rng(1 * 1_000_003 + s);
-    for (let i = 0; i < mixed.proposals; i++) {
-      decisions++;
-      if (mixed.gain(r, i) === 0) nulls++;
-    }
-  }
+  const nulls = nullChanges(mixed, 1);
+  const decisions = mixed.sessions * mixed.proposals;
   const rows = [];
   for (const x of RULES) {
     const m = await runScenario(x.rule, x.carry ? { ...mixed, carry: x.carry } : mixed);

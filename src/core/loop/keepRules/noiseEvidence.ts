@@ -6,6 +6,12 @@ export interface NoiseEvidenceSide {
   sd: number;
 }
 
+/** A decision's first look as the ledger keeps it (NoiseEvidence.first). */
+export interface FirstLookRecord {
+  diff: number;
+  bestRuns: number;
+}
+
 /** What the noise rule writes on the ledger row (`evidence`). */
 export interface NoiseEvidence {
   rule: 'noise';
@@ -58,7 +64,7 @@ export interface NoiseEvidence {
    * units, better > 0) and how many runs of the best that mean had. Later decisions learn from these
    * what the workspace's proposals tend to do (effectPrior.ts).
    */
-  first?: { diff: number; bestRuns: number };
+  first?: FirstLookRecord;
   /**
    * An empirical Bayes look (NoiseOptions.effectsMinLooks): the posterior probability that the
    * change gains less than `margin` (metric units: the least gain that counts), its posterior mean
@@ -78,4 +84,10 @@ export function runsFromObject(o: unknown): Map<number, number> {
     if (Number.isInteger(s) && typeof v === 'number' && Number.isFinite(v)) out.set(s, v);
   }
   return out;
+}
+
+/** A row's first look (NoiseEvidence.first), or null when it has none or it is malformed. */
+export function firstLookOf(ev: Partial<NoiseEvidence> | undefined): FirstLookRecord | null {
+  const f = ev?.first;
+  return f && Number.isFinite(f.diff) && Number.isInteger(f.bestRuns) && f.bestRuns > 0 ? { diff: f.diff, bestRuns: f.bestRuns } : null;
 }

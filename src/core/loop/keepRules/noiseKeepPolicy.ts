@@ -1,6 +1,6 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
-import { runsFromObject, type NoiseEvidence } from './noiseEvidence';
+import { firstLookOf, runsFromObject, type FirstLookRecord, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
 import { effectPosterior, estimateEffects, openMinded, type EffectPrior, type FirstLook } from './effectPrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
@@ -248,7 +248,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   /** Kept commit → the winner's curse of its keep: each of the runs that kept it (by seed) looked better than in truth by `bias`. */
   private readonly curse = new Map<string, { bias: number; seeds: Set<number>; posterior: boolean }>();
   /** Row id → the first look of its decision (NoiseEvidence.first), what the effect distribution is learned from. */
-  private readonly firstLooks = new Map<string, { diff: number; bestRuns: number }>();
+  private readonly firstLooks = new Map<string, FirstLookRecord>();
   /** The last effect distribution estimated, and the looks it came from (re-estimated only when they change). */
   private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number } } | null = null;
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
@@ -330,8 +330,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
           const bias = curseBias(ev);
           if (bias !== null) this.curse.set(r.commit, { bias, seeds: new Set(runsFromObject(ev.candidate?.runs).keys()), posterior: typeof ev.posterior?.mean === 'number' });
         }
-        const f = ev.first;
-        if (f && Number.isFinite(f.diff) && Number.isInteger(f.bestRuns) && f.bestRuns > 0) this.firstLooks.set(r.id, { diff: f.diff, bestRuns: f.bestRuns });
+        const f = firstLookOf(ev);
+        if (f) this.firstLooks.set(r.id, f);
       } else if (r.commit && typeof r.metric === 'number' && Number.isFinite(r.metric) && (r.status === 'baseline' || r.status === 'kept' || r.status === 'discarded')) {
         const runs = this.runs(r.commit);
         if (!runs.has(seed)) runs.set(seed, r.metric);

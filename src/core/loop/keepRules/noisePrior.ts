@@ -1,5 +1,5 @@
 import type { ExperimentRecord } from '../../store/experimentRecord';
-import { runsFromObject as runsOf, type NoiseEvidence } from './noiseEvidence';
+import { firstLookOf, runsFromObject as runsOf, type FirstLookRecord, type NoiseEvidence } from './noiseEvidence';
 import { pooledVariance } from './stats';
 
 /**
@@ -19,7 +19,7 @@ export interface NoisePrior {
   /** Distinct runs (session, commit, seed) behind it, when counted (noiseCarry.ts). */
   runs?: number;
   /** The earlier sessions' first looks (NoiseEvidence.first): what their proposals did (effectPrior.ts). */
-  firstLooks?: { diff: number; bestRuns: number }[];
+  firstLooks?: FirstLookRecord[];
 }
 
 type Runs = Map<number, number>;
@@ -34,7 +34,7 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
   const byCommit = new Map<string, Runs>();
   const pairs = new Map<string, [string, string]>();
   const sessions = new Set<string>();
-  const firstLooks: { diff: number; bestRuns: number }[] = [];
+  const firstLooks: FirstLookRecord[] = [];
   const add = (key: string, runs: Runs) => {
     let r = byCommit.get(key);
     if (!r) byCommit.set(key, (r = new Map()));
@@ -44,8 +44,8 @@ export function noisePriorFrom(rows: readonly ExperimentRecord[]): NoisePrior | 
     const ev = r.evidence as Partial<NoiseEvidence> | undefined;
     if (ev?.rule !== 'noise') continue;
     sessions.add(r.session);
-    const f = ev.first;
-    if (f && Number.isFinite(f.diff) && Number.isInteger(f.bestRuns) && f.bestRuns > 0) firstLooks.push({ diff: f.diff, bestRuns: f.bestRuns });
+    const f = firstLookOf(ev);
+    if (f) firstLooks.push(f);
     const ck = r.commit ? `${r.session}\u0000${r.commit}` : null;
     const b = ev.best?.commit ?? ev.best?.id;
     const bk = b ? `${r.session}\u0000${b}` : null;
