@@ -11,16 +11,23 @@ import { measure } from '../../../src/core/loop/measure';
 import { ratchetPaths } from '../../../src/core/store/ratchetPaths';
 import { house } from './house';
 
-// Waits (at most 20 s) for its evaluator's export, notes the inode of its eval.py, then does what MODE says.
+// Waits (at most 20 s) for its evaluator's export to be written whole (its folder made read-only,
+// the export's last step: eval.py can exist while git is still writing it, and an edit then could be
+// overwritten by git's own write), notes the inode of its eval.py, then does what MODE says.
 const TRAIN = `import json, os, stat, time
 MODE = "look"
 root = os.path.join(os.environ["RATCHET_WORKSPACE"], ".ratchet", "eval", os.environ["RATCHET_EXPERIMENT_ID"])
 ev = os.path.join(root, "eval.py")
+def written():
+    try:
+        return os.path.exists(ev) and stat.S_IMODE(os.stat(root).st_mode) == 0o555
+    except OSError:
+        return False
 for _ in range(400):
-    if os.path.exists(ev):
+    if written():
         break
     time.sleep(0.05)
-seen = os.path.exists(ev)
+seen = written()
 out = {"seen": seen, "ino": os.stat(ev).st_ino if seen else None}
 if seen and MODE == "plant":
     os.chmod(root, 0o755)
