@@ -191,17 +191,24 @@ export class TerminalRenderer {
 /**
  * " — within noise: 0.19 SE on 1 run, a keep needs 2.37" for a discarded change that measured better than
  * the best, so that a better number marked "discarded" does not read as a mistake; with the effect prior
- * also the posterior probability of no gain ("P(no gain) 0.67 from 28 first looks"). Empty for a change
+ * also what it decided by: the expected gain ("expected gain 0.0012, needs more than 0.0030 from 28 first
+ * looks") or the posterior probability of no gain ("P(no gain) 0.67 from 28 first looks"). Empty for a change
  * that measured worse (its row already says why) or a row without the noise rule's evidence.
  */
 export function withinNoiseNote(r: ExperimentRecord): string {
-  const ev = r.evidence as { rule?: string; stage?: string; t?: number | null; threshold?: number | null; looks?: number; candidate?: { n?: number }; floor?: number; posterior?: { pNoGain?: number; looks?: number } } | undefined;
+  const ev = r.evidence as { rule?: string; stage?: string; t?: number | null; threshold?: number | null; looks?: number; candidate?: { n?: number }; floor?: number; posterior?: { pNoGain?: number; mean?: number; margin?: number; looks?: number; by?: string } } | undefined;
   if (r.status !== 'discarded' || !ev || ev.rule !== 'noise' || !(typeof r.delta === 'number' && r.delta > 0)) return '';
   if (ev.stage === 'degenerate') return typeof ev.floor === 'number' ? ` — below the least improvement that counts (${fmtMetric(ev.floor)}; re-runs gave identical results)` : '';
   if (typeof ev.t !== 'number' || typeof ev.threshold !== 'number') return '';
   const runs = ev.looks ?? ev.candidate?.n ?? 1;
   const p = ev.posterior;
-  const post = p && typeof p.pNoGain === 'number' ? ` (P(no gain) ${p.pNoGain.toFixed(2)}${typeof p.looks === 'number' ? ` from ${p.looks} first looks` : ''})` : '';
+  const looks = typeof p?.looks === 'number' ? ` from ${p.looks} first looks` : '';
+  const post =
+    p?.by === 'mean' && typeof p.mean === 'number'
+      ? ` (expected gain ${fmtMetric(p.mean)}${typeof p.margin === 'number' ? `, needs more than ${fmtMetric(p.margin)}` : ''}${looks})`
+      : p && typeof p.pNoGain === 'number'
+        ? ` (P(no gain) ${p.pNoGain.toFixed(2)}${looks})`
+        : '';
   return ` — within noise: ${ev.t.toFixed(2)} SE on ${runs} run${runs === 1 ? '' : 's'}, a keep needs ${ev.threshold.toFixed(2)}${post}`;
 }
 

@@ -69,8 +69,12 @@ export function evidenceLines(r: ExperimentRecord): string[] {
   const rest: string[] = [];
   if (ev.stage === 'degenerate') rest.push(ev.message ?? 'no measurable run-to-run noise');
   else if (ev.stage === 'screen' && r.status !== 'kept') rest.push(`screened out on one run${isNum(ev.sigma) ? ` (σ ${formatMetric(ev.sigma)})` : ''}`);
-  else if (ev.posterior && isNum(ev.posterior.pNoGain)) {
-    // The effect prior decided: the posterior, not a test's confidence.
+  else if (ev.posterior && ev.posterior.by === 'mean' && isNum(ev.posterior.mean)) {
+    // The effect prior decided by the expected gain: the posterior mean against the least gain that counts.
+    const needs = isNum(ev.posterior.margin) ? ` (a keep needs more than ${formatMetric(ev.posterior.margin)})` : '';
+    rest.push(`expected gain ${formatMetric(ev.posterior.mean)}${needs}, from ${plural(ev.posterior.looks, 'first look')} of this workspace's proposals${isNum(ev.t) && isNum(ev.threshold) ? ` (${ev.t.toFixed(2)} SE, needs ${ev.threshold.toFixed(2)})` : ''}`);
+  } else if (ev.posterior && isNum(ev.posterior.pNoGain)) {
+    // The effect prior decided by probability: the posterior, not a test's confidence.
     const margin = isNum(ev.posterior.margin) ? ` of ${formatMetric(ev.posterior.margin)} or more` : '';
     rest.push(`P(no gain${margin}) ${ev.posterior.pNoGain.toFixed(3)}, from ${plural(ev.posterior.looks, "first look")} of this workspace's proposals${isNum(ev.t) && isNum(ev.threshold) ? ` (${ev.t.toFixed(2)} SE, needs ${ev.threshold.toFixed(2)})` : ''}`);
   } else if (isNum(ev.confidence)) rest.push(`confidence ${(ev.confidence * 100).toFixed(1)}%${isNum(ev.t) && isNum(ev.threshold) ? ` (t ${ev.t.toFixed(2)}, needs ${ev.threshold.toFixed(2)})` : ''}`);

@@ -117,6 +117,7 @@ describe('issue 13 in the CLI', () => {
     expect(r.row(rec({ id: 'e0004', status: 'discarded', metric: 3.5, delta: 0.01, evidence: { ...evidence, stage: 'confirm', looks: 3, t: 1.5 } }))).toMatch(/within noise: 1\.50 SE on 3 runs, a keep needs 2\.37$/);
     // The effect prior decided: its posterior too.
     expect(r.row(rec({ id: 'e0007', status: 'discarded', metric: 3.5, delta: 0.01, evidence: { ...evidence, threshold: 1, posterior: { pNoGain: 0.674, looks: 28 } } }))).toMatch(/within noise: 0\.19 SE on 1 run, a keep needs 1\.00 \(P\(no gain\) 0\.67 from 28 first looks\)$/);
+    expect(r.row(rec({ id: 'e0008', status: 'discarded', metric: 3.5, delta: 0.01, evidence: { ...evidence, threshold: 0.3, posterior: { pNoGain: 0.6, mean: -0.0021, margin: 0.0012, looks: 28, by: 'mean' } } }))).toMatch(/within noise: 0\.19 SE on 1 run, a keep needs 0\.30 \(expected gain -0\.0021, needs more than 0\.0012 from 28 first looks\)$/);
     // Worse than the best: the number already says why; no note.
     expect(r.row(rec({ id: 'e0005', status: 'discarded', metric: 3.6, delta: -0.05, evidence }))).toMatch(/LR 1e-3 → 2e-3 \(first try of this knob\)$/);
     // Identical re-runs: the floor it had to clear, not a fake SE.

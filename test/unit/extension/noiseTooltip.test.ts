@@ -76,6 +76,9 @@ describe('the noise tooltip', () => {
     const [, , kept] = session();
     const ev = { ...(kept.evidence as Record<string, unknown>), stage: 'screen', t: 1.5, threshold: 1, posterior: { pNoGain: 0.109, mean: 0.02, looks: 38, margin: 0.0091 } };
     expect(evidenceLines({ ...kept, evidence: ev })[1]).toBe("P(no gain of 0.0091 or more) 0.109, from 38 first looks of this workspace's proposals (1.50 SE, needs 1.00) · 2 re-runs (60 s)");
+    // Decided by the expected gain (the default): the posterior mean against the least gain that counts.
+    const byMean = { ...ev, t: 0.42, threshold: 0.27, posterior: { pNoGain: 0.41, mean: 0.0063, looks: 60, margin: 0.0012, by: 'mean' } };
+    expect(evidenceLines({ ...kept, evidence: byMean })[1]).toBe("expected gain 0.0063 (a keep needs more than 0.0012), from 60 first looks of this workspace's proposals (0.42 SE, needs 0.27) · 2 re-runs (60 s)");
   });
 
   it('shows a screened-out decision without an sd for the one run', () => {

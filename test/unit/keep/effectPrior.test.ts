@@ -3,7 +3,7 @@
 // how convincing one run is.
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/core/config/defaults';
-import { effectPosterior, estimateEffects, openMinded, type FirstLook } from '../../../src/core/loop/keepRules/effectPrior';
+import { effectPosterior, estimateEffects, lookWorth, meanThreshold, openMinded, posteriorMean, proposalWorth, type EffectPrior, type FirstLook } from '../../../src/core/loop/keepRules/effectPrior';
 import { curseBias, NoiseKeepPolicy, type NoiseEvidence } from '../../../src/core/loop/keepRules/noiseKeepPolicy';
 import { noisePriorFrom, type NoisePrior } from '../../../src/core/loop/keepRules/noisePrior';
 import type { ExperimentRecord } from '../../../src/core/store/experimentRecord';
@@ -66,6 +66,73 @@ describe('the effect distribution, from first looks', () => {
   });
 });
 
+describe('what a look is worth, and one more run (the value of information)', () => {
+  /** A distribution on the grid with these effects (σ units) and shares. */
+  const at = (pairs: [number, number][]): EffectPrior => {
+    const g = estimateEffects([{ z: 0, se: 1 }], 0)!;
+    const weights = g.grid.map((x) => pairs.reduce((a, [e, w]) => a + (Math.abs(x - e) < 1e-9 ? w : 0), 0));
+    return { ...g, weights };
+  };
+
+  it('one more run is worth nothing where the effect is known, and a known gain is worth itself less the keep cost', () => {
+    const sure = at([[2, 1]]);
+    const w = lookWorth(sure, 0.3, 1.2, 0.9, 0.1);
+    expect(w.mean).toBeCloseTo(2, 9);
+    expect(w.now).toBeCloseTo(1.9, 9);
+    expect(w.rerun).toBeCloseTo(0, 9);
+    expect(proposalWorth(sure, 1.2, 0.1)).toBeCloseTo(1.9, 6);
+    expect(proposalWorth(at([[0, 1]]), 1.2, 0.1)).toBe(0);
+    // No smaller standard error, nothing to learn.
+    expect(lookWorth(at([[-2, 0.5], [2, 0.5]]), 0, 1.2, 1.2, 0.1).rerun).toBe(0);
+  });
+
+  it('matches a simulation of the re-run: draw the effect from the posterior, then the run, then decide again', () => {
+    const g = at([[-2.5, 0.6], [0, 0.15], [2.5, 0.25]]);
+    const se = 1.3;
+    const kappa = 0.1;
+    const r = rng(41);
+    const n = normals(42);
+    for (const [z, seNext] of [[-0.5, 0.95], [0.4, 0.95], [1.2, 0.95], [0.4, 0.5], [1.2, 0.5]] as const) {
+      const w = lookWorth(g, z, se, seNext, kappa);
+      // The posterior over the three effects, then the run that brings the standard error to seNext.
+      const post = [-2.5, 0, 2.5].map((e, i) => [0.6, 0.15, 0.25][i]! * Math.exp(-0.5 * ((z - e) / se) ** 2));
+      const total = post.reduce((a, b) => a + b, 0);
+      const s = Math.sqrt((seNext ** 2 * se ** 2) / (se ** 2 - seNext ** 2));
+      let sum = 0;
+      const N = 40_000;
+      for (let k = 0; k < N; k++) {
+        let u = r() * total;
+        let e = 2.5;
+        for (const [i, x] of [-2.5, 0, 2.5].entries()) {
+          if (u < post[i]!) {
+            e = x;
+            break;
+          }
+          u -= post[i]!;
+        }
+        const x = e + s * n();
+        const z2 = (z / se ** 2 + x / s ** 2) * seNext ** 2;
+        sum += Math.max(posteriorMean(g, z2, seNext) - kappa, 0);
+      }
+      expect(w.rerun + w.now).toBeCloseTo(sum / N, 1);
+      expect(w.rerun).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('is worth most where the look could be either a large gain or a large loss', () => {
+    const g = at([[-3, 0.75], [3, 0.25]]);
+    const se = 1.3;
+    const mid = meanThreshold(g, se, 0) * se;
+    const unclear = lookWorth(g, mid, se, 0.95, 0.1).rerun;
+    expect(unclear).toBeGreaterThan(proposalWorth(g, se, 0.1));
+    expect(lookWorth(g, mid + 3, se, 0.95, 0.1).rerun).toBeLessThan(unclear / 5);
+    expect(lookWorth(g, mid - 3, se, 0.95, 0.1).rerun).toBeLessThan(unclear / 5);
+    // The threshold is where the posterior mean crosses the margin, and it rises with the margin.
+    expect(posteriorMean(g, meanThreshold(g, se, 0.5) * se, se)).toBeCloseTo(0.5, 6);
+    expect(meanThreshold(g, se, 0.5)).toBeGreaterThan(meanThreshold(g, se, 0));
+  });
+});
+
 describe('empirical Bayes looks in the noise rule', () => {
   const row = (id: string, commit: string, metric: number, status: ExperimentRecord['status'], evidence?: Record<string, unknown>, session = 's'): ExperimentRecord => ({
     id, session, parent: null, status, metric, delta: null, hypothesis: '', commit, baseCommit: null, startedAt: '', endedAt: '', reason: '', ...(evidence ? { evidence } : {}),
@@ -74,12 +141,13 @@ describe('empirical Bayes looks in the noise rule', () => {
   /** A prior carried over from earlier sessions whose proposals had these first looks (σ units). */
   const priorWith = (zs: number[]): NoisePrior => ({ sigma, sigmaDf: 40, sigmaPaired: null, sigmaPairedDf: 0, sessions: 3, firstLooks: zs.map((z) => ({ diff: z * sigma, bestRuns: 2 })) });
   const base = row('e0', 'c0', 1.0, 'baseline');
-  const decide = async (metric: number, prior: NoisePrior | null, opts = {}) => {
+  const decide = async (metric: number, prior: NoisePrior | null, opts = {}, rerun?: (which: 'best' | 'candidate', seed: number) => number) => {
     const calls: string[] = [];
     const d = await new NoiseKeepPolicy(opts).decide({
       metric, best: base, goal: 'minimize', config: defaultConfig(), history: [base], prior,
       measure: async (which, seed) => {
         calls.push(`${which}:${seed}`);
+        if (rerun) return rerun(which, seed);
         // Re-runs differ by seed (a measurable noise), around the first run's value.
         const wiggle = seed % 2 ? 0.004 : -0.004;
         return (which === 'best' ? 1.0 : metric) + wiggle;
@@ -91,16 +159,21 @@ describe('empirical Bayes looks in the noise rule', () => {
   const helpful = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? 3 : -2) * 1 + 1.2 * z());
   const nulls = Array.from({ length: 60 }, () => 1.2 * z());
 
-  it('keeps on one run where the workspace’s proposals often help, with the posterior on the evidence', async () => {
-    // 1.5σ better than the best's one run (1.22 SE against its 2 runs): the rule without the prior re-runs it.
+  /** The rule before the expected-gain one (NoiseOptions.effectsRule 'probability'), still an option. */
+  const byProbability = { effectsRule: 'probability', effectsMargin: 0.5, effectsMinZ: 1 } as const;
+
+  it('keeps on one run where the workspace’s proposals often help, with the expected gain on the evidence', async () => {
+    // 1.5σ better than the best's one run (1.06 SE): the rule without the prior re-runs it.
     const { d, calls, ev } = await decide(1.0 - 0.015, priorWith(helpful));
 
     expect(d.keep).toBe(true);
     expect(calls.filter((c) => c.startsWith('candidate'))).toEqual([]);
-    expect(ev.posterior!.pNoGain).toBeLessThanOrEqual(0.5);
+    expect(ev.posterior!.by).toBe('mean');
+    expect(ev.posterior!.mean).toBeGreaterThan(ev.posterior!.margin!);
     expect(ev.posterior!.looks).toBe(60);
+    expect(ev.threshold).toBeLessThan(ev.t!);
     expect(ev.first).toEqual({ diff: expect.closeTo(0.015, 9), bestRuns: 1 });
-    expect(d.reason).toMatch(/P\(no gain of 0\.\d+ or more\) 0\.\d{3}/);
+    expect(d.reason).toMatch(/expected gain 0\.\d+ \(a keep needs more than 0\.\d+: \d\.\d\d SE; from 60 first looks/);
     // The luck in the keep: its improvement less the posterior mean, the candidate's share.
     expect(curseBias(ev)).toBeCloseTo(Math.max(0, (ev.diff - ev.posterior!.mean) * (ev.best.n / (ev.best.n + ev.candidate.n))), 12);
     const without = await decide(1.0 - 0.015, priorWith(helpful), { effectsMinLooks: 0 });
@@ -108,18 +181,57 @@ describe('empirical Bayes looks in the noise rule', () => {
     expect(without.calls.some((c) => c.startsWith('candidate'))).toBe(true);
   });
 
-  it('re-runs a likely gain that is less than 1 SE ahead of the best instead of keeping it on one run', async () => {
+  it('keeps a small lead where a third of the proposals help by 3σ: the expected gain decides, not a z floor', async () => {
+    // 0.35 SE ahead: the naive rule keeps it too; the probability rule (and its 1 SE floor) does not.
+    const { d, calls, ev } = await decide(1.0 - 0.005, priorWith(helpful));
+    expect(d.keep).toBe(true);
+    expect(calls).toEqual([]);
+    expect(ev.t!).toBeLessThan(0.5);
+    const byP = await decide(1.0 - 0.005, priorWith(helpful), byProbability);
+    expect(byP.d.keep).toBe(false);
+    // A lead too small for the expected gain to clear the margin is discarded on its one run.
+    const tiny = await decide(1.0 - 0.002, priorWith(helpful));
+    expect(tiny.d.keep).toBe(false);
+    expect(tiny.calls).toEqual([]);
+    expect(tiny.ev.posterior!.mean).toBeLessThanOrEqual(tiny.ev.posterior!.margin!);
+  });
+
+  it('re-runs an unclear look where effects are large both ways, and the re-run decides', async () => {
+    // A quarter of the proposals help by 2.5σ, the rest hurt by 2.5σ: a look 0.5σ ahead could be
+    // either. One more run (worth more than a new proposal's first run here) settles it. (Looks from
+    // 0.35σ to 0.65σ ahead are re-run here; closer ones are discarded, further ones kept on one run.)
+    const zz = normals(31);
+    const big = priorWith(Array.from({ length: 60 }, (_, i) => (i % 4 === 0 ? 2.5 : -2.5) + 1.22 * zz()));
+    const first = 1.0 - 0.005;
+    // The best re-runs at its mean; the candidate's second run is clearly better, or clearly worse.
+    const measured = (second: number) => (which: 'best' | 'candidate', seed: number) => (which === 'best' ? 1.0 + (seed % 2 ? 0.001 : -0.001) : second);
+    const good = await decide(first, big, {}, measured(1.0 - 0.05));
+    expect(good.calls.filter((c) => c.startsWith('candidate'))).toHaveLength(1);
+    expect(good.d.keep).toBe(true);
+    expect(good.ev.candidate.n).toBe(2);
+    const bad = await decide(first, big, {}, measured(1.0 + 0.03));
+    expect(bad.calls.filter((c) => c.startsWith('candidate'))).toHaveLength(1);
+    expect(bad.d.keep).toBe(false);
+    // When a re-run must add more than any look can (effectsRerunMin), the same look is decided on one run.
+    const once = await decide(first, big, { effectsRerunMin: 1e9 }, measured(1.0 - 0.05));
+    expect(once.calls.filter((c) => c.startsWith('candidate'))).toEqual([]);
+  });
+
+  it('by probability (effectsRule "probability"): re-runs a likely gain that is less than 1 SE ahead of the best', async () => {
     // 0.8 SE ahead: the effect distribution alone would keep it (it asks about 0.3 SE here).
-    const { d, calls, ev } = await decide(1.0 - 0.8 * 0.01 * Math.SQRT2, priorWith(helpful));
+    const { d, calls, ev } = await decide(1.0 - 0.8 * 0.01 * Math.SQRT2, priorWith(helpful), byProbability);
     expect(calls.some((c) => c.startsWith('candidate'))).toBe(true);
     expect(ev.looks).toBeGreaterThanOrEqual(2);
     expect(d.reason).toMatch(/over [2-6] runs/);
+    const one = await decide(1.0 - 0.015, priorWith(helpful), byProbability);
+    expect(one.d.reason).toMatch(/P\(no gain of 0\.\d+ or more\) 0\.\d{3}/);
+    expect(one.ev.posterior!.by).toBeUndefined();
   });
 
   it('discards the same run where proposals have done nothing, and keeps one far beyond the noise', async () => {
     const same = await decide(1.0 - 0.015, priorWith(nulls));
     expect(same.d.keep).toBe(false);
-    expect(same.ev.posterior!.pNoGain).toBeGreaterThan(0.5);
+    expect(same.ev.posterior!.mean).toBeLessThanOrEqual(same.ev.posterior!.margin!);
     const far = await decide(1.0 - 0.1, priorWith(nulls));
     expect(far.d.keep).toBe(true);
   });
@@ -133,13 +245,12 @@ describe('empirical Bayes looks in the noise rule', () => {
     const { d, ev } = await decide(1.0 - 0.01, paired);
     expect(ev.paired).toBe(true);
     expect(d.keep).toBe(true);
-    // The least gain that counts: half a first look's standard error, against a best of 2 runs, one
-    // at the session seed: σ²(1 + 1/2) − (2σ² − σ_p²)/2 = σ²(1 + (0.16 − 1)/2).
-    expect(ev.posterior!.margin).toBeCloseTo(0.5 * sigma * Math.sqrt(1 + (0.16 - 1) / 2), 9);
-    // Read as independent runs (no σ of paired differences), the same looks say every effect is about
-    // 0.5σ, and the same lead is not enough.
+    // The least gain that counts: a tenth of a first look's standard error, against a best of 2 runs,
+    // one at the session seed: σ²(1 + 1/2) − (2σ² − σ_p²)/2 = σ²(1 + (0.16 − 1)/2).
+    expect(ev.posterior!.margin).toBeCloseTo(0.1 * sigma * Math.sqrt(1 + (0.16 - 1) / 2), 9);
+    // Read as independent runs (no σ of paired differences), a first look's standard error is σ√1.5.
     const unpaired = await decide(1.0 - 0.01, { ...paired, sigmaPaired: null, sigmaPairedDf: 0 });
-    expect(unpaired.d.keep).toBe(false);
+    expect(unpaired.ev.posterior!.margin).toBeCloseTo(0.1 * sigma * Math.sqrt(1.5), 9);
   });
 
   it('needs σ carried over and 20 first looks; without them the sequential test decides', async () => {

@@ -87,3 +87,89 @@ export function effectPosterior(g: EffectPrior, z: number, se: number, margin = 
   if (!(s > 0)) return z > 0 ? { pNoGain: 0, mean: z } : { pNoGain: 1, mean: z };
   return { pNoGain: s0 / s, mean: m / s };
 }
+
+/** Gauss-Hermite nodes and weights for E[f(X)], X ~ N(0, 1) (probabilists', 10 points). */
+const GH: readonly (readonly [number, number])[] = (() => {
+  const x = [0.2453407083009, 0.7374737285454, 1.2340762153953, 1.7385377121166, 2.2549740020893, 2.7888060584281, 3.3478545673832, 3.9447640401156, 4.6036824495507, 5.3874808900112];
+  const w = [0.4622436696006, 0.2866755053628, 0.1090172060200, 0.0248105208875, 0.0032437733422, 0.0002283386360, 0.0000078025565, 0.0000001086069, 0.0000000004399, 0.0000000000002];
+  const out: [number, number][] = [];
+  // Physicists' nodes for e^{-t²}: X = √2·t, weight w/√π.
+  for (let i = 0; i < x.length; i++) {
+    out.push([Math.SQRT2 * x[i], w[i] / Math.sqrt(Math.PI)]);
+    out.push([-Math.SQRT2 * x[i], w[i] / Math.sqrt(Math.PI)]);
+  }
+  return out;
+})();
+
+/** Posterior weights of the grid effects behind a look z ± se (normalised; null when they underflow). */
+function posteriorWeights(g: EffectPrior, z: number, se: number): number[] | null {
+  const p = g.grid.map((x, j) => g.weights[j] * phi((z - x) / se));
+  const s = p.reduce((a, b) => a + b, 0);
+  return s > 0 ? p.map((x) => x / s) : null;
+}
+
+/** E[δ | a look z ± se] under G (σ units). */
+export const posteriorMean = (g: EffectPrior, z: number, se: number): number => {
+  const p = posteriorWeights(g, z, se);
+  return p ? p.reduce((a, w, j) => a + w * g.grid[j], 0) : z;
+};
+
+/**
+ * The worth of a look z ± se (σ units) under G, for a rule that keeps a change when its posterior
+ * mean effect is more than `keepCost` (a keep is worth the mean less that cost; a discard 0):
+ * - `now`: what deciding now is worth, max(E[δ | z] − keepCost, 0);
+ * - `rerun`: how much one more run would add to that (the expected worth after it, less `now`),
+ *   where the run brings the look's standard error to `seNext` (the value of information: the next
+ *   look z' is the precision-weighted mean of z and the new run, z' | δ ~ N(w·z + (1 − w)·δ,
+ *   w(1 − w)·se²) with w = seNext²/se², and the decision is taken again on it).
+ */
+export function lookWorth(g: EffectPrior, z: number, se: number, seNext: number, keepCost: number): { mean: number; now: number; rerun: number } {
+  const post = posteriorWeights(g, z, se);
+  if (!post) return { mean: z, now: Math.max(z - keepCost, 0), rerun: 0 };
+  const mean = post.reduce((a, w, j) => a + w * g.grid[j], 0);
+  const now = Math.max(mean - keepCost, 0);
+  if (!(seNext > 0) || !(seNext < se)) return { mean, now, rerun: 0 };
+  const w = (seNext * seNext) / (se * se);
+  const sd = Math.sqrt(w * (1 - w)) * se;
+  let after = 0;
+  for (let j = 0; j < post.length; j++) {
+    if (post[j] < 1e-9) continue;
+    const centre = w * z + (1 - w) * g.grid[j];
+    let e = 0;
+    for (const [x, h] of GH) e += h * Math.max(posteriorMean(g, centre + sd * x, seNext) - keepCost, 0);
+    after += post[j] * e;
+  }
+  return { mean, now, rerun: Math.max(0, after - now) };
+}
+
+/**
+ * What one run of a new proposal is worth under G (σ units): the expected worth of deciding on its
+ * first look (standard error `se`), E over δ ~ G and z ~ N(δ, se²) of max(E[δ | z] − keepCost, 0).
+ * A re-run is worth its cost only when it adds more than this.
+ */
+export function proposalWorth(g: EffectPrior, se: number, keepCost: number): number {
+  let total = 0;
+  for (let j = 0; j < g.grid.length; j++) {
+    if (g.weights[j] < 1e-9) continue;
+    let e = 0;
+    for (const [x, h] of GH) e += h * Math.max(posteriorMean(g, g.grid[j] + se * x, se) - keepCost, 0);
+    total += g.weights[j] * e;
+  }
+  return total;
+}
+
+/**
+ * The look (in standard errors `se`) beyond which the posterior mean effect exceeds `margin`: where
+ * the 'value' rule keeps a change it does not re-run. The posterior mean rises with the look.
+ */
+export function meanThreshold(g: EffectPrior, se: number, margin: number): number {
+  let lo = -40;
+  let hi = 40;
+  if (!(posteriorMean(g, hi * se, se) > margin)) return Infinity;
+  for (let i = 0; i < 50; i++) {
+    const mid = (lo + hi) / 2;
+    if (posteriorMean(g, mid * se, se) > margin) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

@@ -69,8 +69,10 @@ export interface NoiseEvidence {
    * An empirical Bayes look (NoiseOptions.effectsMinLooks): the posterior probability that the
    * change gains less than `margin` (metric units: the least gain that counts), its posterior mean
    * improvement (metric units), and how many first looks the effect distribution came from.
+   * `by: 'mean'`: decided by the expected gain (kept when `mean` exceeds `margin`; NoiseOptions.effectsRule
+   * 'value'), else by `pNoGain`.
    */
-  posterior?: { pNoGain: number; mean: number; looks: number; margin?: number };
+  posterior?: { pNoGain: number; mean: number; looks: number; margin?: number; by?: 'mean' };
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }

@@ -2,7 +2,7 @@ import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
 import { firstLookOf, runsFromObject, type FirstLookRecord, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
-import { effectPosterior, estimateEffects, openMinded, type EffectPrior, type FirstLook } from './effectPrior';
+import { effectPosterior, estimateEffects, lookWorth, meanThreshold, openMinded, proposalWorth, type EffectPrior, type FirstLook } from './effectPrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
@@ -101,6 +101,14 @@ export interface NoiseOptions {
    * changes do nothing): a change that does nothing is kept at most about 1 − Φ(this) of the time.
    */
   effectsMinZ: number;
+  /**
+   * How a look is judged under the effect distribution: 'probability' keeps when P(no gain) ≤
+   * `effectsKeep`; 'value' keeps when the posterior mean effect exceeds the margin and re-runs only
+   * when one more run is worth more than a new proposal's first run (lookWorth, proposalWorth).
+   */
+  effectsRule: 'probability' | 'value';
+  /** 'value': a re-run must add at least this much expected gain (σ units), however little new proposals are worth. */
+  effectsRerunMin: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
@@ -114,7 +122,7 @@ export interface NoiseOptions {
 // and the corpus replay, seed 2 held out (bench/keepEffects.ts → bench/keepEffectsResults.json); without the
 // 1 SE floor gain per run was up to 4% higher, but keeps came at 0.2 SE where a few dozen looks said most
 // proposals matter (a CLI session on the reference trainer).
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.5, effectsMinZ: 1 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -250,7 +258,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   /** Row id → the first look of its decision (NoiseEvidence.first), what the effect distribution is learned from. */
   private readonly firstLooks = new Map<string, FirstLookRecord>();
   /** The last effect distribution estimated, and the looks it came from (re-estimated only when they change). */
-  private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number } } | null = null;
+  private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number; runWorth: number } } | null = null;
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
   private readonly firstDiffs = new Map<string, number>();
 
@@ -404,7 +412,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
    * σ²(1 + 1/n) − 2·cov/n, with cov = σ² − σ_p²/2 from the σ of paired differences σ_p when it is
    * known (σ² + (σ_p² − σ²)/n; independent runs, σ_p² = 2σ², give σ²(1 + 1/n)).
    */
-  private effects(sigma: number): { prior: EffectPrior; margin: number } | null {
+  private effects(sigma: number): { prior: EffectPrior; margin: number; runWorth: number } | null {
     const o = this.opts;
     if (!(o.effectsMinLooks > 0) || !(sigma > 0) || !this.prior) return null;
     const all = [...(this.prior.firstLooks ?? []), ...this.firstLooks.values()];
@@ -417,7 +425,10 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const est = this.effectsCache ? estimateEffects(looks, 60, this.effectsCache.est) : estimateEffects(looks);
     if (!est) return null;
     const ses = looks.map((l) => l.se).sort((a, b) => a - b);
-    const use = { prior: openMinded(est), margin: o.effectsMargin * ses[Math.floor(ses.length / 2)] };
+    const prior = openMinded(est);
+    const seMid = ses[Math.floor(ses.length / 2)];
+    const margin = o.effectsMargin * seMid;
+    const use = { prior, margin, runWorth: o.effectsRule === 'value' ? proposalWorth(prior, seMid, margin) : 0 };
     this.effectsCache = { key, est, use };
     return use;
   }
@@ -703,18 +714,38 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
       const effects = this.effects(sg.sigma!);
       if (effects && se > 0) {
+        // Empirical Bayes: what is this change likely worth, given what the workspace's proposals do?
         const eff = effects.prior;
-        // Empirical Bayes: how likely is this change no improvement, given what the workspace's proposals do?
         const sig = sg.sigma!;
         const post = effectPosterior(eff, d / sig, se / sig, effects.margin);
-        const need = Math.max(o.effectsMinZ, keepThreshold(eff, se / sig, o.effectsKeep, effects.margin));
-        const pev = { ...pe, posterior: { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks, margin: effects.margin * sig } };
-        const pText = `P(no gain of ${fmt(effects.margin * sig)} or more) ${post.pNoGain.toFixed(3)}`;
-        const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE, ${pText} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, from ${eff.looks} first looks of this workspace's proposals); ${noiseText(sg)}`;
-        if (post.pNoGain <= o.effectsKeep && z >= o.effectsMinZ && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `better beyond noise: ${summary}`);
-        if (post.pNoGain > o.effectsKeep && post.pNoGain >= o.effectsDrop) return out(false, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, need, pev), `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
-        if (nc >= n) return out(false, build('confirm', sg, d, se, z, need, pev), `within noise after ${nc} runs: ${summary}`);
-        // Likely a gain, but less than effectsMinZ SE ahead (or unclear): re-run it, below.
+        const stage = nc === 1 ? 'screen' : 'confirm';
+        const verdict = (keep: boolean, need: number, posterior: NoiseEvidence['posterior'], why: string) => out(keep, build(stage, sg, d, se, z, need, { ...pe, posterior }), why);
+        const lead = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE`;
+        const from = `from ${eff.looks} first looks of this workspace's proposals`;
+        if (o.effectsRule === 'value') {
+          // Kept when the expected gain is more than the margin, unless one more run (its own share of
+          // the standard error shrinks, the best's stays) is worth more than a new proposal's first run.
+          const seNext = paired ? se * Math.sqrt(nc / (nc + 1)) : sig * Math.sqrt(1 / (nc + 1) + 1 / nb);
+          const worth = lookWorth(eff, d / sig, se / sig, seNext / sig, effects.margin);
+          const rerunPays = nc < n && worth.rerun > Math.max(effects.runWorth, o.effectsRerunMin);
+          const need = Math.max(o.effectsMinZ, meanThreshold(eff, se / sig, effects.margin));
+          const posterior = { pNoGain: post.pNoGain, mean: worth.mean * sig, looks: eff.looks, margin: effects.margin * sig, by: 'mean' as const };
+          const summary = `${lead}, expected gain ${fmt(worth.mean * sig)} (a keep needs more than ${fmt(effects.margin * sig)}: ${need.toFixed(2)} SE; ${from}); ${noiseText(sg)}`;
+          const keepable = worth.mean > effects.margin && d >= minDelta;
+          if (!rerunPays && keepable && z >= o.effectsMinZ) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
+          if (!rerunPays && !(keepable && nc < n)) return verdict(false, need, posterior, `${nc === 1 ? 'within noise on its first run' : nc >= n ? `within noise after ${nc} runs` : 'not confirmed'}: ${summary}`);
+          // One more run is worth more than a new proposal's (an unclear look where effects differ a
+          // lot), or a likely gain is less than effectsMinZ SE ahead: re-run it, below.
+        } else {
+          // Kept when a gain of at least the margin is likely enough.
+          const need = Math.max(o.effectsMinZ, keepThreshold(eff, se / sig, o.effectsKeep, effects.margin));
+          const posterior = { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks, margin: effects.margin * sig };
+          const summary = `${lead}, P(no gain of ${fmt(effects.margin * sig)} or more) ${post.pNoGain.toFixed(3)} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, ${from}); ${noiseText(sg)}`;
+          if (post.pNoGain <= o.effectsKeep && z >= o.effectsMinZ && d >= minDelta) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
+          if (post.pNoGain > o.effectsKeep && post.pNoGain >= o.effectsDrop) return verdict(false, need, posterior, `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
+          if (nc >= n) return verdict(false, need, posterior, `within noise after ${nc} runs: ${summary}`);
+          // Likely a gain, but less than effectsMinZ SE ahead (or unclear): re-run it, below.
+        }
       } else {
         const summary = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE (keep needs ${threshold.toFixed(2)}); ${noiseText(sg)}`;
         if (z > threshold && d >= minDelta) return out(true, build(nc === 1 ? 'screen' : 'confirm', sg, d, se, z, threshold, pe), `better beyond noise: ${summary}`);
