@@ -267,8 +267,15 @@ export function sigmaOf(rows: readonly ExperimentRecord[]): number | null {
 }
 
 /** A kept change smaller than the noise band (±2σ) of an unchanged re-run: it may not be real. */
+/**
+ * A keep whose gain is inside ±2σ of an unchanged re-run, by a rule that did not weigh the noise
+ * (strict, threshold). A keep the noise rule made already weighed it (its evidence says how), and
+ * is not flagged: a 0.97 SE lead over paired runs, kept by its expected gain, is not "may not be real".
+ */
 export function withinNoise(r: ExperimentRecord, sigma: number | null): boolean {
-  return r.status === 'kept' && sigma !== null && sigma > 0 && r.delta !== null && Math.abs(r.delta) < 2 * sigma;
+  const ev = r.evidence as { rule?: unknown; stage?: unknown } | undefined;
+  const weighed = ev?.rule === 'noise' && (ev.stage === 'screen' || ev.stage === 'confirm');
+  return !weighed && r.status === 'kept' && sigma !== null && sigma > 0 && r.delta !== null && Math.abs(r.delta) < 2 * sigma;
 }
 
 /** The tree label: metric and change first, then the hypothesis (what a narrow sidebar still shows). */
@@ -326,7 +333,7 @@ export function recordTooltip(r: ExperimentRecord, metricName = 'metric', opts: 
   if (withinNoise(r, sigma)) lines.push(`Within noise: the gain ${fmt(Math.abs(r.delta as number))} is inside ±${fmt(2 * (sigma as number))} (2σ), how much an unchanged re-run varies: it may not be real.`);
   if (sigma !== null) lines.push(`Precision: ${fmt(sigma)} is the run-to-run σ; digits below it are noise.`);
   if (opts.degenerate) lines.push(`Noise: ${escapeMd(opts.degenerate)}`);
-  lines.push(...evidenceLines(r));
+  lines.push(...evidenceLines(r, (v) => fmt(v)));
   lines.push(...searchLines(r, opts.marks));
   if (r.durationMs !== undefined) lines.push(`Duration: ${formatClock(r.durationMs / 1000)}`);
   if (r.steps !== undefined && r.steps !== null) lines.push(`Steps: ${r.steps}`);

@@ -1,7 +1,7 @@
 import type { NoiseEvidence } from '../../core/loop/keepRules/noiseKeepPolicy';
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
-import { formatClock, formatMetric } from '../loop/loopState';
+import { formatClock, formatMetric as defaultFormat } from '../loop/loopState';
 
 // The noise rule's evidence as short tooltip lines (Markdown, joined with hard breaks by the caller). No VS Code here.
 
@@ -54,14 +54,17 @@ export function sessionNoiseLines(rows: readonly ExperimentRecord[]): string[] {
   const s = noiseSummary(rows);
   if (!s) return [];
   const behind = sigmaRuns(rows, s.df);
-  const lines = [`Noise: σ ${formatMetric(s.sigma)}, ${behind ? `from ${plural(behind.runs, 'run')} of ${plural(behind.commits, 'commit')} (${s.df} df)` : `${s.df} df`}`];
-  if (s.bestMean !== null) lines.push(`Best: ${formatMetric(s.bestMean)} ± ${formatMetric(s.sigma / Math.sqrt(Math.max(1, s.bestRuns)))} over ${plural(s.bestRuns, 'run')}`);
+  const lines = [`Noise: σ ${defaultFormat(s.sigma)}, ${behind ? `from ${plural(behind.runs, 'run')} of ${plural(behind.commits, 'commit')} (${s.df} df)` : `${s.df} df`}`];
+  if (s.bestMean !== null) lines.push(`Best: ${defaultFormat(s.bestMean)} ± ${defaultFormat(s.sigma / Math.sqrt(Math.max(1, s.bestRuns)))} over ${plural(s.bestRuns, 'run')}`);
   lines.push(`Re-runs: ${s.reruns} (${seconds(s.rerunSeconds)}) for ${plural(s.decisions, 'decision')}`);
   return lines;
 }
 
-/** An experiment the noise rule decided: candidate vs best, confidence, re-runs. Empty for another rule. */
-export function evidenceLines(r: ExperimentRecord): string[] {
+/**
+ * An experiment the noise rule decided: candidate vs best, confidence, re-runs. Empty for another
+ * rule. `formatMetric`: the tooltip's precision (matched to σ); 5 significant digits by default.
+ */
+export function evidenceLines(r: ExperimentRecord, formatMetric: (v: number) => string = defaultFormat): string[] {
   const ev = noiseEvidenceOf(r);
   if (!ev) return [];
   const side = (x: { mean: number; sd: number; n: number }) => `${formatMetric(x.mean)}${x.n > 1 && isNum(x.sd) ? ` ± ${formatMetric(x.sd)}` : ''} over ${plural(x.n, 'run')}`;
@@ -72,7 +75,8 @@ export function evidenceLines(r: ExperimentRecord): string[] {
   else if (ev.posterior && ev.posterior.by === 'mean' && isNum(ev.posterior.mean)) {
     // The effect prior decided by the expected gain: the posterior mean against the least gain that counts.
     const needs = isNum(ev.posterior.margin) ? ` (a keep needs more than ${formatMetric(ev.posterior.margin)})` : '';
-    rest.push(`expected gain ${formatMetric(ev.posterior.mean)}${needs}, from ${plural(ev.posterior.looks, 'first look')} of this workspace's proposals${isNum(ev.t) && isNum(ev.threshold) ? ` (${ev.t.toFixed(2)} SE, needs ${ev.threshold.toFixed(2)})` : ''}`);
+    const at = isNum(ev.t) && isNum(ev.threshold) ? ` (${ev.t.toFixed(2)} SE, needs ${ev.threshold > 0 ? ev.threshold.toFixed(2) : 'any lead here'})` : '';
+    rest.push(`expected gain ${formatMetric(ev.posterior.mean)}${needs}, from ${plural(ev.posterior.looks, 'first look')} of this workspace's proposals${at}`);
   } else if (ev.posterior && isNum(ev.posterior.pNoGain)) {
     // The effect prior decided by probability: the posterior, not a test's confidence.
     const margin = isNum(ev.posterior.margin) ? ` of ${formatMetric(ev.posterior.margin)} or more` : '';

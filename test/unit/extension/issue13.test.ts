@@ -124,6 +124,10 @@ describe('tree rows (4, 6, 9)', () => {
     expect(recordStatusText(r, 'minimize', 0.012)).toMatch(/within noise$/);
     expect(recordTooltip(r, 'val_bpb', { sigma: 0.012 })).toMatch(/Within noise: the gain 0\.010 is inside ±0\.024 \(2σ\)/);
     expect(recordTooltip(r, 'val_bpb', { sigma: 0.012, degenerate: 'all re-runs were identical' })).toMatch(/Noise: all re-runs were identical/);
+    // A keep the noise rule made weighed the noise already: not flagged, its evidence says how.
+    const weighed = rec({ delta: 0.01, evidence: { rule: 'noise', stage: 'screen' } });
+    expect(withinNoise(weighed, 0.012)).toBe(false);
+    expect(withinNoise(rec({ delta: 0.01, evidence: { rule: 'noise', stage: 'degenerate' } }), 0.012)).toBe(true);
   });
 
   it('killed is three things: early-stopped, stopped by you, over budget (label, icon, chart status)', () => {

@@ -79,6 +79,9 @@ describe('the noise tooltip', () => {
     // Decided by the expected gain (the default): the posterior mean against the least gain that counts.
     const byMean = { ...ev, t: 0.42, threshold: 0.27, posterior: { pNoGain: 0.41, mean: 0.0063, looks: 60, margin: 0.0012, by: 'mean' } };
     expect(evidenceLines({ ...kept, evidence: byMean })[1]).toBe("expected gain 0.0063 (a keep needs more than 0.0012), from 60 first looks of this workspace's proposals (0.42 SE, needs 0.27) · 2 re-runs (60 s)");
+    expect(evidenceLines({ ...kept, evidence: { ...byMean, threshold: 0 } })[1]).toContain('(0.42 SE, needs any lead here)');
+    // In the tree's tooltip, at the precision σ allows (σ 0.055: 3 decimals).
+    expect(recordTooltip({ ...kept, evidence: { ...byMean, posterior: { ...byMean.posterior, mean: 0.016889, margin: 0.0018171 } } }, 'val_bpb', { sigma: 0.055 })).toContain('expected gain 0.017 (a keep needs more than 0.002)');
   });
 
   it('shows a screened-out decision without an sd for the one run', () => {
