@@ -55,8 +55,9 @@ export interface NoiseConfig {
   carryOver?: boolean;
   /**
    * From a workspace's second session on (σ carried over), learn from the first looks of its
-   * earlier proposals what they tend to do, and keep a candidate on its one run when a real gain is
-   * more likely than not and it is at least 1 SE ahead of the best (default true).
+   * earlier proposals what they tend to do, and decide by the expected gain: keep a candidate on its
+   * one run when it clears a small margin, re-run only when one more run is worth more than a new
+   * proposal's first run (default true).
    */
   learnEffects?: boolean;
 }
