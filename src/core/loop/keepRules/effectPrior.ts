@@ -3,7 +3,9 @@
  * each first look is a candidate's first run against the best's mean, d = δ + noise with a known
  * standard error, and the distribution G of the true effects δ is estimated from all of them by
  * deconvolution (the nonparametric maximum likelihood estimate on a fixed grid, by EM). A new
- * look's posterior under G says how likely the change is to be no improvement at all.
+ * look's posterior under G says what the change is expected to gain (the default rule keeps on
+ * that), how likely it is to be no improvement at all, and what one more run of it would be worth
+ * against a new proposal's first run (the value of information).
  *
  * Where proposals rarely help (every first look within the noise), G sits at 0 and no single run
  * is convincing; where they often help by several σ, a run that looks better probably is. The
@@ -88,7 +90,7 @@ export function effectPosterior(g: EffectPrior, z: number, se: number, margin = 
   return { pNoGain: s0 / s, mean: m / s };
 }
 
-/** Gauss-Hermite nodes and weights for E[f(X)], X ~ N(0, 1) (probabilists', 10 points). */
+/** A 20-point Gauss-Hermite rule for E[f(X)], X ~ N(0, 1): the physicists' nodes for e^{−t²} (10 a side), rescaled. */
 const GH: readonly (readonly [number, number])[] = (() => {
   const x = [0.2453407083009, 0.7374737285454, 1.2340762153953, 1.7385377121166, 2.2549740020893, 2.7888060584281, 3.3478545673832, 3.9447640401156, 4.6036824495507, 5.3874808900112];
   const w = [0.4622436696006, 0.2866755053628, 0.1090172060200, 0.0248105208875, 0.0032437733422, 0.0002283386360, 0.0000078025565, 0.0000001086069, 0.0000000004399, 0.0000000000002];
