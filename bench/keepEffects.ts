@@ -89,7 +89,7 @@ function section(rows: Row[], date: string, seconds: number): string {
       const s = row(d, 'strict');
       const b = row(d, 'before');
       const short = 1 - e.mixedGainPerRun / s.mixedGainPerRun;
-      return `${d}: ${fig(e, 'mixedGainPerRun', 3)}σ against the naive rule's ${fig(s, 'mixedGainPerRun', 3)}σ, ${short > 0 ? `${(100 * short).toFixed(0)}% short` : 'met'} (before: ${fig(b, 'mixedGainPerRun', 3)}σ)`;
+      return `${d}: ${fig(e, 'mixedGainPerRun', 3)}σ against the naive rule's ${fig(s, 'mixedGainPerRun', 3)}σ, ${short > 0 ? `${(100 * short).toFixed(1)}% short` : 'met'} (before: ${fig(b, 'mixedGainPerRun', 3)}σ)`;
     })
     .join('; ');
   const sim = row('simulated', 'effects');
