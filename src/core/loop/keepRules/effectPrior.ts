@@ -111,10 +111,7 @@ function posteriorWeights(g: EffectPrior, z: number, se: number): number[] | nul
 }
 
 /** E[δ | a look z ± se] under G (σ units). */
-export const posteriorMean = (g: EffectPrior, z: number, se: number): number => {
-  const p = posteriorWeights(g, z, se);
-  return p ? p.reduce((a, w, j) => a + w * g.grid[j], 0) : z;
-};
+export const posteriorMean = (g: EffectPrior, z: number, se: number): number => effectPosterior(g, z, se).mean;
 
 /**
  * The worth of a look z ± se (σ units) under G, for a rule that keeps a change when its posterior
@@ -161,17 +158,27 @@ export function proposalWorth(g: EffectPrior, se: number, keepCost: number): num
 }
 
 /**
- * The look (in standard errors `se`) beyond which the posterior mean effect exceeds `margin`: where
- * the 'value' rule keeps a change it does not re-run. The posterior mean rises with the look.
+ * The least look (in standard errors `se`, σ units) that passes `passes`, which holds from some
+ * look on (the posterior rises with the look): by bisection over ±40 SE; Infinity when none does.
  */
-export function meanThreshold(g: EffectPrior, se: number, margin: number): number {
+function lookThreshold(se: number, passes: (z: number) => boolean): number {
   let lo = -40;
   let hi = 40;
-  if (!(posteriorMean(g, hi * se, se) > margin)) return Infinity;
+  if (!passes(hi * se)) return Infinity;
   for (let i = 0; i < 50; i++) {
     const mid = (lo + hi) / 2;
-    if (posteriorMean(g, mid * se, se) > margin) hi = mid;
+    if (passes(mid * se)) hi = mid;
     else lo = mid;
   }
   return hi;
+}
+
+/** The look (in SE) beyond which the posterior mean effect exceeds `margin`: where the 'value' rule keeps a change it does not re-run. */
+export function meanThreshold(g: EffectPrior, se: number, margin: number): number {
+  return lookThreshold(se, (z) => posteriorMean(g, z, se) > margin);
+}
+
+/** The look (in SE) at which the posterior probability of no gain (an effect at most `margin`) falls to `level`: the 'probability' rule's. */
+export function keepThreshold(g: EffectPrior, se: number, level: number, margin = 0): number {
+  return lookThreshold(se, (z) => effectPosterior(g, z, se, margin).pNoGain <= level);
 }

@@ -2,7 +2,7 @@ import type { ExperimentRecord } from '../../store/experimentRecord';
 import { improvement, type KeepDecision, type KeepInput, type KeepPolicy, type RerunWatch } from './keepPolicy';
 import { firstLookOf, runsFromObject, type FirstLookRecord, type NoiseEvidence } from './noiseEvidence';
 import { poolWithPrior, type NoisePrior } from './noisePrior';
-import { effectPosterior, estimateEffects, lookWorth, meanThreshold, openMinded, proposalWorth, type EffectPrior, type FirstLook } from './effectPrior';
+import { effectPosterior, estimateEffects, keepThreshold, lookWorth, meanThreshold, openMinded, proposalWorth, type EffectPrior, type FirstLook } from './effectPrior';
 import { mean, normalCdf, pooledVariance, sd, tCdf, tQuantile } from './stats';
 
 export interface NoiseOptions {
@@ -197,19 +197,6 @@ export function curseBias(ev: Partial<NoiseEvidence>): number | null {
   // An empirical Bayes look knows the luck in its improvement: the improvement less its posterior mean.
   if (typeof ev.posterior?.mean === 'number' && Number.isFinite(ev.posterior.mean) && typeof ev.diff === 'number') return Math.max(0, w * (ev.diff - ev.posterior.mean));
   return Math.max(0, w * se * (t - curseCorrected(t, threshold)));
-}
-
-/** The z (in standard errors `se`, σ units) at which a look's posterior probability of no gain falls to `level`. */
-export function keepThreshold(g: EffectPrior, se: number, level: number, margin = 0): number {
-  let lo = -40;
-  let hi = 40;
-  if (effectPosterior(g, hi * se, se, margin).pNoGain > level) return Infinity;
-  for (let i = 0; i < 50; i++) {
-    const mid = (lo + hi) / 2;
-    if (effectPosterior(g, mid * se, se, margin).pNoGain > level) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }
 
 /** True when a pooled σ is no noise at all (identical re-runs, up to floating-point rounding). */
