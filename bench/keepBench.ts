@@ -57,7 +57,7 @@ const SIGMA = 0.01;
 export const RULES: RuleSpec[] = [
   { label: 'strict (autoresearch: any improvement)', config: { keepRule: 'strict' } },
   { label: 'threshold minDelta=2σ (σ known in advance)', config: { keepRule: 'threshold', minDelta: 2 * SIGMA } },
-  { label: 'noise (default: sequential, up to 6 runs)', config: { keepRule: 'noise' } },
+  { label: 'noise (default: sequential test, early looks from 6 first looks)', config: { keepRule: 'noise' } },
 ];
 
 type GainFn = (r: () => number, i: number) => number;

@@ -76,7 +76,8 @@ export function evidenceLines(r: ExperimentRecord, formatMetric: (v: number) => 
     // The effect prior decided by the expected gain: the posterior mean against the least gain that counts.
     const needs = isNum(ev.posterior.margin) ? ` (a keep needs more than ${formatMetric(ev.posterior.margin)})` : '';
     const at = isNum(ev.t) && isNum(ev.threshold) ? ` (${ev.t.toFixed(2)} SE, needs ${ev.threshold > 0 ? ev.threshold.toFixed(2) : 'any lead here'})` : '';
-    rest.push(`expected gain ${formatMetric(ev.posterior.mean)}${needs}, from ${plural(ev.posterior.looks, 'first look')} of this workspace's proposals${at}`);
+    const early = ev.posterior.early ? ', early (few looks, or σ measured in this session): a wider margin' : '';
+    rest.push(`expected gain ${formatMetric(ev.posterior.mean)}${needs}, from ${plural(ev.posterior.looks, 'first look')} of this workspace's proposals${early}${at}`);
   } else if (ev.posterior && isNum(ev.posterior.pNoGain)) {
     // The effect prior decided by probability: the posterior, not a test's confidence.
     const margin = isNum(ev.posterior.margin) ? ` of ${formatMetric(ev.posterior.margin)} or more` : '';

@@ -70,9 +70,10 @@ export interface NoiseEvidence {
    * change gains less than `margin` (metric units: the least gain that counts), its posterior mean
    * improvement (metric units), and how many first looks the effect distribution came from.
    * `by: 'mean'`: decided by the expected gain (kept when `mean` exceeds `margin`; NoiseOptions.effectsRule
-   * 'value'), else by `pNoGain`.
+   * 'value'), else by `pNoGain`. `early`: from few looks or a σ measured in this session
+   * (NoiseOptions.effectsEarlyLooks: a wider margin, and a look at least effectsEarlyMinZ SE ahead).
    */
-  posterior?: { pNoGain: number; mean: number; looks: number; margin?: number; by?: 'mean' };
+  posterior?: { pNoGain: number; mean: number; looks: number; margin?: number; by?: 'mean'; early?: true };
   /** The conditions its runs were measured under (noiseContext): a later session carries σ over only from the same. */
   context?: string;
 }

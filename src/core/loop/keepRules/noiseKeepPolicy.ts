@@ -110,6 +110,16 @@ export interface NoiseOptions {
   effectsRule: 'probability' | 'value';
   /** 'value': a re-run must add at least this much expected gain (σ units), however little new proposals are worth. */
   effectsRerunMin: number;
+  /**
+   * Early looks: without σ carried over, or with fewer than `effectsMinLooks` first looks known, the
+   * effect prior still decides from `effectsEarlyLooks` looks on (0: off) once σ has `effectsEarlyDf`
+   * df, with a wider margin and a floor on the look (`effectsEarlyMargin`, `effectsEarlyMinZ`): σ
+   * measured inside the session and a distribution from a handful of looks are less sure.
+   */
+  effectsEarlyLooks: number;
+  effectsEarlyDf: number;
+  effectsEarlyMargin: number;
+  effectsEarlyMinZ: number;
 }
 
 // Chosen on bench:keep (simulated, and the corpus replay when present): A/A keeps ≤ 5% and 2σ gains kept ≥ 80%
@@ -124,7 +134,7 @@ export interface NoiseOptions {
 // was 5.6% on seconds:12; bench/keepEffects.ts → bench/keepEffectsResults.json). The rule before it (by
 // probability, a gain of half a first look's SE more likely than not and a 1 SE floor) kept less of the gain:
 // in a workspace where proposals often help, a lead of 0.3 SE is worth keeping, as the naive rule does.
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1, effectsEarlyLooks: 6, effectsEarlyDf: 2, effectsEarlyMargin: 0.25, effectsEarlyMinZ: 0.5 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -249,7 +259,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
   /** Row id → the first look of its decision (NoiseEvidence.first), what the effect distribution is learned from. */
   private readonly firstLooks = new Map<string, FirstLookRecord>();
   /** The last effect distribution estimated, and the looks it came from (re-estimated only when they change). */
-  private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number; runWorth: number } } | null = null;
+  private effectsCache: { key: string; est: EffectPrior; use: { prior: EffectPrior; margin: number; runWorth: number; minZ: number; early: boolean } } | null = null;
   /** Row id → first-look paired difference (candidate minus best at the session seed, improvement-signed). */
   private readonly firstDiffs = new Map<string, number>();
 
@@ -403,14 +413,17 @@ export class NoiseKeepPolicy implements KeepPolicy {
    * σ²(1 + 1/n) − 2·cov/n, with cov = σ² − σ_p²/2 from the σ of paired differences σ_p when it is
    * known (σ² + (σ_p² − σ²)/n; independent runs, σ_p² = 2σ², give σ²(1 + 1/n)).
    */
-  private effects(sigma: number): { prior: EffectPrior; margin: number; runWorth: number } | null {
+  private effects(sg: { sigma: number | null; df: number }): { prior: EffectPrior; margin: number; runWorth: number; minZ: number; early: boolean } | null {
     const o = this.opts;
-    if (!(o.effectsMinLooks > 0) || !(sigma > 0) || !this.prior) return null;
-    const all = [...(this.prior.firstLooks ?? []), ...this.firstLooks.values()];
-    if (all.length < o.effectsMinLooks) return null;
+    const sigma = sg.sigma ?? 0;
+    if (!(o.effectsMinLooks > 0) || !(sigma > 0)) return null;
+    const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
+    const full = this.prior !== null && all.length >= o.effectsMinLooks;
+    const early = !full && o.effectsEarlyLooks > 0 && all.length >= o.effectsEarlyLooks && sg.df >= o.effectsEarlyDf;
+    if (!full && !early) return null;
     const sp = this.pairedSigma(null);
     const ratio = sp.sigma !== null && sp.df >= o.pairedDf ? Math.min(2, (sp.sigma / sigma) ** 2) : 2;
-    const key = `${sigma}\u0000${ratio}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
+    const key = `${sigma}\u0000${ratio}\u0000${early}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
     if (this.effectsCache?.key === key) return this.effectsCache.use;
     const looks: FirstLook[] = all.map((l) => ({ z: l.diff / sigma, se: Math.sqrt(Math.max(1e-4, 1 + (ratio - 1) / l.bestRuns)) }));
     const est = this.effectsCache ? estimateEffects(looks, 60, this.effectsCache.est) : estimateEffects(looks);
@@ -418,8 +431,8 @@ export class NoiseKeepPolicy implements KeepPolicy {
     const ses = looks.map((l) => l.se).sort((a, b) => a - b);
     const prior = openMinded(est);
     const seMid = ses[Math.floor(ses.length / 2)];
-    const margin = o.effectsMargin * seMid;
-    const use = { prior, margin, runWorth: o.effectsRule === 'value' ? proposalWorth(prior, seMid, margin) : 0 };
+    const margin = (early ? o.effectsEarlyMargin : o.effectsMargin) * seMid;
+    const use = { prior, margin, runWorth: o.effectsRule === 'value' ? proposalWorth(prior, seMid, margin) : 0, minZ: early ? o.effectsEarlyMinZ : o.effectsMinZ, early };
     this.effectsCache = { key, est, use };
     return use;
   }
@@ -703,7 +716,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const { nb, nc, d, se, z, threshold, how, sp, paired: isPaired } = lookOf(cand);
       paired = isPaired;
       const pe = paired ? { paired: true, sigmaPaired: sp.sigma!, sigmaPairedDf: sp.df } : {};
-      const effects = this.effects(sg.sigma!);
+      const effects = this.effects(sg);
       if (effects && se > 0) {
         // Empirical Bayes: what is this change likely worth, given what the workspace's proposals do?
         const eff = effects.prior;
@@ -712,29 +725,30 @@ export class NoiseKeepPolicy implements KeepPolicy {
         const stage = nc === 1 ? 'screen' : 'confirm';
         const verdict = (keep: boolean, need: number, posterior: NoiseEvidence['posterior'], why: string) => out(keep, build(stage, sg, d, se, z, need, { ...pe, posterior }), why);
         const lead = `${how}: ${d > 0 ? 'better' : 'worse'} by ${fmt(Math.abs(d))} = ${Number.isFinite(z) ? z.toFixed(2) : z} SE`;
-        const from = `from ${eff.looks} first looks of this workspace's proposals`;
+        const from = `from ${eff.looks} first looks of this workspace's proposals${effects.early ? `, early (${this.prior ? 'few looks yet' : 'σ measured in this session'}): a look must also be ${effects.minZ} SE ahead` : ''}`;
+        const early = effects.early ? { early: true as const } : {};
         if (o.effectsRule === 'value') {
           // Kept when the expected gain is more than the margin, unless one more run (its own share of
           // the standard error shrinks, the best's stays) is worth more than a new proposal's first run.
           const seNext = paired ? se * Math.sqrt(nc / (nc + 1)) : sig * Math.sqrt(1 / (nc + 1) + 1 / nb);
           const worth = lookWorth(eff, d / sig, se / sig, seNext / sig, effects.margin);
           const rerunPays = nc < n && worth.rerun > Math.max(effects.runWorth, o.effectsRerunMin);
-          const need = Math.max(o.effectsMinZ, meanThreshold(eff, se / sig, effects.margin));
-          const posterior = { pNoGain: post.pNoGain, mean: worth.mean * sig, looks: eff.looks, margin: effects.margin * sig, by: 'mean' as const };
+          const need = Math.max(effects.minZ, meanThreshold(eff, se / sig, effects.margin));
+          const posterior = { pNoGain: post.pNoGain, mean: worth.mean * sig, looks: eff.looks, margin: effects.margin * sig, by: 'mean' as const, ...early };
           // Where the effects learned put little weight near 0, any lead is expected to be a gain.
           const needText = need > 0 ? `${need.toFixed(2)} SE` : 'any lead here';
           const summary = `${lead}, expected gain ${fmt(worth.mean * sig)} (a keep needs more than ${fmt(effects.margin * sig)}: ${needText}; ${from}); ${noiseText(sg)}`;
           const keepable = worth.mean > effects.margin && d >= minDelta;
-          if (!rerunPays && keepable && z >= o.effectsMinZ) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
+          if (!rerunPays && keepable && z >= effects.minZ) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
           if (!rerunPays && !(keepable && nc < n)) return verdict(false, need, posterior, `${nc === 1 ? 'within noise on its first run' : nc >= n ? `within noise after ${nc} runs` : 'not confirmed'}: ${summary}`);
           // One more run is worth more than a new proposal's (an unclear look where effects differ a
           // lot), or a likely gain is less than effectsMinZ SE ahead: re-run it, below.
         } else {
           // Kept when a gain of at least the margin is likely enough.
-          const need = Math.max(o.effectsMinZ, keepThreshold(eff, se / sig, o.effectsKeep, effects.margin));
-          const posterior = { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks, margin: effects.margin * sig };
+          const need = Math.max(effects.minZ, keepThreshold(eff, se / sig, o.effectsKeep, effects.margin));
+          const posterior = { pNoGain: post.pNoGain, mean: post.mean * sig, looks: eff.looks, margin: effects.margin * sig, ...early };
           const summary = `${lead}, P(no gain of ${fmt(effects.margin * sig)} or more) ${post.pNoGain.toFixed(3)} (keep needs ≤ ${o.effectsKeep}, ${need.toFixed(2)} SE, ${from}); ${noiseText(sg)}`;
-          if (post.pNoGain <= o.effectsKeep && z >= o.effectsMinZ && d >= minDelta) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
+          if (post.pNoGain <= o.effectsKeep && z >= effects.minZ && d >= minDelta) return verdict(true, need, posterior, `better beyond noise: ${summary}`);
           if (post.pNoGain > o.effectsKeep && post.pNoGain >= o.effectsDrop) return verdict(false, need, posterior, `${nc === 1 ? 'within noise on its first run' : 'not confirmed'} (discarded at P(no gain) ≥ ${o.effectsDrop}): ${summary}`);
           if (nc >= n) return verdict(false, need, posterior, `within noise after ${nc} runs: ${summary}`);
           // Likely a gain, but less than effectsMinZ SE ahead (or unclear): re-run it, below.

@@ -1,0 +1,65 @@
+// The effect prior inside a workspace's first session (NoiseOptions.effectsFirstDf): once the
+// session's own σ has `df` degrees of freedom and `looks` first looks are known, decide by the
+// expected gain as later sessions do. A sweep over both, against the rule without it and the naive
+// rule, on the simulated stand-in (seed 1, tuned; seed 2, held out) and the corpus replay. Besides
+// bench:keep's scenarios (A/A sessions of 20 proposals, 2σ of 10), sessions of 40 proposals, long
+// enough for the prior to decide most of them, check the A/A and 2σ targets where it acts.
+// node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusModel, readCorpus } from './keepCorpus';
+
+const FILE = 'bench/keepFirstSessionResults.json';
+const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
+const longer = (sc: Scenario, proposals: number, sessions = sc.sessions): Scenario => ({ ...sc, name: `${sc.name}, ${proposals} proposals`, proposals, sessions });
+
+const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default').split(',');
+const rule = (v: string): RuleSpec => {
+  if (v === 'strict') return { label: 'strict', config: { keepRule: 'strict' } };
+  if (v === 'default') return { label: 'noise', config: { keepRule: 'noise' } };
+  if (v === 'before') return { label: 'noise, no early looks', config: { keepRule: 'noise', noise: { effectsEarlyLooks: 0 } } as unknown as RuleSpec['config'] };
+  // looks/df[/minZ[/margin]]: the early looks' settings (NoiseOptions.effectsEarly*; minZ 0 and margin 0.1 when not given, the full rule's)
+  const [looks, df, minZ, margin] = v.split('/').map(Number);
+  const noise = { effectsEarlyLooks: looks, effectsEarlyDf: df, effectsEarlyMinZ: minZ ?? 0, effectsEarlyMargin: margin ?? 0.1 };
+  return { label: `noise ${v}`, config: { keepRule: 'noise', noise } as unknown as RuleSpec['config'] };
+};
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const seeds = (process.env.BENCH_SEEDS ?? '1,2').split(',').map(Number);
+  const lines = readCorpus();
+  const simSets = (seed: number) => {
+    const aa = pick('A/A (gain 0)');
+    const two = pick('gain 2σ');
+    const mix = pick('mixed');
+    return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+  };
+  const corpusSets = ['steps:200', 'seconds:12'].map((b) => {
+    const [aa, two, mix] = corpusScenarios(corpusModel(lines, b)).scenarios;
+    return { data: `corpus ${b}`, seed: 1, scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+  });
+  const sets = [...seeds.map(simSets), ...(process.env.BENCH_CORPUS === '0' ? [] : corpusSets)];
+  const old = existsSync(FILE) ? (JSON.parse(readFileSync(FILE, 'utf8')).rows as Record<string, unknown>[]) : [];
+  const rows: Record<string, unknown>[] = [];
+  for (const set of sets) {
+    for (const v of variants) {
+      const r = rule(v);
+      const play = (sc: Scenario) => runScenario(r, sc, set.seed);
+      const res: Record<string, number> = {};
+      for (const [k, sc] of Object.entries(set.scenarios)) {
+        const m = await play(sc);
+        if (k === 'mix') Object.assign(res, { mixedGainPerRun: m.gainPerRun, mixedGain: m.finalGainSigma, mixedRuns: m.runsPerSession });
+        else res[k] = m.keptRate;
+      }
+      const row = { data: set.data, seed: set.seed, variant: v, key: `${set.data}/${v}`, ...res };
+      rows.push(row);
+      console.log(`${set.data.padEnd(24)} ${v.padEnd(7)} A/A ${(100 * res.aa).toFixed(1)}% (40: ${(100 * res.aa40).toFixed(1)}%)  2σ ${(100 * res.two).toFixed(1)}% (40: ${(100 * res.two40).toFixed(1)}%)  mixed ${res.mixedGainPerRun.toFixed(3)}σ/run (${res.mixedGain.toFixed(1)}σ in ${res.mixedRuns.toFixed(1)})`);
+    }
+  }
+  const keep = old.filter((o) => !rows.some((r) => r.key === o.key));
+  const date = new Date().toISOString().slice(0, 10);
+  writeFileSync(FILE, JSON.stringify({ date, command: 'node scripts/run-ts.mjs bench/keepFirstSession.ts', seconds: Math.round((Date.now() - t0) / 1000), load: loadavg(), corpus: 'bench/data/corpus/runs.jsonl', rows: [...keep, ...rows] }, null, 2) + '\n');
+}
+
+void main();
