@@ -3,7 +3,10 @@
 // expected gain as later sessions do. A sweep over both, against the rule without it and the naive
 // rule, on the simulated stand-in (seed 1, tuned; seed 2, held out) and the corpus replay. Besides
 // bench:keep's scenarios (A/A sessions of 20 proposals, 2σ of 10), sessions of 40 proposals, long
-// enough for the prior to decide most of them, check the A/A and 2σ targets where it acts.
+// enough for the prior to decide most of them, check the A/A and 2σ targets where it acts. Then the
+// sessions after it (3 earlier sessions carried over), which inherit what the first one measured.
+// Variants: looks/df/minZ/margin/pairedDf (NoiseOptions.effectsEarly*), 'before' (no early looks),
+// 'default', 'strict' (the naive rule).
 // node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,14 +17,14 @@ const FILE = 'bench/keepFirstSessionResults.json';
 const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
 const longer = (sc: Scenario, proposals: number, sessions = sc.sessions): Scenario => ({ ...sc, name: `${sc.name}, ${proposals} proposals`, proposals, sessions });
 
-const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default').split(',');
+const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default,6/2/0.5/0.25/0,5/2/0.5/0.25/4,4/2/0.5/0.25/4,6/2/0/0.25/4,6/2/0.5/0.1/4,6/2/0/0.1/4,8/2/0/0.25/4,10/2/0/0.25/4,6/2/0.5/0.25/2,5/2/0/0.1/0,10/2/0/0.1/0,20/2/0/0.1/0').split(',').filter(Boolean);
 const rule = (v: string): RuleSpec => {
   if (v === 'strict') return { label: 'strict', config: { keepRule: 'strict' } };
   if (v === 'default') return { label: 'noise', config: { keepRule: 'noise' } };
   if (v === 'before') return { label: 'noise, no early looks', config: { keepRule: 'noise', noise: { effectsEarlyLooks: 0 } } as unknown as RuleSpec['config'] };
-  // looks/df[/minZ[/margin]]: the early looks' settings (NoiseOptions.effectsEarly*; minZ 0 and margin 0.1 when not given, the full rule's)
-  const [looks, df, minZ, margin] = v.split('/').map(Number);
-  const noise = { effectsEarlyLooks: looks, effectsEarlyDf: df, effectsEarlyMinZ: minZ ?? 0, effectsEarlyMargin: margin ?? 0.1 };
+  // looks/df[/minZ[/margin[/pairedDf]]]: the early looks' settings (NoiseOptions.effectsEarly*; minZ 0, margin 0.1 and no σ of paired differences needed when not given)
+  const [looks, df, minZ, margin, pairedDf] = v.split('/').map(Number);
+  const noise = { effectsEarlyLooks: looks, effectsEarlyDf: df, effectsEarlyMinZ: minZ ?? 0, effectsEarlyMargin: margin ?? 0.1, effectsEarlyPairedDf: pairedDf ?? 0 };
   return { label: `noise ${v}`, config: { keepRule: 'noise', noise } as unknown as RuleSpec['config'] };
 };
 
@@ -55,6 +58,19 @@ async function main(): Promise<void> {
       const row = { data: set.data, seed: set.seed, variant: v, key: `${set.data}/${v}`, ...res };
       rows.push(row);
       console.log(`${set.data.padEnd(24)} ${v.padEnd(7)} A/A ${(100 * res.aa).toFixed(1)}% (40: ${(100 * res.aa40).toFixed(1)}%)  2σ ${(100 * res.two).toFixed(1)}% (40: ${(100 * res.two40).toFixed(1)}%)  mixed ${res.mixedGainPerRun.toFixed(3)}σ/run (${res.mixedGain.toFixed(1)}σ in ${res.mixedRuns.toFixed(1)})`);
+    }
+  }
+  // Later sessions (σ and first looks carried over from 3 earlier sessions, each played with the same
+  // rule): what a first session's early looks leave them (the σ of paired differences, above all).
+  const laterVariants = (process.env.BENCH_LATER ?? 'before,default,6/2/0.5/0.25/0').split(',').filter(Boolean);
+  for (const set of sets.filter((x) => x.seed === 1)) {
+    for (const v of laterVariants) {
+      const r = rule(v);
+      const aa = await runScenario(r, { ...set.scenarios.aa, carry: 3 }, set.seed);
+      const m = await runScenario(r, { ...set.scenarios.mix, carry: 3 }, set.seed);
+      const row = { data: set.data, seed: set.seed, variant: v, earlierSessions: 3, key: `${set.data}/${v}/later`, aa: aa.keptRate, mixedGainPerRun: m.gainPerRun, mixedGain: m.finalGainSigma, mixedRuns: m.runsPerSession };
+      rows.push(row);
+      console.log(`${set.data.padEnd(24)} ${v.padEnd(7)} later sessions (3 earlier): A/A ${(100 * aa.keptRate).toFixed(1)}%  mixed ${m.gainPerRun.toFixed(3)}σ/run (${m.finalGainSigma.toFixed(1)}σ in ${m.runsPerSession.toFixed(1)})`);
     }
   }
   const keep = old.filter((o) => !rows.some((r) => r.key === o.key));

@@ -255,37 +255,44 @@ describe('empirical Bayes looks in the noise rule', () => {
 
   it('with fewer than 20 first looks, decides from 6 on with a wider margin and a look at least 0.5 SE ahead (early looks)', async () => {
     // 10 looks carried over: the early rule (a quarter of a first look's SE for margin, a 0.5 SE floor).
-    const few = await decide(1.0 - 0.019, priorWith(helpful.slice(0, 10)));
+    // (The σ of paired differences carried over too, 40 df: early looks wait for it. As independent runs, σ√2.)
+    const fewLooks = (k: number): NoisePrior => ({ ...priorWith(helpful.slice(0, k)), sigmaPaired: sigma * Math.SQRT2, sigmaPairedDf: 40 });
+    const few = await decide(1.0 - 0.019, fewLooks(10));
     expect(few.ev.posterior).toMatchObject({ by: 'mean', looks: 10, early: true });
     expect(few.ev.posterior!.margin).toBeCloseTo(0.25 * sigma * Math.sqrt(1.5), 9);
     expect(few.d.reason).toMatch(/from 10 first looks of this workspace's proposals, early \(few looks yet\): a look must also be 0\.5 SE ahead/);
     // A small lead the full rule keeps on one run (0.35 SE, the case above) is below the early floor:
     // a likely gain, so it is re-run rather than kept on one run.
-    const small = await decide(1.0 - 0.005, priorWith(helpful.slice(0, 10)));
+    const small = await decide(1.0 - 0.005, fewLooks(10));
     expect(small.calls.some((c) => c.startsWith('candidate'))).toBe(true);
     expect(small.ev.candidate.n).toBeGreaterThan(1);
     const full = await decide(1.0 - 0.005, priorWith(helpful));
     expect(full.d.keep).toBe(true);
     expect(full.ev.posterior!.early).toBeUndefined();
     // Below 6 looks, or with effectsEarlyLooks 0, the sequential test decides.
-    const five = await decide(1.0 - 0.019, priorWith(helpful.slice(0, 5)));
+    const five = await decide(1.0 - 0.019, fewLooks(5));
     expect(five.ev.posterior).toBeUndefined();
-    const off = await decide(1.0 - 0.019, priorWith(helpful.slice(0, 10)), { effectsEarlyLooks: 0 });
+    const off = await decide(1.0 - 0.019, fewLooks(10), { effectsEarlyLooks: 0 });
     expect(off.ev.posterior).toBeUndefined();
+    // No σ of paired differences known: early looks wait for it.
+    expect((await decide(1.0 - 0.019, priorWith(helpful.slice(0, 10)))).ev.posterior).toBeUndefined();
     const none = await decide(1.0 - 0.019, null);
     expect(none.ev.posterior).toBeUndefined();
   });
 
-  it('decides a first session’s looks once it has measured σ and has 6 first looks of its own', async () => {
+  it('decides a first session’s looks once it has measured σ, the σ of paired differences, and has 6 first looks of its own', async () => {
     // No σ carried over. The baseline was re-run twice (σ from 3 runs, 2 df: 0.004 either side);
     // 8 earlier decisions of this session recorded their first looks: a third helped by about 3σ.
+    // The first two were unclear and re-run at the baseline's seeds: 4 df of paired differences.
     const s0 = defaultConfig().seed;
     const baseRuns = { [s0]: 1.0, [s0 + 1]: 1.004, [s0 + 2]: 0.996 };
     const zz = normals(41);
-    const earlier = Array.from({ length: 8 }, (_, i) => {
+    const earlier = (rerun: boolean) => Array.from({ length: 8 }, (_, i) => {
       const diff = ((i % 3 === 0 ? 3 : -2) + 1.2 * zz()) * sigma;
-      const ev = { rule: 'noise', stage: 'screen', candidate: { runs: { [s0]: 1.0 - diff }, n: 1, mean: 1.0 - diff, sd: 0 }, best: { id: 'e0', commit: 'c0', runs: baseRuns, n: 3, mean: 1.0, sd: 0.004 }, first: { diff, bestRuns: 3 } };
-      return row(`e${i + 1}`, `c${i + 1}`, 1.0 - diff, 'discarded', ev);
+      const m = 1.0 - diff;
+      const runs = rerun && i < 2 ? { [s0]: m, [s0 + 1]: m + 0.003, [s0 + 2]: m - 0.005 } : { [s0]: m };
+      const ev = { rule: 'noise', stage: rerun && i < 2 ? 'confirm' : 'screen', candidate: { runs, n: Object.keys(runs).length, mean: m, sd: 0 }, best: { id: 'e0', commit: 'c0', runs: baseRuns, n: 3, mean: 1.0, sd: 0.004 }, first: { diff, bestRuns: 3 } };
+      return row(`e${i + 1}`, `c${i + 1}`, m, 'discarded', ev);
     });
     const policy = (opts = {}) => new NoiseKeepPolicy(opts);
     const decideIn = async (p: NoiseKeepPolicy, history: ExperimentRecord[]) => {
@@ -293,15 +300,20 @@ describe('empirical Bayes looks in the noise rule', () => {
       const d = await p.decide({ metric: 1.0 - 0.015, best: base, goal: 'minimize', config: defaultConfig(), history, prior: null, measure: async (which, seed) => { calls.push(`${which}:${seed}`); return (which === 'best' ? 1.0 : 0.985) + (seed % 2 ? 0.004 : -0.004); } });
       return { d, calls, ev: d.evidence as unknown as NoiseEvidence };
     };
-    const inSession = await decideIn(policy(), [base, ...earlier]);
+    const rows = earlier(true);
+    const inSession = await decideIn(policy(), [base, ...rows]);
     expect(inSession.ev.posterior).toMatchObject({ by: 'mean', looks: 8, early: true });
     expect(inSession.d.reason).toMatch(/early \(σ measured in this session\)/);
     expect(inSession.calls).toEqual([]);
     expect(inSession.d.keep).toBe(true);
-    // With 5 looks of its own, the sequential test: the same look is re-run.
-    const sooner = await decideIn(policy(), [base, ...earlier.slice(0, 5)]);
+    // With 5 looks of its own, the sequential test decides (a t threshold, no expected gain).
+    const sooner = await decideIn(policy(), [base, ...rows.slice(0, 5)]);
     expect(sooner.ev.posterior).toBeUndefined();
-    expect(sooner.calls.some((c) => c.startsWith('candidate'))).toBe(true);
+    expect(sooner.d.reason).toMatch(/\(keep needs \d\.\d\d\)/);
+    // Nothing re-run yet, so no σ of paired differences for a later session to compare by seed: the sequential test still decides.
+    const unpaired = await decideIn(policy(), [base, ...earlier(false)]);
+    expect(unpaired.ev.posterior).toBeUndefined();
+    expect((await decideIn(policy({ effectsEarlyPairedDf: 0 }), [base, ...earlier(false)])).ev.posterior).toMatchObject({ early: true });
   });
 
   it('is off with noise.learnEffects false (createKeepPolicy)', async () => {

@@ -114,10 +114,15 @@ export interface NoiseOptions {
    * Early looks: without σ carried over, or with fewer than `effectsMinLooks` first looks known, the
    * effect prior still decides from `effectsEarlyLooks` looks on (0: off) once σ has `effectsEarlyDf`
    * df, with a wider margin and a floor on the look (`effectsEarlyMargin`, `effectsEarlyMinZ`): σ
-   * measured inside the session and a distribution from a handful of looks are less sure.
+   * measured inside the session and a distribution from a handful of looks are less sure. They also
+   * wait for the σ of paired differences to have `effectsEarlyPairedDf` df (from the re-runs the
+   * sequential test makes): early looks re-run little, and a later session that inherits no σ of
+   * paired differences cannot compare by seed (on the corpus replay at 200 steps, later sessions
+   * then gained 0.545σ per run instead of 0.570σ).
    */
   effectsEarlyLooks: number;
   effectsEarlyDf: number;
+  effectsEarlyPairedDf: number;
   effectsEarlyMargin: number;
   effectsEarlyMinZ: number;
 }
@@ -134,7 +139,7 @@ export interface NoiseOptions {
 // was 5.6% on seconds:12; bench/keepEffects.ts → bench/keepEffectsResults.json). The rule before it (by
 // probability, a gain of half a first look's SE more likely than not and a 1 SE floor) kept less of the gain:
 // in a workspace where proposals often help, a lead of 0.3 SE is worth keeping, as the naive rule does.
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1, effectsEarlyLooks: 6, effectsEarlyDf: 2, effectsEarlyMargin: 0.25, effectsEarlyMinZ: 0.5 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1, effectsEarlyLooks: 6, effectsEarlyDf: 2, effectsEarlyPairedDf: 4, effectsEarlyMargin: 0.25, effectsEarlyMinZ: 0.5 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -419,7 +424,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (!(o.effectsMinLooks > 0) || !(sigma > 0)) return null;
     const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
     const full = this.prior !== null && all.length >= o.effectsMinLooks;
-    const early = !full && o.effectsEarlyLooks > 0 && all.length >= o.effectsEarlyLooks && sg.df >= o.effectsEarlyDf;
+    const early = !full && o.effectsEarlyLooks > 0 && all.length >= o.effectsEarlyLooks && sg.df >= o.effectsEarlyDf && this.pairedSigma(null).df >= o.effectsEarlyPairedDf;
     if (!full && !early) return null;
     const sp = this.pairedSigma(null);
     const ratio = sp.sigma !== null && sp.df >= o.pairedDf ? Math.min(2, (sp.sigma / sigma) ** 2) : 2;
