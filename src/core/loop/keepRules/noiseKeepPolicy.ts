@@ -79,7 +79,7 @@ export interface NoiseOptions {
    */
   partialStops: 'both' | 'discard';
   /**
-   * Empirical Bayes looks (effectPrior.ts), only with σ carried over from earlier sessions: once
+   * Empirical Bayes looks (effectPrior.ts), with σ carried over from earlier sessions (else early looks, below): once
    * this many first looks are known (the earlier sessions' and this session's own), each look is
    * judged by its posterior under the distribution of effects the workspace's proposals showed
    * (`effectsRule`). 0: off.
@@ -250,7 +250,8 @@ export function isDegenerate(sigma: number | null, scale: number): boolean {
  *   first-look SE, re-run when one more run is worth more than a new proposal's first run (the value
  *   of information: a look that could be a large gain or a large loss), discarded otherwise
  *   (`effectsRule` 'value'; 'probability' keeps when a gain is likely enough); the luck of such a
- *   keep is its improvement less the posterior mean.
+ *   keep is its improvement less the posterior mean. Before that (a first session, or fewer looks
+ *   carried over) the same rule decides from `effectsEarlyLooks` looks on, more cautiously (early looks).
  */
 export class NoiseKeepPolicy implements KeepPolicy {
   readonly name = 'noise';
