@@ -105,6 +105,13 @@ export const SCENARIOS: Scenario[] = [
   { name: 'mixed: 50% harmful, 25% null, 25% helpful', sessions: 200, proposals: 30, gain: mixed },
 ];
 
+/** The scenario of SCENARIOS whose name starts with `name` (a bench's typo fails here, by name). */
+export function scenario(name: string): Scenario {
+  const sc = SCENARIOS.find((s) => s.name.startsWith(name));
+  if (!sc) throw new Error(`no keep-bench scenario named "${name}…"`);
+  return sc;
+}
+
 /** The true effects (σ) of session `s`'s proposals, as runScenario draws them for bench seed `seed`. */
 export function sessionGains(sc: Scenario, seed: number, s: number): number[] {
   const r = rng(seed * 1_000_003 + s);

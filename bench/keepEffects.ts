@@ -8,7 +8,7 @@
 // node scripts/run-ts.mjs bench/keepEffects.ts → bench/keepEffectsResults.json (a few minutes).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, nullChanges, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, nullChanges, runScenario, scenario, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 import { updateBenchReadme } from './benchReadme';
 
@@ -19,12 +19,11 @@ const RULES: { short: string; label: string; rule: RuleSpec }[] = [
   { short: 'effects', label: 'noise (default): effect prior, by expected gain', rule: { label: 'noise', config: { keepRule: 'noise' } } },
 ];
 
-const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
 
 async function main(): Promise<void> {
   const t0 = Date.now();
   const lines = readCorpus();
-  const sim = [pick('A/A (gain 0)'), pick('gain 2σ'), pick('mixed')];
+  const sim = [scenario('A/A (gain 0)'), scenario('gain 2σ'), scenario('mixed')];
   const sets: { data: string; seed: number; carry: number; scenarios: Scenario[] }[] = [
     { data: 'simulated', seed: 1, carry: 3, scenarios: sim },
     { data: 'simulated, held out', seed: 2, carry: 3, scenarios: sim },

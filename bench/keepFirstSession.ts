@@ -10,11 +10,10 @@
 // node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, runScenario, scenario, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 
 const FILE = 'bench/keepFirstSessionResults.json';
-const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
 const longer = (sc: Scenario, proposals: number, sessions = sc.sessions): Scenario => ({ ...sc, name: `${sc.name}, ${proposals} proposals`, proposals, sessions });
 
 const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default,6/2/0.5/0.25/0,5/2/0.5/0.25/4,4/2/0.5/0.25/4,6/2/0/0.25/4,6/2/0.5/0.1/4,6/2/0/0.1/4,8/2/0/0.25/4,10/2/0/0.25/4,6/2/0.5/0.25/2,5/2/0/0.1/0,10/2/0/0.1/0,20/2/0/0.1/0').split(',').filter(Boolean);
@@ -33,9 +32,9 @@ async function main(): Promise<void> {
   const seeds = (process.env.BENCH_SEEDS ?? '1,2').split(',').map(Number);
   const lines = readCorpus();
   const simSets = (seed: number) => {
-    const aa = pick('A/A (gain 0)');
-    const two = pick('gain 2σ');
-    const mix = pick('mixed');
+    const aa = scenario('A/A (gain 0)');
+    const two = scenario('gain 2σ');
+    const mix = scenario('mixed');
     return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
   };
   const corpusSets = ['steps:200', 'seconds:12'].map((b) => {

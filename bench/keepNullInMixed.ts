@@ -5,7 +5,7 @@
 // bench/keepNullInMixed.ts → bench/keepNullInMixed1201.json (about 2 min on the 2-core VM).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { nullChanges, runScenario, SCENARIOS, type RuleSpec } from './keepBench';
+import { nullChanges, runScenario, scenario, type RuleSpec } from './keepBench';
 
 const RULES: { label: string; rule: RuleSpec; carry?: number }[] = [
   { label: 'strict (naive)', rule: { label: 'strict', config: { keepRule: 'strict' } } },
@@ -15,8 +15,8 @@ const RULES: { label: string; rule: RuleSpec; carry?: number }[] = [
 ];
 
 async function main(): Promise<void> {
-  const mixed = SCENARIOS.find((s) => s.name.startsWith('mixed'))!;
-  const aa = SCENARIOS.find((s) => s.name === 'A/A (gain 0)')!;
+  const mixed = scenario('mixed');
+  const aa = scenario('A/A (gain 0)');
   // The null changes of the sessions runScenario plays (seed 1): the same draws, counted.
   const nulls = nullChanges(mixed, 1);
   const decisions = mixed.sessions * mixed.proposals;

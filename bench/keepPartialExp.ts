@@ -4,7 +4,7 @@
 // p counts p) beside the old per-run count. The prediction errors are the corpus's real ones: the
 // simulator (for scale) uses those of corpus steps:200 in σ units, each corpus budget its own.
 import { writeFileSync } from 'node:fs';
-import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, runScenario, scenario, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 import { partialModel, type PartialModel } from './keepPartial';
 
@@ -30,8 +30,7 @@ const VARIANTS: Variant[] = [
 async function main(): Promise<void> {
   const lines = readCorpus();
   const steps = partialModel(lines, 'steps:200');
-  const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
-  const scs: { sc: Scenario; pm: PartialModel }[] = [pick('A/A (gain 0)'), pick('gain 2σ'), pick('mixed')].map((sc) => ({ sc, pm: steps }));
+  const scs: { sc: Scenario; pm: PartialModel }[] = [scenario('A/A (gain 0)'), scenario('gain 2σ'), scenario('mixed')].map((sc) => ({ sc, pm: steps }));
   const models: Record<string, unknown> = {};
   for (const b of ['steps:200', 'seconds:12']) {
     const pm = b === 'steps:200' ? steps : partialModel(lines, b);

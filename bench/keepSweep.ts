@@ -2,18 +2,17 @@
 // section): node scripts/run-ts.mjs bench/keepSweep.ts [N=45] [SEED=7]. Prints, per setting, the
 // A/A and 2σ keep rates and the mixed workload's gain per run, simulated and on the corpus replay
 // (steps:200). About 5 s per setting on the 2-core VM. Not part of bench:keep.
-import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec } from './keepBench';
+import { corpusScenarios, runScenario, scenario, type RuleSpec } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 import { rng } from '../test/fixtures/trainers/noisySim';
 
 async function evalRule(rule: RuleSpec): Promise<Record<string, number>> {
   const cs = corpusScenarios(corpusModel(readCorpus(), 'steps:200')).scenarios;
-  const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
-  const mix = await runScenario(rule, pick('mixed'));
+  const mix = await runScenario(rule, scenario('mixed'));
   return {
-    aa: (await runScenario(rule, pick('A/A (gain 0)'))).keptRate,
-    aaShared30: (await runScenario(rule, pick('A/A, re-runs share'))).keptRate,
-    two: (await runScenario(rule, pick('gain 2σ'))).keptRate,
+    aa: (await runScenario(rule, scenario('A/A (gain 0)'))).keptRate,
+    aaShared30: (await runScenario(rule, scenario('A/A, re-runs share'))).keptRate,
+    two: (await runScenario(rule, scenario('gain 2σ'))).keptRate,
     mixGainPerRun: mix.gainPerRun,
     mixGain: mix.finalGainSigma,
     mixRuns: mix.runsPerSession,

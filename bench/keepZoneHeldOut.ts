@@ -9,10 +9,9 @@
 // node scripts/run-ts.mjs bench/keepZoneHeldOut.ts → bench/keepZoneResults.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, runScenario, SCENARIOS, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, runScenario, scenario, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 
-const pick = (n: string) => SCENARIOS.find((s) => s.name.startsWith(n))!;
 
 async function evalRule(rule: RuleSpec, scs: Scenario[], seed: number, carry: number | undefined) {
   const out: Record<string, number> = {};
@@ -50,7 +49,7 @@ async function main(): Promise<void> {
   const lines = readCorpus();
   const steps = corpusScenarios(corpusModel(lines, 'steps:200')).scenarios;
   const secs = corpusScenarios(corpusModel(lines, 'seconds:12')).scenarios;
-  const tuneScs = [pick('A/A (gain 0)'), pick('gain 2σ'), pick('mixed'), ...steps];
+  const tuneScs = [scenario('A/A (gain 0)'), scenario('gain 2σ'), scenario('mixed'), ...steps];
   const allScs = [...tuneScs, ...secs];
   const grid: Record<string, number>[] = [];
   for (const screen of [0.2, 0.5, 0.8]) for (const firstLook of [0.2, 0.4, 0.6]) for (const futility of [0.3, 0.6]) for (const confidence of [0.8, 0.84]) grid.push({ screen, firstLook, futility, confidence, firstLookWithPrior: firstLook, futilityWithPrior: futility });

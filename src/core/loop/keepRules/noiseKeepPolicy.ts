@@ -425,9 +425,9 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (!(o.effectsMinLooks > 0) || !(sigma > 0)) return null;
     const all = [...(this.prior?.firstLooks ?? []), ...this.firstLooks.values()];
     const full = this.prior !== null && all.length >= o.effectsMinLooks;
-    const early = !full && o.effectsEarlyLooks > 0 && all.length >= o.effectsEarlyLooks && sg.df >= o.effectsEarlyDf && this.pairedSigma(null).df >= o.effectsEarlyPairedDf;
-    if (!full && !early) return null;
     const sp = this.pairedSigma(null);
+    const early = !full && o.effectsEarlyLooks > 0 && all.length >= o.effectsEarlyLooks && sg.df >= o.effectsEarlyDf && sp.df >= o.effectsEarlyPairedDf;
+    if (!full && !early) return null;
     const ratio = sp.sigma !== null && sp.df >= o.pairedDf ? Math.min(2, (sp.sigma / sigma) ** 2) : 2;
     const key = `${sigma}\u0000${ratio}\u0000${early}\u0000${all.length}\u0000${all.reduce((a, l) => a + l.diff, 0)}`;
     if (this.effectsCache?.key === key) return this.effectsCache.use;
