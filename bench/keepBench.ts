@@ -52,7 +52,7 @@ export interface ScenarioResult {
   partialWatched?: number;
 }
 
-const SIGMA = 0.01;
+export const SIGMA = 0.01;
 
 export const RULES: RuleSpec[] = [
   { label: 'strict (autoresearch: any improvement)', config: { keepRule: 'strict' } },

@@ -1,4 +1,4 @@
-// The effect prior inside a workspace's first session (NoiseOptions.effectsFirstDf): once the
+// The effect prior inside a workspace's first session (early looks, NoiseOptions.effectsEarly*): once the
 // session's own σ has `df` degrees of freedom and `looks` first looks are known, decide by the
 // expected gain as later sessions do. A sweep over both, against the rule without it and the naive
 // rule, on the simulated stand-in (seed 1, tuned; seed 2, held out) and the corpus replay. Besides
@@ -6,26 +6,37 @@
 // enough for the prior to decide most of them, check the A/A and 2σ targets where it acts. Then the
 // sessions after it (3 earlier sessions carried over), which inherit what the first one measured.
 // Variants: looks/df/minZ/margin/pairedDf (NoiseOptions.effectsEarly*), 'before' (no early looks),
-// 'default', 'strict' (the naive rule).
+// 'default', 'strict' (the naive rule), 'told' (the default told σ exactly), {…} (NoiseOptions as
+// JSON; BENCH_VARIANTS then separated by ';').
 // node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, runScenario, scenario, type RuleSpec, type Scenario } from './keepBench';
+import { corpusScenarios, runScenario, scenario, SIGMA, type RuleSpec, type Scenario } from './keepBench';
+import type { NoisePrior } from '../src/core/loop/keepRules/noisePrior';
 import { corpusModel, readCorpus } from './keepCorpus';
 
 const FILE = 'bench/keepFirstSessionResults.json';
 const longer = (sc: Scenario, proposals: number, sessions = sc.sessions): Scenario => ({ ...sc, name: `${sc.name}, ${proposals} proposals`, proposals, sessions });
 
-const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default,6/2/0.5/0.25/0,5/2/0.5/0.25/4,4/2/0.5/0.25/4,6/2/0/0.25/4,6/2/0.5/0.1/4,6/2/0/0.1/4,8/2/0/0.25/4,10/2/0/0.25/4,6/2/0.5/0.25/2,5/2/0/0.1/0,10/2/0/0.1/0,20/2/0/0.1/0').split(',').filter(Boolean);
+const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default,6/2/0.5/0.25/0,5/2/0.5/0.25/4,4/2/0.5/0.25/4,6/2/0/0.25/4,6/2/0.5/0.1/4,6/2/0/0.1/4,8/2/0/0.25/4,10/2/0/0.25/4,6/2/0.5/0.25/2,5/2/0/0.1/0,10/2/0/0.1/0,20/2/0/0.1/0').split(process.env.BENCH_VARIANTS?.includes(';') ? ';' : ',').filter(Boolean);
 const rule = (v: string): RuleSpec => {
   if (v === 'strict') return { label: 'strict', config: { keepRule: 'strict' } };
   if (v === 'default') return { label: 'noise', config: { keepRule: 'noise' } };
+  // {…}: NoiseOptions as JSON, over the default (e.g. {"curse":true}).
+  if (v.startsWith('{')) return { label: `noise ${v}`, config: { keepRule: 'noise', noise: JSON.parse(v) } as unknown as RuleSpec['config'] };
+  // 'told': the default rule in a first session told σ and the σ of paired differences exactly (a
+  // prior of 1000 df each, no first looks carried): how much of a first session's shortfall is
+  // measuring σ, and how much is learning what the proposals do.
+  if (v === 'told') return { label: 'noise, σ told', config: { keepRule: 'noise' } };
   if (v === 'before') return { label: 'noise, no early looks', config: { keepRule: 'noise', noise: { effectsEarlyLooks: 0 } } as unknown as RuleSpec['config'] };
   // looks/df[/minZ[/margin[/pairedDf]]]: the early looks' settings (NoiseOptions.effectsEarly*; minZ 0, margin 0.1 and no σ of paired differences needed when not given)
   const [looks, df, minZ, margin, pairedDf] = v.split('/').map(Number);
   const noise = { effectsEarlyLooks: looks, effectsEarlyDf: df, effectsEarlyMinZ: minZ ?? 0, effectsEarlyMargin: margin ?? 0.1, effectsEarlyPairedDf: pairedDf ?? 0 };
   return { label: `noise ${v}`, config: { keepRule: 'noise', noise } as unknown as RuleSpec['config'] };
 };
+
+/** σ and the σ of paired differences as the replay draws them (seed share ρ: σ_p = σ·√(2(1 − ρ))), as if carried over with 1000 df each. */
+const told = (sigma: number, seedShare: number): NoisePrior => ({ sigma, sigmaDf: 1000, sigmaPaired: sigma * Math.sqrt(2 * (1 - seedShare)), sigmaPairedDf: 1000, sessions: 1 });
 
 async function main(): Promise<void> {
   const t0 = Date.now();
@@ -35,11 +46,12 @@ async function main(): Promise<void> {
     const aa = scenario('A/A (gain 0)');
     const two = scenario('gain 2σ');
     const mix = scenario('mixed');
-    return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+    return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, told: told(SIGMA, 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
   };
   const corpusSets = ['steps:200', 'seconds:12'].map((b) => {
-    const [aa, two, mix] = corpusScenarios(corpusModel(lines, b)).scenarios;
-    return { data: `corpus ${b}`, seed: 1, scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+    const model = corpusModel(lines, b);
+    const [aa, two, mix] = corpusScenarios(model).scenarios;
+    return { data: `corpus ${b}`, seed: 1, told: told(model.sigma, model.replayedSeedShare ?? 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
   });
   const sets = [...seeds.map(simSets), ...(process.env.BENCH_CORPUS === '0' ? [] : corpusSets)];
   const old = existsSync(FILE) ? (JSON.parse(readFileSync(FILE, 'utf8')).rows as Record<string, unknown>[]) : [];
@@ -47,7 +59,7 @@ async function main(): Promise<void> {
   for (const set of sets) {
     for (const v of variants) {
       const r = rule(v);
-      const play = (sc: Scenario) => runScenario(r, sc, set.seed);
+      const play = (sc: Scenario) => runScenario(r, v === 'told' ? { ...sc, prior: set.told } : sc, set.seed);
       const res: Record<string, number> = {};
       for (const [k, sc] of Object.entries(set.scenarios)) {
         const m = await play(sc);
@@ -61,7 +73,7 @@ async function main(): Promise<void> {
   }
   // Later sessions (σ and first looks carried over from 3 earlier sessions, each played with the same
   // rule): what a first session's early looks leave them (the σ of paired differences, above all).
-  const laterVariants = (process.env.BENCH_LATER ?? 'before,default,6/2/0.5/0.25/0').split(',').filter(Boolean);
+  const laterVariants = (process.env.BENCH_LATER ?? 'before,default,6/2/0.5/0.25/0').split(process.env.BENCH_LATER?.includes(';') ? ';' : ',').filter(Boolean);
   for (const set of sets.filter((x) => x.seed === 1)) {
     for (const v of laterVariants) {
       const r = rule(v);
