@@ -112,6 +112,14 @@ export function scenario(name: string): Scenario {
   return sc;
 }
 
+/**
+ * A prior that tells a session the noise exactly, as if carried over with 1000 df each and no first
+ * looks: σ, and the σ of paired differences for a seed share ρ (σ_p = σ·√(2(1 − ρ))).
+ */
+export function toldPrior(sigma: number, seedShare: number): NoisePrior {
+  return { sigma, sigmaDf: 1000, sigmaPaired: sigma * Math.sqrt(2 * (1 - seedShare)), sigmaPairedDf: 1000, sessions: 1 };
+}
+
 /** The true effects (σ) of session `s`'s proposals, as runScenario draws them for bench seed `seed`. */
 export function sessionGains(sc: Scenario, seed: number, s: number): number[] {
   const r = rng(seed * 1_000_003 + s);

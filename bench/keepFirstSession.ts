@@ -11,8 +11,7 @@
 // node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { corpusScenarios, runScenario, scenario, SIGMA, type RuleSpec, type Scenario } from './keepBench';
-import type { NoisePrior } from '../src/core/loop/keepRules/noisePrior';
+import { corpusScenarios, runScenario, scenario, SIGMA, toldPrior, type RuleSpec, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 
 const FILE = 'bench/keepFirstSessionResults.json';
@@ -35,9 +34,6 @@ const rule = (v: string): RuleSpec => {
   return { label: `noise ${v}`, config: { keepRule: 'noise', noise } as unknown as RuleSpec['config'] };
 };
 
-/** σ and the σ of paired differences as the replay draws them (seed share ρ: σ_p = σ·√(2(1 − ρ))), as if carried over with 1000 df each. */
-const told = (sigma: number, seedShare: number): NoisePrior => ({ sigma, sigmaDf: 1000, sigmaPaired: sigma * Math.sqrt(2 * (1 - seedShare)), sigmaPairedDf: 1000, sessions: 1 });
-
 async function main(): Promise<void> {
   const t0 = Date.now();
   const seeds = (process.env.BENCH_SEEDS ?? '1,2').split(',').map(Number);
@@ -46,12 +42,12 @@ async function main(): Promise<void> {
     const aa = scenario('A/A (gain 0)');
     const two = scenario('gain 2σ');
     const mix = scenario('mixed');
-    return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, told: told(SIGMA, 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+    return { data: seed === 1 ? 'simulated' : `simulated, seed ${seed}`, seed, told: toldPrior(SIGMA, 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
   };
   const corpusSets = ['steps:200', 'seconds:12'].map((b) => {
     const model = corpusModel(lines, b);
     const [aa, two, mix] = corpusScenarios(model).scenarios;
-    return { data: `corpus ${b}`, seed: 1, told: told(model.sigma, model.replayedSeedShare ?? 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
+    return { data: `corpus ${b}`, seed: 1, told: toldPrior(model.sigma, model.replayedSeedShare ?? 0), scenarios: { aa, aa40: longer(aa, 40, 100), two, two40: longer(two, 40, 50), mix } };
   });
   const sets = [...seeds.map(simSets), ...(process.env.BENCH_CORPUS === '0' ? [] : corpusSets)];
   const old = existsSync(FILE) ? (JSON.parse(readFileSync(FILE, 'utf8')).rows as Record<string, unknown>[]) : [];

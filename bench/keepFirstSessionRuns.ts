@@ -14,7 +14,7 @@ import type { KeepPolicy } from '../src/core/loop/keepRules/keepPolicy';
 import type { NoiseEvidence } from '../src/core/loop/keepRules/noiseKeepPolicy';
 import type { NoisePrior } from '../src/core/loop/keepRules/noisePrior';
 import { simulateSession } from '../test/fixtures/trainers/noisySim';
-import { corpusScenarios, scenario, sessionGains, SIGMA, type Scenario } from './keepBench';
+import { corpusScenarios, scenario, sessionGains, SIGMA, toldPrior, type Scenario } from './keepBench';
 import { corpusModel, readCorpus } from './keepCorpus';
 
 const FILE = 'bench/keepFirstSessionRunsResults.json';
@@ -74,8 +74,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const model = corpusModel(readCorpus(), 'steps:200');
   const sets: { data: string; sc: Scenario; told: NoisePrior }[] = [
-    { data: 'simulated', sc: scenario('mixed'), told: { sigma: SIGMA, sigmaDf: 1000, sigmaPaired: SIGMA * Math.SQRT2, sigmaPairedDf: 1000, sessions: 1 } },
-    { data: 'corpus steps:200', sc: corpusScenarios(model).scenarios[2], told: { sigma: model.sigma, sigmaDf: 1000, sigmaPaired: model.sigma * Math.sqrt(2 * (1 - (model.replayedSeedShare ?? 0))), sigmaPairedDf: 1000, sessions: 1 } },
+    { data: 'simulated', sc: scenario('mixed'), told: toldPrior(SIGMA, 0) },
+    { data: 'corpus steps:200', sc: corpusScenarios(model).scenarios[2], told: toldPrior(model.sigma, model.replayedSeedShare ?? 0) },
   ];
   const rows: Record<string, unknown>[] = [];
   for (const set of sets) {
