@@ -15,6 +15,8 @@ import { corpusScenarios, runScenario, scenario, SIGMA, toldPrior, type RuleSpec
 import { corpusModel, readCorpus } from './keepCorpus';
 
 const FILE = 'bench/keepFirstSessionResults.json';
+// A row's key names its variant without double quotes ({"calibrate":2} → {calibrate:2}), so that the docs' fig tags can select it.
+const keyOf = (v: string) => v.replaceAll('"', '');
 const longer = (sc: Scenario, proposals: number, sessions = sc.sessions): Scenario => ({ ...sc, name: `${sc.name}, ${proposals} proposals`, proposals, sessions });
 
 const variants = (process.env.BENCH_VARIANTS ?? 'strict,before,default,6/2/0.5/0.25/0,5/2/0.5/0.25/4,4/2/0.5/0.25/4,6/2/0/0.25/4,6/2/0.5/0.1/4,6/2/0/0.1/4,8/2/0/0.25/4,10/2/0/0.25/4,6/2/0.5/0.25/2,5/2/0/0.1/0,10/2/0/0.1/0,20/2/0/0.1/0').split(process.env.BENCH_VARIANTS?.includes(';') ? ';' : ',').filter(Boolean);
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
         if (k === 'mix') Object.assign(res, { mixedGainPerRun: m.gainPerRun, mixedGain: m.finalGainSigma, mixedRuns: m.runsPerSession });
         else res[k] = m.keptRate;
       }
-      const row = { data: set.data, seed: set.seed, variant: v, key: `${set.data}/${v}`, ...res };
+      const row = { data: set.data, seed: set.seed, variant: v, key: `${set.data}/${keyOf(v)}`, ...res };
       rows.push(row);
       console.log(`${set.data.padEnd(24)} ${v.padEnd(7)} A/A ${(100 * res.aa).toFixed(1)}% (40: ${(100 * res.aa40).toFixed(1)}%)  2σ ${(100 * res.two).toFixed(1)}% (40: ${(100 * res.two40).toFixed(1)}%)  mixed ${res.mixedGainPerRun.toFixed(3)}σ/run (${res.mixedGain.toFixed(1)}σ in ${res.mixedRuns.toFixed(1)})`);
     }
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
       const r = rule(v);
       const aa = await runScenario(r, { ...set.scenarios.aa, carry: 3 }, set.seed);
       const m = await runScenario(r, { ...set.scenarios.mix, carry: 3 }, set.seed);
-      const row = { data: set.data, seed: set.seed, variant: v, earlierSessions: 3, key: `${set.data}/${v}/later`, aa: aa.keptRate, mixedGainPerRun: m.gainPerRun, mixedGain: m.finalGainSigma, mixedRuns: m.runsPerSession };
+      const row = { data: set.data, seed: set.seed, variant: v, earlierSessions: 3, key: `${set.data}/${keyOf(v)}/later`, aa: aa.keptRate, mixedGainPerRun: m.gainPerRun, mixedGain: m.finalGainSigma, mixedRuns: m.runsPerSession };
       rows.push(row);
       console.log(`${set.data.padEnd(24)} ${v.padEnd(7)} later sessions (3 earlier): A/A ${(100 * aa.keptRate).toFixed(1)}%  mixed ${m.gainPerRun.toFixed(3)}σ/run (${m.finalGainSigma.toFixed(1)}σ in ${m.runsPerSession.toFixed(1)})`);
     }

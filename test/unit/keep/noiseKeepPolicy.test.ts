@@ -109,6 +109,21 @@ describe('noise keep rule on the seeded stand-in', () => {
     expect(calls3).toEqual([]);
   });
 
+  it('calibratePair (bench only): the calibration re-runs the candidate on the same new seeds, and σ pools both', async () => {
+    const base = rec('e1', 'c0', 1.0);
+    const calls: string[] = [];
+    const bestRuns: Record<number, number> = { 1338: 1.01 };
+    const cand: Record<number, number> = { 1337: 0.9, 1338: 0.92 };
+    const policy = new NoiseKeepPolicy({ calibrate: 2, calibratePair: 1 });
+    const d = await policy.decide(input(0.9, base, [base], { best: (s) => bestRuns[s], candidate: (s) => cand[s] }, calls));
+    expect(calls.slice(0, 2)).toEqual(['best:1338', 'candidate:1338']);
+    const ev = d.evidence as unknown as NoiseEvidence;
+    expect(ev.calibrated).toBe(true);
+    expect(ev.candidate.runs).toMatchObject({ '1337': 0.9, '1338': 0.92 });
+    // One df from the baseline's two runs, one from the candidate's.
+    expect(ev.sigmaDf).toBe(2);
+  });
+
   it("judges by the best's re-runs an idle accelerator already trained (ready), from the first look", async () => {
     // The best's own run was a lucky draw (2.63); its two re-runs, trained in gaps, say 2.90 and 2.95.
     const base = rec('e1', 'c0', 2.63);

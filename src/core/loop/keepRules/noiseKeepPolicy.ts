@@ -16,6 +16,8 @@ export interface NoiseOptions {
   bestRuns: number;
   /** Runs of the baseline behind the first noise estimate (made when the first candidate looks better). */
   calibrate: number;
+  /** Bench only: re-runs of that first candidate made with the calibration, on the baseline's new seeds (paired differences from the start). */
+  calibratePair: number;
   /** The share of 1 - confidence spent on keeping after one run (the rest on the last look). */
   firstLook: number;
   /** Degrees of freedom the σ of paired differences needs before paired comparisons are used. */
@@ -139,7 +141,7 @@ export interface NoiseOptions {
 // was 5.6% on seconds:12; bench/keepEffects.ts → bench/keepEffectsResults.json). The rule before it (by
 // probability, a gain of half a first look's SE more likely than not and a 1 SE floor) kept less of the gain:
 // in a workspace where proposals often help, a lead of 0.3 SE is worth keeping, as the naive rule does.
-export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1, effectsEarlyLooks: 6, effectsEarlyDf: 2, effectsEarlyPairedDf: 4, effectsEarlyMargin: 0.25, effectsEarlyMinZ: 0.5 };
+export const DEFAULT_NOISE: NoiseOptions = { seeds: 6, confidence: 0.84, screen: 0.2, bestRuns: 3, calibrate: 3, calibratePair: 0, firstLook: 0.2, futility: 0.3, pairedDf: 4, pairFirst: false, sigmaFrom: 'pairs', firstEst: 'trim', firstDf: 4, detect: 2, oneLook: true, pairNeedsPrior: true, pairPays: 1, firstFloor: false, curse: 'withPrior', bestRunsWithPrior: 2, firstLookWithPrior: 0.4, futilityWithPrior: 0.6, partial: false, partialMargin: 2, partialStops: 'discard', effectsMinLooks: 20, effectsKeep: 0.5, effectsDrop: 0.5, effectsMargin: 0.1, effectsMinZ: 0, effectsRule: 'value', effectsRerunMin: 0.1, effectsEarlyLooks: 6, effectsEarlyDf: 2, effectsEarlyPairedDf: 4, effectsEarlyMargin: 0.25, effectsEarlyMinZ: 0.5 };
 
 /**
  * Re-runs that agree to this relative precision count as identical: the trainer ignores the seed
@@ -637,13 +639,18 @@ export class NoiseKeepPolicy implements KeepPolicy {
     if (this.sigma([]).df === 0) {
       await fillBest(Math.max(2, o.calibrate));
       calibrated = true;
+      // calibratePair: the candidate re-run on the same new seeds, so that calibration also measures paired differences.
+      for (let i = 1; i <= o.calibratePair && i < n; i++) {
+        const m = await run('candidate', s0 + i);
+        if (m !== null && Number.isFinite(m)) cand.set(s0 + i, m);
+      }
     }
     const floored = (x: { sigma: number | null; df: number }) => {
       if (!o.firstFloor || x.sigma === null) return x;
       const f = this.firstSigma();
       return f.sigma !== null && f.df >= o.firstDf && f.sigma / Math.SQRT2 > x.sigma ? { sigma: f.sigma / Math.SQRT2, df: f.df } : x;
     };
-    let sg = floored(this.sigma([]));
+    let sg = floored(this.sigma(cand.size > 1 ? [cand] : []));
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
     // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
