@@ -74,6 +74,8 @@ describe.skipIf(!existsSync(PY))('σ carried over between sessions of one worksp
     const ws = workspace();
     const first = await session(ws, 's1', {}, plan(0));
     expect(first.started.noise?.message).toMatch(/σ measured in this session \(no earlier session with the same budget/);
+    // It says what measuring σ costs, and that the next session will not pay it.
+    expect(first.started.noise?.message).toMatch(/the baseline is re-run twice when the first candidate looks better, to measure it; later sessions under the same conditions carry σ over and skip that$/);
     // The first candidate that looked better had the baseline re-run to measure σ (calibration).
     const ev1 = first.decided[0].evidence as unknown as NoiseEvidence;
     expect(ev1.calibrated).toBe(true);

@@ -106,7 +106,7 @@ export function noiseCarry(earlier: readonly ExperimentRecord[], context: string
   const where = context.split('/')[0];
   if (!carry) return { context, prior: null, message: `noise: σ measured in this session (noise.carryOver is off; the baseline is re-run when the first candidate looks better)` };
   const c = carriedPrior(earlier, context, { minDf });
-  if (!c.prior) return { context, prior: null, message: `noise: σ measured in this session (${c.why}; budget ${where})` };
+  if (!c.prior) return { context, prior: null, message: `noise: σ measured in this session (${c.why}; budget ${where}): the baseline is re-run twice when the first candidate looks better, to measure it; later sessions under the same conditions carry σ over and skip that` };
   const p = c.prior;
   const s = p.sessions === 1 ? '' : 's';
   const looks = learnEffects ? (p.firstLooks?.length ?? 0) : 0;
