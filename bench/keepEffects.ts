@@ -19,7 +19,6 @@ const RULES: { short: string; label: string; rule: RuleSpec }[] = [
   { short: 'effects', label: 'noise (default): effect prior, by expected gain', rule: { label: 'noise', config: { keepRule: 'noise' } } },
 ];
 
-
 async function main(): Promise<void> {
   const t0 = Date.now();
   const lines = readCorpus();

@@ -98,15 +98,18 @@ export function carriedPrior(earlier: readonly ExperimentRecord[], context: stri
   return { prior: { ...p, ...paired, runs }, why: '', runs };
 }
 
+/** What measuring σ in a session costs, as the session start says it (DEFAULT_NOISE.calibrate runs of the baseline). */
+const CALIBRATION = `the baseline is re-run ${DEFAULT_NOISE.calibrate - 1 === 2 ? 'twice' : `${DEFAULT_NOISE.calibrate - 1} times`} when the first candidate looks better, to measure it`;
+
 /**
  * The session start's noise line and prior, for a session under `context` (carry false: the setting
  * `noise.carryOver` is off; learnEffects false: `noise.learnEffects` is, and the line says nothing of effects).
  */
 export function noiseCarry(earlier: readonly ExperimentRecord[], context: string, carry: boolean, minDf?: number, learnEffects = true): NoiseCarry {
   const where = context.split('/')[0];
-  if (!carry) return { context, prior: null, message: `noise: σ measured in this session (noise.carryOver is off; the baseline is re-run when the first candidate looks better)` };
+  if (!carry) return { context, prior: null, message: `noise: σ measured in this session (noise.carryOver is off): ${CALIBRATION}` };
   const c = carriedPrior(earlier, context, { minDf });
-  if (!c.prior) return { context, prior: null, message: `noise: σ measured in this session (${c.why}; budget ${where}): the baseline is re-run twice when the first candidate looks better, to measure it; later sessions under the same conditions carry σ over and skip that` };
+  if (!c.prior) return { context, prior: null, message: `noise: σ measured in this session (${c.why}; budget ${where}): ${CALIBRATION}; later sessions under the same conditions carry σ over and skip that` };
   const p = c.prior;
   const s = p.sessions === 1 ? '' : 's';
   const looks = learnEffects ? (p.firstLooks?.length ?? 0) : 0;

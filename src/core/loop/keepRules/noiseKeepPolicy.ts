@@ -650,7 +650,7 @@ export class NoiseKeepPolicy implements KeepPolicy {
       const f = this.firstSigma();
       return f.sigma !== null && f.df >= o.firstDf && f.sigma / Math.SQRT2 > x.sigma ? { sigma: f.sigma / Math.SQRT2, df: f.df } : x;
     };
-    let sg = floored(this.sigma(cand.size > 1 ? [cand] : []));
+    let sg = floored(this.sigma([cand]));
     if (sg.sigma === null) return out(false, build('confirm', sg, d1, null, null, null), `promising at first (${fmt(d1)}), but the noise could not be measured (the best's re-runs failed)`);
 
     // Identical re-runs: say so, and require an explicit improvement instead of pretending σ = 0.
