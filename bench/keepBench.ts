@@ -37,7 +37,8 @@ export interface ScenarioResult {
   harmfulKeepRate: number;
   /**
    * Gain per run if the best's re-runs cost nothing (made while the accelerator would otherwise
-   * wait, e.g. while the proposer drafts): a what-if for a scheduler that the loop does not have.
+   * wait, e.g. while the proposer drafts): the loop's gap fills (idleFiller.ts) do that only while no
+   * proposal is ready to train, so this is the most they can save.
    */
   gainPerRunBestFree: number;
   /**

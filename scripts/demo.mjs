@@ -24,7 +24,9 @@ const run = (args) => {
   const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-console.log(`Ratchet demo: ${experiments} experiments of ${budget} each on the reference trainer in ${ws}`);
+// '750steps' reads '750 steps', '20s' reads '20 s'.
+const budgetText = budget.trim().replace(/^(\d+(?:\.\d+)?)\s*([a-z]+)$/i, '$1 $2');
+console.log(`Ratchet demo: ${experiments} experiments of ${budgetText} each on the reference trainer in ${ws}`);
 console.log(process.env.ANTHROPIC_API_KEY ? 'proposer: Claude (ANTHROPIC_API_KEY is set)' : 'proposer: the offline hyperparameter search (set ANTHROPIC_API_KEY to let Claude propose)');
 run(['init', ws]);
 if (/steps?$/i.test(budget.trim())) {

@@ -79,4 +79,28 @@ describe('noise summary', () => {
     expect(s.line).toMatch(/^noise: σ 0\.0\d+ \(\d+ df\); best \d\.\d+ ± /);
     expect(noiseSummary([])).toBeNull();
   });
+
+  it("counts the best's re-runs made after its keep (the demo's ledger: kept on one run, re-run once by the next decision)", () => {
+    const side = (runs: Record<string, number>) => {
+      const v = Object.values(runs);
+      return { runs, n: v.length, mean: v.reduce((a, b) => a + b, 0) / v.length, sd: 0 };
+    };
+    const row = (id: string, status: ExperimentRecord['status'], best: object | null, cand: Record<string, number>, sigma: number | null, reruns: number) =>
+      ({ id, status, metric: Object.values(cand)[0], evidence: best ? { rule: 'noise', stage: 'screen', best, candidate: side(cand), sigma, sigmaDf: 3, reruns, rerunSeconds: 10 } : undefined }) as unknown as ExperimentRecord;
+    const base = { id: 'e0001', commit: 'a', ...side({ 1337: 2.5719, 1338: 2.5653, 1339: 2.5641 }) };
+    const keptBest = { id: 'e0002', commit: 'b', ...side({ 1337: 2.4487, 1338: 2.4338 }) };
+    const rows = [
+      row('e0001', 'baseline', null, { 1337: 2.5719 }, null, 0),
+      row('e0002', 'kept', base, { 1337: 2.4487 }, 0.0042, 2),
+      row('e0003', 'discarded', keptBest, { 1337: 2.4434 }, 0.007, 1),
+      row('e0004', 'discarded', keptBest, { 1337: 2.4444 }, 0.007, 0),
+    ];
+    const s = noiseSummary(rows)!;
+    expect(s.bestRuns).toBe(2);
+    expect(s.bestMean).toBeCloseTo(2.44125, 5);
+    expect(s.line).toMatch(/best 2\.4413 ± 0\.0049 over 2 runs; 3 re-runs/);
+    // Before any decision judged against it, the runs that kept it; before any keep, the baseline's.
+    expect(noiseSummary(rows.slice(0, 2))!.line).toMatch(/best 2\.4487 ± 0\.0042 over 1 run;/);
+    expect(noiseSummary([rows[0], row('e0002', 'discarded', base, { 1337: 2.6 }, 0.0042, 2)])!.bestRuns).toBe(3);
+  });
 });

@@ -28,6 +28,22 @@ export interface NoiseSummary {
 
 const p = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 
+/**
+ * The current best as the rule last measured it: the latest decision judged against it (its runs
+ * then include re-runs of it made after its keep), else the runs that kept it, else the baseline's.
+ */
+function bestSide(rows: readonly ExperimentRecord[], last: NoiseEvidence): { mean: number; n: number } {
+  const evOf = (r: ExperimentRecord) => r.evidence as Partial<NoiseEvidence> | undefined;
+  const k = rows.map((r) => r.status === 'kept' && evOf(r)?.rule === 'noise').lastIndexOf(true);
+  if (k < 0) return last.best;
+  const kept = rows[k];
+  for (let i = rows.length - 1; i > k; i--) {
+    const b = evOf(rows[i])?.best;
+    if (b && b.id === kept.id && typeof b.mean === 'number' && typeof b.n === 'number') return b;
+  }
+  return (evOf(kept) as NoiseEvidence).candidate;
+}
+
 /** Reads the noise rule's evidence from the session's rows; null when it made no decision with a noise estimate. */
 export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | null {
   let last: NoiseEvidence | null = null;
@@ -43,8 +59,7 @@ export function noiseSummary(rows: readonly ExperimentRecord[]): NoiseSummary | 
     if (typeof ev.sigma === 'number') last = ev as NoiseEvidence;
   }
   if (!last) return null;
-  const keptLast = [...rows].reverse().find((r) => r.status === 'kept' && (r.evidence as Partial<NoiseEvidence> | undefined)?.rule === 'noise');
-  const side = keptLast ? (keptLast.evidence as unknown as NoiseEvidence).candidate : last.best;
+  const side = bestSide(rows, last);
   const cost = `${reruns} re-run${reruns === 1 ? '' : 's'} (${Math.round(rerunSeconds)} s) for ${decisions} decision${decisions === 1 ? '' : 's'}`;
   const common = { df: last.sigmaDf, bestMean: side.mean, bestRuns: side.n, reruns, rerunSeconds, decisions };
   if (last.stage === 'degenerate') {
