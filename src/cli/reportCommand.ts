@@ -11,7 +11,7 @@ export async function reportCommand(workspace: string, tag: string | undefined, 
   const config = await loadConfig(ws).catch(() => null);
   let written;
   try {
-    written = await writeReport(ws, { session: tag, outDir: out, metricName: config?.metric.name, goal: config?.metric.goal });
+    written = await writeReport(ws, { session: tag, outDir: out, metricName: config?.metric.name, goal: config?.metric.goal, seed: config?.seed });
   } catch (err) {
     throw new UsageError(`report: ${(err as Error).message}`);
   }

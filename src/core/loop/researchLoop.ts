@@ -6,6 +6,7 @@ import { createExecutor } from '../executors/createExecutor';
 import type { ExperimentRecord, ExperimentStatus } from '../store/experimentRecord';
 import { GitStore } from '../store/gitStore';
 import { readLedger } from '../store/ledger';
+import { appendFinalRuns } from '../store/finalRuns';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { writeSessionFile, type SessionFileRun, type SessionFileStatus } from '../store/sessionFile';
 import { acquireLock } from '../store/sessionLock';
@@ -631,7 +632,14 @@ export class ResearchLoop {
       }
     };
     try {
-      this.freshBest.push(...(await rerunBest(this.ctx, state, seat, abort.signal, this.fresh ?? undefined)));
+      const fresh = await rerunBest(this.ctx, state, seat, abort.signal, this.fresh ?? undefined);
+      this.freshBest.push(...fresh.map((f) => f.metric));
+      // Kept for the report and the extension, which show the same de-biased headline later.
+      const best = state.best;
+      if (fresh.length && best.commit) {
+        const rec = { session: state.tag, sessionSeed: this.opts.config.seed, bestId: best.id, commit: best.commit, runs: Object.fromEntries(fresh.map((f) => [String(f.seed), f.metric])) };
+        await appendFinalRuns(this.opts.workspace, rec).catch((err: Error) => this.emit({ type: 'warning', message: `could not record the final re-runs in ${ratchetPaths(this.opts.workspace).finalRuns}: ${err.message}` }));
+      }
     } catch (err) {
       this.emit({ type: 'warning', message: `final re-runs of the best failed: ${(err as Error).message}` });
     } finally {

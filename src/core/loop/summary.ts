@@ -30,10 +30,10 @@ export type FinalSeat = () => Promise<{ lane: Lane; slot: Slot; release: () => v
  * is re-run on `finalRuns` fresh seeds (seeds no keep decision used), so the summary's improvement
  * is not its luckiest draw. The seeds train side by side, each on an accelerator `seat` gives
  * (with one worker, one after another); a seed `early` already trains or trained for this best
- * (freshRuns.ts: started in the drain) is taken from there. Returns the metrics of the re-runs
- * that measured one, in seed order (a failure is a warning); a stop (`signal`) ends them.
+ * (freshRuns.ts: started in the drain) is taken from there. Returns the re-runs that measured a
+ * metric, in seed order (a failure is a warning); a stop (`signal`) ends them.
  */
-export async function rerunBest(ctx: LoopContext, state: SessionState, seat: FinalSeat, signal: AbortSignal, early?: FreshRuns): Promise<number[]> {
+export async function rerunBest(ctx: LoopContext, state: SessionState, seat: FinalSeat, signal: AbortSignal, early?: FreshRuns): Promise<{ seed: number; metric: number }[]> {
   const best = state.best;
   if (!wantsFreshRuns(ctx.config, best) || !best.commit) return [];
   const commit = best.commit;
@@ -50,9 +50,10 @@ export async function rerunBest(ctx: LoopContext, state: SessionState, seat: Fin
       s.release();
     }
   };
-  const settled = await Promise.allSettled(freshSeeds(ctx.config).map(one));
+  const seeds = freshSeeds(ctx.config);
+  const settled = await Promise.allSettled(seeds.map(one));
   for (const r of settled) if (r.status === 'rejected') ctx.emit({ type: 'warning', message: `a final re-run of the best failed: ${(r.reason as Error)?.message ?? String(r.reason)}` });
-  return settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== null ? [r.value] : []));
+  return settled.flatMap((r, i) => (r.status === 'fulfilled' && r.value !== null && Number.isFinite(r.value) ? [{ seed: seeds[i], metric: r.value }] : []));
 }
 
 /** What the session came to: counts, baseline and best, cost and tokens, the noise and the headline. */

@@ -1,6 +1,9 @@
 import type { MetricGoal } from '../config/configTypes';
+import { defaultConfig } from '../config/defaults';
+import { sessionHeadline, type Headline } from '../loop/keepRules/headline';
 import { noiseSummary } from '../loop/keepRules/noiseSummary';
 import type { ExperimentRecord } from '../store/experimentRecord';
+import type { FinalRunsRecord } from '../store/finalRuns';
 
 /** One experiment as the report shows it. */
 export interface ReportRow {
@@ -40,6 +43,12 @@ export interface ReportData {
   wallSeconds: number;
   costUsd: number;
   noise: string | null;
+  /**
+   * The improvement as the CLI's summary gives it: de-biased by the best's final re-runs on fresh
+   * seeds when the session made them for its last best, else the means over the runs (saying that
+   * it may flatter the best); null when nothing was kept.
+   */
+  headline: Headline | null;
   startedAt: string | null;
   endedAt: string | null;
 }
@@ -48,7 +57,7 @@ export interface ReportData {
  * The facts of one session (the latest one in the ledger unless `session` is given), for the
  * HTML report, its chart and the markdown summary.
  */
-export function reportData(records: readonly ExperimentRecord[], opts: { session?: string; metricName?: string; goal?: MetricGoal } = {}): ReportData {
+export function reportData(records: readonly ExperimentRecord[], opts: { session?: string; metricName?: string; goal?: MetricGoal; finals?: ReadonlyMap<string, FinalRunsRecord>; seed?: number } = {}): ReportData {
   const session = opts.session ?? records[records.length - 1]?.session;
   if (!session) throw new Error('the ledger has no experiments yet: run `ratchet run` first');
   const own = records.filter((r) => r.session === session);
@@ -92,6 +101,7 @@ export function reportData(records: readonly ExperimentRecord[], opts: { session
     wallSeconds: times.length ? (Math.max(...times) - Math.min(...times)) / 1000 : 0,
     costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
     noise: noiseSummary(own)?.line ?? null,
+    headline: sessionHeadline(own, opts.finals?.get(session), goal, opts.seed ?? defaultConfig().seed),
     startedAt: own[0]?.startedAt ?? null,
     endedAt: own[own.length - 1]?.endedAt ?? null,
   };

@@ -1,13 +1,13 @@
 import { chartModel, chartSvg } from './progressChart';
 import { fmtDuration, fmtMetric, type ReportData } from './reportData';
+import { experimentsTried, headlineText, improvementOf } from './reportMarkdown';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** One self-contained HTML page: no external script, style, font or image. */
 export function reportHtml(d: ReportData, markdown: string): string {
-  const base = d.baseline?.metric ?? null;
-  const best = d.best?.metric ?? null;
-  const tried = d.rows.filter((r) => r.outcome !== null).length;
+  const { base, best, relative, how } = improvementOf(d);
+  const tried = experimentsTried(d);
   const stat = (label: string, value: string) => `<div class="stat"><div class="v">${esc(value)}</div><div class="l">${esc(label)}</div></div>`;
   const kept = d.chain.filter((r) => r.status !== 'baseline');
   return `<!doctype html>
@@ -32,14 +32,15 @@ button{margin-top:6px}
 <h1>Ratchet report: session ${esc(d.session)}</h1>
 <div class="sub">${esc(d.metricName)}, ${d.goal === 'minimize' ? 'lower' : 'higher'} is better · ${esc(d.startedAt ?? '')} → ${esc(d.endedAt ?? '')}</div>
 <div class="stats">
-${stat('baseline', base !== null ? fmtMetric(base) : '–')}
-${stat('best', best !== null ? fmtMetric(best) : '–')}
-${stat('improvement', base !== null && best !== null && base !== 0 ? `${(((best - base) / Math.abs(base)) * 100).toFixed(2)}%` : '–')}
+${stat(how === 'de-biased' ? 'baseline (de-biased)' : 'baseline', base !== null ? fmtMetric(base) : '–')}
+${stat(how === 'de-biased' ? 'best (de-biased)' : 'best', best !== null ? fmtMetric(best) : '–')}
+${stat(how ? `improvement (${how})` : 'improvement', relative !== null ? `${relative.toFixed(2)}%` : '–')}
 ${stat('experiments', String(tried))}
 ${stat('kept / discarded / crashed', `${kept.length} / ${d.counts.discard} / ${d.counts.crash}`)}
 ${stat('time (all / training / re-runs)', `${fmtDuration(d.wallSeconds)} / ${fmtDuration(d.runSeconds)} / ${fmtDuration(d.rerunSeconds)}`)}
 ${stat('proposal cost', `$${d.costUsd.toFixed(2)}`)}
 </div>
+${d.headline ? `<p class="card">${esc(headlineText(d))}.</p>` : ''}
 ${d.noise ? `<p class="card">${esc(d.noise.replace(/^noise: /, 'Noise: '))}</p>` : ''}
 <h2>Progress</h2>
 <div class="card">${chartSvg(chartModel(d))}</div>

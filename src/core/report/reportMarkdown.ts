@@ -3,13 +3,13 @@ import { fmtDuration, fmtMetric, type ReportData } from './reportData';
 /** A short summary to paste into a pull request: the result, the kept chain, noise, cost and time. */
 export function reportMarkdown(d: ReportData, opts: { png?: string; maxRows?: number } = {}): string {
   const lines: string[] = [];
-  const base = d.baseline?.metric ?? null;
-  const best = d.best?.metric ?? null;
-  const change = base !== null && best !== null && base !== 0 ? ` (${signed(((best - base) / Math.abs(base)) * 100, 2)}%)` : '';
-  const tried = d.rows.filter((r) => r.outcome !== null).length;
-  lines.push(`### Ratchet: ${d.metricName} ${base !== null ? fmtMetric(base) : '?'} → ${best !== null ? fmtMetric(best) : '?'}${change} in ${tried} experiments`);
+  const { base, best, relative, how } = improvementOf(d);
+  const change = relative !== null ? ` (${signed(relative, 2)}%${how ? `, ${how}` : ''})` : '';
+  const tried = experimentsTried(d);
+  lines.push(`### Ratchet: ${d.metricName} ${base !== null ? fmtMetric(base) : '?'} → ${best !== null ? fmtMetric(best) : '?'}${change} in ${tried} experiment${tried === 1 ? '' : 's'}`);
   lines.push('');
   lines.push(`- Session \`${d.session}\` (branch \`ratchet/${d.session}\`): ${Math.max(0, d.counts.keep - 1)} kept, ${d.counts.discard} discarded, ${d.counts.crash} crashed${d.counts.other ? `, ${d.counts.other} not trained (vetoed or interrupted)` : ''}.`);
+  if (d.headline) lines.push(`- ${headlineText(d)}.`);
   lines.push(`- Time: ${fmtDuration(d.wallSeconds)} in all; training ${fmtDuration(d.runSeconds)}${d.rerunSeconds > 0 ? ` plus ${fmtDuration(d.rerunSeconds)} of noise re-runs` : ''}. Proposals cost $${d.costUsd.toFixed(2)}.`);
   if (d.noise) lines.push(`- ${d.noise.replace(/^noise: /, 'Noise: ')}.`);
   lines.push('');
@@ -25,6 +25,31 @@ export function reportMarkdown(d: ReportData, opts: { png?: string; maxRows?: nu
   }
   if (opts.png) lines.push('', `![progress](${opts.png})`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The improvement a report leads with: the de-biased one when the best was re-run on fresh seeds
+ * at the end of the session (`how`: "de-biased"), else the recorded figures (`how`: "as recorded").
+ */
+export function improvementOf(d: ReportData): { base: number | null; best: number | null; relative: number | null; how: string | null } {
+  const h = d.headline;
+  if (h?.fresh) return { base: h.baseline, best: h.best, relative: h.relative, how: 'de-biased' };
+  const base = d.baseline?.metric ?? null;
+  const best = d.best?.metric ?? null;
+  return { base, best, relative: base !== null && best !== null && base !== 0 ? ((best - base) / Math.abs(base)) * 100 : null, how: h ? 'as recorded' : null };
+}
+
+/** Experiments the session trained (the baseline is not one, as in the CLI's count). */
+export function experimentsTried(d: ReportData): number {
+  return d.rows.filter((r) => r.outcome !== null && r.status !== 'baseline').length;
+}
+
+/** The headline in words, with the recorded figures beside a de-biased one. */
+export function headlineText(d: ReportData): string {
+  const h = d.headline!;
+  const line = h.line.charAt(0).toUpperCase() + h.line.slice(1);
+  const r = h.recorded;
+  return h.fresh ? `${line}. As recorded: ${fmtMetric(r.baseline)} → ${fmtMetric(r.best)} (${signed(r.relative, 2)}%)` : line;
 }
 
 function signed(x: number, digits: number, metric = false): string {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { MetricGoal } from '../config/configTypes';
+import { readFinalRuns } from '../store/finalRuns';
 import { readLedger } from '../store/ledger';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { chartModel, chartPng } from './progressChart';
@@ -23,9 +24,9 @@ export interface WrittenReport {
  * (default `.ratchet/report/<session>/`): report.html (self-contained), progress.png (the chart,
  * drawn without a browser) and summary.md (for a pull request).
  */
-export async function writeReport(workspace: string, opts: { session?: string; outDir?: string; metricName?: string; goal?: MetricGoal } = {}): Promise<WrittenReport> {
+export async function writeReport(workspace: string, opts: { session?: string; outDir?: string; metricName?: string; goal?: MetricGoal; seed?: number } = {}): Promise<WrittenReport> {
   const { records } = await readLedger(workspace);
-  const data = reportData(records, opts);
+  const data = reportData(records, { ...opts, finals: await readFinalRuns(workspace) });
   const dir = path.resolve(opts.outDir ?? path.join(ratchetPaths(workspace).dir, 'report', data.session));
   await fs.mkdir(dir, { recursive: true });
   const summary = reportMarkdown(data, { png: 'progress.png' });

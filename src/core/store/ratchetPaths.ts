@@ -7,6 +7,8 @@ export function ratchetPaths(workspace: string) {
     dir,
     ledger: path.join(dir, 'experiments.jsonl'),
     resultsTsv: path.join(dir, 'results.tsv'),
+    /** The best's final re-runs on fresh seeds, one line per session end (finalRuns.ts). */
+    finalRuns: path.join(dir, 'final-runs.jsonl'),
     session: path.join(dir, 'session.json'),
     lock: path.join(dir, 'lock'),
     runs: path.join(dir, 'runs'),

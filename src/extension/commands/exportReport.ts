@@ -14,7 +14,7 @@ export async function exportReport(workspace: string | undefined, log: vscode.Lo
   }
   const config = await loadConfig(workspace).catch(() => null);
   try {
-    const w = await writeReport(workspace, { metricName: config?.metric.name, goal: config?.metric.goal });
+    const w = await writeReport(workspace, { metricName: config?.metric.name, goal: config?.metric.goal, seed: config?.seed });
     log.info(`report: wrote ${w.html}, ${w.png}, ${w.markdown}`);
     // A clipboard the host refuses (a browser workbench without the permission) is no failure.
     const copied = await Promise.resolve(vscode.env.clipboard.writeText(w.summary)).then(() => true, () => false);

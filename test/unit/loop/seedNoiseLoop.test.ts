@@ -11,6 +11,8 @@ import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { summaryLines } from '../../../src/cli/terminalRenderer';
+import { writeReport } from '../../../src/core/report/writeReport';
+import { readFinalRuns } from '../../../src/core/store/finalRuns';
 import { PY, removeTempDirs, StandInProposer, trainerWorkspace } from './standIns';
 
 afterEach(removeTempDirs);
@@ -34,12 +36,12 @@ async function session(over: Partial<RatchetConfig>, plan: { knob: number; to: n
   const events: LoopEvent[] = [];
   loop.on((e) => events.push(e));
   const summary = await loop.run();
-  return { summary, events };
+  return { summary, events, ws };
 }
 
 describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest headline in the loop', () => {
   it('a trainer that fixes its seed still shows real noise, and the headline re-runs the best on fresh seeds', async () => {
-    const { summary, events } = await session({}, [{ knob: 0, to: 3 }, { knob: 1, to: 0.01 }, { knob: 2, to: 3 }]);
+    const { summary, events, ws } = await session({}, [{ knob: 0, to: 3 }, { knob: 1, to: 0.01 }, { knob: 2, to: 3 }]);
     expect(summary.noise?.degenerate).toBe(false);
     expect(summary.noise!.sigma).toBeGreaterThan(0.05);
     expect(summary.noise!.sigma).toBeLessThan(1);
@@ -55,6 +57,13 @@ describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest h
     const lines = summaryLines(summary, 'minimize');
     expect(lines.some((l) => l.startsWith('de-biased: baseline'))).toBe(true);
     expect(lines.some((l) => l.includes('as recorded'))).toBe(true);
+    // Kept in .ratchet/final-runs.jsonl: a report made later leads with the same de-biased figures.
+    const finalRuns = (await readFinalRuns(ws)).get('t')!;
+    expect(finalRuns).toMatchObject({ session: 't', sessionSeed: 1337, bestId: summary.bestId });
+    expect(Object.keys(finalRuns.runs)).toEqual(['2337', '2338']);
+    const report = await writeReport(ws);
+    expect(report.summary).toContain(`- ${h.line.replace(/^de-biased/, 'De-biased')}. As recorded:`);
+    expect(report.summary.split('\n')[0]).toContain(`${h.relative < 0 ? '−' : '+'}${Math.abs(h.relative).toFixed(2)}%, de-biased)`);
     // The user is told once that the trainer's own seed is offset on re-runs.
     const notes = events.filter((e) => e.type === 'warning' && /sets its own seed/.test(e.message));
     expect(notes).toHaveLength(1);

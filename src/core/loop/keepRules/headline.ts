@@ -1,5 +1,6 @@
 import type { MetricGoal } from '../../config/configTypes';
 import type { ExperimentRecord } from '../../store/experimentRecord';
+import type { FinalRunsRecord } from '../../store/finalRuns';
 import type { NoiseEvidence } from './noiseKeepPolicy';
 import { mean } from './stats';
 
@@ -92,4 +93,17 @@ export function headline(rows: readonly ExperimentRecord[], best: ExperimentReco
     method,
     line: `${useFresh ? 'de-biased' : 'not de-biased'}: baseline ${fmt(b0)} → best ${fmt(b1)} (${r >= 0 ? '+' : ''}${r.toFixed(2)}%${better ? '' : ', no better than the baseline'}); ${method}`,
   };
+}
+
+/**
+ * A session's headline from what was kept of it (the report, the extension): its best is its last
+ * kept row; the final re-runs count when they re-ran that same best (a session resumed and kept
+ * since has none of its own yet, and shows the best's mean over its runs, saying so). `sessionSeed`
+ * is the record's, else `fallbackSeed` (config.seed).
+ */
+export function sessionHeadline(rows: readonly ExperimentRecord[], final: FinalRunsRecord | null | undefined, goal: MetricGoal, fallbackSeed: number): Headline | null {
+  const best = [...rows].reverse().find((r) => r.status === 'kept') ?? null;
+  if (!best) return null;
+  const fresh = final && final.bestId === best.id && final.commit === best.commit ? Object.values(final.runs) : [];
+  return headline(rows, best, final?.sessionSeed ?? fallbackSeed, goal, fresh);
 }
