@@ -10,7 +10,9 @@ import type { Proposer } from '../../core/proposers/proposer';
 import { GitStore } from '../../core/store/gitStore';
 import type { ReviewController } from '../review/reviewController';
 import type { RatchetSettings } from '../settings/settings';
+import { BuiltIn, Cmd } from '../ids';
 import { formatMetric, initialSnapshot, reduceLoop, vetoTarget, type LoopSnapshot } from './loopState';
+import { sessionEndText } from './sessionEndText';
 
 export interface StartOptions {
   workspace: string;
@@ -39,7 +41,7 @@ export class LoopController implements vscode.Disposable {
   workspace: string | null = null;
   lastSummary: SessionSummary | null = null;
   lastError: string | null = null;
-  /** The text of the last error notification (tests read it). */
+  /** The text of the last notification of a session's end or error (tests read it). */
   lastNotification: string | null = null;
   private lastBaselineId: string | null = null;
 
@@ -78,6 +80,14 @@ export class LoopController implements vscode.Disposable {
       (summary) => {
         this.lastSummary = summary;
         this.log.info(`loop: ended: ${summary.stopReason} (${summary.experiments} experiments, ${summary.kept} kept, best ${formatMetric(summary.best)}${summary.bestId ? ` (${summary.bestId})` : ''})`);
+        if (summary.headline) this.log.info(`loop: ${summary.headline.line}`);
+        // What the session came to, as the CLI's summary says it (a toast: it takes no focus).
+        const text = sessionEndText(summary, o.config.metric.name);
+        this.lastNotification = text;
+        void vscode.window.showInformationMessage(text, 'Export Report', 'Show Experiments').then((a) => {
+          if (a === 'Export Report') void vscode.commands.executeCommand(Cmd.exportReport);
+          if (a === 'Show Experiments') void vscode.commands.executeCommand(BuiltIn.focusExperiments);
+        });
         return summary;
       },
       (err: Error) => {

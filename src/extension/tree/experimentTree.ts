@@ -1,4 +1,7 @@
+import { defaultConfig } from '../../core/config/defaults';
+import { sessionHeadline, type Headline } from '../../core/loop/keepRules/headline';
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
+import type { FinalRunsRecord } from '../../core/store/finalRuns';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
 import { statusLabel, stoppedBy } from '../../core/store/stopKind';
 import { formatClock, formatDelta, formatMetric, metricFormatter } from '../loop/loopState';
@@ -66,6 +69,10 @@ export interface TreeSearchOptions {
   nearMiss?: number;
   /** The shared pool as last synced (readPoolView) and this participant's name, when the workspace uses one. */
   pool?: { rows: readonly PoolRow[]; me?: string };
+  /** Each session's final re-runs of its best (.ratchet/final-runs.jsonl), for the de-biased headline. */
+  finals?: ReadonlyMap<string, FinalRunsRecord>;
+  /** The session seed (config.seed) for sessions without a final-runs record. */
+  seed?: number;
 }
 
 /**
@@ -203,7 +210,7 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
       session,
       label: `Session ${session}`,
       description: `${rows.length} run${rows.length === 1 ? '' : 's'}, ${kept} kept${best ? `, best ${formatMetric(best.metric)}` : ''}${search ? ` · ${searchSummary(search)}` : ''}${when ? ` · ${when}` : ''}`,
-      tooltip: sessionTooltip(session, rows) + (search ? `  \n${sessionSearchTooltip(search)}` : ''),
+      tooltip: sessionTooltip(session, rows, improvementLines(sessionHeadline(rows, searchOpts.finals?.get(session), searchOpts.goal ?? 'minimize', searchOpts.seed ?? defaultConfig().seed))) + (search ? `  \n${sessionSearchTooltip(search)}` : ''),
       latest: si === order.length - 1,
       search,
       children: top,
@@ -220,6 +227,17 @@ function descendsFrom(r: ExperimentRecord, id: string, nodes: ReadonlyMap<string
     seen.add(c.id);
   }
   return false;
+}
+
+/**
+ * The session tooltip's line on its improvement, as the CLI's summary gives it: "Improvement
+ * (de-biased): baseline … → best … (−5.44%); baseline: mean of 3 runs; best (e0002): mean of 2 runs
+ * on fresh seeds …", or "(not de-biased)" with why it may flatter the best. None without a keep.
+ */
+export function improvementLines(h: Headline | null): string[] {
+  if (!h) return [];
+  const m = /^(de-biased|not de-biased): (.*)$/s.exec(h.line);
+  return [m ? `Improvement (${m[1]}): ${escapeMd(m[2]!)}` : escapeMd(h.line)];
 }
 
 /** The session tooltip's lines on the search. */

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { BuiltIn, Cmd, Ctx, View } from '../ids';
 import type { LoopEvent } from '../../core/loop/loopEvents';
 import type { ExperimentRecord } from '../../core/store/experimentRecord';
+import { readFinalRuns, type FinalRunsRecord } from '../../core/store/finalRuns';
 import { readLedger } from '../../core/store/ledger';
 import { GitStore } from '../../core/store/gitStore';
 import { readPoolView } from '../../core/pool/gitPool';
@@ -42,6 +43,10 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
   private poolMe: string | null = null;
   /** Other participants' rows as last synced (read with the ledger). */
   poolRows: PoolRow[] = [];
+  /** Each session's final re-runs of its best (read with the ledger), for the de-biased headline. */
+  private finals = new Map<string, FinalRunsRecord>();
+  /** The running session's seed (config.seed), once a loop started here. */
+  private seed: number | null = null;
   private searchOpts: { policy?: 'greedy' | 'best-first'; plateau?: number; nearMiss?: number } = {};
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loading: Promise<void> | null = null;
@@ -58,7 +63,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
 
   private watch(): void {
     if (!this.workspace) return;
-    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(this.workspace), '.ratchet/experiments.jsonl'));
+    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(this.workspace), '.ratchet/{experiments,final-runs}.jsonl'));
     const kick = () => this.scheduleRefresh();
     this.disposables.push(w, w.onDidChange(kick), w.onDidCreate(kick), w.onDidDelete(kick));
   }
@@ -81,6 +86,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       } catch (err) {
         this.log.warn(`ledger: ${(err as Error).message}`);
       }
+      try {
+        this.finals = await readFinalRuns(this.workspace!);
+      } catch (err) {
+        this.log.warn(`final re-runs: ${(err as Error).message}`);
+      }
       if (this.poolMe !== null) {
         try {
           const store = await GitStore.open(this.workspace!);
@@ -99,7 +109,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
 
   private rebuild(): void {
     this.lives = this.lives.filter((l) => !this.records.some((r) => r.id === l.id && r.session === l.session));
-    this.roots = buildTree(this.records, this.lives, { goal: this.goal, ...this.searchOpts, ...(this.poolRows.length ? { pool: { rows: this.poolRows, me: this.poolMe ?? '' } } : {}) });
+    this.roots = buildTree(this.records, this.lives, { goal: this.goal, finals: this.finals, ...(this.seed !== null ? { seed: this.seed } : {}), ...this.searchOpts, ...(this.poolRows.length ? { pool: { rows: this.poolRows, me: this.poolMe ?? '' } } : {}) });
     this.sigmas.clear();
     this.degenerate.clear();
     for (const session of new Set(this.records.map((r) => r.session))) {
@@ -119,6 +129,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
         this.session = e.session;
         this.metricName = e.config.metric.name;
         this.goal = e.config.metric.goal;
+        this.seed = e.config.seed;
         this.setSearch(e.config.search ?? null);
         this.setPool(e.config.pool ?? null);
         break;
@@ -152,6 +163,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
       case 'session-ended':
         this.lives = [];
         this.rebuild();
+        // The best's final re-runs were written just before: the session's tooltip shows them.
+        this.scheduleRefresh();
         break;
     }
   }

@@ -92,7 +92,7 @@ export function evidenceLines(r: ExperimentRecord, formatMetric: (v: number) => 
   return lines;
 }
 
-/** The session node's tooltip (Markdown). */
-export function sessionTooltip(session: string, rows: readonly ExperimentRecord[]): string {
-  return [`Branch \`ratchet/${session}\``, ...sessionNoiseLines(rows)].join('  \n');
+/** The session node's tooltip (Markdown): its branch, `lines` (Markdown already), and the noise. */
+export function sessionTooltip(session: string, rows: readonly ExperimentRecord[], lines: readonly string[] = []): string {
+  return [`Branch \`ratchet/${session}\``, ...lines, ...sessionNoiseLines(rows)].join('  \n');
 }

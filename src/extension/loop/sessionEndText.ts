@@ -1,0 +1,19 @@
+import type { SessionSummary } from '../../core/loop/loopEvents';
+
+/** As the CLI's summary prints a metric (4 decimals, or e-notation near 0). */
+const formatMetric = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
+
+/**
+ * The notification a session's end shows (no VS Code here): what it came to, with the improvement
+ * as the CLI's summary gives it, de-biased when the best was re-run on fresh seeds at the end,
+ * else the recorded figures, said to be so.
+ */
+export function sessionEndText(s: SessionSummary, metricName: string): string {
+  const counts = `${s.experiments} experiment${s.experiments === 1 ? '' : 's'}, ${s.kept} kept`;
+  const head = `Ratchet: session ${s.session} ended (${s.stopReason}): ${counts}`;
+  const h = s.headline;
+  const pct = (x: number) => `${x < 0 ? '−' : '+'}${Math.abs(x).toFixed(2)}%`;
+  if (!h) return `${head}${s.kept ? '' : '; nothing beat the baseline'}.`;
+  if (h.fresh) return `${head}; ${metricName} ${formatMetric(h.baseline)} → ${formatMetric(h.best)} (${pct(h.relative)}), de-biased: the best re-run on ${h.bestRuns} fresh seeds (as recorded: ${pct(h.recorded.relative)}).`;
+  return `${head}; ${metricName} ${formatMetric(h.recorded.baseline)} → ${formatMetric(h.recorded.best)} (${pct(h.recorded.relative)}) as recorded: not re-run on fresh seeds, so it may flatter the best.`;
+}
