@@ -154,6 +154,17 @@ try {
   // The session has ended (1 experiment) before the reload: a reload then interrupts nothing,
   // and no "session … was interrupted. Resume it?" offer may show afterwards.
   await page.locator('.statusbar-item', { hasText: 'Ratchet: idle' }).first().waitFor({ timeout: 60_000 });
+  // The session's end: a toast with what it came to, the improvement de-biased by the best's
+  // re-runs on fresh seeds (as the CLI's summary says it).
+  if (vsix) {
+    const ended = page.locator('.notification-toast', { hasText: 'ended (' });
+    await ended.first().waitFor({ timeout: 30_000 });
+    const endText = await ended.first().innerText();
+    step(`session-end toast: ${endText.replace(/\s+/g, ' ')}`);
+    if (!/session \S+ ended \(ran 1 experiment\): 1 experiment, 1 kept; val_loss [\d.]+ → [\d.]+ \(−[\d.]+%\), de-biased: the best re-run on 2 fresh seeds/.test(endText.replace(/\s+/g, ' '))) throw new Error(`the session-end toast does not give the de-biased improvement: ${endText}`);
+    await page.screenshot({ path: join(shots, 'session-ended.png') });
+    step('screenshot: session-ended.png');
+  } else step('SKIPPED: the session-end toast (run with --vsix: the smoke-test driver hides toasts)');
   await page.waitForTimeout(2000);
   await page.reload();
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
