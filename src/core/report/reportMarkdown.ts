@@ -34,9 +34,11 @@ export function reportMarkdown(d: ReportData, opts: { png?: string; maxRows?: nu
 export function improvementOf(d: ReportData): { base: number | null; best: number | null; relative: number | null; how: string | null } {
   const h = d.headline;
   if (h?.fresh) return { base: h.baseline, best: h.best, relative: h.relative, how: 'de-biased' };
+  // The session's last keep, as the CLI's summary and the headline's line say it.
+  if (h) return { base: h.recorded.baseline, best: h.recorded.best, relative: h.recorded.relative, how: 'as recorded' };
   const base = d.baseline?.metric ?? null;
   const best = d.best?.metric ?? null;
-  return { base, best, relative: base !== null && best !== null && base !== 0 ? ((best - base) / Math.abs(base)) * 100 : null, how: h ? 'as recorded' : null };
+  return { base, best, relative: base !== null && best !== null && base !== 0 ? ((best - base) / Math.abs(base)) * 100 : null, how: null };
 }
 
 /** Experiments the session trained (the baseline is not one, as in the CLI's count). */
