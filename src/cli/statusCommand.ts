@@ -7,6 +7,9 @@ import type { MetricGoal } from '../core/config/configTypes';
 import { ConfigError, loadConfig } from '../core/config/loadConfig';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
 import { readLedger } from '../core/store/ledger';
+import { readFinalRuns, type FinalRunsRecord } from '../core/store/finalRuns';
+import { sessionHeadline, type Headline } from '../core/loop/keepRules/headline';
+import { defaultConfig } from '../core/config/defaults';
 import { readSessionFile, sessionRunning } from '../core/store/sessionFile';
 import { fmtMetric, truncate } from './format';
 
@@ -22,9 +25,11 @@ export interface SessionStatus {
   costUsd: number;
   running: boolean;
   lastEndedAt: string | null;
+  /** The improvement as the session's end gave it (de-biased by the best's final re-runs when it made them); null without a keep. */
+  headline: Headline | null;
 }
 
-export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal): SessionStatus[] {
+export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal, finals: ReadonlyMap<string, FinalRunsRecord> = new Map(), seed = defaultConfig().seed): SessionStatus[] {
   const bySession = new Map<string, ExperimentRecord[]>();
   for (const r of records) bySession.set(r.session, [...(bySession.get(r.session) ?? []), r]);
   return [...bySession.entries()].map(([session, rows]) => {
@@ -43,6 +48,7 @@ export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal)
       costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
       running: false,
       lastEndedAt: rows[rows.length - 1]?.endedAt ?? null,
+      headline: sessionHeadline(rows, finals.get(session), goal, seed),
     };
   });
 }
@@ -59,15 +65,17 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
   if (!st.isDirectory()) throw new StatusError(`status: ${ws} is not a folder: give the workspace folder with --workspace DIR`);
   let goal: MetricGoal = 'minimize';
   let metricName = 'metric';
+  let seed = defaultConfig().seed;
   try {
     const config = await loadConfig(ws);
     goal = config.metric.goal;
     metricName = config.metric.name;
+    seed = config.seed;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
   }
   const ledger = await readLedger(ws);
-  const sessions = summarizeSessions(ledger.records, goal);
+  const sessions = summarizeSessions(ledger.records, goal, await readFinalRuns(ws), seed);
   const sessionFile = await readSessionFile(ws);
   const runningSession = sessionRunning(sessionFile) ? sessionFile.session : null;
   for (const s of sessions) s.running = s.session === runningSession;
@@ -81,7 +89,10 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
   }
   const pool = await poolLines(ws, goal);
   for (const s of sessions) {
-    print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
+    const h = s.headline;
+    print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId}${h ? ', as recorded' : ''})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
+    // The de-biased figures, as the session's end printed them (its method in `ratchet report`).
+    if (h?.fresh) print(`  de-biased: ${fmtMetric(h.baseline)} → ${fmtMetric(h.best)} (${h.relative >= 0 ? '+' : ''}${h.relative.toFixed(2)}%): the best re-run on ${h.bestRuns} fresh seed${h.bestRuns === 1 ? '' : 's'}, the baseline's ${h.baselineRuns === 1 ? 'one run' : `mean of ${h.baselineRuns} runs`}`);
     if (s.bestHypothesis) print(`  best: ${truncate(s.bestHypothesis, 100)}`);
   }
   for (const l of pool) print(l);

@@ -11,6 +11,7 @@ import { defaultConfig } from '../../../src/core/config/defaults';
 import { ResearchLoop } from '../../../src/core/loop/researchLoop';
 import type { LoopEvent } from '../../../src/core/loop/loopEvents';
 import { summaryLines } from '../../../src/cli/terminalRenderer';
+import { statusCommand } from '../../../src/cli/statusCommand';
 import { writeReport } from '../../../src/core/report/writeReport';
 import { readFinalRuns } from '../../../src/core/store/finalRuns';
 import { PY, removeTempDirs, StandInProposer, trainerWorkspace } from './standIns';
@@ -64,6 +65,11 @@ describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest h
     const report = await writeReport(ws);
     expect(report.summary).toContain(`- ${h.line.replace(/^de-biased/, 'De-biased')}. As recorded:`);
     expect(report.summary.split('\n')[0]).toContain(`${h.relative < 0 ? '−' : '+'}${Math.abs(h.relative).toFixed(2)}%, de-biased)`);
+    // And `ratchet status`.
+    const out: string[] = [];
+    await statusCommand(ws, false, (l) => out.push(l));
+    expect(out[0]).toMatch(new RegExp(`^t: 3 experiments, ${summary.kept} kept, 0 crashed — val_bpb [\\d.]+ → [\\d.]+ \\(${summary.bestId}, as recorded\\)$`));
+    expect(out).toContain(`  de-biased: ${h.baseline.toFixed(4)} → ${h.best.toFixed(4)} (${h.relative >= 0 ? '+' : ''}${h.relative.toFixed(2)}%): the best re-run on 2 fresh seeds, the baseline's mean of ${h.baselineRuns} runs`);
     // The user is told once that the trainer's own seed is offset on re-runs.
     const notes = events.filter((e) => e.type === 'warning' && /sets its own seed/.test(e.message));
     expect(notes).toHaveLength(1);
