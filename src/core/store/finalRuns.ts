@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { serialized } from './ledger';
+import { appendJsonLineNow, serialized } from './ledger';
 import { ratchetPaths } from './ratchetPaths';
 
 /**
@@ -23,14 +23,8 @@ export interface FinalRunsRecord {
 /** Appends one session end's final re-runs (nothing when none measured a metric). */
 export async function appendFinalRuns(workspace: string, rec: Omit<FinalRunsRecord, 'endedAt'> & { endedAt?: string }): Promise<void> {
   if (Object.keys(rec.runs).length === 0) return;
-  const { dir, finalRuns: file } = ratchetPaths(workspace);
-  const line = JSON.stringify({ ...rec, endedAt: rec.endedAt ?? new Date().toISOString() }) + '\n';
-  await serialized(file, async () => {
-    await fs.mkdir(dir, { recursive: true });
-    // A torn last line (a kill mid-write) is ended first, so that this one parses.
-    const prev = await fs.readFile(file, 'utf8').catch(() => '');
-    await fs.appendFile(file, (prev && !prev.endsWith('\n') ? '\n' : '') + line);
-  });
+  const file = ratchetPaths(workspace).finalRuns;
+  await serialized(file, () => appendJsonLineNow(file, { ...rec, endedAt: rec.endedAt ?? new Date().toISOString() }));
 }
 
 function parse(line: string): FinalRunsRecord | null {

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { ExperimentRecord } from './experimentRecord';
 import { ratchetPaths } from './ratchetPaths';
 
@@ -44,7 +45,8 @@ export async function readLedger(workspace: string): Promise<LedgerRead> {
  * starts on a line of its own.
  */
 export async function appendLedger(workspace: string, record: ExperimentRecord): Promise<void> {
-  return serialized(ratchetPaths(workspace).ledger, () => appendLedgerNow(workspace, record));
+  const file = ratchetPaths(workspace).ledger;
+  return serialized(file, () => appendJsonLineNow(file, record));
 }
 
 const queues = new Map<string, Promise<unknown>>();
@@ -64,10 +66,13 @@ export function serialized<T>(file: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
-async function appendLedgerNow(workspace: string, record: ExperimentRecord): Promise<void> {
-  const { dir, ledger } = ratchetPaths(workspace);
-  await fs.mkdir(dir, { recursive: true });
-  const fh = await fs.open(ledger, 'a+');
+/**
+ * Appends `value` as one JSON line to a JSON-lines file (its folder made), in one write, flushed
+ * to disk; a torn earlier line is first terminated. Callers serialize per file (`serialized`).
+ */
+export async function appendJsonLineNow(file: string, value: unknown): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const fh = await fs.open(file, 'a+');
   try {
     const { size } = await fh.stat();
     let prefix = '';
@@ -76,7 +81,7 @@ async function appendLedgerNow(workspace: string, record: ExperimentRecord): Pro
       await fh.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) prefix = '\n';
     }
-    await fh.write(prefix + JSON.stringify(record) + '\n');
+    await fh.write(prefix + JSON.stringify(value) + '\n');
     await fh.sync();
   } finally {
     await fh.close();

@@ -1,7 +1,5 @@
+import { fmtHeadlineMetric as formatMetric } from '../../core/loop/keepRules/headline';
 import type { SessionSummary } from '../../core/loop/loopEvents';
-
-/** As the CLI's summary prints a metric (4 decimals, or e-notation near 0). */
-const formatMetric = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
 
 /**
  * The notification a session's end shows (no VS Code here): what it came to, with the improvement

@@ -54,7 +54,9 @@ export function runsByCommit(rows: readonly ExperimentRecord[], sessionSeed: num
   return out;
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
+/** A metric as the headline (and the CLI's summary) prints it: 4 decimals, or e-notation near 0. */
+export const fmtHeadlineMetric = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2));
+const fmt = fmtHeadlineMetric;
 const rel = (a: number, b: number) => (a !== 0 ? ((b - a) / Math.abs(a)) * 100 : 0);
 const runsText = (n: number) => (n === 1 ? 'one run' : `mean of ${n} runs`);
 
