@@ -164,6 +164,19 @@ try {
     if (!/session \S+ ended \(ran 1 experiment\): 1 experiment, 1 kept; val_loss [\d.]+ → [\d.]+ \(−[\d.]+%\), de-biased: the best re-run on 2 fresh seeds/.test(endText.replace(/\s+/g, ' '))) throw new Error(`the session-end toast does not give the de-biased improvement: ${endText}`);
     await page.screenshot({ path: join(shots, 'session-ended.png') });
     step('screenshot: session-ended.png');
+    // The session's tooltip in the tree says the same, from .ratchet/final-runs.jsonl.
+    await ended.first().locator('.codicon-notifications-clear, .codicon-close').first().click().catch(() => {});
+    await page.locator('.pane-body .monaco-list-row', { hasText: 'Session ' }).first().hover();
+    const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: 'Improvement (de-biased)' });
+    await hover.first().waitFor({ timeout: 15_000 });
+    const hoverText = (await hover.first().innerText()).replace(/\s+/g, ' ');
+    step(`session tooltip: ${hoverText}`);
+    if (!/Improvement \(de-biased\): baseline [\d.]+ → best [\d.]+ \(-[\d.]+%\); .*mean of 2 runs on fresh seeds/.test(hoverText)) throw new Error(`the session tooltip does not give the de-biased improvement: ${hoverText}`);
+    // The stand-in trainer ignores the seed: its re-runs are identical, and the tooltip says so instead of "σ 0".
+    if (!/Noise: not measurable: re-runs with other seeds returned identical results/.test(hoverText) || /σ 0\b/.test(hoverText)) throw new Error(`the session tooltip does not say the noise is not measurable: ${hoverText}`);
+    await page.screenshot({ path: join(shots, 'session-tooltip.png') });
+    step('screenshot: session-tooltip.png');
+    await page.mouse.move(900, 300);
   } else step('SKIPPED: the session-end toast (run with --vsix: the smoke-test driver hides toasts)');
   await page.waitForTimeout(2000);
   await page.reload();

@@ -115,8 +115,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<TreeNode>, vscod
     for (const session of new Set(this.records.map((r) => r.session))) {
       const rows = this.records.filter((r) => r.session === session);
       this.sigmas.set(session, sigmaOf(rows));
-      const summary = noiseSummary(rows) as (ReturnType<typeof noiseSummary> & { degenerate?: string | null }) | null;
-      this.degenerate.set(session, typeof summary?.degenerate === 'string' ? summary.degenerate : null);
+      const summary = noiseSummary(rows);
+      this.degenerate.set(session, summary?.degenerate ? (summary.message ?? null) : null);
     }
     void vscode.commands.executeCommand(BuiltIn.setContext, Ctx.hasExperiments, this.records.length > 0 || this.lives.length > 0);
     this.view.message = undefined;

@@ -53,10 +53,13 @@ export function sigmaRuns(rows: readonly ExperimentRecord[], df: number): { runs
 export function sessionNoiseLines(rows: readonly ExperimentRecord[]): string[] {
   const s = noiseSummary(rows);
   if (!s) return [];
+  const reruns = `Re-runs: ${s.reruns} (${seconds(s.rerunSeconds)}) for ${plural(s.decisions, 'decision')}`;
+  // Identical re-runs: no σ to show (never "σ 0"), and what the rule asks for instead.
+  if (s.degenerate) return [`Noise: not measurable: ${s.message}`, reruns];
   const behind = sigmaRuns(rows, s.df);
   const lines = [`Noise: σ ${defaultFormat(s.sigma)}, ${behind ? `from ${plural(behind.runs, 'run')} of ${plural(behind.commits, 'commit')} (${s.df} df)` : `${s.df} df`}`];
   if (s.bestMean !== null) lines.push(`Best: ${defaultFormat(s.bestMean)} ± ${defaultFormat(s.sigma / Math.sqrt(Math.max(1, s.bestRuns)))} over ${plural(s.bestRuns, 'run')}`);
-  lines.push(`Re-runs: ${s.reruns} (${seconds(s.rerunSeconds)}) for ${plural(s.decisions, 'decision')}`);
+  lines.push(reruns);
   return lines;
 }
 

@@ -50,6 +50,20 @@ describe('the noise tooltip', () => {
     expect(sessionTooltip('s1', rows)).toBe('Branch `ratchet/s1`  \nNoise: σ 0.015, from 6 runs of 2 commits (4 df)  \nBest: 1.41 ± 0.0086603 over 3 runs  \nRe-runs: 4 (2:00) for 2 decisions');
   });
 
+  it('says plainly when re-runs were identical: no "σ 0", the floor the rule used instead (session and rows)', () => {
+    rec = recordFactory();
+    const base = rec({ status: 'baseline', metric: 1.2231, commit: 'c0' });
+    const message = 're-runs with other seeds returned identical results, so run-to-run noise cannot be measured (…)';
+    const kept = rec({
+      parent: base.id, status: 'kept', metric: 1.0063, delta: 0.2168,
+      evidence: { rule: 'noise', stage: 'degenerate', candidate: side({ 1: 1.0063 }), best: { ...side({ 1: 1.2231, 2: 1.2231, 3: 1.2231 }), id: base.id, commit: 'c0' }, sigma: 0, sigmaDf: 2, diff: 0.2168, floor: 0.0012, message, reruns: 2, rerunSeconds: 7 },
+    });
+    const rows = [base, kept];
+    expect(sessionNoiseLines(rows)).toEqual([`Noise: not measurable: ${message}`, 'Re-runs: 2 (7 s) for 1 decision']);
+    const s = buildTree(rows, null)[0]!;
+    expect(s.kind === 'session' && s.tooltip).not.toMatch(/σ 0/);
+  });
+
   it('is only the branch without a noise estimate', () => {
     rec = recordFactory();
     const rows = [rec({ status: 'baseline' }), rec({ status: 'kept', evidence: { rule: 'threshold', delta: 0.1 } })];
