@@ -279,9 +279,10 @@ export function referenceOf(r: ExperimentRecord, goal: 'minimize' | 'maximize'):
   return { value, text: r.parent ?? 'the best before' };
 }
 
-/** σ of the session's noise estimate up to this row (null when the keep rule measured none). */
+/** σ of the session's noise estimate up to this row (null when the keep rule measured none, or re-runs were identical: no σ, never 0). */
 export function sigmaOf(rows: readonly ExperimentRecord[]): number | null {
-  return noiseSummary(rows)?.sigma ?? null;
+  const s = noiseSummary(rows);
+  return s && !s.degenerate ? s.sigma : null;
 }
 
 /** A kept change smaller than the noise band (±2σ) of an unchanged re-run: it may not be real. */
@@ -350,7 +351,8 @@ export function recordTooltip(r: ExperimentRecord, metricName = 'metric', opts: 
   if (r.metric !== null) lines.push(`${metricName}: ${fmt(r.metric)}${r.delta !== null && r.status !== 'baseline' ? ` (${r.delta >= 0 ? 'better' : 'worse'} by ${fmt(Math.abs(r.delta))} than ${ref ? `${fmt(ref.value)}, ${ref.text}` : 'the best before'})` : ''}`);
   if (withinNoise(r, sigma)) lines.push(`Within noise: the gain ${fmt(Math.abs(r.delta as number))} is inside ±${fmt(2 * (sigma as number))} (2σ), how much an unchanged re-run varies: it may not be real.`);
   if (sigma !== null) lines.push(`Precision: ${fmt(sigma)} is the run-to-run σ; digits below it are noise.`);
-  if (opts.degenerate) lines.push(`Noise: ${escapeMd(opts.degenerate)}`);
+  // The session's noise is not measurable (a row decided that way says so in its evidence lines below).
+  if (opts.degenerate && noiseEvidenceOf(r)?.stage !== 'degenerate') lines.push(`Noise: ${escapeMd(opts.degenerate)}`);
   lines.push(...evidenceLines(r, (v) => fmt(v)));
   lines.push(...searchLines(r, opts.marks));
   if (r.durationMs !== undefined) lines.push(`Duration: ${formatClock(r.durationMs / 1000)}`);

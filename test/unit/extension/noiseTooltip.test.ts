@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recordFactory } from '../../support/records';
-import { buildTree, recordTooltip } from '../../../src/extension/tree/experimentTree';
+import { buildTree, recordTooltip, sigmaOf } from '../../../src/extension/tree/experimentTree';
 import { evidenceLines, sessionNoiseLines, sessionTooltip, sigmaRuns } from '../../../src/extension/tree/noiseTooltip';
 
 let rec = recordFactory();
@@ -62,6 +62,13 @@ describe('the noise tooltip', () => {
     expect(sessionNoiseLines(rows)).toEqual([`Noise: not measurable: ${message}`, 'Re-runs: 2 (7 s) for 1 decision']);
     const s = buildTree(rows, null)[0]!;
     expect(s.kind === 'session' && s.tooltip).not.toMatch(/σ 0/);
+    // The rows: no σ for precision or the noise band, and the message once (the kept row's own evidence gives it).
+    expect(sigmaOf(rows)).toBeNull();
+    const keptTip = recordTooltip(kept, 'val_loss', { sigma: sigmaOf(rows), degenerate: message });
+    expect(keptTip.split(message.slice(0, 40)).length - 1).toBe(1);
+    expect(keptTip).not.toMatch(/Precision|Within noise/);
+    const later = rec({ parent: kept.id, status: 'discarded', metric: 1.1, evidence: { rule: 'threshold' } });
+    expect(recordTooltip(later, 'val_loss', { sigma: sigmaOf(rows), degenerate: message })).toContain('Noise: re-runs with other seeds returned identical results');
   });
 
   it('is only the branch without a noise estimate', () => {
