@@ -7,7 +7,7 @@
 // sessions after it (3 earlier sessions carried over), which inherit what the first one measured.
 // Variants: looks/df/minZ/margin/pairedDf (NoiseOptions.effectsEarly*), 'before' (no early looks),
 // 'default', 'strict' (the naive rule), 'told' (the default told σ exactly), {…} (NoiseOptions as
-// JSON; BENCH_VARIANTS then separated by ';').
+// JSON; BENCH_VARIANTS then separated by ';'), told{…} (both).
 // node scripts/run-ts.mjs bench/keepFirstSession.ts [seed] → bench/keepFirstSessionResults.json
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -29,6 +29,9 @@ const rule = (v: string): RuleSpec => {
   // prior of 1000 df each, no first looks carried): how much of a first session's shortfall is
   // measuring σ, and how much is learning what the proposals do.
   if (v === 'told') return { label: 'noise, σ told', config: { keepRule: 'noise' } };
+  // told{…}: told σ as 'told' is, with NoiseOptions as JSON over the default (what learning the
+  // proposals' effects inside the session costs once σ is no question).
+  if (v.startsWith('told{')) return { label: `noise, σ told ${v.slice(4)}`, config: { keepRule: 'noise', noise: JSON.parse(v.slice(4)) } as unknown as RuleSpec['config'] };
   if (v === 'before') return { label: 'noise, no early looks', config: { keepRule: 'noise', noise: { effectsEarlyLooks: 0 } } as unknown as RuleSpec['config'] };
   // looks/df[/minZ[/margin[/pairedDf]]]: the early looks' settings (NoiseOptions.effectsEarly*; minZ 0, margin 0.1 and no σ of paired differences needed when not given)
   const [looks, df, minZ, margin, pairedDf] = v.split('/').map(Number);
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
   for (const set of sets) {
     for (const v of variants) {
       const r = rule(v);
-      const play = (sc: Scenario) => runScenario(r, v === 'told' ? { ...sc, prior: set.told } : sc, set.seed);
+      const play = (sc: Scenario) => runScenario(r, v.startsWith('told') ? { ...sc, prior: set.told } : sc, set.seed);
       const res: Record<string, number> = {};
       for (const [k, sc] of Object.entries(set.scenarios)) {
         const m = await play(sc);
