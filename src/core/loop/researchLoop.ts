@@ -45,6 +45,11 @@ export { readCurve } from './measure';
 export type { ExperimentStatus };
 
 const MAX_CONSECUTIVE_PROPOSER_ERRORS = 5;
+/**
+ * How long the drain waits for a proposal still to come before a fresh re-run of the best takes an
+ * idle accelerator (pokeFresh): long enough for one written in no time, short beside a run.
+ */
+const FRESH_SETTLE_MS = 1000;
 
 function defaultTag(): string {
   const d = new Date();
@@ -89,6 +94,9 @@ export class ResearchLoop {
   private finalAbort: AbortController | null = null;
   /** The final re-runs started early, on accelerators idle in the drain (freshRuns.ts); null when the schedule makes no fills. */
   private fresh: FreshRuns | null = null;
+  /** When the drain began while a proposal was still to come (null: not in such a drain), and the timer that looks again once it has settled. */
+  private drainSince: number | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
   private _phase: LoopPhase = 'idle';
   private ctx!: LoopContext;
   private lanes!: Pool<Lane>;
@@ -369,6 +377,8 @@ export class ResearchLoop {
       }
       await control.changed.wait();
     }
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
     await filler.stop(); // h14tp hook
     this.rechecks.length = 0;
     return done;
@@ -472,7 +482,28 @@ export class ResearchLoop {
     // An experiment waiting for an accelerator goes first.
     const waiting = this.ctx.slots.waiting;
     if (waiting > 0) fresh.yieldTo(waiting);
-    if (!drain || best === null || waiting > 0) return;
+    if (!drain || best === null || waiting > 0) {
+      this.drainSince = null;
+      return;
+    }
+    // A proposal still to come may be due at once (an offline proposer, or one that waited for a
+    // decision): give it FRESH_SETTLE_MS to take the accelerator before a fresh re-run does, so
+    // that none is started only to be stopped the same instant (a process spawned and killed).
+    if (this.flights.preTraining().length > 0) {
+      const now = performance.now();
+      this.drainSince ??= now;
+      const left = this.drainSince + FRESH_SETTLE_MS - now;
+      if (left > 0) {
+        if (!this.settleTimer) {
+          this.settleTimer = setTimeout(() => {
+            this.settleTimer = null;
+            this.control.changed.open();
+          }, Math.ceil(left));
+          this.settleTimer.unref();
+        }
+        return;
+      }
+    }
     while (this.ctx.slots.idle > 0 && this.ctx.slots.waiting === 0 && this.laneAvailable()) {
       if (!fresh.startNext(best)) break;
     }

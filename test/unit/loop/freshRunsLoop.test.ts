@@ -32,7 +32,7 @@ interface TrainerRun {
  * run sleeps `sleep` seconds (a Python expression of K0, K1, seed) and, when it gets to the end,
  * logs "K0 K1 seed start end metric".
  */
-function session(sleep: string, plan: { knob: number; to: number }[], onEvent?: (e: LoopEvent, loop: ResearchLoop) => void) {
+function session(sleep: string, plan: { knob: number; to: number }[], onEvent?: (e: LoopEvent, loop: ResearchLoop) => void, o: { workers?: number; bestFirst?: boolean; latencyMs?: (call: number) => number; experiments?: number } = {}) {
   const log = path.join(tempDir('ratchet-fresh-log-'), 'runs.txt');
   const ws = trainerWorkspace('ratchet-fresh-',
     `K0 = 0
@@ -50,9 +50,9 @@ print(json.dumps({"final": {"val_bpb": m}}), flush=True)
   );
   // The strict rule (no noise re-runs), the default 2 final re-runs. The second proposal comes long after
   // the first is kept, so that it trains on it and is the last experiment, alone on its accelerator.
-  const config = trainerConfig({ keepRule: 'strict', finalRuns: defaultConfig().finalRuns, budget: { seconds: 90, graceSeconds: 5 } });
-  const proposer = new StandInProposer((call) => (call === 0 ? 200 : 8000), plan);
-  const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: 2, tag: 't', earlyStop: null, detectDevices: async () => [] });
+  const config = trainerConfig({ keepRule: 'strict', finalRuns: defaultConfig().finalRuns, budget: { seconds: 90, graceSeconds: 5 }, ...(o.workers ? { workers: o.workers } : {}), ...(o.bestFirst ? { search: defaultConfig().search } : {}) });
+  const proposer = new StandInProposer(o.latencyMs ?? ((call) => (call === 0 ? 200 : 8000)), plan);
+  const loop = new ResearchLoop({ workspace: ws, config, proposer, experiments: o.experiments ?? 2, tag: 't', earlyStop: null, detectDevices: async () => [] });
   const events: LoopEvent[] = [];
   loop.on((e) => {
     events.push(e);
@@ -174,4 +174,18 @@ describe.skipIf(!existsSync(PY))("the best's final re-runs fill the drain (2 wor
     expect(s.runs().some((r) => r.seed >= F0)).toBe(false);
     expect(summary.headline?.fresh ?? false).toBe(false);
   }, 150_000);
+
+  it('a proposal due at once is waited for: no fresh re-run started and stopped at the same moment (1 worker, best-first, an instant proposer, as in npm run demo)', async () => {
+    // Each experiment's proposal is written in no time once its parent is known; the best-first search
+    // picks the parent only after the decision before it, so the accelerator is free for an instant.
+    const s = session('0.5', [{ knob: 0, to: 1 }, { knob: 1, to: -1 }, { knob: 1, to: -2 }], undefined, { workers: 1, bestFirst: true, latencyMs: () => 0, experiments: 3 });
+    const summary = await s.loop.run();
+    expect(s.ledger().map((r) => r.status)).toEqual(['baseline', 'kept', 'discarded', 'discarded']);
+    const fills = freshFills(s.events);
+    expect(fills.filter((e) => e.type === 'fill-ended' && e.status !== 'ok')).toEqual([]);
+    // The fresh seeds still trained, each once, and make the headline.
+    const freshRuns = s.runs().filter((r) => r.seed >= F0);
+    expect(freshRuns.map((r) => r.seed).sort()).toEqual([F0, F0 + 1]);
+    expect(summary.headline).toMatchObject({ fresh: true, bestId: 'e0002', bestRuns: 2 });
+  }, 120_000);
 });
