@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../core/config/loadConfig';
 import type { ExperimentRecord } from '../core/store/experimentRecord';
 import { readLedger } from '../core/store/ledger';
 import { readFinalRuns, type FinalRunsRecord } from '../core/store/finalRuns';
-import { sessionHeadline, type Headline } from '../core/loop/keepRules/headline';
+import { earlierRunsOf, sessionHeadline, type Headline } from '../core/loop/keepRules/headline';
 import { defaultConfig } from '../core/config/defaults';
 import { readSessionFile, sessionRunning } from '../core/store/sessionFile';
 import { fmtMetric, truncate } from './format';
@@ -48,7 +48,7 @@ export function summarizeSessions(records: ExperimentRecord[], goal: MetricGoal,
       costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
       running: false,
       lastEndedAt: rows[rows.length - 1]?.endedAt ?? null,
-      headline: sessionHeadline(rows, finals.get(session), goal, seed),
+      headline: sessionHeadline(rows, finals.get(session), goal, seed, earlierRunsOf(records, session, finals)),
     };
   });
 }
@@ -92,7 +92,7 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
     const h = s.headline;
     print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId}${h ? ', as recorded' : ''})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
     // The de-biased figures, as the session's end printed them (its method in `ratchet report`).
-    if (h?.fresh) print(`  de-biased: ${fmtMetric(h.baseline)} → ${fmtMetric(h.best)} (${h.relative >= 0 ? '+' : ''}${h.relative.toFixed(2)}%): the best re-run on ${h.bestRuns} fresh seed${h.bestRuns === 1 ? '' : 's'}, the baseline's ${h.baselineRuns === 1 ? 'one run' : `mean of ${h.baselineRuns} runs`}`);
+    if (h?.fresh) print(`  de-biased: ${fmtMetric(h.baseline)} → ${fmtMetric(h.best)} (${h.relative >= 0 ? '+' : ''}${h.relative.toFixed(2)}%): the best re-run on ${h.bestRuns} fresh seed${h.bestRuns === 1 ? '' : 's'}, the baseline's ${h.baselineRuns === 1 ? 'one run' : `mean of ${h.baselineRuns} runs`}${h.baselineNote ? ` (${h.baselineNote})` : ''}`);
     if (s.bestHypothesis) print(`  best: ${truncate(s.bestHypothesis, 100)}`);
   }
   for (const l of pool) print(l);

@@ -45,6 +45,8 @@ const STATUS_WIDTH = 15;
  */
 export class TerminalRenderer {
   private goal: MetricGoal = 'minimize';
+  /** A continued session's start (an earlier session's best), named on the baseline's line; null: the code on the branch. */
+  private startsFrom: string | null = null;
   private readonly runs = new Map<string, { id: string; startedAt: number; budget: number; step?: number; loss?: number; progress?: number; worker?: number }>();
   private lastLive = 0;
   private hypothesis = '';
@@ -71,11 +73,13 @@ export class TerminalRenderer {
         this.goal = e.config.metric.goal;
         this.out.line(`${e.resumed ? 'resuming' : 'session'} ${e.session} on branch ${e.branch} — ${e.config.metric.goal} ${e.config.metric.name}, budget ${e.config.budget.steps ? `${e.config.budget.steps} steps` : `${e.config.budget.seconds}s`} per run, hard deadline ${hardDeadlineSeconds(e.config.budget)}s from process start (budget.deadlineSeconds)`);
         if (e.start?.from === 'best' && e.start.session) this.out.line(`continuing from session ${e.start.session}'s best (${e.start.id}, ${e.start.commit.slice(0, 7)}); --from branch starts from the current branch`);
+        this.startsFrom = e.start?.from === 'best' && e.start.session ? `session ${e.start.session}'s best, ${e.start.id}` : null;
         if (e.noise) this.out.line(e.noise.message);
         break;
       case 'experiment-started':
         this.hypothesis = '';
-        if (e.baseline) this.out.line(`${e.id}  baseline run of the unmodified code…`);
+        // A continued session's baseline is an earlier session's best, not the user's code as it is.
+        if (e.baseline) this.out.line(`${e.id}  baseline run of ${this.startsFrom ?? 'the unmodified code'}…`);
         break;
       case 'proposal-event':
         if (e.event.kind === 'hypothesis') {

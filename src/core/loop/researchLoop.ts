@@ -6,7 +6,8 @@ import { createExecutor } from '../executors/createExecutor';
 import type { ExperimentRecord, ExperimentStatus } from '../store/experimentRecord';
 import { GitStore } from '../store/gitStore';
 import { readLedger } from '../store/ledger';
-import { appendFinalRuns } from '../store/finalRuns';
+import { appendFinalRuns, readFinalRuns } from '../store/finalRuns';
+import { earlierRunsOf, type EarlierRuns } from './keepRules/headline';
 import { ratchetPaths } from '../store/ratchetPaths';
 import { writeSessionFile, type SessionFileRun, type SessionFileStatus } from '../store/sessionFile';
 import { acquireLock } from '../store/sessionLock';
@@ -91,6 +92,8 @@ export class ResearchLoop {
   private baselineGate: Promise<boolean> | null = null;
   /** The best's final re-runs on fresh seeds (rerunBest), and their abort. */
   private readonly freshBest: number[] = [];
+  /** The local ledger's sessions before this one and their final re-runs, for the headline's baseline (headline.ts baselineRunsFor). */
+  private earlierRuns: EarlierRuns | undefined;
   private finalAbort: AbortController | null = null;
   /** The final re-runs started early, on accelerators idle in the drain (freshRuns.ts); null when the schedule makes no fills. */
   private fresh: FreshRuns | null = null;
@@ -258,6 +261,7 @@ export class ResearchLoop {
       const ctx = this.context(store, new Pool<Slot>(devices.map((device, index) => ({ index, device })), () => this.control.changed.open()), ledger.records.filter((r) => r.session !== tag));
       this.ctx = ctx;
       const localEarlier = ctx.earlierRows.length;
+      this.earlierRuns = earlierRunsOf(ledger.records, tag, await readFinalRuns(workspace).catch(() => new Map()));
       const exists = (await store.branchTip(tag)) !== null;
       const start = !exists && this.opts.from === 'best' ? await startPoint(ctx, tag, ledger.records) : null;
       const session = await store.openSession(tag, { resume: !!this.opts.resume, start: start?.commit });
@@ -319,9 +323,9 @@ export class ResearchLoop {
       await this.pool.close();
       await release();
       this.setPhase('done', null);
-      if (state) this.emit({ type: 'session-ended', summary: sessionSummary(state, stopReason, config, this.freshBest) });
+      if (state) this.emit({ type: 'session-ended', summary: sessionSummary(state, stopReason, config, this.freshBest, this.earlierRuns) });
     }
-    return sessionSummary(state, stopReason, config, this.freshBest);
+    return sessionSummary(state, stopReason, config, this.freshBest, this.earlierRuns);
   }
 
   /**

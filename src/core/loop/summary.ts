@@ -1,6 +1,6 @@
 import type { RatchetConfig } from '../config/configTypes';
 import type { ExperimentRecord } from '../store/experimentRecord';
-import { headline } from './keepRules/headline';
+import { headline, type EarlierRuns } from './keepRules/headline';
 import { noiseSummary } from './keepRules/noiseSummary';
 import type { LoopContext, SessionState } from './loopContext';
 import { remeasure } from './measure';
@@ -57,7 +57,7 @@ export async function rerunBest(ctx: LoopContext, state: SessionState, seat: Fin
 }
 
 /** What the session came to: counts, baseline and best, cost and tokens, the noise and the headline. */
-export function sessionSummary(state: SessionState | null, stopReason: string, config: RatchetConfig, freshBest: readonly number[]): SessionSummary {
+export function sessionSummary(state: SessionState | null, stopReason: string, config: RatchetConfig, freshBest: readonly number[], earlier?: EarlierRuns): SessionSummary {
   const rows = state?.rows ?? [];
   const baseline = rows.find((r) => r.status === 'baseline') ?? null;
   const kept = rows.filter((r) => r.status === 'kept');
@@ -76,6 +76,6 @@ export function sessionSummary(state: SessionState | null, stopReason: string, c
     tokens,
     stopReason,
     noise: noiseSummary(rows),
-    headline: headline(rows, state?.best ?? null, config.seed, config.metric.goal, [...freshBest]),
+    headline: headline(rows, state?.best ?? null, config.seed, config.metric.goal, [...freshBest], earlier),
   };
 }

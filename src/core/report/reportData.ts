@@ -1,6 +1,6 @@
 import type { MetricGoal } from '../config/configTypes';
 import { defaultConfig } from '../config/defaults';
-import { sessionHeadline, type Headline } from '../loop/keepRules/headline';
+import { earlierRunsOf, sessionHeadline, type Headline } from '../loop/keepRules/headline';
 import { noiseSummary } from '../loop/keepRules/noiseSummary';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import type { FinalRunsRecord } from '../store/finalRuns';
@@ -101,7 +101,7 @@ export function reportData(records: readonly ExperimentRecord[], opts: { session
     wallSeconds: times.length ? (Math.max(...times) - Math.min(...times)) / 1000 : 0,
     costUsd: rows.reduce((s, r) => s + (r.costUsd ?? 0), 0),
     noise: noiseSummary(own)?.line ?? null,
-    headline: sessionHeadline(own, opts.finals?.get(session), goal, opts.seed ?? defaultConfig().seed),
+    headline: sessionHeadline(own, opts.finals?.get(session), goal, opts.seed ?? defaultConfig().seed, earlierRunsOf(records, session, opts.finals)),
     startedAt: own[0]?.startedAt ?? null,
     endedAt: own[own.length - 1]?.endedAt ?? null,
   };

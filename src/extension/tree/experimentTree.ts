@@ -1,5 +1,5 @@
 import { defaultConfig } from '../../core/config/defaults';
-import { sessionHeadline, type Headline } from '../../core/loop/keepRules/headline';
+import { earlierRunsOf, sessionHeadline, type Headline } from '../../core/loop/keepRules/headline';
 import { noiseSummary } from '../../core/loop/keepRules/noiseSummary';
 import type { FinalRunsRecord } from '../../core/store/finalRuns';
 import type { ExperimentRecord, ExperimentStatus } from '../../core/store/experimentRecord';
@@ -210,7 +210,7 @@ export function buildTree(records: readonly ExperimentRecord[], liveIn: LiveExpe
       session,
       label: `Session ${session}`,
       description: `${rows.length} run${rows.length === 1 ? '' : 's'}, ${kept} kept${best ? `, best ${formatMetric(best.metric)}` : ''}${search ? ` · ${searchSummary(search)}` : ''}${when ? ` · ${when}` : ''}`,
-      tooltip: sessionTooltip(session, rows, improvementLines(sessionHeadline(rows, searchOpts.finals?.get(session), searchOpts.goal ?? 'minimize', searchOpts.seed ?? defaultConfig().seed))) + (search ? `  \n${sessionSearchTooltip(search)}` : ''),
+      tooltip: sessionTooltip(session, rows, improvementLines(sessionHeadline(rows, searchOpts.finals?.get(session), searchOpts.goal ?? 'minimize', searchOpts.seed ?? defaultConfig().seed, earlierRunsOf(records, session, searchOpts.finals)))) + (search ? `  \n${sessionSearchTooltip(search)}` : ''),
       latest: si === order.length - 1,
       search,
       children: top,

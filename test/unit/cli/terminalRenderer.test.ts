@@ -140,6 +140,14 @@ describe('issue 13 in the CLI', () => {
     const r = new TerminalRenderer(t.out);
     r.handle({ type: 'session-started', session: 'b', branch: 'ratchet/b', workspace: '/w', config: validateConfig({}), resumed: false, start: { from: 'best', session: 'a', id: 'e0004', commit: '0123456789abcdef' } });
     expect(t.lines[1]).toBe("continuing from session a's best (e0004, 0123456); --from branch starts from the current branch");
+    // Its baseline is that best, not the user's code as it is.
+    r.handle({ type: 'experiment-started', id: 'e0005', parent: null, baseline: true });
+    expect(t.lines.at(-1)).toBe("e0005  baseline run of session a's best, e0004…");
+    const fresh = fakeTerm();
+    const r2 = new TerminalRenderer(fresh.out);
+    r2.handle({ type: 'session-started', session: 'c', branch: 'ratchet/c', workspace: '/w', config: validateConfig({}), resumed: false });
+    r2.handle({ type: 'experiment-started', id: 'e0001', parent: null, baseline: true });
+    expect(fresh.lines.at(-1)).toBe('e0001  baseline run of the unmodified code…');
   });
 });
 

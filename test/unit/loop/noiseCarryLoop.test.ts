@@ -40,7 +40,7 @@ function workspace(): string {
   return dir;
 }
 
-async function session(ws: string, tag: string, over: Partial<RatchetConfig>, plan: ProposalPlan[]) {
+async function session(ws: string, tag: string, over: Partial<RatchetConfig>, plan: ProposalPlan[], from?: 'best' | 'branch') {
   const config: RatchetConfig = {
     ...defaultConfig(),
     command: [PY, 'train.py'],
@@ -52,7 +52,7 @@ async function session(ws: string, tag: string, over: Partial<RatchetConfig>, pl
     finalRuns: 0,
     ...over,
   };
-  const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(0, plan), experiments: plan.length, tag, earlyStop: null, detectDevices: async () => [] });
+  const loop = new ResearchLoop({ workspace: ws, config, proposer: new StandInProposer(0, plan), experiments: plan.length, tag, earlyStop: null, detectDevices: async () => [], ...(from ? { from } : {}) });
   const events: LoopEvent[] = [];
   loop.on((e) => events.push(e));
   const summary = await loop.run();
@@ -154,4 +154,26 @@ describe.skipIf(!existsSync(PY))('σ carried over between sessions of one worksp
     expect(third.started.noise!.message).toMatch(/carried over from 1 earlier session/);
     expect(third.started.noise!.sigma!).toBeGreaterThan(0.05);
   }, 180_000);
+
+  it("a continued session's headline: its baseline is the earlier session's runs of that code, not the run that kept it", async () => {
+    const ws = workspace();
+    // Session 1 keeps a 10σ change (on one run at the session seed) and re-runs it on 2 fresh seeds at its end.
+    const first = await session(ws, 's1', { finalRuns: 2 }, plan(0).slice(0, 1));
+    const kept = first.rows.find((r) => r.status === 'kept')!;
+    expect(first.summary.headline?.fresh).toBe(true);
+    // Session 2 starts from it (as the CLI's sessions do): its baseline run at the session seed repeats the draw that kept it.
+    const second = await session(ws, 's2', { finalRuns: 2 }, [{ knob: 1, to: 3 }], 'best');
+    expect(second.baseline.commit).toBe(kept.commit);
+    const h = second.summary.headline!;
+    expect(h.fresh).toBe(true);
+    expect(h.baselineRuns).toBeGreaterThanOrEqual(2);
+    // At least session 1's two fresh re-runs (a re-run of the baseline in this session may add one of its own).
+    const note = new RegExp(`^(\\d+) from earlier sessions, leaving out the run ${kept.id} was kept on$`).exec(h.baselineNote ?? '');
+    expect(note, h.baselineNote ?? 'no note').not.toBeNull();
+    expect(Number(note![1])).toBeGreaterThanOrEqual(2);
+    expect(h.line).toContain(`baseline: mean of ${h.baselineRuns} runs (${h.baselineNote})`);
+    // The session's own baseline run is the same draw as the one that kept it (the seed decides it), and is left out.
+    expect(second.baseline.metric).toBeCloseTo(kept.metric!, 9);
+    expect(h.baseline).not.toBeCloseTo(second.baseline.metric!, 9);
+  }, 120_000);
 });
