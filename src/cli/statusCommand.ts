@@ -93,6 +93,7 @@ export async function statusCommand(workspace: string, json: boolean, print: (s:
     print(`${s.session}${s.running ? ' (running)' : ''}: ${s.experiments} experiments, ${s.kept} kept, ${s.crashed} crashed — ${metricName} ${fmtMetric(s.baseline)} → ${fmtMetric(s.best)}${s.bestId ? ` (${s.bestId}${h ? ', as recorded' : ''})` : ''}${s.costUsd > 0 ? `, $${s.costUsd.toFixed(2)}` : ''}`);
     // The de-biased figures, as the session's end printed them (its method in `ratchet report`).
     if (h?.fresh) print(`  de-biased: ${fmtMetric(h.baseline)} → ${fmtMetric(h.best)} (${h.relative >= 0 ? '+' : ''}${h.relative.toFixed(2)}%): the best re-run on ${h.bestRuns} fresh seed${h.bestRuns === 1 ? '' : 's'}, the baseline's ${h.baselineRuns === 1 ? 'one run' : `mean of ${h.baselineRuns} runs`}${h.baselineNote ? ` (${h.baselineNote})` : ''}`);
+    else if (h?.identical) print(`  not de-biased: the best's re-runs on fresh seeds returned its result exactly (the trainer ignores RATCHET_SEED or fixes its seed): as recorded`);
     if (s.bestHypothesis) print(`  best: ${truncate(s.bestHypothesis, 100)}`);
   }
   for (const l of pool) print(l);

@@ -22,6 +22,8 @@ describe('the de-biased headline in the extension', () => {
     expect(tooltipOf({ finals })).toMatch(/\nImprovement \(de-biased\): baseline 2\.0000 → best 1\.7000 \(-15\.00%\); baseline: one run; best \(e0002\): mean of 2 runs on fresh seeds/);
     expect(tooltipOf({})).toMatch(/\nImprovement \(not de-biased\): baseline 2\.0000 → best 1\.5000 \(-25\.00%\); .*may still flatter it/);
     expect(improvementLines(null)).toEqual([]);
+    const same = new Map([['night', { ...finals.get('night')!, runs: { 2337: 1.5, 2338: 1.5 } }]]);
+    expect(tooltipOf({ finals: same })).toMatch(/\nImprovement \(not de-biased\): baseline 2\.0000 → best 1\.5000 \(-25\.00%\); baseline: one run; best \(e0002\): its re-runs on 2 fresh seeds returned its result exactly \(the trainer ignores RATCHET\\_SEED or fixes its seed\), so re-running cannot measure its luck: as recorded/);
   });
 
   it('the notification at the end of a session', () => {
@@ -30,6 +32,9 @@ describe('the de-biased headline in the extension', () => {
     expect(sessionEndText(fresh, 'val_bpb')).toBe('Ratchet: session night ended (ran 2 experiments): 2 experiments, 1 kept; val_bpb 2.0000 → 1.7000 (−15.00%), de-biased: the best re-run on 2 fresh seeds (as recorded: −25.00%).');
     const stopped = { ...base, stopReason: 'stopped by the user', headline: headline(rows, rows[1]!, 1337, 'minimize') };
     expect(sessionEndText(stopped, 'val_bpb')).toBe('Ratchet: session night ended (stopped by the user): 2 experiments, 1 kept; val_bpb 2.0000 → 1.5000 (−25.00%) as recorded: not re-run on fresh seeds, so it may flatter the best.');
+    // A trainer that ignores the seed: the fresh re-runs return the best's result exactly; never "de-biased".
+    const same = { ...base, headline: headline(rows, rows[1]!, 1337, 'minimize', [1.5, 1.5]) };
+    expect(sessionEndText(same, 'val_bpb')).toBe("Ratchet: session night ended (ran 2 experiments): 2 experiments, 1 kept; val_bpb 2.0000 → 1.5000 (−25.00%) as recorded: the best's re-runs on fresh seeds returned its result exactly (the trainer ignores RATCHET_SEED or fixes its seed), so its luck cannot be measured.");
     expect(sessionEndText({ ...base, kept: 0, headline: null }, 'val_bpb')).toBe('Ratchet: session night ended (ran 2 experiments): 2 experiments, 0 kept; nothing beat the baseline.');
   });
 });

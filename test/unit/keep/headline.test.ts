@@ -31,6 +31,14 @@ describe('de-biased headline', () => {
     expect(headline([base], base, 1337, 'minimize')).toBeNull();
     expect(headline([base, kept], kept, 1337, 'minimize', [1.05])!.line).toMatch(/no better than the baseline/);
   });
+
+  it('fresh re-runs that return the best\'s result exactly (a trainer that ignores the seed) are not called de-biased', () => {
+    const h = headline([base, kept], kept, 1337, 'minimize', [0.9, 0.9])!;
+    expect([h.fresh, h.identical, h.best, h.bestRuns]).toEqual([false, true, 0.9, 1]);
+    expect(h.line).toMatch(/^not de-biased: baseline 1\.0100 → best 0\.9000 \(-10\.89%\); baseline: mean of 3 runs; best \(e2\): its re-runs on 2 fresh seeds returned its result exactly \(the trainer ignores RATCHET_SEED or fixes its seed\), so re-running cannot measure its luck: as recorded$/);
+    // Re-runs that differ, even a little, are fresh draws.
+    expect(headline([base, kept], kept, 1337, 'minimize', [0.9, 0.9000001])!).toMatchObject({ fresh: true, identical: false });
+  });
 });
 
 // A continued session: its baseline is the code the last session kept (e2 at c1, on its run at seed

@@ -87,4 +87,19 @@ describe.skipIf(!existsSync(PY))('seed offset, degenerate noise and the honest h
     expect(summary.headline?.method).toMatch(/may still flatter it/);
     expect(events.some((e) => e.type === 'warning' && /sets its own seed/.test(e.message))).toBe(false);
   }, 120_000);
+
+  it("with the seed offset off, the best's re-runs on fresh seeds return its result exactly: the headline says it cannot be de-biased (summary, report, status)", async () => {
+    const { summary, ws } = await session({ seedOffset: false }, [{ knob: 0, to: 3 }]);
+    const h = summary.headline!;
+    expect([h.fresh, h.identical]).toEqual([false, true]);
+    expect(h.line).toMatch(/^not de-biased: .*its re-runs on 2 fresh seeds returned its result exactly \(the trainer ignores RATCHET_SEED or fixes its seed\)/);
+    expect(summaryLines(summary, 'minimize').some((l) => l.startsWith('de-biased'))).toBe(false);
+    const report = await writeReport(ws);
+    expect(report.summary.split('\n')[0]).toMatch(/, as recorded\) in 1 experiment/);
+    expect(report.summary).not.toMatch(/de-biased\)/);
+    const out: string[] = [];
+    await statusCommand(ws, false, (l) => out.push(l));
+    expect(out).toContain("  not de-biased: the best's re-runs on fresh seeds returned its result exactly (the trainer ignores RATCHET_SEED or fixes its seed): as recorded");
+    expect(out.some((l) => l.startsWith('  de-biased'))).toBe(false);
+  }, 120_000);
 });

@@ -21,6 +21,8 @@ export interface Headline {
   bestRuns: number;
   /** The best was re-measured on fresh seeds (unbiased); false: its mean over the runs that selected it. */
   fresh: boolean;
+  /** The best's re-runs on fresh seeds returned its result exactly: not de-biased, and cannot be by re-running. */
+  identical: boolean;
   /** Relative change from baseline to best, in % (negative is lower). */
   relative: number;
   /** The recorded (biased) figures, for comparison. */
@@ -145,13 +147,20 @@ export function headline(rows: readonly ExperimentRecord[], best: ExperimentReco
   const freshOk = fresh.filter((x) => Number.isFinite(x));
   const bestRunsAll = [...(runs.get(best.commit ?? '') ?? new Map<number, number>()).values()];
   if (bestRunsAll.length === 0) bestRunsAll.push(best.metric);
-  const useFresh = freshOk.length > 0;
+  // Fresh seeds that return the best's result exactly: the trainer ignores RATCHET_SEED or fixes its
+  // seed, so re-running cannot tell its luck from its worth (and says so, never "de-biased").
+  const same = (xs: readonly number[]) => xs.length >= 2 && xs.every((x) => Math.abs(x - xs[0]!) <= 1e-12 * Math.max(1, Math.abs(xs[0]!)));
+  const identical = freshOk.length > 0 && same([...bestRunsAll, ...freshOk]);
+  const useFresh = freshOk.length > 0 && !identical;
   const b0 = mean(baseRuns);
   const b1 = useFresh ? mean(freshOk) : mean(bestRunsAll);
   const n1 = useFresh ? freshOk.length : bestRunsAll.length;
-  const method = useFresh
-    ? `baseline: ${baseText}; best (${best.id}): ${runsText(n1)} on fresh seeds at the end of the session (seeds no keep decision used, so its luck does not count)`
-    : `baseline: ${baseText}; best (${best.id}): ${runsText(n1)} that selected it, so it may still flatter it${n1 === 1 ? ' (a single lucky draw)' : ''}`;
+  const bestText = identical
+    ? `its re-runs on ${freshOk.length} fresh seed${freshOk.length === 1 ? '' : 's'} returned its result exactly (the trainer ignores RATCHET_SEED or fixes its seed), so re-running cannot measure its luck: as recorded`
+    : useFresh
+      ? `${runsText(n1)} on fresh seeds at the end of the session (seeds no keep decision used, so its luck does not count)`
+      : `${runsText(n1)} that selected it, so it may still flatter it${n1 === 1 ? ' (a single lucky draw)' : ''}`;
+  const method = `baseline: ${baseText}; best (${best.id}): ${bestText}`;
   const r = rel(b0, b1);
   const rr = rel(base.metric, best.metric);
   const better = goal === 'minimize' ? b1 < b0 : b1 > b0;
@@ -163,6 +172,7 @@ export function headline(rows: readonly ExperimentRecord[], best: ExperimentReco
     baselineNote,
     bestRuns: n1,
     fresh: useFresh,
+    identical,
     relative: r,
     recorded: { baseline: base.metric, best: best.metric, relative: rr },
     method,
