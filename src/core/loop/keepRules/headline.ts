@@ -82,8 +82,8 @@ function contextOf(rows: readonly ExperimentRecord[]): string | null {
  * earlier sessions measured under the same conditions (their re-runs of that code, and their final
  * re-runs on fresh seeds when it was their best), one per seed, less the runs at seeds where a keep
  * decision chose that code. A continued session's baseline is the last session's best, and its run
- * at the seed that kept it is the draw that won the keep (with the same seed a re-run repeats it):
- * never selected on, as the best's fresh re-runs are not. When nothing else is left, all of them.
+ * at the seed that kept it is the draw that won the keep (with the same seed a re-run repeats it),
+ * so that run is left out: what is left was never selected on. When nothing else is left, all of them.
  */
 export function baselineRunsFor(rows: readonly ExperimentRecord[], commit: string | null | undefined, sessionSeed: number, earlier?: EarlierRuns): { runs: number[]; fromEarlier: number; leftOut: string | null } {
   if (!commit) return { runs: [], fromEarlier: 0, leftOut: null };
