@@ -1,7 +1,10 @@
-import { git, gitOk, gitRemote, GitError, GitTimeoutError, type GitRepo } from '../store/git';
+import { git, gitOk, gitRemote, GitError, GitTimeoutError, remoteProtocol, type GitRepo } from '../store/git';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import { createHash } from 'node:crypto';
 import { assertParticipant, claimRef, expRef, LEDGER_DIR, LEDGER_FILE, LEDGER_REMOTE_PREFIX, LEDGER_SHARD, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
+import { clearStaleRefLocks, lockedRefs, StaleRefLockError, type LockRoot } from './staleRefLocks';
 import { isVerification, type Claim, type ClaimResult, type Platform, type PoolExperimentRow, type PoolRow, type PoolVerificationRow } from './poolTypes';
 
 /**
@@ -24,6 +27,10 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** Push attempts after a non-fast-forward (default 5). */
   retries?: number;
+  /** How long a ref lock must stay unchanged to count as left by a dead git (default 10 s, staleRefLocks.ts). */
+  staleLockMs?: number;
+  /** A line for the user when the pool repairs something (a stale lock removed). */
+  log?: (line: string) => void;
   now?: () => number;
 }
 
@@ -56,11 +63,38 @@ export class GitPool {
   }
 
   private g(args: string[], o: { input?: string; allowFail?: boolean } = {}): Promise<string> {
-    return git(this.opts.cwd, args, { ...o, repo: this.opts.repo });
+    return this.pastStaleLocks(() => git(this.opts.cwd, args, { ...o, repo: this.opts.repo }));
   }
 
   private remote(args: string[]): Promise<string> {
-    return gitRemote(this.opts.cwd, this.opts.remote, args, { repo: this.opts.repo, timeoutMs: this.timeoutMs });
+    return this.pastStaleLocks(() => gitRemote(this.opts.cwd, this.opts.remote, args, { repo: this.opts.repo, timeoutMs: this.timeoutMs }));
+  }
+
+  /**
+   * Runs a git command; when it fails on ref locks, waits them out and removes those a dead git
+   * left where the pool owns the refs (staleRefLocks.ts), then runs it again. A lock it may not
+   * remove (an ssh remote's) ends in a StaleRefLockError that says how to remove it.
+   */
+  private async pastStaleLocks(run: () => Promise<string>): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const locks = err instanceof GitError && !(err instanceof GitTimeoutError) ? lockedRefs(err.stderr + '\n' + err.message) : [];
+        if (locks.length === 0 || attempt >= 3) throw err;
+        await clearStaleRefLocks(locks, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: this.opts.remote, log: this.opts.log });
+      }
+    }
+  }
+
+  /** Where the pool's own refs live: refs/ratchet/ here, refs/ratchet/pool/ in a remote on a path. */
+  private lockRoots(): LockRoot[] {
+    const roots: LockRoot[] = [{ dir: this.opts.repo.gitDir, refPrefix: 'refs/ratchet/' }];
+    if (remoteProtocol(this.opts.remote) === 'file') {
+      const dir = this.opts.remote.startsWith('file://') ? fileURLToPath(this.opts.remote) : this.opts.remote;
+      roots.push({ dir, refPrefix: `${REMOTE_ROOT}/` }, { dir: path.join(dir, '.git'), refPrefix: `${REMOTE_ROOT}/` });
+    }
+    return roots;
   }
 
   /** One thing at a time on the local chain and the remote. */
@@ -179,7 +213,7 @@ export class GitPool {
       try {
         await this.fetch();
       } catch (err) {
-        return { ok: false, offline: true, error: (err as Error).message, attempts };
+        return { ok: false, offline: !(err instanceof StaleRefLockError), error: (err as Error).message, attempts };
       }
       const seenRef = ledgerRef(SEEN_ROOT, this.participant);
       const remoteHead = await this.rev(seenRef);
@@ -206,8 +240,8 @@ export class GitPool {
         return { ok: true, pushedRows, pushedCommits: commits, attempts, participants };
       } catch (err) {
         const text = err instanceof GitError ? err.stderr + err.message : String(err);
-        const rejected = !(err instanceof GitTimeoutError) && /rejected|stale info|non-fast-forward|fetch first|atomic push failed|failed to push some refs/i.test(text);
-        if (!rejected) return { ok: false, offline: true, error: (err as Error).message, attempts };
+        const rejected = !(err instanceof GitTimeoutError) && !(err instanceof StaleRefLockError) && /rejected|stale info|non-fast-forward|fetch first|atomic push failed|failed to push some refs/i.test(text);
+        if (!rejected) return { ok: false, offline: !(err instanceof StaleRefLockError), error: (err as Error).message, attempts };
         if (attempts >= max) return { ok: false, offline: false, error: `push rejected ${attempts} times (others kept pushing): ${(err as Error).message}`, attempts };
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 200 * attempts));
       }
@@ -264,7 +298,7 @@ export class GitPool {
           await this.g(['update-ref', claimRef(SEEN_ROOT, key), commit]);
           return { ok: true, claim };
         } catch (err) {
-          if (err instanceof GitTimeoutError || !/rejected|stale info|fetch first|already exists|failed to push some refs/i.test(err instanceof GitError ? err.stderr + err.message : '')) {
+          if (err instanceof GitTimeoutError || err instanceof StaleRefLockError || !/rejected|stale info|fetch first|already exists|failed to push some refs/i.test(err instanceof GitError ? err.stderr + err.message : '')) {
             return { ok: false, heldBy: null, reason: `pool unreachable: ${(err as Error).message}` };
           }
         }

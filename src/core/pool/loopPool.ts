@@ -122,7 +122,7 @@ export class LoopPool implements LoopPoolHook {
     this.session = s;
     const participant = await participantName(this.opts.workspace, this.opts.participant);
     const platform = this.opts.platform ?? (await detectPlatform(this.opts.devices));
-    this.pool = new GitPool({ repo: s.repo, cwd: this.opts.workspace, remote: this.opts.remote, participant, platform, claimTtlMs: (this.opts.claimMinutes ?? 15) * 60_000 });
+    this.pool = new GitPool({ repo: s.repo, cwd: this.opts.workspace, remote: this.opts.remote, participant, platform, claimTtlMs: (this.opts.claimMinutes ?? 15) * 60_000, log: (line) => this.opts.notice?.(`pool ${this.opts.remote}: ${line}`) });
     await this.noteLocal(s.start);
     await this.sync('start');
     this.foreign = await this.foreignRows();

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,9 +204,9 @@ describe('a participant killed (kill -9 of its process group) mid-push', () => {
       if (ledger) break;
     }
     // Whatever the kills left, a restarted participant (same clone, same name) completes the push.
-    const again = pool(clone, bare, 'alice');
+    const again = pool(clone, bare, 'alice', { staleLockMs: 1000 });
     const r = await again.sync();
-    expect(r.ok).toBe(true);
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
     expect(remoteRefs(bare).filter((x) => x.includes('/exp/'))).toHaveLength(4);
     const other = pool(makeCloneOf(bare), bare, 'bob');
     await other.sync();
@@ -215,6 +215,53 @@ describe('a participant killed (kill -9 of its process group) mid-push', () => {
     expect(outcomes.some((o) => o.endsWith('as it was'))).toBe(true);
     expect(outcomes.at(-1)).toMatch(/complete$/);
     console.log(`kill -9 outcomes by delay: ${outcomes.join(', ')}`);
+  });
+});
+
+describe('ref locks left by a git that died mid-update (kill -9 lands between lock and rename)', () => {
+  const plant = (dir: string, lock: string) => {
+    mkdirSync(path.dirname(path.join(dir, lock)), { recursive: true });
+    writeFileSync(path.join(dir, lock), '');
+    return path.join(dir, lock);
+  };
+
+  it('a stale lock on its own ledger ref in a remote on a path: waited out, removed, said, and the sync pushes everything', async () => {
+    const { bare, clones } = setupPool(1);
+    const lines: string[] = [];
+    const a = pool(clones[0]!, bare, 'alice', { staleLockMs: 300, log: (l) => lines.push(l) });
+    await a.addExperiment(row('0001', commitIn(clones[0]!, 'lr = 1\n', 'refs/ratchet/s1/0001'), 1));
+    const lock = plant(bare, 'refs/ratchet/pool/ledgers/alice.lock');
+    const r = await a.sync();
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true, pushedRows: 1, pushedCommits: 1 });
+    expect(existsSync(lock)).toBe(false);
+    expect(lines).toEqual([expect.stringMatching(/^removed .*alice\.lock: a lock of refs\/ratchet\/pool\/ledgers\/alice left by a git process that died mid-update/)]);
+    expect(remoteRefs(bare).filter((x) => x.includes('/exp/'))).toHaveLength(1);
+  });
+
+  it('a stale lock in its own clone (a fetch killed mid-update) is removed the same way', async () => {
+    const { bare, clones } = setupPool(2);
+    const b = pool(clones[1]!, bare, 'bob');
+    await b.addExperiment(row('0001', null, 1));
+    expect((await b.sync()).ok).toBe(true);
+    const a = pool(clones[0]!, bare, 'alice', { staleLockMs: 300 });
+    const lock = plant(path.join(clones[0]!, '.git'), 'refs/ratchet/pool-seen/p/bob/ledger.lock');
+    const r = await a.sync();
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+    expect(existsSync(lock)).toBe(false);
+    expect((await a.rows()).map((x) => x.poolId)).toContain('bob/s1/0001');
+  });
+
+  it('a lock that a live git takes away while the pool waits is left alone, and the sync goes on', async () => {
+    const { bare, clones } = setupPool(1);
+    const lines: string[] = [];
+    const a = pool(clones[0]!, bare, 'alice', { staleLockMs: 1500, log: (l) => lines.push(l) });
+    await a.addExperiment(row('0001', null, 1));
+    const lock = plant(bare, 'refs/ratchet/pool/ledgers/alice.lock');
+    const gone = setTimeout(() => execFileSync('rm', ['-f', lock]), 500);
+    const r = await a.sync();
+    clearTimeout(gone);
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true, pushedRows: 1 });
+    expect(lines).toEqual([]);
   });
 });
 
