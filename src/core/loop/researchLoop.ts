@@ -238,6 +238,7 @@ export class ResearchLoop {
   async run(): Promise<SessionSummary> {
     const { workspace, config } = this.opts;
     const store = await GitStore.open(workspace);
+    store.onRepair = (message) => this.emit({ type: 'warning', message });
     const tag = this.opts.tag ?? defaultTag();
     if (!GitStore.validTag(tag)) throw new LoopError(`invalid tag "${tag}": use letters, digits, '.', '_' and '-'`);
     await store.preflight([...config.editable, ...config.protected]);

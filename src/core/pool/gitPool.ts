@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExperimentRecord } from '../store/experimentRecord';
 import { createHash } from 'node:crypto';
 import { assertParticipant, claimRef, expRef, LEDGER_DIR, LEDGER_FILE, LEDGER_REMOTE_PREFIX, LEDGER_SHARD, ledgerRef, LOCAL_LEDGER, poolId, REMOTE_ROOT, remoteLedgerRef, SEEN_ROOT } from './poolRefs';
-import { clearStaleRefLocks, lockedRefs, StaleRefLockError, type LockRoot } from './staleRefLocks';
+import { pastStaleRefLocks, StaleRefLockError, type LockRoot } from '../store/staleRefLocks';
 import { isVerification, type Claim, type ClaimResult, type Platform, type PoolExperimentRow, type PoolRow, type PoolVerificationRow } from './poolTypes';
 
 /**
@@ -70,21 +70,8 @@ export class GitPool {
     return this.pastStaleLocks(() => gitRemote(this.opts.cwd, this.opts.remote, args, { repo: this.opts.repo, timeoutMs: this.timeoutMs }));
   }
 
-  /**
-   * Runs a git command; when it fails on ref locks, waits them out and removes those a dead git
-   * left where the pool owns the refs (staleRefLocks.ts), then runs it again. A lock it may not
-   * remove (an ssh remote's) ends in a StaleRefLockError that says how to remove it.
-   */
-  private async pastStaleLocks(run: () => Promise<string>): Promise<string> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run();
-      } catch (err) {
-        const locks = err instanceof GitError && !(err instanceof GitTimeoutError) ? lockedRefs(err.stderr + '\n' + err.message) : [];
-        if (locks.length === 0 || attempt >= 3) throw err;
-        await clearStaleRefLocks(locks, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: this.opts.remote, log: this.opts.log });
-      }
-    }
+  private pastStaleLocks(run: () => Promise<string>): Promise<string> {
+    return pastStaleRefLocks(run, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: this.opts.remote, log: this.opts.log });
   }
 
   /** Where the pool's own refs live: refs/ratchet/ here, refs/ratchet/pool/ in a remote on a path. */

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { git, gitOk, GitError, GitTamperError, type GitRepo } from './git';
 import { manifestFrom, type ExportManifest } from './exportCheck';
+import { pastStaleRefLocks } from './staleRefLocks';
 import { ratchetPaths } from './ratchetPaths';
 
 export class WorkspaceError extends Error {
@@ -413,13 +414,27 @@ export class GitStore {
     for (const ref of refs.split('\n').filter(Boolean)) await git(this.workspace, ['update-ref', '-d', ref], { allowFail: true });
   }
 
+  /** Where a line goes when the store repairs something (a stale ref lock removed). */
+  onRepair: ((line: string) => void) | undefined;
+
+  /**
+   * Updates one of the session's own refs; a lock on it that a killed Ratchet left (kill -9
+   * between git's lock and rename) is waited out and removed (staleRefLocks.ts), so a resumed
+   * session does not fail at its first keep.
+   */
+  private updateOwnRef(tag: string, ref: string, args: string[]): Promise<string> {
+    return pastStaleRefLocks(() => this.ws(['update-ref', ...args]), [{ dir: this.commonDir, refPrefix: ref === `refs/heads/${GitStore.branchName(tag)}` ? `${ref}.lock` : `refs/ratchet/${tag}/` }], { log: this.onRepair });
+  }
+
   async setExperimentRef(tag: string, id: string, commit: string): Promise<void> {
-    await this.ws(['update-ref', `refs/ratchet/${tag}/${id}`, commit]);
+    const ref = `refs/ratchet/${tag}/${id}`;
+    await this.updateOwnRef(tag, ref, [ref, commit]);
   }
 
   /** Advances the session branch to a kept commit (only from the expected old tip). */
   async advanceBranch(tag: string, commit: string, expectedOld: string): Promise<void> {
-    await this.ws(['update-ref', '-m', `ratchet: keep ${commit.slice(0, 7)}`, `refs/heads/${GitStore.branchName(tag)}`, commit, expectedOld]);
+    const ref = `refs/heads/${GitStore.branchName(tag)}`;
+    await this.updateOwnRef(tag, ref, ['-m', `ratchet: keep ${commit.slice(0, 7)}`, ref, commit, expectedOld]);
   }
 
   /** Puts the worktree back at `commit`: tracked files restored, untracked run outputs left alone. */

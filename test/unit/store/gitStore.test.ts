@@ -98,6 +98,26 @@ describe('GitStore sessions', () => {
     await store.removeWorktree('t2');
   });
 
+  it('a resume after a kill between git lock and rename of the branch: the stale lock is waited out, removed and said, and the keep moves the branch', async () => {
+    const dir = makeRepo({ 'train.py': 'LR = 0.1\n' });
+    const store = await GitStore.open(dir);
+    const s = await store.openSession('t3', { resume: false });
+    await store.removeWorktree('t3'); // killed: the next start resumes
+    const lock = path.join(dir, '.git', 'refs', 'heads', 'ratchet', 't3.lock');
+    writeFileSync(lock, '');
+    const resumed = await GitStore.open(dir);
+    const lines: string[] = [];
+    resumed.onRepair = (l) => lines.push(l);
+    const r = await resumed.openSession('t3', { resume: true });
+    writeFileSync(path.join(r.cwd, 'train.py'), 'LR = 0.2\n');
+    const c = await resumed.commitExperiment('t3', 'e0002', 'x\n', ['train.py']);
+    await resumed.advanceBranch('t3', c, s.start);
+    expect(await resumed.branchTip('t3')).toBe(c);
+    expect(existsSync(lock)).toBe(false);
+    expect(lines).toEqual([expect.stringMatching(/^removed .*t3\.lock: a lock of refs\/heads\/ratchet\/t3 left by a git process that died mid-update \(unchanged for 10 s\)$/)]);
+    await resumed.removeWorktree('t3');
+  }, 60_000);
+
   it('works when the workspace is a subfolder of the repository, and links untracked data in', async () => {
     const dir = makeRepo({ 'proj/train.py': 'LR = 0.1\n', 'other/x.txt': 'x' });
     writeFileSync(path.join(dir, 'proj', 'data.bin'), 'untracked data');

@@ -1,6 +1,6 @@
 import { lstat, realpath, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { GitError } from '../store/git';
+import { GitError, GitTimeoutError } from './git';
 
 /**
  * Ref locks a killed git left behind.
@@ -9,15 +9,16 @@ import { GitError } from '../store/git';
  * is killed in between (kill -9 of a participant's process group mid-push: its local
  * receive-pack dies with it) leaves the `.lock`, and every later update of that ref fails with
  * "cannot lock ref '…': Unable to create '….lock': File exists" until someone deletes it. For a
- * pool that means a participant that can never push again, told that "others kept pushing".
+ * pool that means a participant that can never push again, told that "others kept pushing"; for
+ * a session killed while it moved its branch, a resume that fails at its first keep.
  *
  * A live git holds a ref lock for milliseconds (git's own wait for one is 100 ms,
  * core.filesRefLockTimeout). So a lock that is still the same file (same inode, same mtime) after
  * `staleMs` of our own clock (not its age: a shared file system's clock may differ from ours) was
- * left by a dead process and is removed, but only where the pool owns the refs: under
- * `refs/ratchet/` of the local repository, under `refs/ratchet/pool/` of a remote on a path. A
- * lock anywhere else (an ssh remote's host, packed-refs, the user's branches) is reported with
- * the command that removes it, never touched.
+ * left by a dead process and is removed, but only under the roots the caller owns (the pool:
+ * `refs/ratchet/` of the local repository, `refs/ratchet/pool/` of a remote on a path; a session:
+ * its experiment refs and its branch). A lock anywhere else (an ssh remote's host, packed-refs,
+ * the user's branches) is reported with the command that removes it, never touched.
  */
 
 export const STALE_LOCK_MS = 10_000;
@@ -102,6 +103,23 @@ export async function clearStaleRefLocks(
       opts.log?.(`removed ${l.lockPath}: a lock of ${l.ref} left by a git process that died mid-update (unchanged for ${Math.round(staleMs / 1000)} s)`);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StaleRefLockError(`git cannot update ${l.ref}: its stale lock ${l.lockPath} could not be removed (${(err as Error).message}); remove it: rm '${l.lockPath}'`);
+    }
+  }
+}
+
+/**
+ * Runs a git command; when it fails on ref locks, waits them out and removes those a dead git
+ * left under `roots` (clearStaleRefLocks), then runs it again (at most twice more). A lock it may
+ * not remove ends in a StaleRefLockError that says how to remove it.
+ */
+export async function pastStaleRefLocks<T>(run: () => Promise<T>, roots: LockRoot[], opts: Parameters<typeof clearStaleRefLocks>[2] = {}): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const locks = err instanceof GitError && !(err instanceof GitTimeoutError) ? lockedRefs(err.stderr + '\n' + err.message) : [];
+      if (locks.length === 0 || attempt >= 3) throw err;
+      await clearStaleRefLocks(locks, roots, opts);
     }
   }
 }

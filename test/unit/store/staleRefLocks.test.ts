@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clearStaleRefLocks, lockedRefs, StaleRefLockError } from '../../../src/core/pool/staleRefLocks';
+import { clearStaleRefLocks, lockedRefs, StaleRefLockError } from '../../../src/core/store/staleRefLocks';
 import { cleanupTempDirs, tempDir } from '../../support/tempRepo';
 
 afterAll(cleanupTempDirs);
