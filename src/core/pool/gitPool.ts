@@ -71,7 +71,7 @@ export class GitPool {
   }
 
   private pastStaleLocks(run: () => Promise<string>): Promise<string> {
-    return pastStaleRefLocks(run, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: this.opts.remote, log: this.opts.log });
+    return pastStaleRefLocks(run, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: remoteProtocol(this.opts.remote) === 'ssh' ? `on the host of ${this.opts.remote}` : undefined, log: this.opts.log });
   }
 
   /** Where the pool's own refs live: refs/ratchet/ here, refs/ratchet/pool/ in a remote on a path. */
@@ -286,7 +286,7 @@ export class GitPool {
           return { ok: true, claim };
         } catch (err) {
           if (err instanceof GitTimeoutError || err instanceof StaleRefLockError || !/rejected|stale info|fetch first|already exists|failed to push some refs/i.test(err instanceof GitError ? err.stderr + err.message : '')) {
-            return { ok: false, heldBy: null, reason: `pool unreachable: ${(err as Error).message}` };
+            return { ok: false, heldBy: null, reason: `${err instanceof StaleRefLockError ? 'pool' : 'pool unreachable'}: ${(err as Error).message}` };
           }
         }
         // Someone holds it: read the claim; take it over only when it has expired.
