@@ -27,7 +27,8 @@ export const STALE_LOCK_MS = 10_000;
 export function lockedRefs(stderr: string): { ref: string; lockPath: string }[] {
   const out: { ref: string; lockPath: string }[] = [];
   for (const m of stderr.matchAll(/cannot lock ref '([^'\n]+)': Unable to create '([^'\n]+\.lock)': File exists/g)) {
-    if (!out.some((o) => o.lockPath === m[2])) out.push({ ref: m[1]!, lockPath: m[2]! });
+    const lockPath = path.normalize(m[2]!);
+    if (!out.some((o) => o.lockPath === lockPath)) out.push({ ref: m[1]!, lockPath });
   }
   return out;
 }

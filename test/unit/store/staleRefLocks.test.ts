@@ -22,7 +22,7 @@ function lockIn(dir: string, rel: string): string {
 
 describe('lockedRefs', () => {
   it("reads git's 'cannot lock ref' lines (push through a remote, once each) and nothing else", () => {
-    expect(lockedRefs(GIT_STDERR + '\n' + GIT_STDERR)).toEqual([{ ref: 'refs/ratchet/pool/ledgers/alice', lockPath: '/srv/pool.git/./refs/ratchet/pool/ledgers/alice.lock' }]);
+    expect(lockedRefs(GIT_STDERR + '\n' + GIT_STDERR)).toEqual([{ ref: 'refs/ratchet/pool/ledgers/alice', lockPath: '/srv/pool.git/refs/ratchet/pool/ledgers/alice.lock' }]);
     expect(lockedRefs(' ! [rejected] HEAD -> refs/x (fetch first)\nerror: failed to push some refs')).toEqual([]);
   });
 });
