@@ -167,9 +167,21 @@ try {
     step('screenshot: session-ended.png');
     // The session's tooltip in the tree says the same, from .ratchet/final-runs.jsonl.
     await ended.first().locator('.codicon-notifications-clear, .codicon-close').first().click().catch(() => {});
-    await page.locator('.pane-body .monaco-list-row', { hasText: 'Session ' }).first().hover();
+    // A tree refresh (the ledger or final-runs.jsonl changing just after the session's end)
+    // re-renders the row under the mouse and drops a hover about to open, as it would for a user,
+    // who moves the mouse again: so does the test, up to 3 times.
     const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: 'Improvement (' });
-    await hover.first().waitFor({ timeout: 15_000 });
+    for (let attempt = 1; ; attempt++) {
+      await page.mouse.move(900, 300);
+      await page.locator('.pane-body .monaco-list-row', { hasText: 'Session ' }).first().hover();
+      try {
+        await hover.first().waitFor({ timeout: 10_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        step(`session tooltip: no hover after 10 s (attempt ${attempt}), hovering again`);
+      }
+    }
     const hoverText = (await hover.first().innerText()).replace(/\s+/g, ' ');
     step(`session tooltip: ${hoverText}`);
     if (!/Improvement \(not de-biased\): baseline [\d.]+ → best [\d.]+ \(-[\d.]+%\); .*its re-runs on 2 fresh seeds returned its result exactly/.test(hoverText)) throw new Error(`the session tooltip does not say why the improvement is not de-biased: ${hoverText}`);
