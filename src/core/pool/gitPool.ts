@@ -46,6 +46,8 @@ export class GitPool {
   private readonly ttl: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
+  private readonly lockRoots: LockRoot[];
+  private readonly lockWhere: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** The local chain's rows, read once and kept in step with every append. */
   private own: { head: string | null; rows: PoolRow[]; ids: Set<string> } | null = null;
@@ -56,6 +58,14 @@ export class GitPool {
     this.ttl = opts.claimTtlMs ?? 15 * 60_000;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.now = opts.now ?? Date.now;
+    // Where the pool's own refs live, for stale ref locks: refs/ratchet/ here, refs/ratchet/pool/ in a remote on a path.
+    const proto = remoteProtocol(opts.remote);
+    this.lockRoots = [{ dir: opts.repo.gitDir, refPrefix: 'refs/ratchet/' }];
+    if (proto === 'file') {
+      const dir = opts.remote.startsWith('file://') ? fileURLToPath(opts.remote) : opts.remote;
+      this.lockRoots.push({ dir, refPrefix: `${REMOTE_ROOT}/` }, { dir: path.join(dir, '.git'), refPrefix: `${REMOTE_ROOT}/` });
+    }
+    this.lockWhere = proto === 'ssh' ? `on the host of ${opts.remote}` : undefined;
   }
 
   get platform(): Platform {
@@ -71,17 +81,7 @@ export class GitPool {
   }
 
   private pastStaleLocks(run: () => Promise<string>): Promise<string> {
-    return pastStaleRefLocks(run, this.lockRoots(), { staleMs: this.opts.staleLockMs, where: remoteProtocol(this.opts.remote) === 'ssh' ? `on the host of ${this.opts.remote}` : undefined, log: this.opts.log });
-  }
-
-  /** Where the pool's own refs live: refs/ratchet/ here, refs/ratchet/pool/ in a remote on a path. */
-  private lockRoots(): LockRoot[] {
-    const roots: LockRoot[] = [{ dir: this.opts.repo.gitDir, refPrefix: 'refs/ratchet/' }];
-    if (remoteProtocol(this.opts.remote) === 'file') {
-      const dir = this.opts.remote.startsWith('file://') ? fileURLToPath(this.opts.remote) : this.opts.remote;
-      roots.push({ dir, refPrefix: `${REMOTE_ROOT}/` }, { dir: path.join(dir, '.git'), refPrefix: `${REMOTE_ROOT}/` });
-    }
-    return roots;
+    return pastStaleRefLocks(run, this.lockRoots, { staleMs: this.opts.staleLockMs, where: this.lockWhere, log: this.opts.log });
   }
 
   /** One thing at a time on the local chain and the remote. */

@@ -418,23 +418,23 @@ export class GitStore {
   onRepair: ((line: string) => void) | undefined;
 
   /**
-   * Updates one of the session's own refs; a lock on it that a killed Ratchet left (kill -9
+   * Updates one of the session's own refs; the lock of that ref, left by a killed Ratchet (kill -9
    * between git's lock and rename) is waited out and removed (staleRefLocks.ts), so a resumed
    * session does not fail at its first keep.
    */
-  private updateOwnRef(tag: string, ref: string, args: string[]): Promise<string> {
-    return pastStaleRefLocks(() => this.ws(['update-ref', ...args]), [{ dir: this.commonDir, refPrefix: ref === `refs/heads/${GitStore.branchName(tag)}` ? `${ref}.lock` : `refs/ratchet/${tag}/` }], { log: this.onRepair });
+  private updateOwnRef(ref: string, args: string[]): Promise<string> {
+    return pastStaleRefLocks(() => this.ws(['update-ref', ...args]), [{ dir: this.commonDir, refPrefix: `${ref}.lock` }], { log: this.onRepair });
   }
 
   async setExperimentRef(tag: string, id: string, commit: string): Promise<void> {
     const ref = `refs/ratchet/${tag}/${id}`;
-    await this.updateOwnRef(tag, ref, [ref, commit]);
+    await this.updateOwnRef(ref, [ref, commit]);
   }
 
   /** Advances the session branch to a kept commit (only from the expected old tip). */
   async advanceBranch(tag: string, commit: string, expectedOld: string): Promise<void> {
     const ref = `refs/heads/${GitStore.branchName(tag)}`;
-    await this.updateOwnRef(tag, ref, ['-m', `ratchet: keep ${commit.slice(0, 7)}`, ref, commit, expectedOld]);
+    await this.updateOwnRef(ref, ['-m', `ratchet: keep ${commit.slice(0, 7)}`, ref, commit, expectedOld]);
   }
 
   /** Puts the worktree back at `commit`: tracked files restored, untracked run outputs left alone. */

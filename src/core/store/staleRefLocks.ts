@@ -38,7 +38,7 @@ export class StaleRefLockError extends GitError {
   override name = 'StaleRefLockError';
 }
 
-/** Where the pool may remove a lock: a directory and the ref prefix it owns there. */
+/** Where a caller may remove a lock: a directory and the ref prefix (or the one lock) it owns there. */
 export interface LockRoot {
   dir: string;
   refPrefix: string;
@@ -59,7 +59,8 @@ async function ownedBy(lockPath: string, roots: LockRoot[]): Promise<boolean> {
       continue;
     }
     const rel = path.relative(base, path.join(dir, path.basename(lockPath))).split(path.sep).join('/');
-    if (!rel.startsWith('../') && rel.startsWith(root.refPrefix) && rel.endsWith('.lock') && !rel.split('/').includes('..')) return true;
+    // path.relative normalises: a path that leaves `base` starts with '..', which no refPrefix does.
+    if (rel.startsWith(root.refPrefix) && rel.endsWith('.lock')) return true;
   }
   return false;
 }
@@ -77,7 +78,7 @@ async function look(lockPath: string): Promise<Seen> {
 
 /**
  * After git failed on ref locks: waits until each is gone or has stayed unchanged for `staleMs`,
- * removing those that stayed where the pool owns them. Resolves when every lock is gone (the
+ * removing those that stayed under `roots`. Resolves when every lock is gone (the
  * command may be run again); throws StaleRefLockError naming a lock it may not remove.
  */
 export async function clearStaleRefLocks(
